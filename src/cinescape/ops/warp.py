@@ -123,6 +123,7 @@ def resize_flow(flow: torch.Tensor, size: tuple[int, int], *, mode: str = "bilin
 
 def flow_pixels_to_normalized(flow: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """Convert a (B, 2, H, W) flow from pixels to normalised units (x * 2 / W, y * 2 / H)."""
+    flow = flow if flow.is_floating_point() else flow.float()
     scale = flow.new_tensor([2.0 / width, 2.0 / height]).view(1, 2, 1, 1)
     return flow * scale
 
@@ -132,6 +133,7 @@ def flow_normalized_to_pixels(flow: torch.Tensor, height: int | None = None, wid
 
     ``height``/``width`` default to the flow's own size.
     """
+    flow = flow if flow.is_floating_point() else flow.float()
     height = flow.shape[-2] if height is None else height
     width = flow.shape[-1] if width is None else width
     scale = flow.new_tensor([width / 2.0, height / 2.0]).view(1, 2, 1, 1)

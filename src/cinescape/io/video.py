@@ -1,0 +1,647 @@
+"""Writing looping videos (MP4, WebM, GIF, WebP, PNG folders) and reading clips for training.
+
+Conventions: a *frame* is a ``numpy.ndarray`` of dtype ``uint8`` and shape (H, W, 3), RGB, values in
+[0, 255]; all frames of one video have the same size. Sizes are given as ``(width, height)``.
+
+Outputs are atomic: a :class:`VideoWriter` encodes into a hidden temporary file (or folder) next to
+the target and renames it onto the target only when the video is complete, so an interrupted or
+failed run never leaves a partial or corrupt video behind.
+
+The output format follows the path:
+
+=========================  ==========================================================================
+``*.mp4``                  H.264 (libx264, CRF 18, preset "fast"), yuv420p, BT.709, ``+faststart``
+``*.webm``                 VP9 (libvpx-vp9, CRF 30 constant quality), yuv420p, BT.709
+``*.gif``                  one global 256-colour palette for all frames, no dithering, loops forever
+``*.webp``                 animated WebP (libwebp, quality 85), loops forever
+``folder/``                numbered PNG frames ``0000.png, 0001.png, ...`` (a path ending in ``/``
+                           or an existing directory)
+=========================  ==========================================================================
+
+The extension is case-insensitive. yuv420p needs even dimensions, so MP4 and WebM frames of odd
+width or height are padded by one row/column that repeats the last one (the video is at most 1 px
+larger than the frames; nothing is cropped).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterable
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+from typing import BinaryIO
+
+import av
+import numpy as np
+from av.video.reformatter import ColorPrimaries, ColorRange, Colorspace, ColorTrc
+from PIL import Image, ImageSequence, UnidentifiedImageError
+
+from cinescape.errors import InputImageError, OptionError, OutputError
+from cinescape.io.image import (
+    DEFAULT_MAX_PIXELS,
+    _check_input_file,
+    _check_output_dir,
+    _decode_image,
+    _one_line,
+    _temp_sibling,
+    _to_rgb_array,
+)
+
+__all__ = [
+    "SUPPORTED_OUTPUTS",
+    "VIDEO_EXTENSIONS",
+    "FRAME_EXTENSIONS",
+    "VideoWriter",
+    "write_video",
+    "read_video_frames",
+    "read_frame_folder",
+    "read_clip",
+]
+
+#: One-line description of the output formats, for CLI help and error messages.
+SUPPORTED_OUTPUTS = (
+    "'.mp4' (H.264), '.webm' (VP9), '.gif', '.webp' (animated), "
+    "or a folder path ending in '/' (numbered PNG frames)"
+)
+#: Video files read_video_frames() accepts (GIF and WebP through Pillow, the others through PyAV).
+VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".gif", ".webp")
+#: Image files read_frame_folder() collects.
+FRAME_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+
+_FILE_OUTPUTS = (".mp4", ".webm", ".gif", ".webp")
+# Animated formats decoded frame by frame with Pillow: FFmpeg cannot decode animated WebP.
+_PILLOW_ANIMATIONS = (".gif", ".webp", ".png", ".apng")
+
+
+def _check_frame(frame: object) -> np.ndarray:
+    if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+        got = f"dtype {frame.dtype}, shape {frame.shape}" if isinstance(frame, np.ndarray) else type(frame).__name__
+        raise ValueError(f"video frames must be uint8 numpy arrays of shape (H, W, 3), got {got}")
+    return np.ascontiguousarray(frame)
+
+
+def _fps_fraction(fps: float) -> Fraction:
+    # NTSC-style rates (30000/1001) come in as floats; recover the small exact fraction.
+    return Fraction(fps).limit_denominator(1001)
+
+
+# --------------------------------------------------------------------------------------------------
+# Encoders. Each writes one temporary output (a file or a folder) and knows nothing about atomicity.
+# --------------------------------------------------------------------------------------------------
+
+
+class _Encoder:
+    """Interface: ``write`` frames of one fixed size, then ``finish`` (complete) or ``abort``."""
+
+    def write(self, frame: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def finish(self) -> None:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        raise NotImplementedError
+
+
+class _PyAVEncoder(_Encoder):
+    """MP4 / WebM / WebP through FFmpeg (PyAV), streaming: constant memory whatever the length."""
+
+    def __init__(self, tmp: Path, ext: str, fps: float, width: int, height: int):
+        rate = _fps_fraction(fps)
+        if ext == ".webp":
+            container, codec, pix_fmt = "webp", "libwebp_anim", "bgra"
+            # libwebp converts RGB itself; FFmpeg's webp muxer plays once unless loop=0.
+            options, container_options = {"quality": "85"}, {"loop": "0"}
+        elif ext == ".webm":
+            container, codec, pix_fmt = "webm", "libvpx-vp9", "yuv420p"
+            # crf with b=0 is libvpx's constant-quality mode; cpu-used 4 + row-mt keep it fast.
+            options = {"crf": "30", "b": "0", "deadline": "good", "cpu-used": "4", "row-mt": "1"}
+            container_options = {}
+        else:
+            container, codec, pix_fmt = "mp4", "libx264", "yuv420p"
+            options = {"crf": "18", "preset": "fast"}
+            # faststart moves the index to the front, so browsers can play while downloading.
+            container_options = {"movflags": "+faststart"}
+        self._pix_fmt = pix_fmt
+        self._index = 0
+        self._container = av.open(str(tmp), "w", format=container, container_options=container_options)
+        try:
+            self._stream = self._container.add_stream(codec, rate=rate, options=options)
+            self._stream.width, self._stream.height = width, height
+            self._stream.pix_fmt = pix_fmt
+            if pix_fmt == "yuv420p":
+                # Convert with BT.709 / limited range and say so in the stream, so that players (which
+                # guess BT.601 for small untagged videos) show the colours that were written.
+                cc = self._stream.codec_context
+                cc.colorspace = Colorspace.ITU709
+                cc.color_range = ColorRange.MPEG
+                cc.color_primaries = ColorPrimaries.BT709
+                cc.color_trc = ColorTrc.BT709
+        except BaseException:
+            self._container.close()
+            raise
+
+    def write(self, frame: np.ndarray) -> None:
+        vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
+        if self._pix_fmt == "yuv420p":
+            vf = vf.reformat(
+                format="yuv420p",
+                src_colorspace=Colorspace.ITU709,
+                dst_colorspace=Colorspace.ITU709,
+                src_color_range=ColorRange.JPEG,
+                dst_color_range=ColorRange.MPEG,
+                dst_color_trc=ColorTrc.BT709,
+                dst_color_primaries=ColorPrimaries.BT709,
+            )
+        else:
+            vf = vf.reformat(format=self._pix_fmt)
+        vf.pts = self._index  # the stream's time base is 1/fps
+        self._index += 1
+        self._container.mux(self._stream.encode(vf))
+
+    def finish(self) -> None:
+        self._container.mux(self._stream.encode(None))  # flush delayed frames
+        self._container.close()
+
+    def abort(self) -> None:
+        try:
+            self._container.close()
+        except Exception:  # closing a half-written container may fail; it is deleted anyway
+            pass
+
+
+class _GifEncoder(_Encoder):
+    """GIF with one global palette built from all frames.
+
+    A palette from the first frames alone would miss colours that appear later (a day-to-night
+    time-lapse ends in colours the first frames never show), so frames are spooled as raw RGB to an
+    anonymous temporary file next to the output while a small pixel sample of each frame is kept.
+    At the end a 256-colour median-cut palette (refined by one k-means pass) is built from the sample
+    and every frame is mapped to it. Memory: the sample (at most 16K pixels per frame) plus the
+    palettised frames (1 byte per pixel), which Pillow holds to compute frame differences.
+
+    Dithering is off: error diffusion makes the dot pattern differ between frames even where the
+    picture is still, which shows as crawling noise in a loop and defeats GIF's frame-difference
+    compression. Without it static regions stay identical from frame to frame; the price is mild
+    banding in smooth gradients.
+    """
+
+    _SAMPLE_PER_FRAME = 1 << 14
+    _SAMPLE_TOTAL = 1 << 19
+
+    def __init__(self, tmp: Path, fps: float, width: int, height: int):
+        self._tmp, self._fps, self._size = tmp, fps, (width, height)
+        self._spool: BinaryIO = tempfile.TemporaryFile(dir=tmp.parent, prefix=".cinescape-gif-")
+        self._samples: list[np.ndarray] = []
+        self._count = 0
+        # Regular grid of pixels for the palette sample.
+        self._step = max(1, math.ceil(math.sqrt(width * height / self._SAMPLE_PER_FRAME)))
+
+    def write(self, frame: np.ndarray) -> None:
+        self._spool.write(frame.tobytes())
+        self._samples.append(frame[:: self._step, :: self._step].reshape(-1, 3))
+        self._count += 1
+
+    def _durations_ms(self) -> list[int]:
+        # GIF delays are whole centiseconds: round the *cumulative* times so the average rate is exact
+        # (30 fps -> 30, 40, 30 ms ...) rather than always 30 ms.
+        ticks = [round(100 * i / self._fps) for i in range(self._count + 1)]
+        return [10 * max(1, b - a) for a, b in zip(ticks, ticks[1:])]
+
+    def finish(self) -> None:
+        sample = np.concatenate(self._samples)
+        if len(sample) > self._SAMPLE_TOTAL:
+            sample = sample[:: math.ceil(len(sample) / self._SAMPLE_TOTAL)]
+        # Median cut ignores layout, so the sample is simply folded into a 64-pixel-wide image.
+        rows = -(-len(sample) // 64)
+        sample = np.resize(sample, (rows, 64, 3))  # np.resize repeats pixels to fill the last row
+        palette = Image.fromarray(sample).quantize(
+            256, method=Image.Quantize.MEDIANCUT, kmeans=1
+        )
+        w, h = self._size
+        nbytes = w * h * 3
+        self._spool.seek(0)
+        frames = []
+        for _ in range(self._count):
+            rgb = np.frombuffer(self._spool.read(nbytes), np.uint8).reshape(h, w, 3)
+            frames.append(Image.fromarray(rgb).quantize(palette=palette, dither=Image.Dither.NONE))
+        self._spool.close()
+        # optimize=False keeps the shared palette global instead of per-frame trimmed copies;
+        # disposal=1 keeps each frame under the next, which Pillow crops to the changed area.
+        frames[0].save(
+            self._tmp,
+            format="GIF",
+            save_all=True,
+            append_images=frames[1:],
+            duration=self._durations_ms(),
+            loop=0,
+            optimize=False,
+            disposal=1,
+        )
+
+    def abort(self) -> None:
+        self._spool.close()
+
+
+class _FolderEncoder(_Encoder):
+    """Numbered PNG frames in a folder (PNG compression level 1: fast, frames are intermediate data)."""
+
+    def __init__(self, tmp: Path):
+        self._dir = tmp
+        self._count = 0
+        os.mkdir(tmp)
+
+    def write(self, frame: np.ndarray) -> None:
+        Image.fromarray(frame).save(self._dir / f"{self._count:04d}.png", format="PNG", compress_level=1)
+        self._count += 1
+
+    def finish(self) -> None:
+        # Names are written 4 digits wide; past 10000 frames widen them all so they still sort.
+        width = len(str(self._count - 1))
+        if width > 4:
+            for i in range(10 ** 4):
+                os.rename(self._dir / f"{i:04d}.png", self._dir / f"{i:0{width}d}.png")
+            for i in range(10 ** 4, 10 ** (width - 1)):
+                os.rename(self._dir / f"{i}.png", self._dir / f"{i:0{width}d}.png")
+
+    def abort(self) -> None:
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# Public writer
+# --------------------------------------------------------------------------------------------------
+
+
+def _output_kind(raw: str, path: Path) -> str:
+    """'folder' or a file extension from _FILE_OUTPUTS; raise OutputError for anything else."""
+    ext = path.suffix.lower()
+    if raw.endswith(("/", os.sep)):
+        return "folder"
+    if ext in _FILE_OUTPUTS:
+        if path.is_dir():
+            raise OutputError(
+                f"cannot write video '{path}': it is a directory; give a file name, or end the path "
+                "with '/' to write PNG frames into it"
+            )
+        return ext
+    if path.is_dir():
+        return "folder"
+    shown = f"extension '{path.suffix}'" if path.suffix else "no extension"
+    raise OutputError(f"cannot write video '{path}': {shown} is not supported; use {SUPPORTED_OUTPUTS}")
+
+
+class VideoWriter:
+    """Write frames to a video file or a folder of PNG frames, atomically.
+
+    Use it as a context manager. On a normal exit the video is finished and renamed onto ``path``
+    (replacing an existing file). If the block raises, or no frame was written, the temporary output
+    is deleted and nothing appears at ``path``. Outside a ``with`` block, call :meth:`close` (or
+    :meth:`abort`) yourself.
+
+    The path is checked in the constructor, before any frame is computed: an unknown extension, a
+    missing or unwritable directory, a directory where a file is expected, or a non-empty target
+    folder (without ``overwrite``) raise :class:`~cinescape.errors.OutputError`. Missing parent
+    directories are not created.
+
+    Args:
+        path: output path; see the module docstring (or :data:`SUPPORTED_OUTPUTS`) for the formats.
+        fps: frames per second (> 0). GIF stores delays in centiseconds, and browsers slow GIFs
+            above 50 fps down.
+        size: ``(width, height)`` of the frames; if None, taken from the first frame.
+        overwrite: for folder outputs, replace an existing non-empty folder (files are always replaced).
+
+    Example:
+        >>> with VideoWriter("loop.mp4", fps=30, size=(640, 360)) as w:  # doctest: +SKIP
+        ...     for frame in frames:
+        ...         w.write(frame)
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        fps: float = 30.0,
+        size: tuple[int, int] | None = None,
+        *,
+        overwrite: bool = False,
+    ):
+        raw = os.fspath(path)
+        self.path = Path(raw)
+        self._kind = _output_kind(raw, self.path)
+        if self._kind == "folder" and self.path.name in ("", ".", ".."):
+            self.path = self.path.resolve()  # "./" has no name to put a temporary sibling next to
+        try:
+            fps = float(fps)
+        except (TypeError, ValueError):
+            raise OptionError(f"fps must be a number, got {fps!r}") from None
+        if not math.isfinite(fps) or fps <= 0:
+            raise OptionError(f"fps must be a positive number, got {fps}")
+        if self._kind == ".gif" and fps > 100:
+            raise OptionError(f"GIF cannot play faster than 100 fps, got {fps:g}; choose a lower fps or another format")
+        self.fps = fps
+        if size is not None:
+            if len(size) != 2 or not all(isinstance(s, (int, np.integer)) and s > 0 for s in size):
+                raise ValueError(f"size must be (width, height) with positive ints, got {size!r}")
+            size = (int(size[0]), int(size[1]))
+        self.size = size
+        self.overwrite = overwrite
+        what = "frames folder" if self._kind == "folder" else "video"
+        if self._kind == "folder":
+            if self.path.exists() and not self.path.is_dir():
+                raise OutputError(f"cannot write frames folder '{self.path}': a file with that name exists")
+            if self.path.is_dir() and any(self.path.iterdir()) and not overwrite:
+                raise OutputError(
+                    f"cannot write frames into '{self.path}': the folder is not empty; "
+                    "empty it, choose another folder, or allow overwriting"
+                )
+        _check_output_dir(self.path, what)
+        self.frames_written = 0
+        self._tmp = _temp_sibling(self.path)
+        self._encoder: _Encoder | None = None
+        self._closed = False
+
+    # Context manager ------------------------------------------------------------------------------
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    # Writing --------------------------------------------------------------------------------------
+
+    @property
+    def output_size(self) -> tuple[int, int] | None:
+        """``(width, height)`` of the encoded video: ``size``, rounded up to even for MP4 and WebM."""
+        if self.size is None:
+            return None
+        w, h = self.size
+        if self._kind in (".mp4", ".webm"):
+            return w + w % 2, h + h % 2
+        return w, h
+
+    def _start(self) -> None:
+        ow, oh = self.output_size
+        if self._kind == "folder":
+            self._encoder = _FolderEncoder(self._tmp)
+        elif self._kind == ".gif":
+            self._encoder = _GifEncoder(self._tmp, self.fps, ow, oh)
+        else:
+            self._encoder = _PyAVEncoder(self._tmp, self._kind, self.fps, ow, oh)
+
+    def _fail(self, e: BaseException) -> OutputError:
+        self.abort()
+        return OutputError(f"cannot write '{self.path}': {_one_line(e)}")
+
+    def write(self, frame: np.ndarray) -> None:
+        """Append one uint8 (H, W, 3) RGB frame.
+
+        Raises:
+            ValueError: wrong dtype or shape, or a size different from ``size`` / the first frame.
+            OutputError: the encoder or the disk failed (the partial output is removed).
+        """
+        if self._closed:
+            raise ValueError(f"VideoWriter for '{self.path}' is already closed")
+        frame = _check_frame(frame)
+        h, w = frame.shape[:2]
+        if self.size is None:
+            self.size = (w, h)
+        elif (w, h) != self.size:
+            raise ValueError(f"frame is {w}x{h} but the video '{self.path}' is {self.size[0]}x{self.size[1]}")
+        ow, oh = self.output_size
+        if (ow, oh) != (w, h):
+            # Replicate the last row / column: invisible at the edge, unlike black padding.
+            frame = np.pad(frame, ((0, oh - h), (0, ow - w), (0, 0)), mode="edge")
+        try:
+            if self._encoder is None:
+                self._start()
+            self._encoder.write(frame)
+        except (OSError, av.FFmpegError) as e:
+            raise self._fail(e) from e
+        self.frames_written += 1
+
+    def close(self) -> None:
+        """Finish the video and move it onto ``path``; with no frames written, leave nothing."""
+        if self._closed:
+            return
+        if self._encoder is None:  # zero frames
+            self.abort()
+            return
+        try:
+            self._encoder.finish()
+            self._commit()
+        except OutputError:
+            self.abort()
+            raise
+        except (OSError, av.FFmpegError) as e:
+            raise self._fail(e) from e
+        except BaseException:
+            self.abort()
+            raise
+        self._closed = True
+
+    def abort(self) -> None:
+        """Stop writing and delete the temporary output; ``path`` is left untouched."""
+        self._closed = True
+        if self._encoder is not None:
+            self._encoder.abort()
+        if self._tmp.is_dir():
+            shutil.rmtree(self._tmp, ignore_errors=True)
+        else:
+            self._tmp.unlink(missing_ok=True)
+
+    def _commit(self) -> None:
+        if self._kind != "folder":
+            os.replace(self._tmp, self.path)
+            return
+        if not self.path.exists():
+            os.rename(self._tmp, self.path)
+        elif not any(self.path.iterdir()):
+            os.replace(self._tmp, self.path)  # POSIX rename replaces an empty directory
+        elif self.overwrite:
+            # Swap by renames so the target is never half old, half new; then drop the old folder.
+            old = _temp_sibling(self.path, ".old")
+            os.rename(self.path, old)
+            os.rename(self._tmp, self.path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            raise OutputError(f"cannot write frames into '{self.path}': the folder is not empty (it was filled meanwhile)")
+
+
+def write_video(
+    frames: Iterable[np.ndarray],
+    path: str | os.PathLike,
+    fps: float = 30.0,
+    *,
+    overwrite: bool = False,
+) -> int:
+    """Write an iterable of uint8 (H, W, 3) RGB frames with a :class:`VideoWriter`; return the count.
+
+    Frames are consumed one at a time, so a generator keeps memory flat (except for GIF, see
+    :class:`VideoWriter`). Raises ValueError if ``frames`` is empty (nothing is written).
+    """
+    with VideoWriter(path, fps=fps, overwrite=overwrite) as writer:
+        for frame in frames:
+            writer.write(frame)
+    if writer.frames_written == 0:
+        raise ValueError(f"no frames to write to '{writer.path}'")
+    return writer.frames_written
+
+
+# --------------------------------------------------------------------------------------------------
+# Readers
+# --------------------------------------------------------------------------------------------------
+
+
+def _check_selection(max_frames: int | None, stride: int) -> None:
+    if not isinstance(stride, (int, np.integer)) or stride < 1:
+        raise ValueError(f"stride must be an int >= 1, got {stride!r}")
+    if max_frames is not None and (not isinstance(max_frames, (int, np.integer)) or max_frames < 1):
+        raise ValueError(f"max_frames must be None or an int >= 1, got {max_frames!r}")
+
+
+def _read_with_pillow(p: Path, max_frames: int | None, stride: int) -> list[np.ndarray]:
+    try:
+        with Image.open(p) as im:
+            frames = []
+            for i, frame in enumerate(ImageSequence.Iterator(im)):
+                if i % stride:
+                    continue
+                # Pillow composites GIF/WebP frames (disposal, blending) itself; transparency -> white.
+                frames.append(_to_rgb_array(frame))
+                if max_frames is not None and len(frames) >= max_frames:
+                    break
+            return frames
+    except UnidentifiedImageError as e:
+        raise InputImageError(f"cannot read video '{p}': not a recognised animation format") from e
+    except InputImageError:
+        raise
+    except Exception as e:  # Pillow's decoders raise many types on corrupt data
+        raise InputImageError(f"cannot decode video '{p}': the file is truncated or corrupt ({_one_line(e, 80)})") from e
+
+
+def _read_with_pyav(p: Path, max_frames: int | None, stride: int) -> list[np.ndarray]:
+    frames: list[np.ndarray] = []
+    try:
+        with av.open(str(p)) as container:
+            if not container.streams.video:
+                raise InputImageError(f"cannot read video '{p}': the file has no video stream")
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            for i, vf in enumerate(container.decode(stream)):
+                if i % stride:
+                    continue
+                arr = vf.to_ndarray(format="rgb24")
+                # Phone videos store portrait as landscape + a display rotation (degrees counterclockwise).
+                turns = round((vf.rotation or 0) / 90) % 4
+                frames.append(np.ascontiguousarray(np.rot90(arr, turns)) if turns else arr)
+                if max_frames is not None and len(frames) >= max_frames:
+                    break
+    except InputImageError:
+        raise
+    except (av.FFmpegError, OSError, ValueError) as e:
+        raise InputImageError(f"cannot decode video '{p}': not a video, or truncated or corrupt ({_one_line(e, 80)})") from e
+    return frames
+
+
+def read_video_frames(
+    path: str | os.PathLike, *, max_frames: int | None = None, stride: int = 1
+) -> list[np.ndarray]:
+    """Decode a video file into a list of uint8 (H, W, 3) RGB frames.
+
+    MP4, MOV, WebM, MKV, AVI (anything FFmpeg reads) go through PyAV, with the display rotation of
+    phone videos applied; GIF, animated WebP and APNG go through Pillow, transparency over white.
+
+    Args:
+        path: video file.
+        max_frames: keep at most this many frames (after striding); None for all.
+        stride: keep every ``stride``-th frame, starting with the first.
+
+    Raises:
+        InputImageError: missing, empty, not a video, corrupt, or no frame could be decoded.
+    """
+    _check_selection(max_frames, stride)
+    p = _check_input_file(path, "video")
+    if p.suffix.lower() in _PILLOW_ANIMATIONS:
+        frames = _read_with_pillow(p, max_frames, stride)
+    else:
+        frames = _read_with_pyav(p, max_frames, stride)
+    if not frames:
+        raise InputImageError(f"cannot read video '{p}': no frame could be decoded")
+    return frames
+
+
+def _natural_key(name: str) -> list:
+    # "frame2" < "frame10": digit runs compare as numbers. re.split with a group alternates
+    # text, number, text, ..., so keys always compare str with str and int with int.
+    parts = re.split(r"(\d+)", name)
+    return [int(part) if i % 2 else part.lower() for i, part in enumerate(parts)]
+
+
+def read_frame_folder(
+    path: str | os.PathLike,
+    *,
+    max_frames: int | None = None,
+    stride: int = 1,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> list[np.ndarray]:
+    """Read a folder of frame images (``FRAME_EXTENSIONS``) in natural name order (2.png < 10.png).
+
+    Hidden files and other extensions are ignored. Each frame is loaded like :func:`load_image`
+    (EXIF orientation, transparency over white) but without the minimum-size check.
+
+    Args:
+        path: folder of frames.
+        max_frames: keep at most this many frames (after striding); None for all.
+        stride: keep every ``stride``-th file, starting with the first.
+        max_pixels: per-frame decompression-bomb guard.
+
+    Raises:
+        InputImageError: missing folder, no frames in it, an unreadable frame, or frames of
+            different sizes.
+    """
+    _check_selection(max_frames, stride)
+    p = Path(path)
+    if not p.is_dir():
+        what = "is not a folder" if p.exists() else "does not exist"
+        raise InputImageError(f"cannot read frames folder '{p}': it {what}; check the path")
+    names = sorted(
+        (e.name for e in os.scandir(p) if e.is_file() and not e.name.startswith(".")
+         and os.path.splitext(e.name)[1].lower() in FRAME_EXTENSIONS),
+        key=_natural_key,
+    )
+    names = names[::stride]
+    if max_frames is not None:
+        names = names[:max_frames]
+    if not names:
+        raise InputImageError(f"cannot read frames folder '{p}': no frame images ({', '.join(FRAME_EXTENSIONS)}) in it")
+    frames = []
+    for name in names:
+        frame = _decode_image(_check_input_file(p / name, "frame"), max_pixels=max_pixels, min_side=1)
+        if frames and frame.shape != frames[0].shape:
+            h0, w0 = frames[0].shape[:2]
+            raise InputImageError(
+                f"frame '{p / name}' is {frame.shape[1]}x{frame.shape[0]} but '{p / names[0]}' is {w0}x{h0}; "
+                "all frames of a clip must have the same size"
+            )
+        frames.append(frame)
+    return frames
+
+
+def read_clip(
+    path: str | os.PathLike, *, max_frames: int | None = None, stride: int = 1
+) -> list[np.ndarray]:
+    """Read a clip: a folder of frames (:func:`read_frame_folder`) or a video file (:func:`read_video_frames`)."""
+    if Path(path).is_dir():
+        return read_frame_folder(path, max_frames=max_frames, stride=stride)
+    return read_video_frames(path, max_frames=max_frames, stride=stride)

@@ -1,0 +1,89 @@
+"""The predictor network of Animating Landscape (AL Appendix A.1, Table 1).
+
+A U-Net: three stride-2 convolutions, each given the latent code ``z`` tiled over the image and
+concatenated to its input; ``num_res_blocks`` residual blocks; three nearest-neighbour upsampling
+convolutions with skip connections to the matching downsampling outputs; instance norm and
+LeakyReLU(0.1). The same network is the motion predictor (2-channel head: backward flow) and the
+appearance predictor (6-channel head: colour-transfer maps). With ``width=1.0`` and
+``num_res_blocks=5`` it is the paper's exact size (128/256/512 channels).
+
+Input: image (B, 3, H, W) in [-1, 1] with H and W divisible by 8, and z (B, latent_dim).
+Output: (B, out_channels, H, W) in [-1/beta, 1/beta] (tanh divided by ``config.beta``; beta > 1 only for
+motion, whose output is then a normalised backward flow, see :mod:`cinescape.ops.warp`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .base import PretrainedMixin
+
+
+@dataclass
+class PredictorConfig:
+    out_channels: int = 2        # 2 = flow (motion), 6 = colour-transfer maps (appearance), 3 = direct RGB
+    latent_dim: int = 8
+    width: float = 1.0           # channel multiplier on the paper's 128/256/512
+    num_res_blocks: int = 5
+    in_channels: int = 3
+    beta: float = 1.0            # the tanh output is divided by beta (AL: motion flow range [-1/beta, 1/beta])
+
+    def channels(self) -> tuple[int, int, int]:
+        return tuple(max(8, int(round(c * self.width))) for c in (128, 256, 512))
+
+
+class ResBlock(nn.Module):
+    """conv3x3 - IN - LeakyReLU - conv3x3 - IN, plus the input."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(channels, channels, 3, 1, 1),
+            nn.InstanceNorm2d(channels),
+            nn.LeakyReLU(0.1),
+            nn.Conv2d(channels, channels, 3, 1, 1),
+            nn.InstanceNorm2d(channels),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+def _tile(z: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """(B, D) -> (B, D, H, W) matching ``like``'s spatial size and dtype."""
+    return z.to(like.dtype)[:, :, None, None].expand(-1, -1, *like.shape[-2:])
+
+
+class Predictor(PretrainedMixin, nn.Module):
+    config_class = PredictorConfig
+    model_type = "al_predictor"
+
+    def __init__(self, config: PredictorConfig = PredictorConfig()):
+        super().__init__()
+        self.config = config
+        c1, c2, c3 = config.channels()
+        z = config.latent_dim
+        act = nn.LeakyReLU(0.1)
+        self.conv1 = nn.Sequential(nn.Conv2d(config.in_channels + z, c1, 5, 2, 2), act)
+        self.conv2 = nn.Sequential(nn.Conv2d(c1 + z, c2, 3, 2, 1), nn.InstanceNorm2d(c2), act)
+        self.conv3 = nn.Sequential(nn.Conv2d(c2 + z, c3, 3, 2, 1), nn.InstanceNorm2d(c3), act)
+        self.res = nn.Sequential(*[ResBlock(c3) for _ in range(config.num_res_blocks)])
+        self.upconv1 = nn.Sequential(nn.Conv2d(c3 * 2, c2, 3, 1, 1), nn.InstanceNorm2d(c2), act)
+        self.upconv2 = nn.Sequential(nn.Conv2d(c2 * 2, c1, 3, 1, 1), nn.InstanceNorm2d(c1), act)
+        self.upconv3 = nn.Conv2d(c1 * 2, config.out_channels, 5, 1, 2)
+
+    def forward(self, image: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        if image.shape[-1] % 8 or image.shape[-2] % 8:
+            raise ValueError(f"predictor input size must be divisible by 8, got {tuple(image.shape[-2:])}")
+        d1 = self.conv1(torch.cat((image, _tile(z, image)), 1))
+        d2 = self.conv2(torch.cat((d1, _tile(z, d1)), 1))
+        d3 = self.conv3(torch.cat((d2, _tile(z, d2)), 1))
+        x = self.res(d3)
+        x = self.upconv1(F.interpolate(torch.cat((x, d3), 1), scale_factor=2, mode="nearest"))
+        x = self.upconv2(F.interpolate(torch.cat((x, d2), 1), scale_factor=2, mode="nearest"))
+        x = self.upconv3(F.interpolate(torch.cat((x, d1), 1), scale_factor=2, mode="nearest"))
+        return torch.tanh(x) / self.config.beta

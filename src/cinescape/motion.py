@@ -1,0 +1,95 @@
+"""Motion: the motion predictor P^M and encoder E^M of AL Sec. 4.1, and their training loss (Algorithm 2).
+
+The predictor maps (frame t, z^M) to a normalised backward flow from frame t+1 to frame t, restricted
+to [-1/beta, 1/beta]; the encoder maps a clip's *common motion field* to z^M. See
+:mod:`cinescape.ops.warp` for the flow convention.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .models import EncoderConfig, LatentEncoder, Predictor, PredictorConfig
+from .ops import edge_aware_tv, flow_normalized_to_pixels, warp
+
+
+class MotionModel(nn.Module):
+    """P^M and E^M together. ``predictor.config.beta`` restricts the flow range."""
+
+    predictor_folder = "motion_predictor"
+    encoder_folder = "motion_encoder"
+
+    def __init__(self, predictor: Predictor, encoder: LatentEncoder):
+        super().__init__()
+        if predictor.config.out_channels != 2 or encoder.config.in_channels != 2:
+            raise ValueError("a motion model needs a 2-channel (flow) predictor and encoder")
+        self.predictor = predictor
+        self.encoder = encoder
+
+    @classmethod
+    def create(cls, *, width: float = 0.25, num_res_blocks: int = 5, beta: float = 16.0, latent_dim: int = 8,
+               encoder_width: float = 0.5, encoder_size: int = 64) -> "MotionModel":
+        predictor = Predictor(PredictorConfig(out_channels=2, latent_dim=latent_dim, width=width,
+                                              num_res_blocks=num_res_blocks, beta=beta))
+        # The encoder sees flows scaled by beta, so its input spans about [-1, 1].
+        encoder = LatentEncoder(EncoderConfig(in_channels=2, latent_dim=latent_dim, width=encoder_width,
+                                              input_size=encoder_size, input_scale=beta))
+        return cls(predictor, encoder)
+
+    @property
+    def latent_dim(self) -> int:
+        return self.predictor.config.latent_dim
+
+    def predict_flow(self, image: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) image in [-1, 1], (B, D) code -> (B, 2, H, W) normalised backward flow to the next frame."""
+        return self.predictor(image, z)
+
+    def encode(self, flow: torch.Tensor) -> torch.Tensor:
+        """(B, 2, H, W) normalised flow (a common motion field) -> (B, D) code."""
+        return self.encoder(flow)
+
+    def save_pretrained(self, folder: str | Path, **kwargs) -> None:
+        self.predictor.save_pretrained(Path(folder) / self.predictor_folder, **kwargs)
+        self.encoder.save_pretrained(Path(folder) / self.encoder_folder, **kwargs)
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path) -> "MotionModel":
+        return cls(Predictor.from_pretrained(Path(folder) / cls.predictor_folder),
+                   LatentEncoder.from_pretrained(Path(folder) / cls.encoder_folder)).eval()
+
+
+@dataclass
+class MotionLossWeights:
+    """AL Eq. 4 weights. The TV term is computed on the flow in pixels of the training crop."""
+
+    photometric: float = 1.0     # lambda_p
+    tv: float = 0.01             # lambda_tv
+    sigma: float = 0.1           # edge sensitivity of the TV weights (AL: 0.1)
+
+
+def motion_loss(model: MotionModel, frame: torch.Tensor, next_frame: torch.Tensor, common_field: torch.Tensor,
+                weights: MotionLossWeights = MotionLossWeights()) -> tuple[torch.Tensor, dict[str, float], torch.Tensor]:
+    """One evaluation of AL Eq. 1-4 (Algorithm 2, lines 10-13).
+
+    Args:
+        frame, next_frame: (B, 3, S, S) consecutive frames in [-1, 1].
+        common_field: (B, 2, h, w) the clips' common motion fields (normalised flow), the encoder input.
+
+    Returns:
+        total loss, its parts as floats, and the predicted flow (B, 2, S, S) (to update the common fields).
+    """
+    z = model.encode(common_field)
+    flow = model.predict_flow(frame, z).float()
+    predicted = warp(frame, flow)
+    photometric = F.mse_loss(predicted, next_frame)
+    tv = edge_aware_tv(flow_normalized_to_pixels(flow), next_frame, weights.sigma)
+    total = weights.photometric * photometric + weights.tv * tv
+    stats = {"loss": total.item(), "photometric": photometric.item(), "tv": tv.item(),
+             "static_photometric": F.mse_loss(frame, next_frame).item(),
+             "flow_px": flow_normalized_to_pixels(flow).norm(dim=1).mean().item()}
+    return total, stats, flow

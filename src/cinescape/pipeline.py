@@ -1,0 +1,269 @@
+"""Photo -> looping time-lapse: AL Algorithm 1 with the motion and appearance models and a codebook.
+
+Data flow for an H×W photo and a working size ``s`` (the predictors run on a copy whose long side is
+``s``; the full-resolution photo is sampled exactly once per output frame):
+
+1. Motion, at working size: ``B_{t+1} = P^M(I_t, z^M) * motion_speed`` and the accumulated flow
+   ``A_{t+1} = accumulate_flow(A_t, B_{t+1})``, with ``I_t = warp(I_small, A_t)`` fed back (recurrent).
+2. Loop: with ``loop="crossfade"`` a loop of L frames blends ``warp(I, A_k)`` and ``warp(I, A_{k+L})``
+   (AL Sec. 5); with ``loop="none"`` frame 0 is the photo and frames 1..N-1 are predicted.
+3. Appearance: codes keyframed from the photo's own code through a codebook sequence and back
+   (cyclic), predicted colour maps resized to H×W and applied as ``tanh(C_w * I + C_b)``.
+
+Frames are rendered lazily, one at a time, so memory does not grow with the number of frames.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from .appearance import AppearanceModel
+from .codebook import CODEBOOK_NAME, Codebook, CodeSelector
+from .errors import ModelLoadError, OptionError
+from .io.image import image_to_tensor, load_image, tensor_to_image
+from .models.base import atomic_write_bytes
+from .motion import MotionModel
+from .ops import (accumulate_flow, color_transfer, crossfade_schedule, flow_normalized_to_pixels, flow_to_color,
+                  interpolate_cyclic, resize_flow, warp)
+
+DEFAULT_MODEL_DIR = Path(__file__).parent / "default_model"
+PIPELINE_CONFIG = "pipeline.json"
+LOOP_MODES = ("crossfade", "none")
+
+
+@dataclass
+class AnimationSettings:
+    """What to animate; every field is a CLI option of ``cinescape animate``."""
+
+    num_frames: int = 60                # frames in the output (one appearance cycle)
+    loop: str = "crossfade"             # "crossfade" (seamless loop, AL Sec. 5) or "none"
+    seed: int = 0                       # picks random codes when no selector is given
+    motion_code: str | int | None = None       # index, "pc:0..1" or None (random from seed)
+    appearance_code: str | int | None = None   # likewise, picks a codebook sequence
+    motion_speed: float = 1.0           # flow scale
+    appearance_speed: int = 1           # motion loops per appearance cycle (AL Sec. 5)
+    appearance: bool = True             # False: motion only
+    appearance_keyframes: int = 6       # codes taken from the chosen codebook sequence
+    working_size: int | None = None     # long side the predictors run at (default: the model's)
+
+    def validate(self) -> None:
+        if not 2 <= self.num_frames <= 10_000:
+            raise OptionError(f"--frames must be between 2 and 10000, got {self.num_frames}")
+        if self.loop not in LOOP_MODES:
+            raise OptionError(f"--loop must be one of {', '.join(LOOP_MODES)}, got {self.loop!r}")
+        if not (math.isfinite(self.motion_speed) and 0 <= self.motion_speed <= 10):
+            raise OptionError(f"--motion-speed must be between 0 and 10, got {self.motion_speed}")
+        if not 1 <= self.appearance_speed <= self.num_frames:
+            raise OptionError(f"--appearance-speed must be between 1 and --frames ({self.num_frames}), "
+                              f"got {self.appearance_speed}")
+        if self.loop == "crossfade" and self.num_frames % self.appearance_speed:
+            raise OptionError(f"--frames ({self.num_frames}) must be a multiple of --appearance-speed "
+                              f"({self.appearance_speed}) so the motion loops meet the appearance cycle")
+        if not 1 <= self.appearance_keyframes <= 64:
+            raise OptionError(f"appearance_keyframes must be between 1 and 64, got {self.appearance_keyframes}")
+        if self.working_size is not None and not 64 <= self.working_size <= 2048:
+            raise OptionError(f"--working-size must be between 64 and 2048, got {self.working_size}")
+
+
+def working_shape(height: int, width: int, long_side: int) -> tuple[int, int]:
+    """(h, w) with the photo's aspect, long side ~``long_side``, both multiples of 8 (the U-Net needs it)."""
+    scale = long_side / max(height, width)
+    return max(8, round(height * scale / 8) * 8), max(8, round(width * scale / 8) * 8)
+
+
+class Animation:
+    """A planned animation: motion is already predicted, frames are rendered on iteration.
+
+    Attributes: ``height``, ``width``, ``num_frames``; :meth:`frames` yields uint8 (H, W, 3) frames and
+    :meth:`flow_frames` their colour-coded frame-to-frame flow.
+    """
+
+    def __init__(self, image: torch.Tensor, small: torch.Tensor, accumulated: torch.Tensor, steps: torch.Tensor,
+                 schedule: list[tuple[tuple[int, float], ...]], maps_fn, progress: bool):
+        self.image, self.small = image, small
+        self.accumulated, self.steps = accumulated, steps   # (M, 2, h, w) each, normalised
+        self.schedule = schedule                             # per output frame: ((motion index, weight), ...)
+        self._maps_fn = maps_fn                              # (output index, small frame) -> maps or None
+        self._progress = progress
+        self.height, self.width = image.shape[-2:]
+        self.num_frames = len(schedule)
+
+    def _blend_small(self, index: int) -> torch.Tensor:
+        return sum(w * warp(self.small, self.accumulated[m:m + 1]) for m, w in self.schedule[index])
+
+    @torch.no_grad()
+    def frame(self, index: int) -> np.ndarray:
+        """Output frame ``index`` as uint8 (H, W, 3): the photo sampled once per blended motion state."""
+        size = (self.height, self.width)
+        frame = sum(w * warp(self.image, resize_flow(self.accumulated[m:m + 1], size)) for m, w in self.schedule[index])
+        maps = self._maps_fn(index, self._blend_small(index))
+        if maps is not None:
+            frame = color_transfer(maps.float(), frame)
+        return tensor_to_image(frame)
+
+    def frames(self) -> Iterator[np.ndarray]:
+        for index in tqdm(range(self.num_frames), desc="rendering", unit="frame", disable=not self._progress):
+            yield self.frame(index)
+
+    def flow_frames(self, max_magnitude: float | None = None) -> Iterator[np.ndarray]:
+        """Colour-coded frame-to-frame flow in pixels, one saturation scale for the whole video."""
+        pixels = flow_normalized_to_pixels(self.steps, self.height, self.width)
+        if max_magnitude is None:
+            max_magnitude = max(float(pixels.norm(dim=1).amax()), 1e-6)
+        for index in range(self.num_frames):
+            flow = sum(w * pixels[m:m + 1] for m, w in self.schedule[index])
+            color = flow_to_color(resize_flow(flow, (self.height, self.width)), max_magnitude)
+            yield tensor_to_image(color * 2 - 1)
+
+
+class CinemagraphPipeline:
+    """Motion model + appearance model + codebook; ``from_pretrained()`` loads the shipped default."""
+
+    def __init__(self, motion: MotionModel, appearance: AppearanceModel | None, codebook: Codebook,
+                 working_size: int = 256):
+        self.motion = motion.eval()
+        self.appearance = appearance.eval() if appearance is not None else None
+        self.codebook = codebook
+        self.working_size = working_size
+
+    # ------------------------------------------------------------------------------------ loading
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path | None = None) -> "CinemagraphPipeline":
+        """Load a pipeline folder (``pipeline.json``, ``codebook.safetensors``, ``motion_*/``, ``appearance_*/``).
+
+        ``path=None`` loads the default model shipped inside the package.
+        """
+        folder = DEFAULT_MODEL_DIR if path is None else Path(path)
+        if not folder.is_dir():
+            raise ModelLoadError(f"model folder {folder} does not exist")
+        config_path = folder / PIPELINE_CONFIG
+        if not config_path.is_file():
+            raise ModelLoadError(f"{folder} is not a cinescape model folder: {PIPELINE_CONFIG} is missing")
+        try:
+            settings = json.loads(config_path.read_text())
+            working_size = int(settings.get("working_size", 256))
+        except (json.JSONDecodeError, UnicodeDecodeError, TypeError, ValueError, AttributeError) as exc:
+            raise ModelLoadError(f"corrupt {config_path}: {exc}") from None
+        motion = MotionModel.from_pretrained(folder)
+        appearance = None
+        if (folder / AppearanceModel.predictor_folder).exists():
+            appearance = AppearanceModel.from_pretrained(folder)
+        return cls(motion, appearance, Codebook.load(folder), working_size=working_size)
+
+    def save_pretrained(self, path: str | Path) -> Path:
+        folder = Path(path)
+        self.motion.save_pretrained(folder, dtype=torch.float16)
+        if self.appearance is not None:
+            self.appearance.save_pretrained(folder, dtype=torch.float16)
+        self.codebook.save(folder)
+        atomic_write_bytes(folder / PIPELINE_CONFIG, (json.dumps({"working_size": self.working_size}, indent=2) + "\n").encode())
+        return folder
+
+    # ---------------------------------------------------------------------------------- inference
+
+    @torch.no_grad()
+    def predict_motion(self, small: torch.Tensor, z: torch.Tensor, count: int, speed: float,
+                       progress: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """Recurrent motion prediction at working size (Algorithm 1, lines 1-8).
+
+        Returns ``(accumulated, steps)``, each (count, 2, h, w) normalised backward flows: frame ``t`` is the
+        photo warped by ``accumulated[t]`` (``accumulated[0] = 0``), and ``steps[t]`` the flow from frame t to t-1.
+        """
+        accumulated = [torch.zeros_like(small[:, :2])]
+        steps = [torch.zeros_like(small[:, :2])]
+        current = small
+        for _ in tqdm(range(count - 1), desc="motion", unit="frame", disable=not progress):
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                step = self.motion.predict_flow(current, z[None]).float() * speed
+            accumulated.append(accumulate_flow(accumulated[-1], step))
+            steps.append(step)
+            current = warp(small, accumulated[-1])  # the original is sampled once: no blur accumulates
+        return torch.cat(accumulated), torch.cat(steps)
+
+    def appearance_codes(self, small: torch.Tensor, settings: AnimationSettings, rng: random.Random) -> torch.Tensor:
+        """(N, D) codes: from the photo's own code through keyframes of a codebook sequence and back."""
+        sequence = self.codebook.appearance_sequence(CodeSelector.parse(settings.appearance_code), rng)
+        count = min(settings.appearance_keyframes, sequence.shape[0])
+        picks = torch.linspace(0, sequence.shape[0] - 1, count).round().long()
+        with torch.no_grad():
+            own = self.appearance.encode(small)
+        keyframes = torch.cat((own, sequence[picks]))
+        return interpolate_cyclic(keyframes, settings.num_frames)
+
+    def plan(self, image: np.ndarray | torch.Tensor | str | Path, settings: AnimationSettings | None = None,
+             *, progress: bool = False, **overrides) -> Animation:
+        """Predict motion for ``image`` and return an :class:`Animation` that renders frames on demand.
+
+        ``image``: a path, a uint8 (H, W, 3) RGB array, or a (1, 3, H, W) tensor in [-1, 1].
+        ``overrides`` set :class:`AnimationSettings` fields by name.
+        """
+        settings = settings or AnimationSettings()
+        if overrides:
+            unknown = set(overrides) - set(AnimationSettings.__dataclass_fields__)
+            if unknown:
+                raise TypeError(f"unknown animation settings {sorted(unknown)}")
+            settings = AnimationSettings(**{**settings.__dict__, **overrides})
+        settings.validate()
+        if settings.appearance and self.appearance is None:
+            raise OptionError("this model has no appearance predictor; use --no-appearance")
+        if isinstance(image, (str, Path)):
+            image = load_image(image)
+        full = image_to_tensor(image) if isinstance(image, np.ndarray) else image.float()
+        small = F.interpolate(full, size=working_shape(*full.shape[-2:], settings.working_size or self.working_size),
+                              mode="bilinear", align_corners=False, antialias=True)
+        rng = random.Random(settings.seed)
+        z_motion = self.codebook.motion_code(CodeSelector.parse(settings.motion_code), rng)
+
+        if settings.loop == "crossfade":
+            loop_length = settings.num_frames // settings.appearance_speed
+            motion_frames = 2 * loop_length
+            loop = crossfade_schedule(loop_length)
+            schedule = [loop[i % loop_length] for i in range(settings.num_frames)]
+        else:
+            motion_frames = settings.num_frames
+            schedule = [((i, 1.0),) for i in range(settings.num_frames)]
+        accumulated, steps = self.predict_motion(small, z_motion, motion_frames, settings.motion_speed, progress)
+
+        maps_fn = lambda index, frame_small: None  # noqa: E731 - motion only
+        if settings.appearance:
+            codes = self.appearance_codes(small, settings, rng)
+            keep_input = settings.loop == "none"
+
+            def maps_fn(index: int, frame_small: torch.Tensor) -> torch.Tensor | None:
+                if keep_input and index == 0:
+                    return None  # loop "none": frame 0 is the photo itself
+                with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+                    return self.appearance.predict_maps(frame_small, codes[index:index + 1])
+        return Animation(full, small, accumulated, steps, schedule, maps_fn, progress)
+
+    def __call__(self, image, settings: AnimationSettings | None = None, **overrides) -> list[np.ndarray]:
+        """All frames as a list of uint8 (H, W, 3) arrays (for long or large videos, iterate :meth:`plan`)."""
+        return list(self.plan(image, settings, **overrides).frames())
+
+
+_DEFAULT_PIPELINE: CinemagraphPipeline | None = None
+
+
+def animate(image, *, model: str | Path | None = None, **settings) -> list[np.ndarray]:
+    """Animate a photo with the default (or given) model: ``cinescape.animate("photo.jpg", num_frames=60)``.
+
+    Returns the frames as uint8 (H, W, 3) arrays; keyword arguments are :class:`AnimationSettings` fields.
+    """
+    global _DEFAULT_PIPELINE
+    if model is None:
+        _DEFAULT_PIPELINE = _DEFAULT_PIPELINE or CinemagraphPipeline.from_pretrained()
+        pipeline = _DEFAULT_PIPELINE
+    else:
+        pipeline = CinemagraphPipeline.from_pretrained(model)
+    return pipeline(image, **settings)

@@ -1,0 +1,100 @@
+"""Third-party weights: where they are found, and how they are checked.
+
+cinescape never downloads anything unless asked. Files are looked up in a weights directory:
+
+1. ``$CINESCAPE_WEIGHTS`` if set (tests and CI point it at ``../shared/weights``), else
+2. ``~/.cache/cinescape/weights``.
+
+A missing file raises :class:`~cinescape.errors.ModelLoadError` naming the file, the directory and its
+source. With ``CINESCAPE_ALLOW_DOWNLOAD=1`` (or ``allow_download=True``) a missing file is fetched from
+its listed source into the cache and its sha256 checked before use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ModelLoadError
+
+
+@dataclass(frozen=True)
+class WeightFile:
+    sha256: str
+    url: str
+    licence: str
+    what: str
+
+
+REGISTRY: dict[str, WeightFile] = {
+    "lpips/squeezenet1_1_features.pth": WeightFile(
+        sha256="435cedb387e95bc8291893f61a3a64f0345b8c23a05139aceef43947efb3d52d",
+        url="https://github.com/delldu/LPIPS/raw/77473a15/project/image_likeness/models/squeeze.backbone.pth",
+        licence="BSD-3 (torchvision ImageNet SqueezeNet-1.1)",
+        what="ImageNet SqueezeNet-1.1 .features state_dict",
+    ),
+    "lpips/squeeze_lin_v0.1.pth": WeightFile(
+        sha256="4a5350f23600cb79923ce65bb07cbf57dca461329894153e05a1346bd531cf76",
+        url="https://github.com/richzhang/PerceptualSimilarity/raw/082bb24f/lpips/weights/v0.1/squeeze.pth",
+        licence="BSD-2",
+        what="LPIPS v0.1 linear heads for SqueezeNet-1.1",
+    ),
+}
+
+
+def weights_dir() -> Path:
+    """The directory third-party weights are read from (``$CINESCAPE_WEIGHTS`` or the user cache)."""
+    env = os.environ.get("CINESCAPE_WEIGHTS")
+    if env:
+        return Path(env).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "cinescape" / "weights"
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def weight_path(name: str, *, allow_download: bool | None = None, verify: bool = True) -> Path:
+    """Path of the registered weights file ``name`` (e.g. ``"lpips/squeezenet1_1_features.pth"``).
+
+    Raises:
+        ModelLoadError: the file is missing (and downloading is off) or its sha256 differs.
+    """
+    if name not in REGISTRY:
+        raise KeyError(f"unknown weights file {name!r}; known: {sorted(REGISTRY)}")
+    entry = REGISTRY[name]
+    path = weights_dir() / name
+    if allow_download is None:
+        allow_download = os.environ.get("CINESCAPE_ALLOW_DOWNLOAD") == "1"
+    if not path.is_file():
+        if not allow_download:
+            raise ModelLoadError(
+                f"missing weights file {path} ({entry.what}); set CINESCAPE_WEIGHTS to a folder holding {name}, "
+                f"or set CINESCAPE_ALLOW_DOWNLOAD=1 to fetch it from {entry.url}"
+            )
+        _download(entry, path)
+    if verify and sha256_of(path) != entry.sha256:
+        raise ModelLoadError(f"weights file {path} has the wrong sha256 (expected {entry.sha256[:12]}…); replace it")
+    return path
+
+
+def _download(entry: WeightFile, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    try:
+        with urllib.request.urlopen(entry.url, timeout=60) as response, open(tmp, "wb") as out:
+            out.write(response.read())
+        if sha256_of(tmp) != entry.sha256:
+            raise ModelLoadError(f"download of {entry.url} has the wrong sha256; not using it")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise ModelLoadError(f"could not download {entry.url}: {exc}") from None
+    finally:
+        tmp.unlink(missing_ok=True)
