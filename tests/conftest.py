@@ -11,6 +11,9 @@ SHARED_DATA = SHARED / "data"
 SHARED_WEIGHTS = SHARED / "weights"
 
 torch.set_num_threads(min(2, os.cpu_count() or 1))
+# Third-party weights (SqueezeNet-1.1 for the appearance loss) come from ../shared/weights when present.
+if SHARED_WEIGHTS.is_dir():
+    os.environ.setdefault("CINESCAPE_WEIGHTS", str(SHARED_WEIGHTS))
 
 
 def needs_shared(*parts: str) -> Path:
@@ -30,8 +33,9 @@ def tiny_pipeline():
     from cinescape.pipeline import CinemagraphPipeline
 
     torch.manual_seed(0)
-    motion = MotionModel.create(width=0.0625, num_res_blocks=1, beta=16.0, encoder_width=0.125, encoder_size=32)
+    motion = MotionModel.create(width=0.0625, num_res_blocks=1, beta=16.0, encoder_width=0.125, encoder_size=32,
+                                reference_size=32)
     appearance = AppearanceModel.create(width=0.0625, num_res_blocks=1, encoder_width=0.125, encoder_size=32)
     codebook = Codebook(motion=torch.randn(5, 8), appearance=[torch.randn(7, 8), torch.randn(4, 8)],
                         motion_names=[f"m{i}" for i in range(5)], appearance_names=["a0", "a1"])
-    return CinemagraphPipeline(motion, appearance, codebook, working_size=64)
+    return CinemagraphPipeline(motion, appearance, codebook, working_size=48)

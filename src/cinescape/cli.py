@@ -55,8 +55,15 @@ def _nonnegative_float(text: str) -> float:
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors, like every other cinescape error."""
+
+    def error(self, message: str):
+        self.exit(2, f"cinescape: error: {self.prog.split()[-1]}: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cinescape", description="Turn a landscape photo into a looping time-lapse.",
+    parser = _Parser(prog="cinescape", description="Turn a landscape photo into a looping time-lapse.",
                                      epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"cinescape {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -89,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     animate.add_argument("--flow-video", default=None, metavar="PATH",
                          help="also write the colour-coded frame-to-frame flow as a video (same formats)")
     animate.add_argument("--working-size", type=_positive_int, default=None, metavar="PX",
-                         help="long side the networks run at (default: the model's, 256)")
+                         help="short side the networks run at (default: the model's, 144)")
     animate.add_argument("--overwrite", action="store_true", help="replace an existing PNG frame folder")
     animate.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
@@ -195,7 +202,10 @@ def run_codebook(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error already printed on one line
+        return int(exc.code or 0)
     handlers = {"animate": run_animate, "train": run_train, "codebook": run_codebook}
     try:
         handlers[args.command](args)

@@ -3,6 +3,12 @@
 The predictor maps (frame t, z^M) to a normalised backward flow from frame t+1 to frame t, restricted
 to [-1/beta, 1/beta]; the encoder maps a clip's *common motion field* to z^M. See
 :mod:`cinescape.ops.warp` for the flow convention.
+
+Flow units at other sizes: the network is trained on square crops of side ``reference_size``, where
+its raw output is a normalised flow. Being fully convolutional, on an H×W input it predicts the same
+*pixel* motion for the same content, so :meth:`MotionModel.predict_flow` rescales x by
+``reference_size / W`` and y by ``reference_size / H`` to return flows normalised to the input. Without
+this, a wide image would move faster horizontally than vertically.
 """
 
 from __future__ import annotations
@@ -33,9 +39,10 @@ class MotionModel(nn.Module):
 
     @classmethod
     def create(cls, *, width: float = 0.25, num_res_blocks: int = 5, beta: float = 16.0, latent_dim: int = 8,
-               encoder_width: float = 0.5, encoder_size: int = 64) -> "MotionModel":
+               encoder_width: float = 0.5, encoder_size: int = 64, reference_size: int = 128) -> "MotionModel":
         predictor = Predictor(PredictorConfig(out_channels=2, latent_dim=latent_dim, width=width,
-                                              num_res_blocks=num_res_blocks, beta=beta))
+                                              num_res_blocks=num_res_blocks, beta=beta,
+                                              reference_size=reference_size))
         # The encoder sees flows scaled by beta, so its input spans about [-1, 1].
         encoder = LatentEncoder(EncoderConfig(in_channels=2, latent_dim=latent_dim, width=encoder_width,
                                               input_size=encoder_size, input_scale=beta))
@@ -46,8 +53,14 @@ class MotionModel(nn.Module):
         return self.predictor.config.latent_dim
 
     def predict_flow(self, image: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """(B, 3, H, W) image in [-1, 1], (B, D) code -> (B, 2, H, W) normalised backward flow to the next frame."""
-        return self.predictor(image, z)
+        """(B, 3, H, W) image in [-1, 1], (B, D) code -> (B, 2, H, W) backward flow to the next frame,
+        normalised to this image's size (see the module docstring)."""
+        flow = self.predictor(image, z)
+        reference = self.predictor.config.reference_size
+        height, width = image.shape[-2:]
+        if reference and (height, width) != (reference, reference):
+            flow = flow * flow.new_tensor([reference / width, reference / height]).view(1, 2, 1, 1)
+        return flow
 
     def encode(self, flow: torch.Tensor) -> torch.Tensor:
         """(B, 2, H, W) normalised flow (a common motion field) -> (B, D) code."""

@@ -1,7 +1,8 @@
 """Photo -> looping time-lapse: AL Algorithm 1 with the motion and appearance models and a codebook.
 
-Data flow for an H×W photo and a working size ``s`` (the predictors run on a copy whose long side is
-``s``; the full-resolution photo is sampled exactly once per output frame):
+Data flow for an H×W photo and a working size ``s`` (the predictors run on a copy whose *short* side is
+``s``, so scene content has about the scale the networks were trained at; the full-resolution photo is
+sampled exactly once per output frame):
 
 1. Motion, at working size: ``B_{t+1} = P^M(I_t, z^M) * motion_speed`` and the accumulated flow
    ``A_{t+1} = accumulate_flow(A_t, B_{t+1})``, with ``I_t = warp(I_small, A_t)`` fed back (recurrent).
@@ -18,6 +19,8 @@ from __future__ import annotations
 import json
 import math
 import random
+import time
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -54,7 +57,7 @@ class AnimationSettings:
     appearance_speed: int = 1           # motion loops per appearance cycle (AL Sec. 5)
     appearance: bool = True             # False: motion only
     appearance_keyframes: int = 6       # codes taken from the chosen codebook sequence
-    working_size: int | None = None     # long side the predictors run at (default: the model's)
+    working_size: int | None = None     # short side the predictors run at (default: the model's)
 
     def validate(self) -> None:
         if not 2 <= self.num_frames <= 10_000:
@@ -71,13 +74,15 @@ class AnimationSettings:
                               f"({self.appearance_speed}) so the motion loops meet the appearance cycle")
         if not 1 <= self.appearance_keyframes <= 64:
             raise OptionError(f"appearance_keyframes must be between 1 and 64, got {self.appearance_keyframes}")
-        if self.working_size is not None and not 64 <= self.working_size <= 2048:
-            raise OptionError(f"--working-size must be between 64 and 2048, got {self.working_size}")
+        if self.working_size is not None and not 32 <= self.working_size <= 1024:
+            raise OptionError(f"--working-size must be between 32 and 1024, got {self.working_size}")
 
 
-def working_shape(height: int, width: int, long_side: int) -> tuple[int, int]:
-    """(h, w) with the photo's aspect, long side ~``long_side``, both multiples of 8 (the U-Net needs it)."""
-    scale = long_side / max(height, width)
+def working_shape(height: int, width: int, short_side: int, max_long_side: int | None = None) -> tuple[int, int]:
+    """(h, w) with the photo's aspect, short side ~``short_side`` (long side at most ``max_long_side``,
+    default 4x the short side, for panoramas), both multiples of 8 (the U-Net needs it)."""
+    max_long_side = max_long_side or 4 * short_side
+    scale = min(short_side / min(height, width), max_long_side / max(height, width))
     return max(8, round(height * scale / 8) * 8), max(8, round(width * scale / 8) * 8)
 
 
@@ -97,6 +102,7 @@ class Animation:
         self._progress = progress
         self.height, self.width = image.shape[-2:]
         self.num_frames = len(schedule)
+        self.timings: dict[str, float] = defaultdict(float)  # seconds per stage, for benchmarks
 
     def _blend_small(self, index: int) -> torch.Tensor:
         return sum(w * warp(self.small, self.accumulated[m:m + 1]) for m, w in self.schedule[index])
@@ -104,12 +110,17 @@ class Animation:
     @torch.no_grad()
     def frame(self, index: int) -> np.ndarray:
         """Output frame ``index`` as uint8 (H, W, 3): the photo sampled once per blended motion state."""
+        started = time.perf_counter()
         size = (self.height, self.width)
         frame = sum(w * warp(self.image, resize_flow(self.accumulated[m:m + 1], size)) for m, w in self.schedule[index])
+        loop_done = time.perf_counter()
         maps = self._maps_fn(index, self._blend_small(index))
         if maps is not None:
             frame = color_transfer(maps.float(), frame)
-        return tensor_to_image(frame)
+        image = tensor_to_image(frame)
+        self.timings["loop"] += loop_done - started
+        self.timings["appearance"] += time.perf_counter() - loop_done
+        return image
 
     def frames(self) -> Iterator[np.ndarray]:
         for index in tqdm(range(self.num_frames), desc="rendering", unit="frame", disable=not self._progress):
@@ -130,7 +141,7 @@ class CinemagraphPipeline:
     """Motion model + appearance model + codebook; ``from_pretrained()`` loads the shipped default."""
 
     def __init__(self, motion: MotionModel, appearance: AppearanceModel | None, codebook: Codebook,
-                 working_size: int = 256):
+                 working_size: int = 144):
         self.motion = motion.eval()
         self.appearance = appearance.eval() if appearance is not None else None
         self.codebook = codebook
@@ -152,7 +163,7 @@ class CinemagraphPipeline:
             raise ModelLoadError(f"{folder} is not a cinescape model folder: {PIPELINE_CONFIG} is missing")
         try:
             settings = json.loads(config_path.read_text())
-            working_size = int(settings.get("working_size", 256))
+            working_size = int(settings.get("working_size", 144))
         except (json.JSONDecodeError, UnicodeDecodeError, TypeError, ValueError, AttributeError) as exc:
             raise ModelLoadError(f"corrupt {config_path}: {exc}") from None
         motion = MotionModel.from_pretrained(folder)
@@ -233,7 +244,9 @@ class CinemagraphPipeline:
         else:
             motion_frames = settings.num_frames
             schedule = [((i, 1.0),) for i in range(settings.num_frames)]
+        started = time.perf_counter()
         accumulated, steps = self.predict_motion(small, z_motion, motion_frames, settings.motion_speed, progress)
+        motion_seconds = time.perf_counter() - started
 
         maps_fn = lambda index, frame_small: None  # noqa: E731 - motion only
         if settings.appearance:
@@ -245,7 +258,9 @@ class CinemagraphPipeline:
                     return None  # loop "none": frame 0 is the photo itself
                 with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
                     return self.appearance.predict_maps(frame_small, codes[index:index + 1])
-        return Animation(full, small, accumulated, steps, schedule, maps_fn, progress)
+        animation = Animation(full, small, accumulated, steps, schedule, maps_fn, progress)
+        animation.timings["motion"] = motion_seconds
+        return animation
 
     def __call__(self, image, settings: AnimationSettings | None = None, **overrides) -> list[np.ndarray]:
         """All frames as a list of uint8 (H, W, 3) arrays (for long or large videos, iterate :meth:`plan`)."""

@@ -121,7 +121,10 @@ def load_training_clips(config: TrainConfig) -> list[Clip]:
                                       day_cycle=config.kind == "appearance")
             clips.append(clip_from_tensor(f"synthetic/{i:03d}", clip.frames))
     if config.kind == "motion":
-        clips = [select_motion_pairs(c, config.min_pair_difference) for c in clips]
+        # Synthetic clips move by construction (their smooth clouds change few pixel values, so the
+        # mean-difference test would drop them); the test is for real footage whose motion is unknown.
+        clips = [select_motion_pairs(c, 0.0 if c.name.startswith("synthetic/") else config.min_pair_difference)
+                 for c in clips]
         dropped = [c.name for c in clips if not c.pairs]
         if dropped:
             tqdm.write(f"{len(dropped)} clips have no frame pair with mean difference >= "
@@ -150,7 +153,7 @@ def build_model(config: TrainConfig):
     common = dict(width=config.width, num_res_blocks=config.num_res_blocks, latent_dim=config.latent_dim,
                   encoder_width=config.encoder_width, encoder_size=config.encoder_size)
     if config.kind == "motion":
-        return MotionModel.create(beta=config.beta, **common)
+        return MotionModel.create(beta=config.beta, reference_size=config.crop, **common)
     if config.kind == "appearance":
         return AppearanceModel.create(**common)
     raise OptionError(f"unknown training kind {config.kind!r}: use motion or appearance")
@@ -305,7 +308,7 @@ def export_model(model, config: TrainConfig, clips: list[Clip], common_fields: t
     codebook.save(folder)
     pipeline_file = folder / PIPELINE_CONFIG
     settings = json.loads(pipeline_file.read_text()) if pipeline_file.exists() else {}
-    settings.setdefault("working_size", 256)
+    settings.setdefault("working_size", 144)
     settings[f"{config.kind}_training"] = {k: v for k, v in dataclasses.asdict(config).items()
                                            if k not in ("out", "threads", "checkpoint_every", "log_every")}
     atomic_write_bytes(pipeline_file, (json.dumps(settings, indent=2) + "\n").encode())

@@ -12,6 +12,7 @@ message that names the file and says what to do.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import warnings
 from pathlib import Path
@@ -118,9 +119,12 @@ def _decode_image(p: Path, *, max_pixels: int, min_side: int) -> np.ndarray:
         try:
             im = Image.open(p)
         except Image.DecompressionBombError as e:
+            # Pillow's own guard (about 179 MP) fired before we could read the size; its message has it.
+            found = re.search(r"\((\d+) pixels\)", str(e))
+            size = f"{int(found.group(1)) / 1e6:.1f} megapixels" if found else "too many pixels"
             raise InputImageError(
-                f"cannot read image {name}: it is larger than Pillow's decompression-bomb limit "
-                f"({_one_line(e, 80)}); downscale it below {max_pixels / 1e6:g} megapixels"
+                f"image {name} has {size}, over the limit of {max_pixels / 1e6:g} megapixels; "
+                "downscale it first"
             ) from e
         except UnidentifiedImageError as e:
             raise InputImageError(
@@ -146,7 +150,10 @@ def _decode_image(p: Path, *, max_pixels: int, min_side: int) -> np.ndarray:
                 # Force the full decode here, so that a truncated or corrupt file fails now, with a
                 # clear message, instead of later or silently (LOAD_TRUNCATED_IMAGES is left False).
                 im.load()
-                oriented = ImageOps.exif_transpose(im)
+                try:
+                    oriented = ImageOps.exif_transpose(im)
+                except Exception:  # a malformed EXIF block does not make the pixels unusable
+                    oriented = im
                 return _to_rgb_array(oriented)
             except InputImageError as e:
                 raise InputImageError(f"cannot read image {name}: {e}") from e
@@ -240,7 +247,9 @@ def _check_output_dir(path: Path, what: str) -> None:
     """
     parent = path.parent
     if not parent.exists():
-        raise OutputError(f"cannot write {what} '{path}': the directory '{parent}' does not exist; create it first")
+        raise OutputError(
+            f"cannot write {what} '{path}': the directory '{parent}' does not exist; create it first"
+        )
     if not parent.is_dir():
         raise OutputError(f"cannot write {what} '{path}': '{parent}' is not a directory")
     # Probe by creating a file: os.access() is wrong for root, read-only mounts and some ACLs.
@@ -250,7 +259,9 @@ def _check_output_dir(path: Path, what: str) -> None:
             pass
     except OSError as e:
         reason = "permission denied" if isinstance(e, PermissionError) else _one_line(e)
-        raise OutputError(f"cannot write {what} '{path}': the directory '{parent}' is not writable ({reason})") from e
+        raise OutputError(
+            f"cannot write {what} '{path}': the directory '{parent}' is not writable ({reason})"
+        ) from e
     finally:
         probe.unlink(missing_ok=True)
 

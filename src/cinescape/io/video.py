@@ -38,7 +38,7 @@ from typing import BinaryIO
 
 import av
 import numpy as np
-from av.video.reformatter import ColorPrimaries, ColorRange, Colorspace, ColorTrc
+from av.video.reformatter import ColorPrimaries, ColorRange, Colorspace, ColorTrc, Interpolation
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
 from cinescape.errors import InputImageError, OptionError, OutputError
@@ -74,13 +74,25 @@ VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".gif", ".w
 FRAME_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
 _FILE_OUTPUTS = (".mp4", ".webm", ".gif", ".webp")
+# swscale's default RGB<->YUV paths are biased by about -1 level; these flags are unbiased and, for
+# decoding, interpolate chroma at full resolution (measured: mean abs error 4.6 -> 3.8 after H.264).
+_ENCODE_SCALING = Interpolation.AREA | Interpolation.ACCURATE_RND  # 2x2 chroma average
+_DECODE_SCALING = (
+    Interpolation.BILINEAR
+    | Interpolation.ACCURATE_RND
+    | Interpolation.FULL_CHR_H_INT
+    | Interpolation.FULL_CHR_H_INP
+)
 # Animated formats decoded frame by frame with Pillow: FFmpeg cannot decode animated WebP.
 _PILLOW_ANIMATIONS = (".gif", ".webp", ".png", ".apng")
 
 
 def _check_frame(frame: object) -> np.ndarray:
     if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
-        got = f"dtype {frame.dtype}, shape {frame.shape}" if isinstance(frame, np.ndarray) else type(frame).__name__
+        if isinstance(frame, np.ndarray):
+            got = f"dtype {frame.dtype}, shape {frame.shape}"
+        else:
+            got = type(frame).__name__
         raise ValueError(f"video frames must be uint8 numpy arrays of shape (H, W, 3), got {got}")
     return np.ascontiguousarray(frame)
 
@@ -157,6 +169,7 @@ class _PyAVEncoder(_Encoder):
                 dst_color_range=ColorRange.MPEG,
                 dst_color_trc=ColorTrc.BT709,
                 dst_color_primaries=ColorPrimaries.BT709,
+                interpolation=_ENCODE_SCALING,
             )
         else:
             vf = vf.reformat(format=self._pix_fmt)
@@ -181,9 +194,10 @@ class _GifEncoder(_Encoder):
     A palette from the first frames alone would miss colours that appear later (a day-to-night
     time-lapse ends in colours the first frames never show), so frames are spooled as raw RGB to an
     anonymous temporary file next to the output while a small pixel sample of each frame is kept.
-    At the end a 256-colour median-cut palette (refined by one k-means pass) is built from the sample
-    and every frame is mapped to it. Memory: the sample (at most 16K pixels per frame) plus the
-    palettised frames (1 byte per pixel), which Pillow holds to compute frame differences.
+    At the end a 256-colour median-cut palette is built from the sample and every frame is mapped
+    to it. Memory: the sample (at most 16K pixels per frame) plus the palettised frames (1 byte per
+    pixel), which Pillow holds to compute frame differences. (Pillow's k-means refinement would
+    cut the error by a fifth but costs seconds per 100K sampled pixels, so it is not used.)
 
     Dithering is off: error diffusion makes the dot pattern differ between frames even where the
     picture is still, which shows as crawling noise in a loop and defeats GIF's frame-difference
@@ -220,9 +234,7 @@ class _GifEncoder(_Encoder):
         # Median cut ignores layout, so the sample is simply folded into a 64-pixel-wide image.
         rows = -(-len(sample) // 64)
         sample = np.resize(sample, (rows, 64, 3))  # np.resize repeats pixels to fill the last row
-        palette = Image.fromarray(sample).quantize(
-            256, method=Image.Quantize.MEDIANCUT, kmeans=1
-        )
+        palette = Image.fromarray(sample).quantize(256, method=Image.Quantize.MEDIANCUT)
         w, h = self._size
         nbytes = w * h * 3
         self._spool.seek(0)
@@ -231,13 +243,15 @@ class _GifEncoder(_Encoder):
             rgb = np.frombuffer(self._spool.read(nbytes), np.uint8).reshape(h, w, 3)
             frames.append(Image.fromarray(rgb).quantize(palette=palette, dither=Image.Dither.NONE))
         self._spool.close()
-        # optimize=False keeps the shared palette global instead of per-frame trimmed copies;
+        # Passing the palette makes Pillow write it once, as the global colour table, instead of a
+        # local copy per frame; optimize=False stops it from trimming the palette per frame.
         # disposal=1 keeps each frame under the next, which Pillow crops to the changed area.
         frames[0].save(
             self._tmp,
             format="GIF",
             save_all=True,
             append_images=frames[1:],
+            palette=palette.getpalette(),
             duration=self._durations_ms(),
             loop=0,
             optimize=False,
@@ -292,8 +306,8 @@ def _output_kind(raw: str, path: Path) -> str:
         return ext
     if path.is_dir():
         return "folder"
-    shown = f"extension '{path.suffix}'" if path.suffix else "no extension"
-    raise OutputError(f"cannot write video '{path}': {shown} is not supported; use {SUPPORTED_OUTPUTS}")
+    shown = f"unknown extension '{path.suffix}'" if path.suffix else "no extension"
+    raise OutputError(f"cannot write video '{path}': {shown}; use {SUPPORTED_OUTPUTS}")
 
 
 class VideoWriter:
@@ -342,7 +356,9 @@ class VideoWriter:
         if not math.isfinite(fps) or fps <= 0:
             raise OptionError(f"fps must be a positive number, got {fps}")
         if self._kind == ".gif" and fps > 100:
-            raise OptionError(f"GIF cannot play faster than 100 fps, got {fps:g}; choose a lower fps or another format")
+            raise OptionError(
+                f"GIF cannot play faster than 100 fps, got {fps:g}; choose a lower fps or another format"
+            )
         self.fps = fps
         if size is not None:
             if len(size) != 2 or not all(isinstance(s, (int, np.integer)) and s > 0 for s in size):
@@ -475,7 +491,10 @@ class VideoWriter:
             os.rename(self._tmp, self.path)
             shutil.rmtree(old, ignore_errors=True)
         else:
-            raise OutputError(f"cannot write frames into '{self.path}': the folder is not empty (it was filled meanwhile)")
+            raise OutputError(
+                f"cannot write frames into '{self.path}': the folder was filled while writing; "
+                "choose another folder"
+            )
 
 
 def write_video(
@@ -527,7 +546,9 @@ def _read_with_pillow(p: Path, max_frames: int | None, stride: int) -> list[np.n
     except InputImageError:
         raise
     except Exception as e:  # Pillow's decoders raise many types on corrupt data
-        raise InputImageError(f"cannot decode video '{p}': the file is truncated or corrupt ({_one_line(e, 80)})") from e
+        raise InputImageError(
+            f"cannot decode video '{p}': the file is truncated or corrupt ({_one_line(e, 80)})"
+        ) from e
 
 
 def _read_with_pyav(p: Path, max_frames: int | None, stride: int) -> list[np.ndarray]:
@@ -541,7 +562,7 @@ def _read_with_pyav(p: Path, max_frames: int | None, stride: int) -> list[np.nda
             for i, vf in enumerate(container.decode(stream)):
                 if i % stride:
                     continue
-                arr = vf.to_ndarray(format="rgb24")
+                arr = vf.to_ndarray(format="rgb24", interpolation=_DECODE_SCALING)
                 # Phone videos store portrait as landscape + a display rotation (degrees counterclockwise).
                 turns = round((vf.rotation or 0) / 90) % 4
                 frames.append(np.ascontiguousarray(np.rot90(arr, turns)) if turns else arr)
@@ -550,7 +571,9 @@ def _read_with_pyav(p: Path, max_frames: int | None, stride: int) -> list[np.nda
     except InputImageError:
         raise
     except (av.FFmpegError, OSError, ValueError) as e:
-        raise InputImageError(f"cannot decode video '{p}': not a video, or truncated or corrupt ({_one_line(e, 80)})") from e
+        raise InputImageError(
+            f"cannot decode video '{p}': not a video, or truncated or corrupt ({_one_line(e, 80)})"
+        ) from e
     return frames
 
 
@@ -624,7 +647,9 @@ def read_frame_folder(
     if max_frames is not None:
         names = names[:max_frames]
     if not names:
-        raise InputImageError(f"cannot read frames folder '{p}': no frame images ({', '.join(FRAME_EXTENSIONS)}) in it")
+        raise InputImageError(
+            f"cannot read frames folder '{p}': no frame images ({', '.join(FRAME_EXTENSIONS)}) in it"
+        )
     frames = []
     for name in names:
         frame = _decode_image(_check_input_file(p / name, "frame"), max_pixels=max_pixels, min_side=1)
@@ -641,7 +666,7 @@ def read_frame_folder(
 def read_clip(
     path: str | os.PathLike, *, max_frames: int | None = None, stride: int = 1
 ) -> list[np.ndarray]:
-    """Read a clip: a folder of frames (:func:`read_frame_folder`) or a video file (:func:`read_video_frames`)."""
+    """Read a clip: a folder of frames (:func:`read_frame_folder`) or a video (:func:`read_video_frames`)."""
     if Path(path).is_dir():
         return read_frame_folder(path, max_frames=max_frames, stride=stride)
     return read_video_frames(path, max_frames=max_frames, stride=stride)

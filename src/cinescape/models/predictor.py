@@ -31,6 +31,7 @@ class PredictorConfig:
     num_res_blocks: int = 5
     in_channels: int = 3
     beta: float = 1.0            # the tanh output is divided by beta (AL: motion flow range [-1/beta, 1/beta])
+    reference_size: int = 0      # motion: side of the square training crop its flow units refer to (0: none)
 
     def channels(self) -> tuple[int, int, int]:
         return tuple(max(8, int(round(c * self.width))) for c in (128, 256, 512))
