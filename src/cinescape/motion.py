@@ -81,7 +81,7 @@ class MotionLossWeights:
     """AL Eq. 4 weights. The TV term is computed on the flow in pixels of the training crop."""
 
     photometric: float = 1.0     # lambda_p
-    tv: float = 0.01             # lambda_tv
+    tv: float = 0.1              # lambda_tv
     sigma: float = 0.1           # edge sensitivity of the TV weights (AL: 0.1)
 
 
