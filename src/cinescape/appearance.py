@@ -12,28 +12,22 @@ stages 2-4 (fire2-3, fire4-5, fire6-7) for style.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from .models import EncoderConfig, LatentEncoder, Predictor, PredictorConfig
+from .models.base import PredictorEncoderPair
 from .ops import color_transfer, edge_aware_tv
 
 
-class AppearanceModel(nn.Module):
+class AppearanceModel(PredictorEncoderPair):
     """P^A and E^A together."""
 
-    predictor_folder = "appearance_predictor"
-    encoder_folder = "appearance_encoder"
-
-    def __init__(self, predictor: Predictor, encoder: LatentEncoder):
-        super().__init__()
-        if predictor.config.out_channels != 6 or encoder.config.in_channels != 3:
-            raise ValueError("an appearance model needs a 6-channel (colour map) predictor and an RGB encoder")
-        self.predictor = predictor
-        self.encoder = encoder
+    prefix = "appearance"
+    predictor_channels = 6
+    encoder_channels = 3
 
     @classmethod
     def create(cls, *, width: float = 0.25, num_res_blocks: int = 5, latent_dim: int = 8,
@@ -44,10 +38,6 @@ class AppearanceModel(nn.Module):
                                               input_size=encoder_size))
         return cls(predictor, encoder)
 
-    @property
-    def latent_dim(self) -> int:
-        return self.predictor.config.latent_dim
-
     def predict_maps(self, image: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) image in [-1, 1], (B, D) code -> (B, 6, H, W) colour-transfer maps."""
         return self.predictor(image, z)
@@ -55,15 +45,6 @@ class AppearanceModel(nn.Module):
     def encode(self, image: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) target frame in [-1, 1] -> (B, D) code."""
         return self.encoder(image)
-
-    def save_pretrained(self, folder: str | Path, **kwargs) -> None:
-        self.predictor.save_pretrained(Path(folder) / self.predictor_folder, **kwargs)
-        self.encoder.save_pretrained(Path(folder) / self.encoder_folder, **kwargs)
-
-    @classmethod
-    def from_pretrained(cls, folder: str | Path) -> "AppearanceModel":
-        return cls(Predictor.from_pretrained(Path(folder) / cls.predictor_folder),
-                   LatentEncoder.from_pretrained(Path(folder) / cls.encoder_folder)).eval()
 
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:

@@ -14,28 +14,21 @@ this, a wide image would move faster horizontally than vertically.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 from .models import EncoderConfig, LatentEncoder, Predictor, PredictorConfig
+from .models.base import PredictorEncoderPair
 from .ops import edge_aware_tv, flow_normalized_to_pixels, warp
 
 
-class MotionModel(nn.Module):
+class MotionModel(PredictorEncoderPair):
     """P^M and E^M together. ``predictor.config.beta`` restricts the flow range."""
 
-    predictor_folder = "motion_predictor"
-    encoder_folder = "motion_encoder"
-
-    def __init__(self, predictor: Predictor, encoder: LatentEncoder):
-        super().__init__()
-        if predictor.config.out_channels != 2 or encoder.config.in_channels != 2:
-            raise ValueError("a motion model needs a 2-channel (flow) predictor and encoder")
-        self.predictor = predictor
-        self.encoder = encoder
+    prefix = "motion"
+    predictor_channels = 2
+    encoder_channels = 2
 
     @classmethod
     def create(cls, *, width: float = 0.25, num_res_blocks: int = 5, beta: float = 16.0, latent_dim: int = 8,
@@ -47,10 +40,6 @@ class MotionModel(nn.Module):
         encoder = LatentEncoder(EncoderConfig(in_channels=2, latent_dim=latent_dim, width=encoder_width,
                                               input_size=encoder_size, input_scale=beta))
         return cls(predictor, encoder)
-
-    @property
-    def latent_dim(self) -> int:
-        return self.predictor.config.latent_dim
 
     def predict_flow(self, image: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) image in [-1, 1], (B, D) code -> (B, 2, H, W) backward flow to the next frame,
@@ -65,15 +54,6 @@ class MotionModel(nn.Module):
     def encode(self, flow: torch.Tensor) -> torch.Tensor:
         """(B, 2, H, W) normalised flow (a common motion field) -> (B, D) code."""
         return self.encoder(flow)
-
-    def save_pretrained(self, folder: str | Path, **kwargs) -> None:
-        self.predictor.save_pretrained(Path(folder) / self.predictor_folder, **kwargs)
-        self.encoder.save_pretrained(Path(folder) / self.encoder_folder, **kwargs)
-
-    @classmethod
-    def from_pretrained(cls, folder: str | Path) -> "MotionModel":
-        return cls(Predictor.from_pretrained(Path(folder) / cls.predictor_folder),
-                   LatentEncoder.from_pretrained(Path(folder) / cls.encoder_folder)).eval()
 
 
 @dataclass

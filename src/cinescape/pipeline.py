@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from .appearance import AppearanceModel
-from .codebook import CODEBOOK_NAME, Codebook, CodeSelector
+from .codebook import Codebook, CodeSelector
 from .errors import ModelLoadError, OptionError
 from .io.image import image_to_tensor, load_image, tensor_to_image
 from .models.base import atomic_write_bytes
@@ -168,7 +168,7 @@ class CinemagraphPipeline:
             raise ModelLoadError(f"corrupt {config_path}: {exc}") from None
         motion = MotionModel.from_pretrained(folder)
         appearance = None
-        if (folder / AppearanceModel.predictor_folder).exists():
+        if (folder / AppearanceModel.folders()[0]).exists():
             appearance = AppearanceModel.from_pretrained(folder)
         return cls(motion, appearance, Codebook.load(folder), working_size=working_size)
 

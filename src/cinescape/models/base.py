@@ -113,3 +113,44 @@ class PretrainedMixin:
         except RuntimeError as exc:
             raise ModelLoadError(f"weights in {path} do not match its config: {str(exc).splitlines()[0]}") from None
         return model.to(map_location).eval()
+
+
+class PredictorEncoderPair(torch.nn.Module):
+    """A predictor and its latent encoder, saved side by side in ``<prefix>_predictor/`` and ``<prefix>_encoder/``.
+
+    Subclasses set ``prefix`` and the channel counts they require, and add the paper's semantics.
+    """
+
+    prefix: ClassVar[str]
+    predictor_channels: ClassVar[int]
+    encoder_channels: ClassVar[int]
+
+    def __init__(self, predictor, encoder):
+        super().__init__()
+        if predictor.config.out_channels != self.predictor_channels or encoder.config.in_channels != self.encoder_channels:
+            raise ValueError(f"{type(self).__name__} needs a {self.predictor_channels}-channel predictor and a "
+                             f"{self.encoder_channels}-channel encoder")
+        self.predictor = predictor
+        self.encoder = encoder
+
+    @classmethod
+    def folders(cls) -> tuple[str, str]:
+        return f"{cls.prefix}_predictor", f"{cls.prefix}_encoder"
+
+    @property
+    def latent_dim(self) -> int:
+        return self.predictor.config.latent_dim
+
+    def save_pretrained(self, folder: str | os.PathLike, **kwargs) -> None:
+        predictor_folder, encoder_folder = self.folders()
+        self.predictor.save_pretrained(Path(folder) / predictor_folder, **kwargs)
+        self.encoder.save_pretrained(Path(folder) / encoder_folder, **kwargs)
+
+    @classmethod
+    def from_pretrained(cls, folder: str | os.PathLike):
+        from .encoder import LatentEncoder
+        from .predictor import Predictor
+
+        predictor_folder, encoder_folder = cls.folders()
+        return cls(Predictor.from_pretrained(Path(folder) / predictor_folder),
+                   LatentEncoder.from_pretrained(Path(folder) / encoder_folder)).eval()
