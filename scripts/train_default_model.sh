@@ -14,7 +14,7 @@ if [ "${1:-train}" = "train" ]; then
     --data $D/motion/karlsruhe_2024-06-19:8 --data $D/motion/al_sample --data $D/motion/cloud_pair \
     --data $D/motion/videos/clouds_stock.mp4:16 --data $D/motion/videos/boats.mp4:2 \
     --data $D/motion/videos/fountain.mp4:2 --data $D/motion/videos/water_texture.gif &
-  cinescape train appearance --out runs/appearance_v1 --steps 4000 --lr 2e-4 --threads 1 --synthetic 12 \
+  cinescape train appearance --out runs/appearance_v1 --steps 3000 --lr 2e-4 --threads 1 --synthetic 12 \
     --data $D/appearance/tilde_webcam --data $D/appearance/sunset_to_night:2 \
     --data $D/appearance/desert_city_webcam:2 --data $D/appearance/al_sample &
   wait

@@ -3,6 +3,8 @@
     cinescape animate photo.jpg -o loop.mp4
     cinescape train motion --data ../shared/data/motion --out runs/motion
     cinescape codebook --model runs/appearance/model --appearance-data ../shared/data/appearance
+    cinescape evaluate --data ../shared/data/motion/skytimelapse128 --method static shift default
+    cinescape bench --sizes 512x288 1024x576
 
 User errors print one line (``cinescape: error: ...``) and exit with status 2; no traceback, and no
 partial output file is left behind.
@@ -132,6 +134,72 @@ def build_parser() -> argparse.ArgumentParser:
     codebook.add_argument("--motion-checkpoint", default=None, metavar="FILE", help="checkpoint.pt of a motion run")
     codebook.add_argument("--appearance-data", action="append", default=[], metavar="PATH[:STRIDE]")
     codebook.add_argument("--short-side", type=_positive_int, default=160)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="measure baselines and models with the papers' metrics",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Animate frame 0 of each test clip with each method and compare with the clip: masked "
+                    "PSNR/SSIM (FGLA), LPIPS, RMSE (AL Fig. 10), motion ratio, DeepLandscape static consistency, "
+                    "loop seam, flow EPE (synthetic clips), FID-SqueezeNet, and FID/FVD when their networks' "
+                    "weights are given. Writes metrics.json, metrics.md, metrics.csv and plots/ into --out.",
+        epilog="examples:\n"
+               "  cinescape evaluate --data ../shared/data/motion/skytimelapse128 --method static shift default\n"
+               "  cinescape evaluate --data clip_folder/ --cut --frames 32 --size 256 --out eval/\n"
+               "  cinescape evaluate --synthetic 8 --method static shift runs/motion/model\n")
+    evaluate.add_argument("--data", default=None, metavar="DIR",
+                          help="a clip (frame folder or video) or a folder of clips; frame 0 is the input")
+    evaluate.add_argument("--synthetic", type=int, default=0, metavar="N",
+                          help="also evaluate N procedural clips (exact flow: adds the EPE metric)")
+    evaluate.add_argument("--method", nargs="+", default=["static", "shift", "default"], metavar="NAME",
+                          help="static, shift, real (the clip itself), default (shipped model) or a model folder "
+                               "(default: static shift default)")
+    evaluate.add_argument("--frames", type=_positive_int, default=32, help="frames per clip, input included (default 32)")
+    evaluate.add_argument("--size", type=_positive_int, default=256,
+                          help="comparison size: square centre crop resized to SIZE (default 256)")
+    evaluate.add_argument("--keep-aspect", action="store_true", help="resize the short side to --size, no crop")
+    evaluate.add_argument("--samples", type=_positive_int, default=5,
+                          help="latent codes (seeds) per clip for stochastic methods (default 5)")
+    evaluate.add_argument("--stride", type=_positive_int, default=1, help="keep every STRIDE-th frame of each clip")
+    evaluate.add_argument("--cut", action="store_true", help="cut long clips into consecutive --frames-frame clips")
+    evaluate.add_argument("--validation-only", action="store_true",
+                          help="keep only the project's held-out validation clips (cinescape.data.splits)")
+    evaluate.add_argument("--max-clips", type=_positive_int, default=None, metavar="N",
+                          help="evaluate only the first N clips of --data (name order)")
+    evaluate.add_argument("--loop", choices=["none", "crossfade"], default="none",
+                          help="models: none (frame 0 = input, the papers' protocol; default) or crossfade")
+    evaluate.add_argument("--appearance", action="store_true", help="models: also animate colours (default: motion only)")
+    evaluate.add_argument("--shift-speed", type=_nonnegative_float, default=1.0,
+                          help="shift baseline speed in pixels per frame at --size (default 1)")
+    evaluate.add_argument("--seed", type=int, default=0, help="first seed; samples use SEED, SEED+1, ...")
+    evaluate.add_argument("--masks", default=None, metavar="DIR",
+                          help="sky/water masks for the DeepLandscape metrics: DIR/<clip name>.png, white = sky/water "
+                               "(default: the sky matte from the weights directory, if present)")
+    evaluate.add_argument("--no-sky-matte", action="store_true", help="do not use the sky matte")
+    evaluate.add_argument("--inception", default=None, metavar="FILE",
+                          help="FID Inception-v3 weights (pt_inception-2015-12-05-6726825d.pth); else FID is unavailable "
+                               "unless CINESCAPE_ALLOW_DOWNLOAD=1")
+    evaluate.add_argument("--i3d", default=None, metavar="FILE", help="FVD I3D weights (rgb_imagenet.pt); else unavailable")
+    evaluate.add_argument("--out", default="evaluation", metavar="DIR", help="output folder (default ./evaluation)")
+    evaluate.add_argument("--threads", type=int, default=0,
+                          help="torch threads (0 = default; 1 is faster while other jobs load every core)")
+    evaluate.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+
+    bench = commands.add_parser(
+        "bench", help="time each stage of animate and measure peak memory",
+        description="Wall time per stage (load, motion, loop, appearance, encode) and peak memory of animating "
+                    "the procedural demo photo at each size and loop mode; each run in a fresh process.")
+    bench.add_argument("--sizes", nargs="+", default=["512x288", "1024x576", "1920x1080", "3840x2160"], metavar="WxH")
+    bench.add_argument("--frames", type=_positive_int, default=60, help="frames per video (default 60)")
+    bench.add_argument("--loop", nargs="+", choices=["crossfade", "none"], default=["crossfade", "none"],
+                       help="loop modes to time (default both)")
+    bench.add_argument("--appearance", choices=["on", "off", "both"], default="on",
+                       help="with the appearance model, without it, or both (default on)")
+    bench.add_argument("--model", default=None, metavar="DIR", help="model folder (default: the shipped model)")
+    bench.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
+    bench.add_argument("--json", default="bench.json", metavar="PATH", help="write the rows here (default bench.json)")
+    bench.add_argument("--same-process", action="store_true",
+                       help="run every configuration in this process (faster; peak memory then accumulates)")
+    bench.add_argument("-q", "--quiet", action="store_true", help="print only the table")
     return parser
 
 
@@ -199,12 +267,50 @@ def run_codebook(args: argparse.Namespace) -> None:
           f"{len(codebook.appearance)} appearance sequences", file=sys.stderr)
 
 
+def run_evaluate(args: argparse.Namespace) -> None:
+    import shlex
+
+    from torch import set_num_threads as torch_threads
+
+    from .eval.evaluate import EvalSettings, evaluate, format_table, write_report
+
+    settings = EvalSettings(data=args.data, synthetic=args.synthetic, frames=args.frames, size=args.size,
+                            keep_aspect=args.keep_aspect, samples=args.samples, stride=args.stride, cut=args.cut,
+                            validation_only=args.validation_only, max_clips=args.max_clips, loop=args.loop,
+                            appearance=args.appearance, shift_speed=args.shift_speed, seed=args.seed, masks=args.masks,
+                            sky_matte=not args.no_sky_matte, inception=args.inception, i3d=args.i3d)
+    if args.threads > 0:
+        torch_threads(args.threads)
+    command = "cinescape " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if args.argv is None else args.argv))
+    report = evaluate(settings, args.method, progress=not args.quiet, command=command)
+    files = write_report(report, args.out)
+    print(format_table(report))
+    if not args.quiet:
+        print(f"wrote {', '.join(str(f) for f in files[:3])} and {len(files) - 3} plots", file=sys.stderr)
+
+
+def run_bench(args: argparse.Namespace) -> None:
+    from .eval.bench import format_bench_table, parse_size, write_bench
+    from .eval.bench import run_bench as bench
+
+    sizes = [parse_size(s) for s in args.sizes]
+    appearance = {"on": (True,), "off": (False,), "both": (True, False)}[args.appearance]
+    result = bench(sizes, frames=args.frames, loops=tuple(args.loop), appearance=appearance, model=args.model,
+                       threads=args.threads, isolate=not args.same_process, progress=not args.quiet)
+    print(format_bench_table(result))
+    path = write_bench(result, args.json)
+    if not args.quiet:
+        print(f"wrote {path}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a usage error already printed on one line
         return int(exc.code or 0)
-    handlers = {"animate": run_animate, "train": run_train, "codebook": run_codebook}
+    args.argv = argv  # evaluate records its command line
+    handlers = {"animate": run_animate, "train": run_train, "codebook": run_codebook, "evaluate": run_evaluate,
+                "bench": run_bench}
     try:
         handlers[args.command](args)
     except CinescapeError as exc:

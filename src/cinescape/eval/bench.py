@@ -1,0 +1,174 @@
+"""``cinescape bench``: wall time per stage and peak memory of ``cinescape animate``.
+
+Stages (seconds): ``load`` (model from disk and photo decoding), ``motion`` (recurrent flow prediction and accumulation at
+working size, AL Algorithm 1), ``loop`` (full-resolution warps and cross-fade blends), ``appearance``
+(colour-map prediction and transfer), ``encode`` (H.264 MP4 writing). Memory: the peak resident set size
+of the process (``peak_rss_mb``) and its size after the model is loaded (``rss_loaded_mb``), so their
+difference is what animating costs.
+
+Each configuration runs in a fresh process by default: peak RSS only grows within a process, so rows
+measured in one process would include the peaks of earlier, larger inputs. The input is the project's
+procedural landscape photo, rendered once per size into a PNG before timing (its generation is neither
+timed nor counted in the peak), so no data is needed.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import multiprocessing
+import platform
+import resource
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ..errors import OptionError
+from ..models.base import atomic_write_bytes
+
+__all__ = ["BENCH_SIZES", "BenchConfig", "bench_one", "run_bench", "format_bench_table", "parse_size"]
+
+#: Input sizes (width, height) of the issue: 288p to 4K, 16:9.
+BENCH_SIZES = ((512, 288), (1024, 576), (1920, 1080), (3840, 2160))
+COLUMNS = ("size", "loop", "appearance", "frames", "load_s", "motion_s", "loop_s", "appearance_s", "encode_s",
+           "total_s", "s_per_frame", "rss_loaded_mb", "peak_rss_mb")
+
+
+@dataclass
+class BenchConfig:
+    width: int
+    height: int
+    photo: str                 # PNG of the input photo, width × height
+    frames: int = 60
+    loop: str = "crossfade"
+    appearance: bool = True
+    model: str | None = None   # model folder; None = the shipped default
+    threads: int = 0           # torch threads (0 = torch's default)
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``"1920x1080"`` -> (1920, 1080)."""
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise OptionError(f"sizes look like 1920x1080, got {text!r}") from None
+    if not (16 <= width <= 16384 and 16 <= height <= 16384):
+        raise OptionError(f"size {text} is out of range (16..16384 per side)")
+    return width, height
+
+
+def _rss_mb() -> float:
+    """Peak RSS of this process image. VmHWM where /proc has it: ru_maxrss survives fork + exec, so a spawned
+    child would report its parent's peak (here: rendering the 4K photo)."""
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def _current_rss_mb() -> float:
+    try:  # the current (not peak) RSS, from /proc where there is one
+        with open("/proc/self/statm") as handle:
+            return int(handle.read().split()[1]) * resource.getpagesize() / 2**20
+    except OSError:
+        return float("nan")
+
+
+def bench_one(config: BenchConfig) -> dict:
+    """Time one configuration in this process; returns one table row."""
+    from ..io.image import load_image
+    from ..io.video import VideoWriter
+    from ..pipeline import AnimationSettings, CinemagraphPipeline
+
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    settings = AnimationSettings(num_frames=config.frames, loop=config.loop, appearance=config.appearance)
+    started = time.perf_counter()
+    pipeline = CinemagraphPipeline.from_pretrained(config.model)
+    photo = load_image(config.photo)
+    load = time.perf_counter() - started
+    loaded_rss = _current_rss_mb()
+    with tempfile.TemporaryDirectory(prefix="cinescape-bench-") as tmp:
+        started = time.perf_counter()
+        animation = pipeline.plan(photo, settings)
+        encode = 0.0
+        with VideoWriter(Path(tmp) / "bench.mp4", fps=20, size=(config.width, config.height)) as writer:
+            for frame in animation.frames():
+                t = time.perf_counter()
+                writer.write(frame)
+                encode += time.perf_counter() - t
+            t = time.perf_counter()
+        encode += time.perf_counter() - t  # flushing and closing the file
+        animate = time.perf_counter() - started
+    return {"size": f"{config.width}x{config.height}", "loop": config.loop, "appearance": config.appearance,
+            "frames": config.frames, "load_s": load, "motion_s": animation.timings["motion"],
+            "loop_s": animation.timings["loop"], "appearance_s": animation.timings["appearance"],
+            "encode_s": encode, "total_s": load + animate, "s_per_frame": animate / config.frames,
+            "rss_loaded_mb": loaded_rss, "peak_rss_mb": _rss_mb()}
+
+
+def run_bench(sizes=BENCH_SIZES, *, frames: int = 60, loops=("crossfade", "none"), appearance=(True,),
+              model: str | None = None, threads: int = 0, isolate: bool = True, progress: bool = True) -> dict:
+    """Benchmark every (size, loop mode, appearance) combination; returns ``{"machine", "settings", "rows"}``.
+
+    ``isolate``: run each configuration in a fresh process (honest peak memory; costs an interpreter start).
+    """
+    if not 2 <= frames <= 10_000:
+        raise OptionError(f"--frames must be between 2 and 10000, got {frames}")
+    from ..data.synthetic import generate_landscape_photo
+    from ..io.image import save_image
+    from ..pipeline import CinemagraphPipeline
+
+    CinemagraphPipeline.from_pretrained(model)  # a bad model folder fails here, before any photo is rendered
+    with tempfile.TemporaryDirectory(prefix="cinescape-bench-") as tmp:
+        configs = []
+        for width, height in sizes:
+            photo = Path(tmp) / f"photo_{width}x{height}.png"
+            save_image(generate_landscape_photo(height, width, seed=3), photo)
+            configs += [BenchConfig(width, height, str(photo), frames, loop, app, model, threads) for loop in loops
+                        for app in appearance]
+        rows = [_run_config(config, isolate, progress) for config in configs]
+    machine = {"processor": platform.processor() or platform.machine(), "cpus": multiprocessing.cpu_count(),
+               "torch": torch.__version__, "torch_threads": threads or torch.get_num_threads(),
+               "python": platform.python_version()}
+    return {"machine": machine, "settings": {"frames": frames, "model": model or "default", "isolated": isolate},
+            "rows": rows}
+
+
+def _run_config(config: BenchConfig, isolate: bool, progress: bool) -> dict:
+    if progress:
+        print(f"bench {config.width}x{config.height} loop={config.loop} appearance={config.appearance} ...",
+              file=sys.stderr, flush=True)
+    if not isolate:
+        return bench_one(config)
+    # spawn, not fork: a forked child would inherit this process's peak RSS and torch state.
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        return pool.submit(bench_one, config).result()
+
+
+def format_bench_table(result: dict) -> str:
+    """The rows as a Markdown table, with a one-line header naming the machine."""
+    m = result["machine"]
+    header = (f"cinescape bench: {m['processor']}, {m['cpus']} CPUs, {m['torch_threads']} torch threads, "
+              f"torch {m['torch']}; model {result['settings']['model']}")
+    lines = [header, "",
+             "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    for row in result["rows"]:
+        cells = [f"{row[k]:.2f}" if isinstance(row[k], float) else str(row[k]) for k in COLUMNS]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_bench(result: dict, path: str | Path) -> Path:
+    path = Path(path).expanduser()
+    atomic_write_bytes(path, (json.dumps(result, indent=2) + "\n").encode())
+    return path

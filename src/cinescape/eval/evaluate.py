@@ -1,0 +1,749 @@
+"""``cinescape evaluate``: the papers' metrics for baselines and models on a folder of test clips.
+
+Protocol (FGLA Sec. 4, DeepLandscape Sec. 5, AL Fig. 10). For each test clip:
+
+1. The first ``frames`` frames (after ``stride``) are centre-cropped to a square and resized to
+   ``size`` × ``size`` (or, with ``keep_aspect``, resized to a short side of ``size``). Frame 0 is the
+   input; every method animates this prepared input, so all methods see the same pixels.
+2. Each method generates ``frames`` frames (frame 0 = the input) ``samples`` times with seeds
+   ``seed, seed + 1, ...`` (the model's latent codes); deterministic methods run once.
+3. Metrics compare generated frame n with the input and with real frame n. Averages run over frames
+   1..N-1 (frame 0 is the input for every method), then over samples and clips; "best" figures take the
+   best sample of each clip. Set-level distances (FID-style, FVD) pool all clips.
+
+Methods: ``static`` (the input repeated: wins every static-consistency metric and scores 0 motion),
+``shift`` (the whole image translated at ``shift_speed`` px/frame in a seeded direction), ``real``
+(the real clip itself, a reference), ``default`` (the shipped model) and any model folder.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import random
+import re
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from ..errors import CinescapeError, ModelLoadError, OptionError
+from ..models.base import atomic_write_bytes
+from ..ops import flow_normalized_to_pixels, flow_pixels_to_normalized, resize_flow, warp
+from . import metrics as M
+
+__all__ = ["EvalSettings", "Method", "Generated", "EvalClip", "METRICS", "resolve_method", "find_clips",
+           "prepare_frames", "load_clips", "SkyMatte", "evaluate", "write_report", "format_table"]
+
+DEFAULT_METHODS = ("static", "shift", "default")
+BASELINES = ("static", "shift", "real")
+
+
+@dataclass
+class EvalSettings:
+    """Everything that defines an evaluation; stored in ``metrics.json`` with the results."""
+
+    data: str | None = None           # a clip, or a folder of clips (frame folders or video files)
+    synthetic: int = 0                # also evaluate on N procedural clips (the only ones with exact flow: EPE)
+    frames: int = 32                  # frames per clip, input included
+    size: int = 256                   # comparison size (square side, or short side with keep_aspect)
+    keep_aspect: bool = False         # resize the short side instead of centre-cropping a square
+    samples: int = 5                  # latent codes (seeds) per clip for stochastic methods
+    stride: int = 1                   # keep every stride-th frame of each clip
+    cut: bool = False                 # cut long clips into consecutive clips of `frames` frames
+    validation_only: bool = False     # keep only the project's held-out clips (cinescape.data.splits)
+    max_clips: int | None = None      # keep the first N clips of --data (in name order)
+    loop: str = "none"                # models: "none" (frame 0 = input, the papers' protocol) or "crossfade"
+    appearance: bool = False          # models: also animate colours (the motion papers evaluate motion only)
+    shift_speed: float = 1.0          # `shift` baseline speed, pixels per frame at the comparison size
+    seed: int = 0
+    masks: str | None = None          # folder of sky/water masks, <clip name>.png, white = sky/water
+    sky_matte: bool = True            # else use the U²-Net-p sky matte from the weights directory, if present
+    inception: str | None = None      # FID Inception-v3 weights file (else looked up / downloaded, or unavailable)
+    i3d: str | None = None            # FVD I3D weights file (else unavailable)
+
+    def validate(self) -> None:
+        if not self.data and not self.synthetic:
+            raise OptionError("nothing to evaluate: give --data DIR and/or --synthetic N")
+        if not 3 <= self.frames <= 1000:
+            raise OptionError(f"--frames must be between 3 and 1000, got {self.frames}")
+        if not 32 <= self.size <= 2048:
+            raise OptionError(f"--size must be between 32 and 2048, got {self.size}")
+        if not 1 <= self.samples <= 100:
+            raise OptionError(f"--samples must be between 1 and 100, got {self.samples}")
+        if self.stride < 1:
+            raise OptionError(f"--stride must be >= 1, got {self.stride}")
+        if self.max_clips is not None and self.max_clips < 1:
+            raise OptionError(f"--max-clips must be >= 1, got {self.max_clips}")
+        if not 0 <= self.synthetic <= 1000:
+            raise OptionError(f"--synthetic must be between 0 and 1000, got {self.synthetic}")
+        if self.loop not in ("none", "crossfade"):
+            raise OptionError(f"--loop must be none or crossfade, got {self.loop!r}")
+        if not (math.isfinite(self.shift_speed) and 0 <= self.shift_speed <= 100):
+            raise OptionError(f"--shift-speed must be between 0 and 100, got {self.shift_speed}")
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    label: str
+    better: str          # "higher", "lower" or "1" (closer to 1 is better)
+    fmt: str
+    description: str
+
+
+#: Every reported figure: key -> how to show it. Order = column order of the tables.
+METRICS: dict[str, MetricInfo] = {
+    "psnr_static": MetricInfo("Masked PSNR", "higher", "{:.2f}",
+                              "PSNR (dB, capped at 100) of frame n vs the input on the pixels the real clip keeps "
+                              "still (FGLA Eq. 14 mask, t = 2.5)"),
+    "ssim_static": MetricInfo("Masked SSIM", "higher", "{:.4f}", "SSIM of frame n vs the input on the same still pixels"),
+    "lpips_input": MetricInfo("LPIPS(I0)", "lower", "{:.4f}", "LPIPS (SqueezeNet) of frame n vs the input (FGLA)"),
+    "lpips_real": MetricInfo("LPIPS(In)", "lower", "{:.4f}",
+                             "LPIPS of frame n vs real frame n, mean over samples (AL Fig. 10)"),
+    "lpips_real_best": MetricInfo("LPIPS(In) best", "lower", "{:.4f}", "the same, best sample of each clip"),
+    "rmse_real": MetricInfo("RMSE(In)", "lower", "{:.4f}",
+                            "RMSE (intensities in [0, 1]) of frame n vs real frame n, mean over samples (AL Fig. 10)"),
+    "rmse_real_best": MetricInfo("RMSE(In) best", "lower", "{:.4f}", "the same, best sample of each clip"),
+    "motion_ratio": MetricInfo("Motion ratio", "1", "{:.3f}",
+                               "mean DIS optical-flow magnitude of the generated vs the real video on the real "
+                               "clip's moving pixels (0 = still; guards against winning by not animating)"),
+    "ssim_dl": MetricInfo("DL SSIM", "higher", "{:.4f}",
+                          "SSIM of frame n vs the input with sky/water masked out (DeepLandscape)"),
+    "lpips_dl": MetricInfo("DL LPIPS", "lower", "{:.4f}",
+                           "LPIPS of frame n vs the input with sky/water masked out (DeepLandscape)"),
+    "seam_ratio": MetricInfo("Seam ratio", "1", "{:.2f}",
+                             "last->first frame difference over the mean consecutive difference (1 = seamless)"),
+    "epe": MetricInfo("EPE", "lower", "{:.3f}",
+                      "flow end-point error (px) vs the exact flow, mean over samples (synthetic clips only)"),
+    "epe_best": MetricInfo("EPE best", "lower", "{:.3f}", "the same, best sample of each clip"),
+    "fid_squeezenet": MetricInfo("FID-SqueezeNet", "lower", "{:.2f}",
+                                 "Fréchet distance of SqueezeNet-1.1 pooled fire9 features (512-d), real first "
+                                 "frames vs generated frame n (DeepLandscape protocol); NOT FID"),
+    "fid": MetricInfo("FID", "lower", "{:.2f}", "FID (Inception-v3 pool3), real first frames vs generated frame n"),
+    "fvd": MetricInfo("FVD", "lower", "{:.1f}", "Fréchet video distance (I3D logits), real vs generated videos"),
+}
+# Per-frame curves (plotted); the rest are one figure per video or per set.
+PER_FRAME = ("psnr_static", "ssim_static", "lpips_input", "lpips_real", "rmse_real", "ssim_dl", "lpips_dl", "epe")
+BEST_OF = {"lpips_real_best": "lpips_real", "rmse_real_best": "rmse_real", "epe_best": "epe"}
+SET_LEVEL = ("fid_squeezenet", "fid", "fvd")
+
+
+# -------------------------------------------------------------------------------------------- clips
+
+
+@dataclass
+class EvalClip:
+    """A prepared test clip: uint8 (N, H, W, 3) frames at the comparison size, plus what is known about it."""
+
+    name: str
+    frames: np.ndarray
+    flows: torch.Tensor | None = None      # (N, 2, H, W) exact backward flows in pixels (synthetic clips)
+    flow_valid: torch.Tensor | None = None  # (N, 1, H, W) where those flows explain the frames
+    dynamic: torch.Tensor | None = None    # (H, W) bool sky/water of frame 0 (DeepLandscape mask)
+    dynamic_source: str = "none"
+
+
+def _natural_key(text: str) -> list:
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", text)]
+
+
+def find_clips(data: str | Path) -> list[Path]:
+    """The clips under ``data``: ``data`` itself if it is a video or a folder of frames, else its sub-folders
+    of frames and its video files, in natural name order."""
+    from ..io.video import FRAME_EXTENSIONS, VIDEO_EXTENSIONS
+
+    root = Path(data).expanduser()
+    if not root.exists():
+        raise OptionError(f"--data {root} does not exist")
+    if root.is_file():
+        return [root]
+
+    def has_frames(folder: Path) -> bool:
+        return any(p.suffix.lower() in FRAME_EXTENSIONS and not p.name.startswith(".") for p in folder.iterdir()
+                   if p.is_file())
+
+    if has_frames(root):
+        return [root]
+    clips = [p for p in root.iterdir() if not p.name.startswith(".") and
+             ((p.is_dir() and has_frames(p)) or (p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS))]
+    if not clips:
+        raise OptionError(f"--data {root} holds no clips (folders of frames or video files)")
+    return sorted(clips, key=lambda p: _natural_key(p.name))
+
+
+def prepare_frames(frames: list[np.ndarray] | np.ndarray, size: int, keep_aspect: bool = False) -> np.ndarray:
+    """Centre-crop uint8 (H, W, 3) frames to a square and resize to ``size`` (antialiased bilinear), or with
+    ``keep_aspect`` resize the short side to ``size``. Returns uint8 (N, h, w, 3)."""
+    x = torch.from_numpy(np.ascontiguousarray(np.stack(frames))).permute(0, 3, 1, 2).float()
+    height, width = x.shape[-2:]
+    if keep_aspect:
+        scale = size / min(height, width)
+        target = (max(size, round(height * scale)), max(size, round(width * scale)))
+    else:
+        side = min(height, width)
+        top, left = (height - side) // 2, (width - side) // 2
+        x = x[..., top:top + side, left:left + side]
+        target = (size, size)
+    if tuple(x.shape[-2:]) != target:
+        x = F.interpolate(x, size=target, mode="bilinear", align_corners=False,
+                          antialias=target[0] < x.shape[-2])
+    return x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
+
+
+def _load_mask(path: Path, size: int, keep_aspect: bool) -> torch.Tensor:
+    from ..io.image import load_image
+
+    image = load_image(path, min_side=1)
+    return torch.from_numpy(prepare_frames([image], size, keep_aspect)[0].mean(-1) > 127)
+
+
+class SkyMatte:
+    """U²-Net-p sky matte (ncnn, 384×384; weights ``skyseg/*`` of the weights directory).
+
+    ``matte(image)`` takes a uint8 (H, W, 3) RGB image and returns the (H, W) float32 sky probability.
+    Needs the ``ncnn`` package (``pip install 'cinescape[eval]'``).
+    """
+
+    source = "U²-Net-p sky matte (sky only)"
+
+    def __init__(self):
+        from ..weights import weight_path
+
+        try:
+            import ncnn
+        except ImportError:
+            raise ModelLoadError("the sky matte needs the ncnn package: pip install 'cinescape[eval]'") from None
+        param = weight_path("skyseg/skysegsmall_sim-opt-fp16.param")
+        weights = weight_path("skyseg/skysegsmall_sim-opt-fp16.bin")
+        self._ncnn = ncnn
+        self.net = ncnn.Net()
+        self.net.opt.use_vulkan_compute = False
+        self.net.opt.num_threads = max(1, torch.get_num_threads())
+        if self.net.load_param(str(param)) or self.net.load_model(str(weights)):
+            raise ModelLoadError(f"cannot load the sky matte from {param} / {weights}")
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        ncnn = self._ncnn
+        height, width = image.shape[:2]
+        blob = ncnn.Mat.from_pixels_resize(np.ascontiguousarray(image), ncnn.Mat.PixelType.PIXEL_RGB, width, height,
+                                           384, 384)
+        # The network expects /255 then ImageNet mean/std, i.e. (v - 255 mean) / (255 std).
+        blob.substract_mean_normalize([0.485 * 255, 0.456 * 255, 0.406 * 255],
+                                      [1 / (0.229 * 255), 1 / (0.224 * 255), 1 / (0.225 * 255)])
+        extractor = self.net.create_extractor()
+        extractor.input("input.1", blob)
+        _, out = extractor.extract("1959")
+        prob = torch.from_numpy(np.array(out, dtype=np.float32).reshape(1, 1, 384, 384))
+        return F.interpolate(prob, size=(height, width), mode="bilinear", align_corners=False)[0, 0].numpy()
+
+
+def load_clips(settings: EvalSettings, *, progress: bool = False) -> tuple[list[EvalClip], list[str]]:
+    """Read and prepare the test clips; returns ``(clips, notes)`` (notes: skipped clips and why)."""
+    from ..data.splits import is_validation_clip
+    from ..io.video import read_clip
+
+    clips: list[EvalClip] = []
+    notes: list[str] = []
+    if settings.data:
+        paths = find_clips(settings.data)
+        if settings.validation_only:
+            paths = [p for p in paths if is_validation_clip(p)]
+            if not paths:
+                raise OptionError(f"--validation-only: no validation clip under {settings.data} "
+                                  "(see cinescape.data.splits)")
+        paths = paths[:settings.max_clips] if settings.max_clips else paths
+        for path in tqdm(paths, desc="reading clips", unit="clip", disable=not progress):
+            frames = read_clip(path, max_frames=None if settings.cut else settings.frames, stride=settings.stride)
+            if len(frames) < settings.frames:
+                notes.append(f"skipped {path.name}: {len(frames)} frames < --frames {settings.frames}")
+                continue
+            starts = range(0, len(frames) - settings.frames + 1, settings.frames) if settings.cut else [0]
+            for start in starts:
+                name = f"{path.stem if path.is_file() else path.name}" + (f"@{start}" if settings.cut else "")
+                prepared = prepare_frames(frames[start:start + settings.frames], settings.size, settings.keep_aspect)
+                clips.append(EvalClip(name=name, frames=prepared))
+    for i in range(settings.synthetic):
+        clips.append(_synthetic_clip(i, settings))
+    if not clips:
+        raise OptionError("no clip has enough frames: " + "; ".join(notes))
+    _attach_dynamic_masks(clips, settings, notes)
+    return clips, notes
+
+
+def _synthetic_clip(index: int, settings: EvalSettings) -> EvalClip:
+    from ..data.synthetic import generate_timelapse
+
+    # day_cycle=False: colours stay fixed, so the exact flows explain the frames.
+    clip = generate_timelapse(settings.frames, settings.size, settings.size, seed=settings.seed + 7919 * (index + 1),
+                              day_cycle=False, water=index % 2 == 0)
+    frames = ((clip.frames.permute(0, 2, 3, 1) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
+    flows = flow_normalized_to_pixels(clip.flows)
+    return EvalClip(name=f"synthetic_{index:03d}", frames=frames, flows=flows, flow_valid=clip.valid,
+                    dynamic=clip.masks[0, 0] > 0.5, dynamic_source="generator mask (sky + water)")
+
+
+def _attach_dynamic_masks(clips: list[EvalClip], settings: EvalSettings, notes: list[str]) -> None:
+    """Sky/water masks of frame 0 for the DeepLandscape metrics: user masks, else the sky matte."""
+    matte: SkyMatte | None = None
+    if settings.sky_matte and any(c.dynamic is None for c in clips):
+        try:
+            matte = SkyMatte()
+        except ModelLoadError as exc:
+            notes.append(f"DeepLandscape metrics without a sky matte ({exc})")
+    for clip in clips:
+        if clip.dynamic is not None:
+            continue
+        if settings.masks:
+            candidates = [Path(settings.masks) / f"{clip.name.split('@')[0]}{ext}" for ext in (".png", ".jpg")]
+            found = next((p for p in candidates if p.is_file()), None)
+            if found is not None:
+                clip.dynamic = _load_mask(found, settings.size, settings.keep_aspect)
+                if tuple(clip.dynamic.shape) != clip.frames.shape[1:3]:
+                    raise OptionError(f"mask {found} does not match clip {clip.name} after resizing")
+                clip.dynamic_source = "user masks"
+                continue
+        if matte is not None:
+            clip.dynamic = torch.from_numpy(matte(clip.frames[0]) > 0.5)
+            clip.dynamic_source = SkyMatte.source
+
+
+# ------------------------------------------------------------------------------------------ methods
+
+
+@dataclass
+class Generated:
+    """A generated video: uint8 (N, H, W, 3) frames and, if the method knows them, its (N, 2, H, W)
+    backward flows in pixels (``flows[n]`` maps frame n to frame n - 1; ``flows[0] = 0``)."""
+
+    frames: np.ndarray
+    flows: torch.Tensor | None = None
+
+
+class Method:
+    """A way to animate an input: ``generate(clip, seed)`` -> :class:`Generated` of ``len(clip.frames)`` frames
+    starting from ``clip.frames[0]`` (methods must not look at the other frames, except ``real``)."""
+
+    name = "method"
+    stochastic = False
+
+    def generate(self, clip: EvalClip, seed: int) -> Generated:
+        raise NotImplementedError
+
+
+class StaticMethod(Method):
+    name = "static"
+
+    def generate(self, clip: EvalClip, seed: int) -> Generated:
+        n, h, w = clip.frames.shape[:3]
+        return Generated(np.repeat(clip.frames[:1], n, axis=0), torch.zeros(n, 2, h, w))
+
+
+class ShiftMethod(Method):
+    """Translate the whole input by ``speed`` px/frame in a direction drawn from the seed (reflected borders)."""
+
+    name = "shift"
+    stochastic = True
+
+    def __init__(self, speed: float = 1.0):
+        self.speed = speed
+
+    def generate(self, clip: EvalClip, seed: int) -> Generated:
+        n, h, w = clip.frames.shape[:3]
+        angle = random.Random(seed).uniform(0, 2 * math.pi)
+        velocity = torch.tensor([math.cos(angle), math.sin(angle)]) * self.speed
+        image = torch.from_numpy(clip.frames[0]).permute(2, 0, 1)[None].float()
+        # Frame k shows the input moved by k * velocity: out(p) = input(p - k v), a backward flow of -k v.
+        steps = torch.arange(n, dtype=torch.float32).view(n, 1, 1, 1)
+        flows_px = -velocity.view(1, 2, 1, 1) * steps * torch.ones(1, 2, h, w)
+        frames = warp(image.expand(n, -1, -1, -1), flow_pixels_to_normalized(flows_px, h, w))
+        step_flows = -velocity.view(1, 2, 1, 1).expand(n, 2, h, w).clone()
+        step_flows[0] = 0
+        out = frames.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+        return Generated(out, step_flows)
+
+
+class RealMethod(Method):
+    """The real clip itself: the reference each metric reaches with real motion."""
+
+    name = "real"
+
+    def generate(self, clip: EvalClip, seed: int) -> Generated:
+        return Generated(clip.frames, clip.flows)
+
+
+class PipelineMethod(Method):
+    """A cinescape model (``CinemagraphPipeline``); the seed picks its motion (and appearance) codes."""
+
+    stochastic = True
+
+    def __init__(self, pipeline, name: str, loop: str = "none", appearance: bool = False):
+        self.pipeline, self.name, self.loop, self.appearance = pipeline, name, loop, appearance
+
+    def generate(self, clip: EvalClip, seed: int) -> Generated:
+        n, h, w = clip.frames.shape[:3]
+        animation = self.pipeline.plan(clip.frames[0], num_frames=n, loop=self.loop, seed=seed,
+                                       appearance=self.appearance)
+        frames = np.stack(list(animation.frames()))
+        flows = None
+        if self.loop == "none":  # with a cross-fade, frames are blends and no single flow explains them
+            flows = flow_normalized_to_pixels(resize_flow(animation.steps, (h, w)), h, w)
+        return Generated(frames, flows)
+
+
+def resolve_method(name: str | Method, settings: EvalSettings) -> Method:
+    """``static`` / ``shift`` / ``real`` / ``default`` (shipped model) / a model folder -> a :class:`Method`."""
+    if isinstance(name, Method):
+        return name
+    if name == "static":
+        return StaticMethod()
+    if name == "shift":
+        return ShiftMethod(settings.shift_speed)
+    if name == "real":
+        return RealMethod()
+    from ..pipeline import CinemagraphPipeline
+
+    if name == "default":
+        return PipelineMethod(CinemagraphPipeline.from_pretrained(None), "default", settings.loop, settings.appearance)
+    if Path(name).expanduser().is_dir():
+        return PipelineMethod(CinemagraphPipeline.from_pretrained(Path(name).expanduser()), name, settings.loop,
+                              settings.appearance)
+    raise OptionError(f"unknown method {name!r}: use static, shift, real, default or a model folder")
+
+
+# --------------------------------------------------------------------------------------- evaluation
+
+
+class _Networks:
+    """The feature networks of one evaluation, and why any of them is unavailable."""
+
+    def __init__(self, settings: EvalSettings, lpips: M.LPIPS | None):
+        from .fid import load_i3d, load_inception
+
+        self.lpips = lpips if lpips is not None else M.LPIPS()
+        self.notes: dict[str, str] = {"lpips": "SqueezeNet-1.1 + LPIPS v0.1 heads",
+                                      "fid_squeezenet": "SqueezeNet-1.1 (ImageNet) fire9, global average (512-d)"}
+        self.inception = self.i3d = None
+        try:
+            self.inception = load_inception(settings.inception)
+            self.notes["fid"] = f"Inception-v3 {self.inception.weights_file} (sha256 {self.inception.weights_sha256[:12]})"
+        except ModelLoadError as exc:
+            self.notes["fid"] = f"unavailable: {exc}"
+        try:
+            self.i3d = load_i3d(settings.i3d)
+            self.notes["fvd"] = f"I3D {self.i3d.weights_file} (sha256 {self.i3d.weights_sha256[:12]})"
+        except ModelLoadError as exc:
+            self.notes["fvd"] = f"unavailable: {exc}"
+
+    @torch.no_grad()
+    def lpips_features(self, frames: torch.Tensor, chunk: int = 16) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """Normalised LPIPS features of (N, 3, H, W) frames, and their pooled fire9 activations (N, 512).
+
+        LPIPS's input scaling equals the ImageNet normalisation in [-1, 1] units, so the un-normalised
+        last slice is the SqueezeNet-1.1 classifier's fire9 output: one pass serves both metrics."""
+        parts, pooled = [], []
+        for start in range(0, frames.shape[0], chunk):
+            raw = self.lpips.raw_features(frames[start:start + chunk])
+            pooled.append(raw[-1].mean((2, 3)))
+            parts.append(self.lpips.normalize(raw))
+        return [torch.cat(layer) for layer in zip(*parts)], torch.cat(pooled)
+
+    @torch.no_grad()
+    def inception_features(self, frames: torch.Tensor, chunk: int = 8) -> torch.Tensor:
+        return torch.cat([self.inception(frames[i:i + chunk]) for i in range(0, frames.shape[0], chunk)])
+
+
+@dataclass
+class _ClipState:
+    """Per-clip quantities shared by all methods."""
+
+    real: torch.Tensor                  # (N, 3, H, W) pixel scale
+    moving: torch.Tensor                # (H, W) FGLA Eq. 14
+    real_flows: torch.Tensor            # (N-1, 2, H, W) DIS
+    real_lpips: list[torch.Tensor]
+    seam_real: float
+
+
+def _frame_metrics(nets: _Networks, clip: EvalClip, state: _ClipState, gen: Generated) -> dict:
+    """Per-frame curves (N,) and per-video figures of one generated video."""
+    x = M.frames_to_tensor(gen.frames)
+    input_ = state.real[:1]
+    static = ~state.moving
+    feats, pooled = nets.lpips_features(x)
+    input_feats = [f[:1] for f in state.real_lpips]
+    out = {
+        "psnr_static": M.psnr(x, input_, static),
+        "ssim_static": M.ssim(x, input_.expand_as(x), static),
+        "lpips_input": nets.lpips.distance(feats, input_feats),
+        "lpips_real": nets.lpips.distance(feats, state.real_lpips),
+        "rmse_real": M.rmse(x, state.real),
+    }
+    if clip.dynamic is not None:
+        keep = ~clip.dynamic
+        out["ssim_dl"] = M.ssim(x, input_.expand_as(x), keep)
+        out["lpips_dl"] = nets.lpips.distance(feats, input_feats, keep)
+    if clip.flows is not None and gen.flows is not None:
+        epe = M.endpoint_error(gen.flows, clip.flows, clip.flow_valid)
+        epe[0] = float("nan")  # frame 0 has no flow
+        out["epe"] = epe
+    curves = {k: v.detach().float().numpy() for k, v in out.items()}
+    scalars = {
+        "motion_ratio": M.motion_ratio(gen.frames, clip.frames, state.moving, real_flows=state.real_flows),
+        "seam_ratio": M.seam_ratio(x),
+    }
+    extra = {"pooled": pooled}
+    if nets.inception is not None:
+        extra["inception"] = nets.inception_features(x)
+    if nets.i3d is not None:
+        extra["i3d"] = nets.i3d(x[None])[0]
+    return {"curves": curves, "scalars": scalars, "extra": extra}
+
+
+def _summarise_clip(samples: list[dict]) -> tuple[dict, dict]:
+    """Per-clip figures (mean over frames 1.., then samples; best sample) and the mean per-frame curves."""
+    figures: dict[str, float] = {}
+    curves: dict[str, np.ndarray] = {}
+    for key in PER_FRAME:
+        runs = [s["curves"][key] for s in samples if key in s["curves"]]
+        if not runs:
+            continue
+        per_sample = [M.nanmean(r[1:]) for r in runs]
+        figures[key] = M.nanmean(per_sample)
+        if key + "_best" in BEST_OF:
+            finite = [v for v in per_sample if math.isfinite(v)]
+            figures[key + "_best"] = min(finite) if finite else math.nan
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns (frame 0 of EPE) stay NaN
+            curves[key] = np.nanmean(np.stack(runs), axis=0)
+    for key in ("motion_ratio", "seam_ratio"):
+        figures[key] = M.nanmean([s["scalars"][key] for s in samples])
+    return figures, curves
+
+
+def _fd_or_nan(a: torch.Tensor, b: torch.Tensor) -> float:
+    if a.shape[0] < 2 or b.shape[0] < 2:
+        return math.nan
+    return M.frechet_distance_from_features(a, b)
+
+
+def evaluate(settings: EvalSettings, methods: list[str | Method] | None = None, *, progress: bool = True,
+             lpips: M.LPIPS | None = None, command: str | None = None) -> dict:
+    """Run the evaluation and return the report (the content of ``metrics.json``).
+
+    ``methods``: names (see :func:`resolve_method`) or :class:`Method` objects; default static, shift, default.
+    ``lpips``: a prebuilt :class:`~cinescape.eval.metrics.LPIPS` (tests pass an untrained one).
+    """
+    settings.validate()
+    names = list(methods or DEFAULT_METHODS)
+    resolved = [resolve_method(m, settings) for m in names]
+    labels = [m.name for m in resolved]
+    if len(set(labels)) != len(labels):
+        raise OptionError(f"--method names must differ, got {labels}")
+    clips, notes = load_clips(settings, progress=progress)
+    nets = _Networks(settings, lpips)
+
+    results = {m.name: {"clips": {}, "curves": [], "pooled": [], "inception": [], "i3d": []} for m in resolved}
+    reference = {"pooled_first": [], "inception_first": [], "i3d": []}
+    bar = tqdm(total=len(clips) * len(resolved), desc="evaluating", unit="run", disable=not progress)
+    for clip in clips:
+        real = M.frames_to_tensor(clip.frames)
+        real_lpips, real_pooled = nets.lpips_features(real)
+        state = _ClipState(real=real, moving=M.moving_mask(real), real_flows=M.optical_flow_dis(clip.frames),
+                           real_lpips=real_lpips, seam_real=M.seam_ratio(real))
+        reference["pooled_first"].append(real_pooled[0])
+        if nets.inception is not None:
+            reference["inception_first"].append(nets.inception_features(real[:1])[0])
+        if nets.i3d is not None:
+            reference["i3d"].append(nets.i3d(real[None])[0])
+        for method in resolved:
+            bar.set_postfix_str(f"{clip.name} / {method.name}")
+            runs = settings.samples if method.stochastic else 1
+            samples = [_frame_metrics(nets, clip, state, method.generate(clip, settings.seed + s)) for s in range(runs)]
+            figures, curves = _summarise_clip(samples)
+            figures["moving_fraction"] = float(state.moving.float().mean())
+            figures["seam_ratio_real"] = state.seam_real
+            entry = results[method.name]
+            entry["clips"][clip.name] = figures
+            entry["curves"].append(curves)
+            # Set-level features: (samples, N, D) per clip.
+            entry["pooled"].append(torch.stack([s["extra"]["pooled"] for s in samples]))
+            if nets.inception is not None:
+                entry["inception"].append(torch.stack([s["extra"]["inception"] for s in samples]))
+            if nets.i3d is not None:
+                entry["i3d"].extend(s["extra"]["i3d"] for s in samples)
+            bar.update(1)
+    bar.close()
+
+    num_frames = settings.frames
+    report_methods = {}
+    for method in resolved:
+        entry = results[method.name]
+        summary = {key: M.nanmean([c.get(key, math.nan) for c in entry["clips"].values()])
+                   for key in [*METRICS, "moving_fraction", "seam_ratio_real"] if key not in SET_LEVEL}
+        per_frame = {}
+        for key in PER_FRAME:
+            stacked = [c[key] for c in entry["curves"] if key in c]
+            if stacked:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    per_frame[key] = np.nanmean(np.stack(stacked), axis=0).tolist()
+        # Set-level distances per frame index n: real first frames vs all generated frames n.
+        for key, feats, first in (("fid_squeezenet", entry["pooled"], reference["pooled_first"]),
+                                  ("fid", entry["inception"], reference["inception_first"])):
+            if not feats:
+                summary[key] = math.nan
+                continue
+            real_first = torch.stack(first)
+            curve = [_fd_or_nan(real_first, torch.cat([f[:, n] for f in feats])) for n in range(num_frames)]
+            per_frame[key] = curve
+            summary[key] = M.nanmean(curve[1:])
+        summary["fvd"] = (_fd_or_nan(torch.stack(reference["i3d"]), torch.stack(entry["i3d"]))
+                          if entry["i3d"] else math.nan)
+        report_methods[method.name] = {"summary": summary, "clips": entry["clips"], "per_frame": per_frame}
+
+    sources = sorted({c.dynamic_source for c in clips})
+    return {
+        "command": command,
+        "settings": asdict(settings),
+        "clips": [c.name for c in clips],
+        "notes": notes,
+        "networks": {**nets.notes, "deeplandscape_mask": ", ".join(sources)},
+        "metrics": {k: asdict(v) for k, v in METRICS.items()},
+        "methods": report_methods,
+    }
+
+
+# ------------------------------------------------------------------------------------------ reports
+
+
+def _clean(value):
+    """JSON-safe: NaN / inf -> None (the report says "unavailable" / "undefined")."""
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    return value
+
+
+def _fmt(key: str, value) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    return METRICS[key].fmt.format(value)
+
+
+def _columns(report: dict) -> list[str]:
+    """Metrics with at least one value (an unavailable network or EPE without synthetic clips drops out)."""
+    keep = []
+    for key in METRICS:
+        values = [m["summary"].get(key) for m in report["methods"].values()]
+        if any(v is not None and (not isinstance(v, float) or math.isfinite(v)) for v in values):
+            keep.append(key)
+    return keep
+
+
+def format_table(report: dict) -> str:
+    """The method × metric table as Markdown (arrows: ↑ higher is better, ↓ lower, →1 closest to 1)."""
+    arrows = {"higher": "↑", "lower": "↓", "1": "→1"}
+    columns = _columns(report)
+    lines = ["| Method | " + " | ".join(f"{METRICS[k].label} {arrows[METRICS[k].better]}" for k in columns) + " |",
+             "|---|" + "---:|" * len(columns)]
+    for name, entry in report["methods"].items():
+        lines.append(f"| {name} | " + " | ".join(_fmt(k, entry["summary"].get(k)) for k in columns) + " |")
+    return "\n".join(lines)
+
+
+def _markdown(report: dict) -> str:
+    s = report["settings"]
+    shape = f"short side {s['size']}" if s["keep_aspect"] else f"{s['size']}×{s['size']} centre crop"
+    lines = ["# cinescape evaluation", ""]
+    if report.get("command"):
+        lines += ["```", report["command"], "```", ""]
+    sources = [s["data"]] if s["data"] else []
+    sources += [f"{s['synthetic']} synthetic"] if s["synthetic"] else []
+    seeds = f"seeds {s['seed']}..{s['seed'] + s['samples'] - 1}"
+    protocol = (f"{len(report['clips'])} clips ({' + '.join(sources)}), {s['frames']} frames each, compared at "
+                f"{shape}; {s['samples']} samples ({seeds}) per stochastic method; models: loop {s['loop']}, "
+                f"appearance {'on' if s['appearance'] else 'off'}. Figures average frames 1..N-1 (frame 0 is the "
+                "input), then samples and clips.")
+    lines += [protocol, "", format_table(report), "", "| Metric | What it measures |", "|---|---|"]
+    for key in _columns(report):
+        lines.append(f"| {METRICS[key].label} | {METRICS[key].description} |")
+    lines += ["", "Feature networks:", ""]
+    lines += [f"- {key}: {text}" for key, text in report["networks"].items()]
+    if report["notes"]:
+        lines += ["", "Notes:", ""] + [f"- {note}" for note in report["notes"]]
+    lines += ["", ("Static consistency (PSNR, SSIM, LPIPS(I0), DL) and the Fréchet distances to the first frames are "
+                   "won by not animating at all (`static`); read them together with the motion ratio. Fréchet distances need hundreds of clips to be stable; "
+                   "on a few clips they only rank methods roughly.")]
+    return "\n".join(lines) + "\n"
+
+
+def _csv(report: dict) -> str:
+    keys = list(METRICS) + ["moving_fraction", "seam_ratio_real"]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["method", "clip"] + keys)
+    for name, entry in report["methods"].items():
+        for clip, figures in entry["clips"].items():
+            writer.writerow([name, clip] + ["" if figures.get(k) is None else f"{figures[k]:.6g}" for k in keys])
+        summary = entry["summary"]
+        writer.writerow([name, "ALL"] + ["" if summary.get(k) is None else f"{summary[k]:.6g}" for k in keys])
+    return buffer.getvalue()
+
+
+def _plots(report: dict, folder: Path) -> list[Path]:
+    """Per-frame curves, one PNG per metric with a line per method (needs matplotlib)."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        report["notes"].append("no per-frame plots: matplotlib is not installed (pip install 'cinescape[eval]')")
+        return []
+    written = []
+    for key in PER_FRAME + ("fid_squeezenet", "fid"):
+        series = {name: entry["per_frame"][key] for name, entry in report["methods"].items()
+                  if key in entry["per_frame"]}
+        if not series:
+            continue
+        fig, ax = plt.subplots(figsize=(6, 3.6), dpi=100)
+        for name, values in series.items():
+            values = np.array([np.nan if v is None else v for v in values], dtype=float)
+            ax.plot(np.arange(1, len(values)), values[1:], marker=".", label=name)
+        info = METRICS[key]
+        ax.set_xlabel("frame n")
+        ax.set_ylabel(f"{info.label} ({'higher' if info.better == 'higher' else 'lower'} is better)")
+        ax.set_title(info.label)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png")
+        plt.close(fig)
+        path = folder / "plots" / f"{key}.png"
+        atomic_write_bytes(path, buffer.getvalue())
+        written.append(path)
+    return written
+
+
+def write_report(report: dict, out: str | Path) -> list[Path]:
+    """Write ``metrics.json``, ``metrics.md``, ``metrics.csv`` and ``plots/*.png`` into ``out``."""
+    folder = Path(out).expanduser()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CinescapeError(f"cannot create --out {folder}: {exc.strerror}") from None
+    report = _clean(report)
+    plots = _plots(report, folder)
+    files = [folder / "metrics.json", folder / "metrics.md", folder / "metrics.csv"]
+    atomic_write_bytes(files[0], (json.dumps(report, indent=1, ensure_ascii=False) + "\n").encode())
+    atomic_write_bytes(files[1], _markdown(report).encode())
+    atomic_write_bytes(files[2], _csv(report).encode())
+    return files + plots
