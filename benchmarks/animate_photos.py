@@ -80,14 +80,19 @@ def main() -> int:
               f"| {seam:.2f} |", flush=True)
         flow_tile = next(animation.flow_frames())
         row = [frames[0], frames[len(frames) // 3], frames[2 * len(frames) // 3], flow_tile]
-        tiles.append([np.asarray(Image.fromarray(t).resize((256, round(256 * height / width)))) for t in row])
+        tiles.append([np.asarray(Image.fromarray(t).resize((192, round(192 * height / width)))) for t in row])
     # contact sheet: one row per photo, rows padded to the tallest tile
     tallest = max(t[0].shape[0] for t in tiles)
     rows = [np.concatenate([np.pad(t, ((0, tallest - t.shape[0]), (0, 4), (0, 0)), constant_values=255) for t in row], 1)
             for row in tiles]
-    sheet = np.concatenate([np.pad(r, ((0, 4), (0, 0), (0, 0)), constant_values=255) for r in rows], 0)
-    Image.fromarray(sheet).save(args.out / "contact_sheet.jpg", quality=85)
-    print(f"contact sheet: {args.out / 'contact_sheet.jpg'}")
+    # two sheets of at most 8 photos each, small enough to look at
+    rows_per_sheet = 8
+    for part in range(0, len(rows), rows_per_sheet):
+        sheet = np.concatenate([np.pad(r, ((0, 4), (0, 0), (0, 0)), constant_values=255)
+                                for r in rows[part:part + rows_per_sheet]], 0)
+        path = args.out / f"contact_sheet_{part // rows_per_sheet}.png"
+        Image.fromarray(sheet).save(path)
+        print(f"contact sheet: {path}")
     return 0
 
 

@@ -10,7 +10,8 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SHARED_DATA = SHARED / "data"
 SHARED_WEIGHTS = SHARED / "weights"
 
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+# Tests use tiny tensors: one thread avoids thread hand-off costs that dominate on a busy 2-core machine.
+torch.set_num_threads(1)
 # Third-party weights (SqueezeNet-1.1 for the appearance loss) come from ../shared/weights when present.
 if SHARED_WEIGHTS.is_dir():
     os.environ.setdefault("CINESCAPE_WEIGHTS", str(SHARED_WEIGHTS))

@@ -1,5 +1,6 @@
 """Training steps lower their losses; training resumes exactly; codebooks are extracted."""
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -95,3 +96,14 @@ def test_appearance_run_exports_a_code_sequence_per_clip(tmp_path):
     codebook = Codebook.load(model_dir)
     assert len(codebook.appearance) == 3
     assert all(seq.shape == (16, 8) for seq in codebook.appearance)  # every frame of each 16-frame clip
+
+
+def test_photometric_error_norms_closed_form():
+    from cinescape.motion import photometric_error
+
+    a = torch.zeros(1, 3, 2, 2)
+    b = torch.full((1, 3, 2, 2), 0.5)
+    assert photometric_error(a, b, "l2").item() == pytest.approx(0.25)
+    assert photometric_error(a, b, "charbonnier").item() == pytest.approx((0.25 + 1e-6) ** 0.5)
+    with pytest.raises(ValueError):
+        photometric_error(a, b, "l3")

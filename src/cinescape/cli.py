@@ -117,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--res-blocks", type=_positive_int, default=5)
     train.add_argument("--beta", type=_positive_float, default=16.0, help="motion flow range 1/beta (motion only)")
     train.add_argument("--motion-tv", type=_nonnegative_float, default=None, help="lambda_tv of the motion loss")
+    train.add_argument("--motion-norm", choices=["l2", "charbonnier"], default="l2",
+                       help="photometric error of the motion loss: l2 (AL Eq. 1) or charbonnier (robust L1)")
     train.add_argument("--min-pair-difference", type=_nonnegative_float, default=0.02)
     train.add_argument("--include-validation", action="store_true",
                        help="also train on the fixed validation clips (see cinescape.data.splits)")
@@ -248,6 +250,7 @@ def run_train(args: argparse.Namespace) -> None:
                          batch_size=args.batch_size, crop=args.crop, short_side=args.short_side, lr=args.lr,
                          width=args.width, num_res_blocks=args.res_blocks, beta=args.beta,
                          motion_tv=MotionLossWeights.tv if args.motion_tv is None else args.motion_tv,
+                         motion_norm=args.motion_norm,
                          min_pair_difference=args.min_pair_difference, include_validation=args.include_validation,
                          bf16=not args.no_bf16, threads=args.threads, seed=args.seed,
                          checkpoint_every=args.checkpoint_every)

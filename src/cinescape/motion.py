@@ -62,7 +62,21 @@ class MotionLossWeights:
 
     photometric: float = 1.0     # lambda_p
     tv: float = 0.1              # lambda_tv
+    norm: str = "l2"             # L_p's norm: "l2" (AL Eq. 1) or "charbonnier" (robust L1, sqrt(d^2 + 1e-6))
     sigma: float = 0.1           # edge sensitivity of the TV weights (AL: 0.1)
+
+
+def photometric_error(predicted: torch.Tensor, target: torch.Tensor, norm: str = "l2") -> torch.Tensor:
+    """Mean per-pixel error: squared ("l2", AL Eq. 1) or Charbonnier ("charbonnier", ~|d|).
+
+    Charbonnier keeps a constant pull towards zero flow on still, textured land even for sub-pixel
+    errors, where the squared error's gradient vanishes and the TV term would drag the land along.
+    """
+    if norm == "l2":
+        return F.mse_loss(predicted, target)
+    if norm == "charbonnier":
+        return torch.sqrt((predicted - target) ** 2 + 1e-6).mean()
+    raise ValueError(f"unknown photometric norm {norm!r}: use l2 or charbonnier")
 
 
 def motion_loss(model: MotionModel, frame: torch.Tensor, next_frame: torch.Tensor, common_field: torch.Tensor,
@@ -79,10 +93,10 @@ def motion_loss(model: MotionModel, frame: torch.Tensor, next_frame: torch.Tenso
     z = model.encode(common_field)
     flow = model.predict_flow(frame, z).float()
     predicted = warp(frame, flow)
-    photometric = F.mse_loss(predicted, next_frame)
+    photometric = photometric_error(predicted, next_frame, weights.norm)
     tv = edge_aware_tv(flow_normalized_to_pixels(flow), next_frame, weights.sigma)
     total = weights.photometric * photometric + weights.tv * tv
     stats = {"loss": total.item(), "photometric": photometric.item(), "tv": tv.item(),
-             "static_photometric": F.mse_loss(frame, next_frame).item(),
+             "static_photometric": photometric_error(frame, next_frame, weights.norm).item(),
              "flow_px": flow_normalized_to_pixels(flow).norm(dim=1).mean().item()}
     return total, stats, flow

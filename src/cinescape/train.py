@@ -59,6 +59,7 @@ class TrainConfig:
     latent_dim: int = 8
     beta: float = 16.0                          # motion only
     motion_tv: float = MotionLossWeights.tv
+    motion_norm: str = MotionLossWeights.norm     # "l2" (AL) or "charbonnier"
     min_pair_difference: float = 0.02           # motion only (AL Sec. 6.1)
     max_frames_per_clip: int = 300
     include_validation: bool = False
@@ -208,7 +209,7 @@ def train(config: TrainConfig, *, resume: bool = False, export: str | Path | Non
 
             appearance_features = SqueezeFeatures(pretrained=True)
         criterion = AppearanceLoss(appearance_features, AppearanceLossWeights())
-    motion_weights = MotionLossWeights(tv=config.motion_tv)
+    motion_weights = MotionLossWeights(tv=config.motion_tv, norm=config.motion_norm)
 
     log_path = out / "log.csv"
     log_file = open(log_path, "a", newline="")

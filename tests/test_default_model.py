@@ -1,0 +1,61 @@
+"""The model shipped inside the package: small, loadable offline, and it animates the right places."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cinescape.data.synthetic import generate_timelapse
+from cinescape.ops import flow_normalized_to_pixels, resize_flow
+from cinescape.pipeline import DEFAULT_MODEL_DIR, CinemagraphPipeline
+
+# Measured on the shipped v0.1 model: 1.41 on the demo scene (2.9 on the masked photos, MODEL_CARD.md);
+# the L2-trained candidate that moved everything alike measured 1.1 and fails this.
+MOVING_OVER_STILL = 1.2
+
+
+def test_shipped_model_files_are_small_safetensors_with_a_model_card():
+    files = [p for p in Path(DEFAULT_MODEL_DIR).rglob("*") if p.is_file()]
+    assert sum(p.stat().st_size for p in files) <= 20 * 1024 * 1024
+    assert {p.suffix for p in files} <= {".json", ".safetensors", ".md"}
+    assert (Path(DEFAULT_MODEL_DIR) / "MODEL_CARD.md").is_file()
+
+
+def _demo_scene_speeds() -> tuple[float, float]:
+    """Mean per-frame flow (px at 256 px wide) of the default model inside / outside the demo scene's
+    sky+water mask, averaged over every 4th motion code."""
+    pipeline = CinemagraphPipeline.from_pretrained()
+    assert pipeline.codebook.motion.shape[0] > 0 and len(pipeline.codebook.appearance) > 0
+    clip = generate_timelapse(1, 144, 256, seed=3, day_cycle=False)  # the demo scene; mask = sky + water
+    photo = ((clip.frames[0].permute(1, 2, 0) + 1) * 127.5).round().byte().numpy()
+    mask = clip.masks[0, 0].bool()
+    inside, outside = [], []
+    for code in range(0, pipeline.codebook.motion.shape[0], 4):
+        animation = pipeline.plan(photo, num_frames=4, loop="none", appearance=False, motion_code=code)
+        speed = flow_normalized_to_pixels(resize_flow(animation.steps[1:], (144, 256)), 144, 256).norm(dim=1).mean(0)
+        inside.append(speed[mask].mean().item())
+        outside.append(speed[~mask].mean().item())
+    return float(np.mean(inside)), float(np.mean(outside))
+
+
+def test_default_model_moves_sky_and_water_more_than_land():
+    inside, outside = _demo_scene_speeds()
+    assert inside > MOVING_OVER_STILL * outside
+
+
+@pytest.mark.xfail(strict=True, reason="v0.1 model moves the demo sky ~0.02 px/frame: its motion codes collapsed "
+                                       "(MODEL_CARD.md, 'Limits observed'); a better model must make this pass")
+def test_default_model_moves_the_sky_visibly():
+    inside, _ = _demo_scene_speeds()
+    assert inside > 0.1
+
+
+def test_default_model_changes_colours_over_the_cycle():
+    pipeline = CinemagraphPipeline.from_pretrained()
+    photo = ((generate_timelapse(1, 72, 128, seed=3, day_cycle=False).frames[0].permute(1, 2, 0) + 1) * 127.5)
+    photo = photo.round().byte().numpy()
+    frames = pipeline(photo, num_frames=12, motion_speed=0.0, appearance_code="0")
+    means = np.array([f.reshape(-1, 3).mean(0) for f in frames])
+    assert np.abs(means - photo.reshape(-1, 3).mean(0)).max() > 5  # some frame's colour differs by > 5 levels
+    assert np.abs(np.diff(means, axis=0)).max() < 40                # and changes gradually
+
