@@ -18,7 +18,6 @@ videos (B, T, 3, H, W), values 0–255 — resized and mapped to [-1, 1] inside.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
@@ -27,7 +26,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..errors import ModelLoadError
-from ..weights import weights_dir
+from ..weights import sha256_of, weights_dir
 
 __all__ = ["InceptionV3FID", "I3D", "load_inception", "load_i3d", "INCEPTION_FILE", "INCEPTION_URL"]
 
@@ -299,14 +298,6 @@ class I3D(nn.Module):
 # ------------------------------------------------------------------------------------------ loading
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _load_state(model: nn.Module, path: Path, what: str) -> nn.Module:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
@@ -316,7 +307,7 @@ def _load_state(model: nn.Module, path: Path, what: str) -> nn.Module:
     except (RuntimeError, OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ModelLoadError(f"{path} is not a {what} weights file: {str(exc).splitlines()[0][:200]}") from None
     model.weights_file = str(path)  # reports name the exact file
-    model.weights_sha256 = _sha256(path)
+    model.weights_sha256 = sha256_of(path)
     return model
 
 
