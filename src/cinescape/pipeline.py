@@ -98,7 +98,7 @@ class Animation:
         self.image, self.small = image, small
         self.accumulated, self.steps = accumulated, steps   # (M, 2, h, w) each, normalised
         self.schedule = schedule                             # per output frame: ((motion index, weight), ...)
-        self._maps_fn = maps_fn                              # (output index, small frame) -> maps or None
+        self._maps_fn = maps_fn                              # (output index, small frame) -> maps or None; None: no appearance
         self._progress = progress
         self.height, self.width = image.shape[-2:]
         self.num_frames = len(schedule)
@@ -114,12 +114,14 @@ class Animation:
         size = (self.height, self.width)
         frame = sum(w * warp(self.image, resize_flow(self.accumulated[m:m + 1], size)) for m, w in self.schedule[index])
         loop_done = time.perf_counter()
-        maps = self._maps_fn(index, self._blend_small(index))
+        maps = self._maps_fn(index, self._blend_small(index)) if self._maps_fn is not None else None
         if maps is not None:
             frame = color_transfer(maps.float(), frame)
+        appearance_done = time.perf_counter()
         image = tensor_to_image(frame)
-        self.timings["loop"] += loop_done - started
-        self.timings["appearance"] += time.perf_counter() - loop_done
+        # "loop" = full-resolution warps, blends and the conversion to uint8; "appearance" = colour maps
+        self.timings["loop"] += (loop_done - started) + (time.perf_counter() - appearance_done)
+        self.timings["appearance"] += appearance_done - loop_done
         return image
 
     def frames(self) -> Iterator[np.ndarray]:
@@ -248,7 +250,7 @@ class CinemagraphPipeline:
         accumulated, steps = self.predict_motion(small, z_motion, motion_frames, settings.motion_speed, progress)
         motion_seconds = time.perf_counter() - started
 
-        maps_fn = lambda index, frame_small: None  # noqa: E731 - motion only
+        maps_fn = None  # motion only
         if settings.appearance:
             codes = self.appearance_codes(small, settings, rng)
             keep_input = settings.loop == "none"
