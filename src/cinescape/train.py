@@ -180,6 +180,10 @@ def train(config: TrainConfig, *, resume: bool = False, export: str | Path | Non
     rng = random.Random(config.seed)
     torch.manual_seed(config.seed)
 
+    if config.kind == "appearance" and appearance_features is None:
+        from .models.squeezenet import SqueezeFeatures
+
+        appearance_features = SqueezeFeatures(pretrained=True)  # before decoding data: a missing file fails fast
     clips = load_training_clips(config)
     model = build_model(config)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.5, 0.999))
@@ -204,10 +208,6 @@ def train(config: TrainConfig, *, resume: bool = False, export: str | Path | Non
 
     criterion = None
     if config.kind == "appearance":
-        if appearance_features is None:
-            from .models.squeezenet import SqueezeFeatures
-
-            appearance_features = SqueezeFeatures(pretrained=True)
         criterion = AppearanceLoss(appearance_features, AppearanceLossWeights())
     motion_weights = MotionLossWeights(tv=config.motion_tv, norm=config.motion_norm)
 
