@@ -24,6 +24,7 @@ EXAMPLES = """examples:
   cinescape animate photo.jpg -o loop.mp4
   cinescape animate photo.jpg -o loop.gif --frames 48 --fps 12 --motion-code pc:0.8 --no-appearance
   cinescape animate photo.jpg -o frames/ --loop none --frames 32 --flow-video flow.mp4
+  cinescape animate photo.jpg -o loop.mp4 --mode eulerian --loop symmetric --auto-mask sky
 """
 
 
@@ -77,8 +78,20 @@ def build_parser() -> argparse.ArgumentParser:
     animate.add_argument("-o", "--output", required=True, help="output video file, or folder/ for PNG frames")
     animate.add_argument("--frames", type=_positive_int, default=60, help="number of output frames (default 60)")
     animate.add_argument("--fps", type=_positive_float, default=20.0, help="frames per second (default 20)")
-    animate.add_argument("--loop", choices=["crossfade", "none"], default="crossfade",
-                         help="crossfade: seamless loop (AL Sec. 5); none: frame 0 is the photo (default crossfade)")
+    animate.add_argument("--loop", choices=["crossfade", "symmetric", "none"], default="crossfade",
+                         help="crossfade: seamless loop (AL Sec. 5); symmetric: the photo moved forward blended with "
+                              "the photo moved backward, seamless, frame 0 is the photo (Holynski et al. 2021); "
+                              "none: frame 0 is the photo, no loop (default crossfade)")
+    animate.add_argument("--mode", choices=["recurrent", "eulerian"], default="recurrent",
+                         help="recurrent: the motion network runs on every frame (AL); eulerian: it runs once and its "
+                              "flow is integrated as a static velocity field (Holynski et al. 2021; faster) "
+                              "(default recurrent)")
+    animate.add_argument("--mask", default=None, metavar="FILE",
+                         help="motion mask image: white may move, black stays frozen, grey moves partly; resized to "
+                              "the photo, edges feathered")
+    animate.add_argument("--auto-mask", choices=["none", "sky"], default="none",
+                         help="sky: move only the sky found by the U²-Net-p sky matte (needs ncnn and the skyseg "
+                              "weights, see CINESCAPE_WEIGHTS); multiplies --mask (default none)")
     animate.add_argument("--seed", type=int, default=0, help="seed for codes picked at random (default 0)")
     animate.add_argument("--motion-code", default=None, metavar="SEL",
                          help="motion code: codebook index (e.g. 3), pc:POS with POS in 0..1 along the first "
@@ -120,6 +133,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--motion-norm", choices=["l2", "charbonnier"], default="l2",
                        help="photometric error of the motion loss: l2 (AL Eq. 1) or charbonnier (robust L1)")
     train.add_argument("--min-pair-difference", type=_nonnegative_float, default=0.02)
+    train.add_argument("--min-pair-motion", type=_nonnegative_float, default=0.0, metavar="PX",
+                       help="motion: skip frame pairs whose 90th-percentile pseudo-GT flow is below PX pixels")
+    train.add_argument("--flow-loss", type=_nonnegative_float, default=0.0, metavar="WEIGHT",
+                       help="motion: weight of an L1 loss to OpenCV DIS pseudo-ground-truth flow (FGLA's L_flow; "
+                            "synthetic clips use their exact flow); 0 = AL's losses only")
+    train.add_argument("--common-field", choices=["predicted", "flow"], default="predicted",
+                       help="motion encoder input: predicted (AL Algorithm 2) or flow (each clip's mean pseudo-GT flow)")
+    train.add_argument("--snapshot-every", type=int, default=0, metavar="N",
+                       help="also export the model to OUT/snapshots/step_N every N steps, for selection")
     train.add_argument("--include-validation", action="store_true",
                        help="also train on the fixed validation clips (see cinescape.data.splits)")
     train.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
@@ -167,8 +189,10 @@ def build_parser() -> argparse.ArgumentParser:
                           help="keep only the project's held-out validation clips (cinescape.data.splits)")
     evaluate.add_argument("--max-clips", type=_positive_int, default=None, metavar="N",
                           help="evaluate only the first N clips of --data (name order)")
-    evaluate.add_argument("--loop", choices=["none", "crossfade"], default="none",
-                          help="models: none (frame 0 = input, the papers' protocol; default) or crossfade")
+    evaluate.add_argument("--loop", choices=["none", "crossfade", "symmetric"], default="none",
+                          help="models: none (frame 0 = input, the papers' protocol; default), crossfade or symmetric")
+    evaluate.add_argument("--mode", choices=["recurrent", "eulerian"], default="recurrent",
+                          help="models: recurrent (AL; default) or eulerian motion (one network call, integrated)")
     evaluate.add_argument("--appearance", action="store_true", help="models: also animate colours (default: motion only)")
     evaluate.add_argument("--shift-speed", type=_nonnegative_float, default=1.0,
                           help="shift baseline speed in pixels per frame at --size (default 1)")
@@ -192,8 +216,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "the procedural demo photo at each size and loop mode; each run in a fresh process.")
     bench.add_argument("--sizes", nargs="+", default=["512x288", "1024x576", "1920x1080", "3840x2160"], metavar="WxH")
     bench.add_argument("--frames", type=_positive_int, default=60, help="frames per video (default 60)")
-    bench.add_argument("--loop", nargs="+", choices=["crossfade", "none"], default=["crossfade", "none"],
-                       help="loop modes to time (default both)")
+    bench.add_argument("--loop", nargs="+", choices=["crossfade", "symmetric", "none"], default=["crossfade", "none"],
+                       help="loop modes to time (default crossfade none)")
+    bench.add_argument("--mode", nargs="+", choices=["recurrent", "eulerian"], default=["recurrent"],
+                       help="motion modes to time (default recurrent)")
     bench.add_argument("--appearance", choices=["on", "off", "both"], default="on",
                        help="with the appearance model, without it, or both (default on)")
     bench.add_argument("--model", default=None, metavar="DIR", help="model folder (default: the shipped model)")
@@ -209,13 +235,16 @@ def run_animate(args: argparse.Namespace) -> None:
     from .io.image import load_image
     from .io.video import VideoWriter
     from .pipeline import AnimationSettings, CinemagraphPipeline
+    from .segmentation import load_mask
 
     settings = AnimationSettings(num_frames=args.frames, loop=args.loop, seed=args.seed, motion_code=args.motion_code,
                                  appearance_code=args.appearance_code, motion_speed=args.motion_speed,
                                  appearance_speed=args.appearance_speed, appearance=not args.no_appearance,
-                                 working_size=args.working_size)
+                                 working_size=args.working_size, mode=args.mode, auto_mask=args.auto_mask)
     settings.validate()
     image = load_image(args.input)
+    if args.mask:
+        settings.mask = load_mask(args.mask)  # read before the model, so a bad mask fails early
     pipeline = CinemagraphPipeline.from_pretrained(args.model)
     size = (image.shape[1], image.shape[0])
     if args.flow_video and Path(args.flow_video).resolve() == Path(args.output).resolve():
@@ -253,7 +282,8 @@ def run_train(args: argparse.Namespace) -> None:
                          motion_norm=args.motion_norm,
                          min_pair_difference=args.min_pair_difference, include_validation=args.include_validation,
                          bf16=not args.no_bf16, threads=args.threads, seed=args.seed,
-                         checkpoint_every=args.checkpoint_every)
+                         checkpoint_every=args.checkpoint_every, flow_loss=args.flow_loss, min_pair_motion=args.min_pair_motion,
+                         common_field=args.common_field, snapshot_every=args.snapshot_every)
     model_dir = train(config, resume=args.resume, export=args.export)
     print(f"trained {args.kind} model in {model_dir}" + (f" (exported to {args.export})" if args.export else ""),
           file=sys.stderr)
@@ -280,6 +310,7 @@ def run_evaluate(args: argparse.Namespace) -> None:
     settings = EvalSettings(data=args.data, synthetic=args.synthetic, frames=args.frames, size=args.size,
                             keep_aspect=args.keep_aspect, samples=args.samples, stride=args.stride, cut=args.cut,
                             validation_only=args.validation_only, max_clips=args.max_clips, loop=args.loop,
+                            mode=args.mode,
                             appearance=args.appearance, shift_speed=args.shift_speed, seed=args.seed, masks=args.masks,
                             sky_matte=not args.no_sky_matte, inception=args.inception, i3d=args.i3d)
     if args.threads > 0:
@@ -299,7 +330,8 @@ def run_bench(args: argparse.Namespace) -> None:
     sizes = [parse_size(s) for s in args.sizes]
     appearance = {"on": (True,), "off": (False,), "both": (True, False)}[args.appearance]
     result = bench(sizes, frames=args.frames, loops=tuple(args.loop), appearance=appearance, model=args.model,
-                       threads=args.threads, isolate=not args.same_process, progress=not args.quiet)
+                       threads=args.threads, isolate=not args.same_process, progress=not args.quiet,
+                       modes=tuple(args.mode))
     print(format_bench_table(result))
     path = write_bench(result, args.json)
     if not args.quiet:

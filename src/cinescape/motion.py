@@ -64,6 +64,7 @@ class MotionLossWeights:
     tv: float = 0.1              # lambda_tv
     norm: str = "l2"             # L_p's norm: "l2" (AL Eq. 1) or "charbonnier" (robust L1, sqrt(d^2 + 1e-6))
     sigma: float = 0.1           # edge sensitivity of the TV weights (AL: 0.1)
+    flow: float = 0.0            # weight of the L1 distance (crop pixels) to a pseudo-GT flow (FGLA's L_flow)
 
 
 def photometric_error(predicted: torch.Tensor, target: torch.Tensor, norm: str = "l2") -> torch.Tensor:
@@ -80,12 +81,16 @@ def photometric_error(predicted: torch.Tensor, target: torch.Tensor, norm: str =
 
 
 def motion_loss(model: MotionModel, frame: torch.Tensor, next_frame: torch.Tensor, common_field: torch.Tensor,
-                weights: MotionLossWeights = MotionLossWeights()) -> tuple[torch.Tensor, dict[str, float], torch.Tensor]:
-    """One evaluation of AL Eq. 1-4 (Algorithm 2, lines 10-13).
+                weights: MotionLossWeights = MotionLossWeights(),
+                target_flow: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float], torch.Tensor]:
+    """One evaluation of AL Eq. 1-4 (Algorithm 2, lines 10-13), plus FGLA's flow term when asked.
 
     Args:
         frame, next_frame: (B, 3, S, S) consecutive frames in [-1, 1].
         common_field: (B, 2, h, w) the clips' common motion fields (normalised flow), the encoder input.
+        target_flow: (B, 2, S, S) normalised pseudo-GT backward flow, used when ``weights.flow > 0``.
+            The photometric loss alone cannot tell a cloud drifting over a smooth sky from no motion
+            (both warp to nearly the same image), which drives predictions towards zero flow.
 
     Returns:
         total loss, its parts as floats, and the predicted flow (B, 2, S, S) (to update the common fields).
@@ -96,7 +101,14 @@ def motion_loss(model: MotionModel, frame: torch.Tensor, next_frame: torch.Tenso
     photometric = photometric_error(predicted, next_frame, weights.norm)
     tv = edge_aware_tv(flow_normalized_to_pixels(flow), next_frame, weights.sigma)
     total = weights.photometric * photometric + weights.tv * tv
-    stats = {"loss": total.item(), "photometric": photometric.item(), "tv": tv.item(),
+    stats = {}
+    if weights.flow > 0:
+        if target_flow is None:
+            raise ValueError("weights.flow > 0 needs a target_flow")
+        flow_error = flow_normalized_to_pixels(flow - target_flow.float()).abs().mean()
+        total = total + weights.flow * flow_error
+        stats["flow_l1_px"] = flow_error.item()
+    stats = {"loss": total.item(), "photometric": photometric.item(), "tv": tv.item(), **stats,
              "static_photometric": photometric_error(frame, next_frame, weights.norm).item(),
              "flow_px": flow_normalized_to_pixels(flow).norm(dim=1).mean().item()}
     return total, stats, flow

@@ -4,10 +4,17 @@ Data flow for an H×W photo and a working size ``s`` (the predictors run on a co
 ``s``, so scene content has about the scale the networks were trained at; the full-resolution photo is
 sampled exactly once per output frame):
 
-1. Motion, at working size: ``B_{t+1} = P^M(I_t, z^M) * motion_speed`` and the accumulated flow
-   ``A_{t+1} = accumulate_flow(A_t, B_{t+1})``, with ``I_t = warp(I_small, A_t)`` fed back (recurrent).
+1. Motion, at working size: ``B_{t+1} = P^M(I_t, z^M) * motion_speed * mask`` and the accumulated flow
+   ``A_{t+1} = accumulate_flow(A_t, B_{t+1})``, with ``I_t = warp(I_small, A_t)`` fed back (``mode="recurrent"``,
+   AL); or, with ``mode="eulerian"`` (Holynski et al. 2021), ONE call ``V = P^M(I_small, z^M) * motion_speed * mask``
+   taken as a static velocity field and Euler-integrated, ``A_{t+1} = accumulate_flow(A_t, V)``. The mask
+   (1 = may move, 0 = frozen; a user mask and/or the sky matte, feathered at working size) multiplies every
+   step flow, so frozen pixels keep ``A_t = 0`` and sample themselves exactly.
 2. Loop: with ``loop="crossfade"`` a loop of L frames blends ``warp(I, A_k)`` and ``warp(I, A_{k+L})``
-   (AL Sec. 5); with ``loop="none"`` frame 0 is the photo and frames 1..N-1 are predicted.
+   (AL Sec. 5); with ``loop="symmetric"`` frame t blends the photo moved t steps forward with the photo moved
+   L - t steps backward (the negated motion, integrated), weights ``1 - t/L`` and ``t/L`` (Holynski et al.
+   2021), so frame 0 is the photo and frame L would be too; with ``loop="none"`` frame 0 is the photo and
+   frames 1..N-1 are predicted.
 3. Appearance: codes keyframed from the photo's own code through a codebook sequence and back
    (cyclic), predicted colour maps resized to H×W and applied as ``tanh(C_w * I + C_b)``.
 
@@ -36,12 +43,16 @@ from .errors import ModelLoadError, OptionError
 from .io.image import image_to_tensor, load_image, tensor_to_image
 from .models.base import atomic_write_bytes
 from .motion import MotionModel
-from .ops import (accumulate_flow, color_transfer, crossfade_schedule, flow_normalized_to_pixels, flow_to_color,
-                  interpolate_cyclic, resize_flow, warp)
+from .ops import (accumulate_flow, color_transfer, crossfade_schedule, feather_mask, flow_normalized_to_pixels,
+                  flow_to_color, integrate_velocity, interpolate_cyclic, resize_flow, resize_mask, symmetric_schedule,
+                  warp)
 
 DEFAULT_MODEL_DIR = Path(__file__).parent / "default_model"
 PIPELINE_CONFIG = "pipeline.json"
-LOOP_MODES = ("crossfade", "none")
+LOOP_MODES = ("crossfade", "symmetric", "none")
+MOTION_MODES = ("recurrent", "eulerian")
+AUTO_MASKS = ("none", "sky")
+MASK_FEATHER_SIGMA = 1.0   # edge blur of motion masks, in working-size pixels
 
 
 @dataclass
@@ -49,7 +60,7 @@ class AnimationSettings:
     """What to animate; every field is a CLI option of ``cinescape animate``."""
 
     num_frames: int = 60                # frames in the output (one appearance cycle)
-    loop: str = "crossfade"             # "crossfade" (seamless loop, AL Sec. 5) or "none"
+    loop: str = "crossfade"             # "crossfade" (AL Sec. 5), "symmetric" (Holynski et al. 2021) or "none"
     seed: int = 0                       # picks random codes when no selector is given
     motion_code: str | int | None = None       # index, "pc:0..1" or None (random from seed)
     appearance_code: str | int | None = None   # likewise, picks a codebook sequence
@@ -58,18 +69,25 @@ class AnimationSettings:
     appearance: bool = True             # False: motion only
     appearance_keyframes: int = 6       # codes taken from the chosen codebook sequence
     working_size: int | None = None     # short side the predictors run at (default: the model's)
+    mode: str = "recurrent"             # "recurrent" (AL: a network call per frame) or "eulerian" (one call, integrated)
+    mask: np.ndarray | torch.Tensor | str | Path | None = None  # (H, W) in [0, 1] or an image: 1 moves, 0 frozen
+    auto_mask: str = "none"             # "sky": motion only where the U²-Net-p sky matte finds sky (x mask)
 
     def validate(self) -> None:
         if not 2 <= self.num_frames <= 10_000:
             raise OptionError(f"--frames must be between 2 and 10000, got {self.num_frames}")
         if self.loop not in LOOP_MODES:
             raise OptionError(f"--loop must be one of {', '.join(LOOP_MODES)}, got {self.loop!r}")
+        if self.mode not in MOTION_MODES:
+            raise OptionError(f"--mode must be one of {', '.join(MOTION_MODES)}, got {self.mode!r}")
+        if self.auto_mask not in AUTO_MASKS:
+            raise OptionError(f"--auto-mask must be one of {', '.join(AUTO_MASKS)}, got {self.auto_mask!r}")
         if not (math.isfinite(self.motion_speed) and 0 <= self.motion_speed <= 10):
             raise OptionError(f"--motion-speed must be between 0 and 10, got {self.motion_speed}")
         if not 1 <= self.appearance_speed <= self.num_frames:
             raise OptionError(f"--appearance-speed must be between 1 and --frames ({self.num_frames}), "
                               f"got {self.appearance_speed}")
-        if self.loop == "crossfade" and self.num_frames % self.appearance_speed:
+        if self.loop != "none" and self.num_frames % self.appearance_speed:
             raise OptionError(f"--frames ({self.num_frames}) must be a multiple of --appearance-speed "
                               f"({self.appearance_speed}) so the motion loops meet the appearance cycle")
         if not 1 <= self.appearance_keyframes <= 64:
@@ -148,6 +166,7 @@ class CinemagraphPipeline:
         self.appearance = appearance.eval() if appearance is not None else None
         self.codebook = codebook
         self.working_size = working_size
+        self._sky_matte = None  # the U²-Net-p sky matte, loaded on first use (auto_mask="sky")
 
     # ------------------------------------------------------------------------------------ loading
 
@@ -187,22 +206,89 @@ class CinemagraphPipeline:
 
     @torch.no_grad()
     def predict_motion(self, small: torch.Tensor, z: torch.Tensor, count: int, speed: float,
-                       progress: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+                       progress: bool = False, *, mask: torch.Tensor | None = None,
+                       direction: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
         """Recurrent motion prediction at working size (Algorithm 1, lines 1-8).
 
         Returns ``(accumulated, steps)``, each (count, 2, h, w) normalised backward flows: frame ``t`` is the
         photo warped by ``accumulated[t]`` (``accumulated[0] = 0``), and ``steps[t]`` the flow from frame t to t-1.
+        ``mask`` (1, 1, h, w) in [0, 1] multiplies every step (0 = frozen). ``direction=-1`` runs the motion
+        backwards in time: each step is the *negated* prediction for the current frame (the symmetric loop's
+        backward half).
         """
         accumulated = [torch.zeros_like(small[:, :2])]
         steps = [torch.zeros_like(small[:, :2])]
         current = small
         for _ in tqdm(range(count - 1), desc="motion", unit="frame", disable=not progress):
             with torch.autocast("cpu", dtype=torch.bfloat16):
-                step = self.motion.predict_flow(current, z[None]).float() * speed
+                step = self.motion.predict_flow(current, z[None]).float() * (speed * direction)
+            if mask is not None:
+                step = step * mask
             accumulated.append(accumulate_flow(accumulated[-1], step))
             steps.append(step)
             current = warp(small, accumulated[-1])  # the original is sampled once: no blur accumulates
         return torch.cat(accumulated), torch.cat(steps)
+
+    @torch.no_grad()
+    def predict_velocity(self, small: torch.Tensor, z: torch.Tensor, speed: float,
+                         mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Eulerian motion (Holynski et al. 2021): ONE prediction on the photo, a static velocity field.
+
+        Returns the (1, 2, h, w) normalised backward flow per frame step, ``P^M(small, z) * speed * mask``, in
+        the units of :meth:`predict_motion`'s steps; :func:`~cinescape.ops.integrate_velocity` turns it into
+        accumulated flows.
+        """
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            velocity = self.motion.predict_flow(small, z[None]).float() * speed
+        return velocity * mask if mask is not None else velocity
+
+    def motion_mask(self, image: np.ndarray | torch.Tensor, settings: AnimationSettings,
+                    size: tuple[int, int]) -> torch.Tensor | None:
+        """The (1, 1, h, w) motion mask at working size ``size``, or None when everything may move.
+
+        ``image``: the photo, uint8 (H, W, 3) or (1, 3, H, W) in [-1, 1] (for the sky matte). The user mask
+        (any size: it is resized) and the sky mask multiply; the result is feathered with a Gaussian of
+        :data:`MASK_FEATHER_SIGMA` working-size pixels.
+        """
+        from .segmentation import SkyMatte, as_mask_tensor, sky_mask
+
+        mask = None
+        if settings.mask is not None:
+            mask = resize_mask(as_mask_tensor(settings.mask), size)
+        if settings.auto_mask == "sky":
+            array = image if isinstance(image, np.ndarray) else tensor_to_image(image)
+            if self._sky_matte is None:
+                self._sky_matte = SkyMatte()  # loaded once per pipeline; a missing file or package fails here
+            sky = torch.from_numpy(sky_mask(array, size, self._sky_matte))[None, None]
+            mask = sky if mask is None else mask * sky
+        if mask is None:
+            return None
+        mask = feather_mask(mask, MASK_FEATHER_SIGMA)
+        return None if bool((mask == 1).all()) else mask
+
+    def _motion_states(self, small: torch.Tensor, z: torch.Tensor, count: int, settings: AnimationSettings,
+                       mask: torch.Tensor | None, progress: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(accumulated, steps)`` for :class:`Animation`: ``count`` forward states, followed, for the symmetric
+        loop, by ``count - 1`` backward states (the photo moved 1..count-1 steps back in time). ``steps`` of a
+        backward state is its flow in the direction of play (the negated backward step), for the flow video."""
+        speed = settings.motion_speed
+        if settings.mode == "eulerian":
+            velocity = self.predict_velocity(small, z, speed, mask)
+            accumulated = integrate_velocity(velocity, count - 1)[:, 0]
+            steps = torch.cat((torch.zeros_like(velocity), velocity.expand(count - 1, -1, -1, -1)))
+            if settings.loop == "symmetric" and count > 1:
+                backward = integrate_velocity(-velocity, count - 1)[1:, 0]
+                accumulated = torch.cat((accumulated, backward))
+                steps = torch.cat((steps, velocity.expand(count - 1, -1, -1, -1)))
+            return accumulated, steps.contiguous()
+        accumulated, steps = self.predict_motion(small, z, count, speed, progress, mask=mask)
+        if settings.loop == "symmetric" and count > 1:
+            # Recurrent backward half: the network sees each backward-moved frame; its negated flow is the step.
+            back_accumulated, back_steps = self.predict_motion(small, z, count, speed, progress, mask=mask,
+                                                               direction=-1.0)
+            accumulated = torch.cat((accumulated, back_accumulated[1:]))
+            steps = torch.cat((steps, -back_steps[1:]))
+        return accumulated, steps
 
     def appearance_codes(self, small: torch.Tensor, settings: AnimationSettings, rng: random.Random) -> torch.Tensor:
         """(N, D) codes: from the photo's own code through keyframes of a codebook sequence and back."""
@@ -238,16 +324,21 @@ class CinemagraphPipeline:
         rng = random.Random(settings.seed)
         z_motion = self.codebook.motion_code(CodeSelector.parse(settings.motion_code), rng)
 
+        loop_length = settings.num_frames // settings.appearance_speed
         if settings.loop == "crossfade":
-            loop_length = settings.num_frames // settings.appearance_speed
             motion_frames = 2 * loop_length
             loop = crossfade_schedule(loop_length)
+            schedule = [loop[i % loop_length] for i in range(settings.num_frames)]
+        elif settings.loop == "symmetric":
+            motion_frames = loop_length   # forward states 0..L-1; L-1 backward states follow (symmetric_schedule)
+            loop = symmetric_schedule(loop_length)
             schedule = [loop[i % loop_length] for i in range(settings.num_frames)]
         else:
             motion_frames = settings.num_frames
             schedule = [((i, 1.0),) for i in range(settings.num_frames)]
         started = time.perf_counter()
-        accumulated, steps = self.predict_motion(small, z_motion, motion_frames, settings.motion_speed, progress)
+        mask = self.motion_mask(image, settings, tuple(small.shape[-2:]))
+        accumulated, steps = self._motion_states(small, z_motion, motion_frames, settings, mask, progress)
         motion_seconds = time.perf_counter() - started
 
         maps_fn = None  # motion only

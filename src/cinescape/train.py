@@ -13,6 +13,7 @@ trained part into a pipeline folder DIR (the other part's files there are kept).
 
 from __future__ import annotations
 
+import copy
 import csv
 import dataclasses
 import json
@@ -23,18 +24,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from .appearance import AppearanceLoss, AppearanceLossWeights, AppearanceModel, appearance_loss
 from .codebook import Codebook
-from .data.clips import (Clip, apply_crop, clip_from_tensor, load_clip, random_crop_params, sample_clip_indices,
-                         select_motion_pairs)
+from .data.clips import (Clip, CropParams, apply_crop, apply_crop_flow, attach_flows, clip_from_tensor,
+                         common_motion_field, load_clip, random_crop_params, sample_clip_indices, select_motion_pairs)
 from .data.splits import is_validation_clip
 from .errors import CinescapeError, OptionError
 from .models.base import atomic_write_bytes
 from .motion import MotionLossWeights, MotionModel, motion_loss
-from .ops import resize_flow
+from .ops import flow_normalized_to_pixels, resize_flow
 from .pipeline import PIPELINE_CONFIG
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
@@ -61,12 +65,17 @@ class TrainConfig:
     motion_tv: float = MotionLossWeights.tv
     motion_norm: str = MotionLossWeights.norm     # "l2" (AL) or "charbonnier"
     min_pair_difference: float = 0.02           # motion only (AL Sec. 6.1)
+    min_pair_motion: float = 0.0                # motion only: skip pairs whose p90 pseudo-GT flow is below (px)
+    flow_loss: float = 0.0                      # motion only: weight of L1 (crop pixels) to pseudo-GT flow
+    common_field: str = "predicted"             # motion only: "predicted" (AL Alg. 2) or "flow" (mean pseudo-GT)
+    flow_preset: str = "medium"                 # OpenCV DIS preset of the pseudo-GT flow
     max_frames_per_clip: int = 300
     include_validation: bool = False
     bf16: bool = True
     threads: int = 0                            # 0 = torch default
     seed: int = 0
     checkpoint_every: int = 250
+    snapshot_every: int = 0                     # also export OUT/snapshots/step_N every N steps (0: never)
     log_every: int = 10
 
 
@@ -97,8 +106,16 @@ def discover_clips(root: Path) -> list[Path]:
     return clips
 
 
+def uses_flows(config: TrainConfig) -> bool:
+    return config.kind == "motion" and (config.flow_loss > 0 or config.common_field == "flow"
+                                        or config.min_pair_motion > 0)
+
+
 def load_training_clips(config: TrainConfig) -> list[Clip]:
-    """Decode every clip of ``config.data`` (minus the validation split) plus the synthetic ones."""
+    """Decode every clip of ``config.data`` (minus the validation split) plus the synthetic ones; motion
+    clips get their pseudo-GT flows when the configuration uses them."""
+    if config.common_field not in ("predicted", "flow"):
+        raise OptionError(f"unknown common field {config.common_field!r}: use predicted or flow")
     paths: list[tuple[Path, int]] = []
     for spec in config.data:
         root, stride = parse_source(spec)
@@ -120,7 +137,10 @@ def load_training_clips(config: TrainConfig) -> list[Clip]:
             clip = generate_timelapse(num_frames=24 if config.kind == "motion" else 16, height=config.short_side,
                                       width=config.short_side * 3 // 2, seed=10_000 + i,
                                       day_cycle=config.kind == "appearance")
-            clips.append(clip_from_tensor(f"synthetic/{i:03d}", clip.frames))
+            made = clip_from_tensor(f"synthetic/{i:03d}", clip.frames)
+            if uses_flows(config):  # the generator's exact flows; its flows[t] leads from frame t to t-1
+                attach_flows(made, flow_normalized_to_pixels(clip.flows[1:]))
+            clips.append(made)
     if config.kind == "motion":
         # Synthetic clips move by construction (their smooth clouds change few pixel values, so the
         # mean-difference test would drop them); the test is for real footage whose motion is unknown.
@@ -131,14 +151,30 @@ def load_training_clips(config: TrainConfig) -> list[Clip]:
             tqdm.write(f"{len(dropped)} clips have no frame pair with mean difference >= "
                        f"{config.min_pair_difference} and are not used (raise their stride)")
         clips = [c for c in clips if c.pairs]
+        if uses_flows(config):
+            for clip in tqdm([c for c in clips if c.flows is None], desc="pseudo-GT flow (DIS)", unit="clip"):
+                attach_flows(clip, preset=config.flow_preset)
+            if config.min_pair_motion > 0:
+                # A flow-based test: a mean difference cannot tell slow clouds over still land from a
+                # still frame, but the 90th percentile of the flow's length can.
+                for clip in clips:
+                    p90 = [torch.quantile(flow.float().norm(dim=0).flatten(), 0.9).item() for flow in clip.flows]
+                    clip.pairs = [t for t in clip.pairs if p90[t] >= config.min_pair_motion]
+                clips = [c for c in clips if c.pairs]
     if not clips:
         raise OptionError("no usable training clips")
     return clips
 
 
-def crop_pair(clip: Clip, t: int, tau: int, size: int, rng: random.Random) -> tuple[torch.Tensor, torch.Tensor, bool]:
-    params = random_crop_params(clip.frames.shape[-2], clip.frames.shape[-1], size, rng)
-    return apply_crop(clip.frames[t], params, size), apply_crop(clip.frames[tau], params, size), params.flip
+def centre_crop_params(clip: Clip) -> CropParams:
+    height, width = clip.frames.shape[-2:]
+    side = min(height, width)
+    return CropParams(top=(height - side) // 2, left=(width - side) // 2, size=side, flip=False)
+
+
+def flow_common_fields(clips: list[Clip], size: int) -> torch.Tensor:
+    """Each clip's :func:`common_motion_field` over its centre square, normalised, (N, 2, size, size)."""
+    return torch.stack([apply_crop_flow(common_motion_field(c), centre_crop_params(c), size) for c in clips])
 
 
 def flip_flow(flow: torch.Tensor) -> torch.Tensor:
@@ -166,14 +202,86 @@ def _save_checkpoint(path: Path, state: dict) -> None:
     os.replace(tmp, path)
 
 
+# ------------------------------------------------------------------------------- data parallelism
+
+@dataclass
+class Distributed:
+    """Where this process sits in a ``torchrun`` job (world size 1 without one)."""
+
+    rank: int = 0
+    world_size: int = 1
+    device: torch.device = torch.device("cpu")
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @classmethod
+    def from_environment(cls) -> "Distributed":
+        """Join the process group that ``torchrun`` describes in RANK / WORLD_SIZE / LOCAL_RANK: NCCL with
+        one GPU per process where CUDA is available, gloo on CPU."""
+        world_size = int(os.environ.get("WORLD_SIZE", "1"))
+        cuda = torch.cuda.is_available()
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        device = torch.device("cuda", local_rank) if cuda else torch.device("cpu")
+        if cuda:
+            torch.cuda.set_device(device)
+        if world_size == 1:
+            return cls(device=device)
+        if not dist.is_initialized():
+            dist.init_process_group(backend="nccl" if cuda else "gloo")
+        return cls(rank=dist.get_rank(), world_size=dist.get_world_size(), device=device)
+
+    def mean(self, stats: dict[str, float]) -> dict[str, float]:
+        """Average a dict of floats (same keys on every rank) over the ranks."""
+        if self.world_size == 1:
+            return stats
+        values = torch.tensor(list(stats.values()), dtype=torch.float64, device=self.device)
+        dist.all_reduce(values)
+        return dict(zip(stats, (values / self.world_size).tolist()))
+
+    def gather(self, tensor: torch.Tensor) -> torch.Tensor:
+        """Concatenate every rank's ``tensor`` (same shape on all ranks) along dim 0, in rank order."""
+        if self.world_size == 1:
+            return tensor
+        parts = [torch.empty_like(tensor) for _ in range(self.world_size)]
+        dist.all_gather(parts, tensor.contiguous())
+        return torch.cat(parts)
+
+
+class TrainingStep(nn.Module):
+    """One training loss as a module (its ``forward`` is what DDP wraps and synchronises)."""
+
+    def __init__(self, model: nn.Module, motion_weights: MotionLossWeights | None = None,
+                 criterion: AppearanceLoss | None = None):
+        super().__init__()
+        self.model, self.motion_weights, self.criterion = model, motion_weights, criterion
+
+    def forward(self, batch: dict[str, torch.Tensor]):
+        if self.criterion is None:
+            return motion_loss(self.model, batch["first"], batch["second"], batch["field"], self.motion_weights,
+                               batch.get("target"))
+        loss, stats = appearance_loss(self.model, self.criterion, batch["first"], batch["second"])
+        return loss, stats, None
+
+
+# ----------------------------------------------------------------------------------------- training
+
 def train(config: TrainConfig, *, resume: bool = False, export: str | Path | None = None,
           appearance_features: torch.nn.Module | None = None, progress: bool = True) -> Path:
     """Train the motion or appearance model; returns the exported model folder ``OUT/model``.
+
+    Under ``torchrun --nproc_per_node N`` the same function trains data-parallel (PyTorch DDP):
+    every rank draws the same global batch of ``N * batch_size`` samples from one shared seeded
+    sampler and builds only its slice, so N processes compute exactly what one process with batch
+    ``N * batch_size`` would (DDP averages the gradients); rank 0 alone logs, checkpoints and exports.
 
     ``appearance_features`` replaces the SqueezeNet-1.1 feature network (tests pass a random one).
     """
     if config.threads:
         torch.set_num_threads(config.threads)
+    world = Distributed.from_environment()
+    progress = progress and world.is_main
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     checkpoint_path = out / "checkpoint.pt"
@@ -187,9 +295,12 @@ def train(config: TrainConfig, *, resume: bool = False, export: str | Path | Non
     clips = load_training_clips(config)
     model = build_model(config)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.5, 0.999))
-    # AL Algorithm 2: every clip's common motion field starts at zero.
     size = config.encoder_size
-    common_fields = torch.zeros(len(clips), 2, size, size)
+    field_from_flow = config.kind == "motion" and config.common_field == "flow"
+    # AL Algorithm 2: every clip's common motion field starts at zero and follows the predictions.
+    # "flow": the common field is the clip's mean pseudo-GT flow, cropped like each training pair.
+    mean_fields = [common_motion_field(c) for c in clips] if field_from_flow else None
+    common_fields = flow_common_fields(clips, size) if field_from_flow else torch.zeros(len(clips), 2, size, size)
     start = 0
     if resume and checkpoint_path.exists():
         state = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
@@ -197,58 +308,80 @@ def train(config: TrainConfig, *, resume: bool = False, export: str | Path | Non
             raise OptionError(f"cannot resume {checkpoint_path}: its training clips differ from --data/--synthetic")
         if state["config"]["kind"] != config.kind:
             raise OptionError(f"cannot resume {checkpoint_path}: it is a {state['config']['kind']} run")
+        if state.get("world_size", 1) != world.world_size:
+            raise OptionError(f"cannot resume {checkpoint_path}: it was trained by {state.get('world_size', 1)} "
+                              f"processes, this run has {world.world_size}")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         common_fields = state["common_fields"]
         start = state["step"]
         rng.setstate(state["rng"])
         torch.set_rng_state(state["torch_rng"])
-    elif resume:
+    elif resume and world.is_main:
         tqdm.write(f"no checkpoint in {out}; starting from scratch")
 
     criterion = None
     if config.kind == "appearance":
         criterion = AppearanceLoss(appearance_features, AppearanceLossWeights())
-    motion_weights = MotionLossWeights(tv=config.motion_tv, norm=config.motion_norm)
+    motion_weights = MotionLossWeights(tv=config.motion_tv, norm=config.motion_norm, flow=config.flow_loss)
+    step_module = TrainingStep(model, motion_weights, criterion).to(world.device)
+    if world.world_size > 1:
+        step_module = DistributedDataParallel(step_module, device_ids=[world.device] if world.device.type == "cuda"
+                                              else None)
 
-    log_path = out / "log.csv"
-    log_file = open(log_path, "a", newline="")
+    log_file = open(out / "log.csv", "a", newline="") if world.is_main else None
     writer = None
     model.train()
     started = time.time()
     bar = tqdm(range(start, config.steps), initial=start, total=config.steps, desc=f"train {config.kind}",
                unit="step", disable=not progress)
+    mine = slice(world.rank * config.batch_size, (world.rank + 1) * config.batch_size)
     for step in bar:
-        indices = sample_clip_indices(len(clips), config.batch_size, rng)
-        if config.kind == "motion":
-            firsts, seconds, fields, flips = [], [], [], []
-            for i in indices:
-                t = rng.choice(clips[i].pairs)
-                a, b, flipped = crop_pair(clips[i], t, t + 1, config.crop, rng)
-                firsts.append(a), seconds.append(b), flips.append(flipped)
-                fields.append(flip_flow(common_fields[i]) if flipped else common_fields[i])
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
-                loss, stats, flow = motion_loss(model, torch.stack(firsts), torch.stack(seconds), torch.stack(fields),
-                                                motion_weights)
-            # Algorithm 2 line 14: the predicted flow becomes the clip's common motion field.
-            new_fields = resize_flow(flow.detach().float(), (size, size))
-            for row, (i, flipped) in enumerate(zip(indices, flips)):
-                common_fields[i] = flip_flow(new_fields[row]) if flipped else new_fields[row]
-        else:
-            sources, targets = [], []
-            for i in indices:
-                t, tau = rng.randrange(len(clips[i])), rng.randrange(len(clips[i]))
-                a, b, _ = crop_pair(clips[i], t, tau, config.crop, rng)
-                sources.append(a), targets.append(b)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
-                loss, stats = appearance_loss(model, criterion, torch.stack(sources), torch.stack(targets))
+        # The whole global batch is drawn on every rank (same RNG stream), each rank builds its slice.
+        indices = sample_clip_indices(len(clips), config.batch_size * world.world_size, rng)
+        batch: dict[str, list] = {"first": [], "second": [], "field": [], "target": []}
+        flips = []
+        for item, i in enumerate(indices):
+            clip = clips[i]
+            if config.kind == "motion":
+                t = rng.choice(clip.pairs)
+                tau = t + 1
+            else:
+                t, tau = rng.randrange(len(clip)), rng.randrange(len(clip))
+            params = random_crop_params(clip.frames.shape[-2], clip.frames.shape[-1], config.crop, rng)
+            flips.append(params.flip)
+            if not mine.start <= item < mine.stop:
+                continue
+            batch["first"].append(apply_crop(clip.frames[t], params, config.crop))
+            batch["second"].append(apply_crop(clip.frames[tau], params, config.crop))
+            if config.kind == "motion":
+                if field_from_flow:
+                    batch["field"].append(resize_flow(apply_crop_flow(mean_fields[i], params, config.crop)[None],
+                                                      (size, size))[0])
+                else:
+                    batch["field"].append(flip_flow(common_fields[i]) if params.flip else common_fields[i])
+                if config.flow_loss > 0:
+                    batch["target"].append(apply_crop_flow(clip.flows[t], params, config.crop))
+        inputs = {k: torch.stack(v).to(world.device) for k, v in batch.items() if v}
+        with torch.autocast(world.device.type, dtype=torch.bfloat16, enabled=config.bf16):
+            loss, stats, flow = step_module(inputs)
         if not torch.isfinite(loss):
             raise RuntimeError(f"loss became {loss.item()} at step {step}; lower --lr")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if config.kind == "motion" and not field_from_flow:
+            # Algorithm 2 line 14: the predicted flow becomes the clip's common motion field.
+            new_fields = world.gather(resize_flow(flow.detach().float(), (size, size))).cpu()
+            for row, (i, flipped) in enumerate(zip(indices, flips)):
+                common_fields[i] = flip_flow(new_fields[row]) if flipped else new_fields[row]
 
-        if step % config.log_every == 0 or step == config.steps - 1:
+        log_now = step % config.log_every == 0 or step == config.steps - 1
+        if log_now:
+            stats = world.mean(stats)  # the global batch's figures, as one process would log them
+        if not world.is_main:
+            continue
+        if log_now:
             row = {"step": step, "seconds": round(time.time() - started, 1), **{k: f"{v:.6g}" for k, v in stats.items()}}
             if writer is None:
                 writer = csv.DictWriter(log_file, fieldnames=list(row))
@@ -261,14 +394,20 @@ def train(config: TrainConfig, *, resume: bool = False, export: str | Path | Non
             _save_checkpoint(checkpoint_path, {
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step + 1,
                 "common_fields": common_fields, "rng": rng.getstate(), "torch_rng": torch.get_rng_state(),
-                "config": dataclasses.asdict(config), "clip_names": [c.name for c in clips]})
-    log_file.close()
+                "config": dataclasses.asdict(config), "clip_names": [c.name for c in clips],
+                "world_size": world.world_size})
+        if config.snapshot_every and (step + 1) % config.snapshot_every == 0:
+            export_model(model, config, clips, common_fields, out / "snapshots" / f"step_{step + 1:06d}")
 
-    model.eval()
     model_dir = out / "model"
-    export_model(model, config, clips, common_fields, model_dir)
-    if export is not None:
-        export_model(model, config, clips, common_fields, Path(export))
+    if world.is_main:
+        log_file.close()
+        export_model(model, config, clips, common_fields, model_dir)
+        if export is not None:
+            export_model(model, config, clips, common_fields, Path(export))
+    if world.world_size > 1:
+        dist.barrier()  # no rank leaves before the model is written
+        dist.destroy_process_group()
     return model_dir
 
 
@@ -296,6 +435,7 @@ def appearance_codebook(model: AppearanceModel, clips: list[Clip], crop: int) ->
 
 def export_model(model, config: TrainConfig, clips: list[Clip], common_fields: torch.Tensor, folder: Path) -> None:
     """Write the trained part (predictor, encoder, its codebook half) into a pipeline folder, keeping the rest."""
+    model = copy.deepcopy(model).cpu().eval()  # a copy: training may go on, on any device
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder, dtype=torch.float16)
     codebook_file = folder / "codebook.safetensors"

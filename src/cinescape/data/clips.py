@@ -26,6 +26,9 @@ class Clip:
     name: str
     frames: torch.Tensor                      # (T, 3, H, W) uint8
     pairs: list[int] = field(default_factory=list)  # motion: indices t with (t, t+1) a usable pair
+    # Motion, optional: backward flows (T-1, 2, H, W) float16 in pixels, flows[t] from frame t+1 to t
+    # (frames[t+1][p] ≈ frames[t][p + flows[t][p]]): DIS pseudo ground truth or a generator's exact flow.
+    flows: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return self.frames.shape[0]
@@ -66,6 +69,30 @@ def select_motion_pairs(clip: Clip, min_difference: float = 0.02) -> Clip:
     return clip
 
 
+def attach_flows(clip: Clip, flows: torch.Tensor | None = None, preset: str = "medium") -> Clip:
+    """Give ``clip`` its backward flows in pixels: ``flows`` (T-1, 2, H, W) if known (a synthetic
+    clip's exact flow), else OpenCV DIS pseudo ground truth (FGLA Sec. 3.3 uses FlowNet 2.0)."""
+    if flows is None:
+        from ..ops.optical_flow import backward_flow_dis
+
+        flows = backward_flow_dis(clip.frames.permute(0, 2, 3, 1).numpy(), preset)
+    if tuple(flows.shape) != (len(clip) - 1, 2, *clip.frames.shape[-2:]):
+        raise ValueError(f"flows of shape {tuple(flows.shape)} do not fit clip {clip.name} {tuple(clip.frames.shape)}")
+    clip.flows = flows.to(torch.float16)
+    return clip
+
+
+def common_motion_field(clip: Clip) -> torch.Tensor:
+    """The clip's mean backward flow over its usable pairs (all pairs if none are marked), (2, H, W) pixels.
+
+    Steady cloud drift survives the average while flicker and flow noise cancel; still land stays ~0.
+    """
+    if clip.flows is None:
+        raise ValueError(f"clip {clip.name} has no flows: call attach_flows first")
+    pairs = clip.pairs or list(range(len(clip) - 1))
+    return clip.flows[pairs].float().mean(dim=0)
+
+
 def clip_from_tensor(name: str, frames: torch.Tensor) -> Clip:
     """A clip from float frames (T, 3, H, W) in [-1, 1] (e.g. the procedural generator's)."""
     uint8 = ((frames.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
@@ -99,6 +126,24 @@ def apply_crop(frame: torch.Tensor, params: CropParams, out_size: int) -> torch.
     if params.flip:
         patch = patch.flip(-1)
     return patch / 127.5 - 1
+
+
+def apply_crop_flow(flow: torch.Tensor, params: CropParams, out_size: int) -> torch.Tensor:
+    """Pixel flow (2, H, W) -> the same crop/resize/flip as :func:`apply_crop`, returned as a
+    **normalised** flow (2, out_size, out_size) of the cropped image (one crop pixel = 2 / out_size).
+
+    Resizing scales pixel displacements by out_size / side, and normalising divides by out_size / 2,
+    so the values scale by 2 / side; a left-right flip negates x.
+    """
+    patch = flow[:, params.top:params.top + params.size, params.left:params.left + params.size].float()
+    if params.size != out_size:
+        patch = F.interpolate(patch[None], size=(out_size, out_size), mode="bilinear", align_corners=False,
+                              antialias=params.size > out_size)[0]
+    patch = patch * (2.0 / params.size)
+    if params.flip:
+        patch = patch.flip(-1)
+        patch[0] = -patch[0]
+    return patch
 
 
 def sample_clip_indices(num_clips: int, batch_size: int, rng: random.Random) -> list[int]:

@@ -36,6 +36,7 @@ from tqdm import tqdm
 from ..errors import CinescapeError, ModelLoadError, OptionError
 from ..models.base import atomic_write_bytes
 from ..ops import flow_normalized_to_pixels, flow_pixels_to_normalized, resize_flow, warp
+from ..segmentation import SkyMatte
 from . import metrics as M
 
 __all__ = ["EvalSettings", "Method", "Generated", "EvalClip", "METRICS", "resolve_method", "find_clips",
@@ -59,7 +60,8 @@ class EvalSettings:
     cut: bool = False                 # cut long clips into consecutive clips of `frames` frames
     validation_only: bool = False     # keep only the project's held-out clips (cinescape.data.splits)
     max_clips: int | None = None      # keep the first N clips of --data (in name order)
-    loop: str = "none"                # models: "none" (frame 0 = input, the papers' protocol) or "crossfade"
+    loop: str = "none"                # models: "none" (frame 0 = input, the papers' protocol), "crossfade", "symmetric"
+    mode: str = "recurrent"           # models: "recurrent" (AL) or "eulerian" (one network call, integrated)
     appearance: bool = False          # models: also animate colours (the motion papers evaluate motion only)
     shift_speed: float = 1.0          # `shift` baseline speed, pixels per frame at the comparison size
     seed: int = 0
@@ -83,8 +85,10 @@ class EvalSettings:
             raise OptionError(f"--max-clips must be >= 1, got {self.max_clips}")
         if not 0 <= self.synthetic <= 1000:
             raise OptionError(f"--synthetic must be between 0 and 1000, got {self.synthetic}")
-        if self.loop not in ("none", "crossfade"):
-            raise OptionError(f"--loop must be none or crossfade, got {self.loop!r}")
+        if self.loop not in ("none", "crossfade", "symmetric"):
+            raise OptionError(f"--loop must be none, crossfade or symmetric, got {self.loop!r}")
+        if self.mode not in ("recurrent", "eulerian"):
+            raise OptionError(f"--mode must be recurrent or eulerian, got {self.mode!r}")
         if not (math.isfinite(self.shift_speed) and 0 <= self.shift_speed <= 100):
             raise OptionError(f"--shift-speed must be between 0 and 100, got {self.shift_speed}")
 
@@ -201,46 +205,6 @@ def _load_mask(path: Path, size: int, keep_aspect: bool) -> torch.Tensor:
 
     image = load_image(path, min_side=1)
     return torch.from_numpy(prepare_frames([image], size, keep_aspect)[0].mean(-1) > 127)
-
-
-class SkyMatte:
-    """U²-Net-p sky matte (ncnn, 384×384; weights ``skyseg/*`` of the weights directory).
-
-    ``matte(image)`` takes a uint8 (H, W, 3) RGB image and returns the (H, W) float32 sky probability.
-    Needs the ``ncnn`` package (``pip install 'cinescape[eval]'``).
-    """
-
-    source = "U²-Net-p sky matte (sky only)"
-
-    def __init__(self):
-        from ..weights import weight_path
-
-        try:
-            import ncnn
-        except ImportError:
-            raise ModelLoadError("the sky matte needs the ncnn package: pip install 'cinescape[eval]'") from None
-        param = weight_path("skyseg/skysegsmall_sim-opt-fp16.param")
-        weights = weight_path("skyseg/skysegsmall_sim-opt-fp16.bin")
-        self._ncnn = ncnn
-        self.net = ncnn.Net()
-        self.net.opt.use_vulkan_compute = False
-        self.net.opt.num_threads = max(1, torch.get_num_threads())
-        if self.net.load_param(str(param)) or self.net.load_model(str(weights)):
-            raise ModelLoadError(f"cannot load the sky matte from {param} / {weights}")
-
-    def __call__(self, image: np.ndarray) -> np.ndarray:
-        ncnn = self._ncnn
-        height, width = image.shape[:2]
-        blob = ncnn.Mat.from_pixels_resize(np.ascontiguousarray(image), ncnn.Mat.PixelType.PIXEL_RGB, width, height,
-                                           384, 384)
-        # The network expects /255 then ImageNet mean/std, i.e. (v - 255 mean) / (255 std).
-        blob.substract_mean_normalize([0.485 * 255, 0.456 * 255, 0.406 * 255],
-                                      [1 / (0.229 * 255), 1 / (0.224 * 255), 1 / (0.225 * 255)])
-        extractor = self.net.create_extractor()
-        extractor.input("input.1", blob)
-        _, out = extractor.extract("1959")
-        prob = torch.from_numpy(np.array(out, dtype=np.float32).reshape(1, 1, 384, 384))
-        return F.interpolate(prob, size=(height, width), mode="bilinear", align_corners=False)[0, 0].numpy()
 
 
 def load_clips(settings: EvalSettings, *, progress: bool = False) -> tuple[list[EvalClip], list[str]]:
@@ -382,16 +346,16 @@ class PipelineMethod(Method):
 
     stochastic = True
 
-    def __init__(self, pipeline, name: str, loop: str = "none", appearance: bool = False):
-        self.pipeline, self.name, self.loop, self.appearance = pipeline, name, loop, appearance
+    def __init__(self, pipeline, name: str, loop: str = "none", appearance: bool = False, mode: str = "recurrent"):
+        self.pipeline, self.name, self.loop, self.appearance, self.mode = pipeline, name, loop, appearance, mode
 
     def generate(self, clip: EvalClip, seed: int) -> Generated:
         n, h, w = clip.frames.shape[:3]
         animation = self.pipeline.plan(clip.frames[0], num_frames=n, loop=self.loop, seed=seed,
-                                       appearance=self.appearance)
+                                       appearance=self.appearance, mode=self.mode)
         frames = np.stack(list(animation.frames()))
         flows = None
-        if self.loop == "none":  # with a cross-fade, frames are blends and no single flow explains them
+        if self.loop == "none":  # with a cross-fade or symmetric loop, frames are blends: no single flow explains them
             flows = flow_normalized_to_pixels(resize_flow(animation.steps, (h, w)), h, w)
         return Generated(frames, flows)
 
@@ -409,10 +373,11 @@ def resolve_method(name: str | Method, settings: EvalSettings) -> Method:
     from ..pipeline import CinemagraphPipeline
 
     if name == "default":
-        return PipelineMethod(CinemagraphPipeline.from_pretrained(None), "default", settings.loop, settings.appearance)
+        return PipelineMethod(CinemagraphPipeline.from_pretrained(None), "default", settings.loop, settings.appearance,
+                              settings.mode)
     if Path(name).expanduser().is_dir():
         return PipelineMethod(CinemagraphPipeline.from_pretrained(Path(name).expanduser()), name, settings.loop,
-                              settings.appearance)
+                              settings.appearance, settings.mode)
     raise OptionError(f"unknown method {name!r}: use static, shift, real, default or a model folder")
 
 
@@ -670,6 +635,7 @@ def _markdown(report: dict) -> str:
     seeds = f"seeds {s['seed']}..{s['seed'] + s['samples'] - 1}"
     protocol = (f"{len(report['clips'])} clips ({' + '.join(sources)}), {s['frames']} frames each, compared at "
                 f"{shape}; {s['samples']} samples ({seeds}) per stochastic method; models: loop {s['loop']}, "
+                f"motion {s.get('mode', 'recurrent')}, "
                 f"appearance {'on' if s['appearance'] else 'off'}. Figures average frames 1..N-1 (frame 0 is the "
                 "input), then samples and clips.")
     lines += [protocol, "", format_table(report), "", "| Metric | What it measures |", "|---|---|"]

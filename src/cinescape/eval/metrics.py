@@ -24,7 +24,6 @@ Where the numbers come from:
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import numpy as np
@@ -34,6 +33,7 @@ import torch.nn.functional as F
 
 from ..errors import ModelLoadError
 from ..models.squeezenet import squeezenet1_1_features
+from ..ops.optical_flow import optical_flow_dis
 from ..weights import weight_path
 
 __all__ = [
@@ -258,27 +258,6 @@ class LPIPS(nn.Module):
 
 
 # -------------------------------------------------------------------------------------------- flow
-
-
-def optical_flow_dis(frames: np.ndarray, preset: str = "medium") -> torch.Tensor:
-    """Forward optical flow between consecutive uint8 (T, H, W, 3) frames with OpenCV's DIS.
-
-    Returns (T - 1, 2, H, W) float32 flows in pixels: ``flow[t]`` maps frame t to frame t + 1. DIS runs
-    on the grey-level frames with the ``preset`` ("ultrafast", "fast" or "medium").
-    """
-    try:
-        import cv2
-    except ImportError:
-        raise ModelLoadError("the motion metric needs OpenCV: pip install 'cinescape[eval]' "
-                             "(opencv-python-headless)") from None
-    presets = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
-               "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
-    dis = cv2.DISOpticalFlow_create(presets[preset])
-    grey = [cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2GRAY) for f in frames]
-    flows = [dis.calc(a, b, None) for a, b in itertools.pairwise(grey)]
-    if not flows:
-        return torch.zeros(0, 2, *frames.shape[1:3])
-    return torch.from_numpy(np.stack(flows)).permute(0, 3, 1, 2).contiguous()
 
 
 def mean_flow_magnitude(flows: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:

@@ -1,4 +1,5 @@
-"""Stateless tensor ops: warping and flow accumulation, colour transfer, loops, regularisers.
+"""Stateless tensor ops: warping, flow accumulation and integration, masks, colour transfer, loops,
+regularisers.
 
 Every op states its tensor conventions in its docstring; flows are normalised backward flows
 (see :mod:`cinescape.ops.warp`).
@@ -6,7 +7,9 @@ Every op states its tensor conventions in its docstring; flows are normalised ba
 
 from .color import color_transfer, identity_color_maps
 from .flow_viz import flow_to_color
-from .loop import crossfade_loop, crossfade_schedule, interpolate_cyclic
+from .integrate import integrate_velocity
+from .loop import crossfade_loop, crossfade_schedule, interpolate_cyclic, symmetric_schedule
+from .mask import feather_mask, resize_mask
 from .regularizers import edge_aware_tv
 from .warp import (
     accumulate_flow,
@@ -24,11 +27,15 @@ __all__ = [
     "crossfade_loop",
     "crossfade_schedule",
     "edge_aware_tv",
+    "feather_mask",
     "flow_normalized_to_pixels",
     "flow_pixels_to_normalized",
     "flow_to_color",
     "identity_color_maps",
+    "integrate_velocity",
     "interpolate_cyclic",
     "resize_flow",
+    "resize_mask",
+    "symmetric_schedule",
     "warp",
 ]

@@ -1,4 +1,5 @@
-"""Looping helpers: cross-fade loops (AL Sec. 5) and cyclic latent interpolation.
+"""Looping helpers: cross-fade loops (AL Sec. 5), symmetric loops (Holynski et al. 2021) and cyclic
+latent interpolation.
 
 Frame sequences are indexed from 0 (frame 0 is the input photo). Blends are returned as
 (index, weight) pairs so a renderer can blend full-resolution frames lazily, one output frame at a
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["crossfade_schedule", "crossfade_loop", "interpolate_cyclic"]
+__all__ = ["crossfade_schedule", "crossfade_loop", "symmetric_schedule", "interpolate_cyclic"]
 
 
 def crossfade_schedule(loop_length: int) -> list[tuple[tuple[int, float], tuple[int, float]]]:
@@ -44,6 +45,39 @@ def crossfade_loop(frames: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"crossfade_loop needs an even number (>= 2) of frames, got {frames.shape[0]}")
     loop = [w_i * frames[i] + w_j * frames[j] for (i, w_i), (j, w_j) in crossfade_schedule(frames.shape[0] // 2)]
     return torch.stack(loop)
+
+
+def symmetric_schedule(loop_length: int) -> list[tuple[tuple[int, float], ...]]:
+    """Which motion states make each frame of an N-frame symmetric loop (Holynski et al. 2021, Sec. 4).
+
+    The motion sequence holds ``2N - 1`` states: ``V[t]`` for ``t = 0..N-1`` is the photo moved ``t`` steps
+    forward along the motion (``V[0]`` is the photo), and ``V[N - 1 + k]`` for ``k = 1..N-1`` the photo moved
+    ``k`` steps *backward* (the negated motion, integrated). Loop frame ``t`` blends the photo moved
+    forward by ``t`` steps with the photo moved backward by ``N - t`` steps::
+
+        L[t] = (1 - t / N) * V[t] + (t / N) * V[2N - 1 - t]        (L[0] = V[0], the photo)
+
+    Both terms move the same way from frame to frame, so no frame is a fade between unrelated content,
+    and the frame after the last, ``L[N]``, would be the photo moved backward by 0 steps, ``L[0]``: the
+    loop closes without a seam.
+
+    Args:
+        loop_length: N, the number of frames in the loop (>= 1).
+
+    Returns:
+        For each loop frame, ``((i, w_i), (j, w_j))`` with ``w_i + w_j = 1``; frame 0 is ``((0, 1.0),)``.
+
+    Example:
+        >>> symmetric_schedule(4)
+        [((0, 1.0),), ((1, 0.75), (6, 0.25)), ((2, 0.5), (5, 0.5)), ((3, 0.25), (4, 0.75))]
+    """
+    if loop_length < 1:
+        raise ValueError(f"loop_length must be >= 1, got {loop_length}")
+    schedule: list[tuple[tuple[int, float], ...]] = [((0, 1.0),)]
+    for t in range(1, loop_length):
+        alpha = t / loop_length
+        schedule.append(((t, 1.0 - alpha), (2 * loop_length - 1 - t, alpha)))
+    return schedule
 
 
 def interpolate_cyclic(keyframes: torch.Tensor, num_frames: int) -> torch.Tensor:
