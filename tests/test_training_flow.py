@@ -148,3 +148,22 @@ def test_two_process_torchrun_equals_one_process_with_the_global_batch(tmp_path,
     loss = ddp_log[0].split(",").index("loss")
     for a, b in zip(ddp_log[1:], single_log[1:]):
         assert float(a.split(",")[loss]) == pytest.approx(float(b.split(",")[loss]), rel=1e-4)
+
+
+def test_gated_head_closes_to_exact_stillness_and_opens_to_the_plain_head(tmp_path):
+    from cinescape.train import initialise_from
+
+    torch.manual_seed(0)
+    plain = MotionModel.create(width=0.125, num_res_blocks=1, encoder_width=0.125, encoder_size=16)
+    gated = MotionModel.create(width=0.125, num_res_blocks=1, encoder_width=0.125, encoder_size=16, gate=True)
+    plain.save_pretrained(tmp_path)
+    # every tensor is copied; the head grew by one (gate) channel, so it is copied in part
+    assert initialise_from(gated, tmp_path) == ["predictor.upconv3.weight", "predictor.upconv3.bias"]
+    image, z = smooth_texture(32, 32), torch.randn(1, 8)
+    head = gated.predictor.upconv3
+    with torch.no_grad():
+        head.weight[2:] = 0
+        head.bias[2:] = 40.0                      # gate fully open: sigmoid = 1
+        assert torch.allclose(gated.predict_flow(image, z), plain.predict_flow(image, z), atol=1e-6)
+        head.bias[2:] = -40.0                     # gate closed: no motion at all
+        assert gated.predict_flow(image, z).abs().max().item() < 1e-15

@@ -89,9 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
     animate.add_argument("--mask", default=None, metavar="FILE",
                          help="motion mask image: white may move, black stays frozen, grey moves partly; resized to "
                               "the photo, edges feathered")
-    animate.add_argument("--auto-mask", choices=["none", "sky"], default="none",
+    animate.add_argument("--auto-mask", choices=["none", "sky", "sky+water", "fluid"], default="none",
                          help="sky: move only the sky found by the U²-Net-p sky matte (needs ncnn and the skyseg "
-                              "weights, see CINESCAPE_WEIGHTS); multiplies --mask (default none)")
+                              "weights, see CINESCAPE_WEIGHTS); sky+water (alias fluid): the sky matte or what the "
+                              "ADE20K segmenter calls water or waterfall (also needs ai-edge-litert and the ade20k "
+                              "weights); multiplies --mask (default none)")
     animate.add_argument("--seed", type=int, default=0, help="seed for codes picked at random (default 0)")
     animate.add_argument("--motion-code", default=None, metavar="SEL",
                          help="motion code: codebook index (e.g. 3), pc:POS with POS in 0..1 along the first "
@@ -140,6 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "synthetic clips use their exact flow); 0 = AL's losses only")
     train.add_argument("--common-field", choices=["predicted", "flow"], default="predicted",
                        help="motion encoder input: predicted (AL Algorithm 2) or flow (each clip's mean pseudo-GT flow)")
+    train.add_argument("--motion-gate", action="store_true",
+                       help="motion: gated flow head (sigmoid gate per pixel) so still regions can stop exactly")
+    train.add_argument("--init-from", default=None, metavar="PATH",
+                       help="start from the weights of a run's checkpoint.pt or a model folder (fine-tuning)")
     train.add_argument("--snapshot-every", type=int, default=0, metavar="N",
                        help="also export the model to OUT/snapshots/step_N every N steps, for selection")
     train.add_argument("--include-validation", action="store_true",
@@ -283,7 +289,8 @@ def run_train(args: argparse.Namespace) -> None:
                          min_pair_difference=args.min_pair_difference, include_validation=args.include_validation,
                          bf16=not args.no_bf16, threads=args.threads, seed=args.seed,
                          checkpoint_every=args.checkpoint_every, flow_loss=args.flow_loss, min_pair_motion=args.min_pair_motion,
-                         common_field=args.common_field, snapshot_every=args.snapshot_every)
+                         common_field=args.common_field, snapshot_every=args.snapshot_every,
+                         motion_gate=args.motion_gate, init_from=args.init_from)
     model_dir = train(config, resume=args.resume, export=args.export)
     print(f"trained {args.kind} model in {model_dir}" + (f" (exported to {args.export})" if args.export else ""),
           file=sys.stderr)

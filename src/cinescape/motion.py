@@ -32,10 +32,11 @@ class MotionModel(PredictorEncoderPair):
 
     @classmethod
     def create(cls, *, width: float = 0.25, num_res_blocks: int = 5, beta: float = 16.0, latent_dim: int = 8,
-               encoder_width: float = 0.5, encoder_size: int = 64, reference_size: int = 128) -> "MotionModel":
+               encoder_width: float = 0.5, encoder_size: int = 64, reference_size: int = 128,
+               gate: bool = False) -> "MotionModel":
         predictor = Predictor(PredictorConfig(out_channels=2, latent_dim=latent_dim, width=width,
                                               num_res_blocks=num_res_blocks, beta=beta,
-                                              reference_size=reference_size))
+                                              reference_size=reference_size, gate=gate))
         # The encoder sees flows scaled by beta, so its input spans about [-1, 1].
         encoder = LatentEncoder(EncoderConfig(in_channels=2, latent_dim=latent_dim, width=encoder_width,
                                               input_size=encoder_size, input_scale=beta))

@@ -51,7 +51,7 @@ DEFAULT_MODEL_DIR = Path(__file__).parent / "default_model"
 PIPELINE_CONFIG = "pipeline.json"
 LOOP_MODES = ("crossfade", "symmetric", "none")
 MOTION_MODES = ("recurrent", "eulerian")
-AUTO_MASKS = ("none", "sky")
+AUTO_MASKS = ("none", "sky", "sky+water", "fluid")   # "fluid" = "sky+water"
 MASK_FEATHER_SIGMA = 1.0   # edge blur of motion masks, in working-size pixels
 
 
@@ -71,7 +71,8 @@ class AnimationSettings:
     working_size: int | None = None     # short side the predictors run at (default: the model's)
     mode: str = "recurrent"             # "recurrent" (AL: a network call per frame) or "eulerian" (one call, integrated)
     mask: np.ndarray | torch.Tensor | str | Path | None = None  # (H, W) in [0, 1] or an image: 1 moves, 0 frozen
-    auto_mask: str = "none"             # "sky": motion only where the U²-Net-p sky matte finds sky (x mask)
+    auto_mask: str = "none"             # "sky": motion only where the U²-Net-p sky matte finds sky (x mask);
+    #                                     "sky+water" (alias "fluid"): the sky matte or ADE20K water/waterfall
 
     def validate(self) -> None:
         if not 2 <= self.num_frames <= 10_000:
@@ -166,7 +167,8 @@ class CinemagraphPipeline:
         self.appearance = appearance.eval() if appearance is not None else None
         self.codebook = codebook
         self.working_size = working_size
-        self._sky_matte = None  # the U²-Net-p sky matte, loaded on first use (auto_mask="sky")
+        self._sky_matte = None  # the U²-Net-p sky matte, loaded on first use (auto_mask="sky" or "sky+water")
+        self._segmenter = None  # the ADE20K segmenter, loaded on first use (auto_mask="sky+water")
 
     # ------------------------------------------------------------------------------------ loading
 
@@ -247,20 +249,28 @@ class CinemagraphPipeline:
         """The (1, 1, h, w) motion mask at working size ``size``, or None when everything may move.
 
         ``image``: the photo, uint8 (H, W, 3) or (1, 3, H, W) in [-1, 1] (for the sky matte). The user mask
-        (any size: it is resized) and the sky mask multiply; the result is feathered with a Gaussian of
+        (any size: it is resized) and the automatic mask (``"sky"``: :func:`~cinescape.segmentation.sky_mask`;
+        ``"sky+water"``/``"fluid"``: :func:`~cinescape.segmentation.fluid_mask`, the sky matte or the ADE20K
+        segmenter's water and waterfall) multiply; the result is feathered with a Gaussian of
         :data:`MASK_FEATHER_SIGMA` working-size pixels.
         """
-        from .segmentation import SkyMatte, as_mask_tensor, sky_mask
+        from .segmentation import ADE20KSegmenter, SkyMatte, as_mask_tensor, fluid_mask, sky_mask
 
         mask = None
         if settings.mask is not None:
             mask = resize_mask(as_mask_tensor(settings.mask), size)
-        if settings.auto_mask == "sky":
+        if settings.auto_mask != "none":
             array = image if isinstance(image, np.ndarray) else tensor_to_image(image)
             if self._sky_matte is None:
                 self._sky_matte = SkyMatte()  # loaded once per pipeline; a missing file or package fails here
-            sky = torch.from_numpy(sky_mask(array, size, self._sky_matte))[None, None]
-            mask = sky if mask is None else mask * sky
+            if settings.auto_mask == "sky":
+                auto = sky_mask(array, size, self._sky_matte)
+            else:  # "sky+water" / "fluid"
+                if self._segmenter is None:
+                    self._segmenter = ADE20KSegmenter()  # likewise loaded once
+                auto = fluid_mask(array, size, self._sky_matte, self._segmenter)
+            auto = torch.from_numpy(auto)[None, None]
+            mask = auto if mask is None else mask * auto
         if mask is None:
             return None
         mask = feather_mask(mask, MASK_FEATHER_SIGMA)

@@ -1,24 +1,60 @@
-"""Where a photo may move: user motion masks and the automatic sky matte.
+"""Where a photo may move: user motion masks, the automatic sky matte and semantic groups.
 
 A *mask array* is a float32 ``numpy.ndarray`` of shape (H, W) with values in [0, 1]: 1 (white) may move,
 0 (black) stays frozen, grey moves partly. :func:`load_mask` reads one from an image file,
 :func:`as_mask_tensor` accepts every form the Python API takes, and :class:`SkyMatte` / :func:`sky_mask`
 find the sky automatically with a U²-Net-p matte (ncnn; weights ``skyseg/*`` of the weights directory,
 see :mod:`cinescape.weights`). ``cinescape evaluate`` uses the same matte for its DeepLandscape metrics.
+
+Semantic groups. FGLA (Xue et al. 2021) takes its masks from an ADE20K-pretrained segmenter (Sec. 3) and
+"aggregate[s] the categories of the data into six groups: sky, tree, grass, water, waterfall and others"
+(Sec. 4.2). A :class:`Segmenter` labels every pixel with one of these groups; :class:`ADE20KSegmenter` is
+one, and :func:`fluid_mask` (``--auto-mask sky+water``) moves the sky and the water. The 150 ADE20K
+(SceneParse150) classes, :data:`ADE20K_CLASSES`, map to the groups by name (:data:`GROUP_CLASSES`; every
+class not listed is *others*):
+
+=============  =========================================  ==================================================
+group (id)     ADE20K classes                             why
+=============  =========================================  ==================================================
+sky (0)        sky                                        clouds drift
+tree (1)       tree, palm, plant                          foliage that sways as a whole; outdoors, ADE20K's
+                                                          "plant" is mostly bushes and shrubs
+grass (2)      grass, field, flower                       low vegetation rippling in the wind; "field" is
+                                                          crop land (FGLA's data lists hayfields as moving)
+water (3)      water, sea, river, lake, swimming pool     open water surfaces: ripples, waves, currents
+waterfall (4)  waterfall                                  falling water, FGLA's own group
+others (5)     the other 137 classes                      static: buildings, mountain, hill, rock, earth,
+                                                          sand, people, objects. "fountain" too: the ADE20K
+                                                          label covers the basin and statue, mostly stone
+=============  =========================================  ==================================================
+
+The weights ``ade20k/deeplabv3_mnv2_ade20k_uint8.tflite`` (MLPerf Mobile v0.7 DeepLabV3 MobileNetV2) are NOT
+a 150-class model: checked on this file, its logits have 32 channels and its output is the argmax over them,
+label 0 = none of its classes and label k = 1..31 = ADE20K class k - 1 (0-based), i.e. ADE20K's 31 most
+frequent classes, wall ... armchair (on the 16 photos of ``shared/data/photos`` label 3 lies on the sky,
+22 on the water, 5 on the trees; label 0 never appears).
+So with this model the groups can only come from sky; tree, plant; grass, field; water, sea: rivers, lakes
+and waterfalls come out as "water" (or as rock or mountain), and the waterfall group stays empty.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from .errors import InputImageError, ModelLoadError, OptionError
 
-__all__ = ["SkyMatte", "SKY_MATTE_FILES", "load_mask", "as_mask_tensor", "sky_mask"]
+__all__ = ["SkyMatte", "SKY_MATTE_FILES", "load_mask", "as_mask_tensor", "sky_mask", "Segmenter", "ADE20KSegmenter",
+           "ADE20K_CLASSES", "ADE20K_GROUPS", "ADE20K_WEIGHTS", "GROUP_NAMES", "GROUP_CLASSES", "GROUP_SKY",
+           "GROUP_TREE", "GROUP_GRASS", "GROUP_WATER", "GROUP_WATERFALL", "GROUP_OTHERS", "FLUID_GROUPS",
+           "ade20k_group", "fluid_mask"]
 
 #: The sky matte's files in the weights directory (ncnn graph and fp16 weights).
 SKY_MATTE_FILES = ("skyseg/skysegsmall_sim-opt-fp16.param", "skyseg/skysegsmall_sim-opt-fp16.bin")
@@ -120,3 +156,202 @@ def as_mask_tensor(mask: np.ndarray | torch.Tensor | str | Path) -> torch.Tensor
     if not torch.isfinite(mask).all() or mask.min() < 0 or mask.max() > 1:
         raise OptionError("mask values must lie in [0, 1] (1 = may move, 0 = frozen)")
     return mask[None, None].contiguous()
+
+
+# ----------------------------------------------------------------------------------------- semantic groups
+
+#: The 150 ADE20K (SceneParse150) classes in the dataset's order, 0-based (the first of each class's names).
+ADE20K_CLASSES: tuple[str, ...] = (
+    "wall", "building", "sky", "floor", "tree", "ceiling", "road", "bed", "windowpane", "grass",  # 0-9
+    "cabinet", "sidewalk", "person", "earth", "door", "table", "mountain", "plant", "curtain", "chair",  # 10-19
+    "car", "water", "painting", "sofa", "shelf", "house", "sea", "mirror", "rug", "field",  # 20-29
+    "armchair", "seat", "fence", "desk", "rock", "wardrobe", "lamp", "bathtub", "railing", "cushion",  # 30-39
+    "base", "box", "column", "signboard", "chest of drawers", "counter", "sand", "sink", "skyscraper",  # 40-48
+    "fireplace", "refrigerator", "grandstand", "path", "stairs", "runway", "case", "pool table", "pillow",  # 49-57
+    "screen door", "stairway", "river", "bridge", "bookcase", "blind", "coffee table", "toilet", "flower",  # 58-66
+    "book", "hill", "bench", "countertop", "stove", "palm", "kitchen island", "computer", "swivel chair",  # 67-75
+    "boat", "bar", "arcade machine", "hovel", "bus", "towel", "light", "truck", "tower", "chandelier",  # 76-85
+    "awning", "streetlight", "booth", "television receiver", "airplane", "dirt track", "apparel", "pole",  # 86-93
+    "land", "bannister", "escalator", "ottoman", "bottle", "buffet", "poster", "stage", "van", "ship",  # 94-103
+    "fountain", "conveyer belt", "canopy", "washer", "plaything", "swimming pool", "stool", "barrel",  # 104-111
+    "basket", "waterfall", "tent", "bag", "minibike", "cradle", "oven", "ball", "food", "step", "tank",  # 112-122
+    "trade name", "microwave", "pot", "animal", "bicycle", "lake", "dishwasher", "screen", "blanket",  # 123-131
+    "sculpture", "hood", "sconce", "vase", "traffic light", "tray", "ashcan", "fan", "pier", "crt screen",  # 132-141
+    "plate", "monitor", "bulletin board", "shower", "radiator", "glass", "clock", "flag",  # 142-149
+)
+
+#: FGLA's six groups, in the paper's order; the ids are the positions.
+GROUP_NAMES = ("sky", "tree", "grass", "water", "waterfall", "others")
+GROUP_SKY, GROUP_TREE, GROUP_GRASS, GROUP_WATER, GROUP_WATERFALL, GROUP_OTHERS = range(6)
+#: The ADE20K classes of each group but *others* (see the table in the module docstring).
+GROUP_CLASSES: dict[int, tuple[str, ...]] = {
+    GROUP_SKY: ("sky",),
+    GROUP_TREE: ("tree", "palm", "plant"),
+    GROUP_GRASS: ("grass", "field", "flower"),
+    GROUP_WATER: ("water", "sea", "river", "lake", "swimming pool"),
+    GROUP_WATERFALL: ("waterfall",),
+}
+#: The groups that flow rather than sway: what ``--auto-mask sky+water`` moves besides the sky.
+FLUID_GROUPS = (GROUP_WATER, GROUP_WATERFALL)
+
+
+def _group_table() -> np.ndarray:
+    table = np.full(len(ADE20K_CLASSES), GROUP_OTHERS, np.int64)
+    for group, names in GROUP_CLASSES.items():
+        for name in names:
+            table[ADE20K_CLASSES.index(name)] = group
+    table.setflags(write=False)
+    return table
+
+
+#: (150,) int64: the group id of every ADE20K class, ``ADE20K_GROUPS[ADE20K_CLASSES.index("sea")] == GROUP_WATER``.
+ADE20K_GROUPS = _group_table()
+
+
+def ade20k_group(name: str) -> int:
+    """The group id of an ADE20K class name (``"river"`` -> :data:`GROUP_WATER`); KeyError for unknown names."""
+    if name not in ADE20K_CLASSES:
+        raise KeyError(f"{name!r} is not an ADE20K class")
+    return int(ADE20K_GROUPS[ADE20K_CLASSES.index(name)])
+
+
+@runtime_checkable
+class Segmenter(Protocol):
+    """Labels a photo's pixels with FGLA's six groups.
+
+    ``classes(image)`` takes a uint8 (H, W, 3) RGB image and returns an (H, W) int64 map of group ids
+    (:data:`GROUP_SKY` ... :data:`GROUP_OTHERS`); ``size=(h, w)``: at that size instead (nearest).
+    """
+
+    source: str
+
+    def classes(self, image: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray: ...
+
+
+#: The ADE20K segmenter's file in the weights directory.
+ADE20K_WEIGHTS = "ade20k/deeplabv3_mnv2_ade20k_uint8.tflite"
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """Send file descriptor 2 to /dev/null for a moment: LiteRT's C++ side prints an INFO line to it when
+    it creates its XNNPACK delegate, which would break the CLI's quiet stderr."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+class ADE20KSegmenter:
+    """DeepLabV3 MobileNetV2 trained on ADE20K (uint8 TFLite, MLPerf Mobile v0.7), grouped as FGLA does.
+
+    The photo is letterboxed as the model was trained: scaled (bilinear) so its long side is 512, put at the
+    top left of a 512×512 canvas padded with grey 128 (the model's input zero point, DeepLab's mean-pixel
+    padding); the 512×512 label map is cropped to the photo and resized back with nearest neighbours. The
+    model predicts only ADE20K's first 31 classes (see the module docstring). Needs the ``ai-edge-litert``
+    package (``pip install 'cinescape[segment]'``) and ``ade20k/*`` in the weights directory; either missing
+    raises a one-line :class:`~cinescape.errors.ModelLoadError`. ``num_threads``: interpreter threads
+    (default: torch's).
+    """
+
+    source = "DeepLabV3-MobileNetV2 ADE20K segmenter (MLPerf Mobile v0.7 uint8 TFLite)"
+    input_size = 512
+    pad_value = 128
+    #: model label k (1..31) is ADE20K class k - 1; label 0 is none of its classes
+    num_labels = 32
+
+    def __init__(self, num_threads: int | None = None):
+        from .weights import weight_path
+
+        path = weight_path(ADE20K_WEIGHTS)
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError:
+            raise ModelLoadError("ADE20K segmentation needs the ai-edge-litert package: pip install ai-edge-litert "
+                                 "(or pip install 'cinescape[segment]')") from None
+        threads = max(1, torch.get_num_threads()) if num_threads is None else max(1, int(num_threads))
+        try:
+            self.interpreter = Interpreter(model_path=str(path), num_threads=threads)
+            with _native_stderr_silenced():
+                self.interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            message = " ".join(str(exc).split()) or type(exc).__name__
+            raise ModelLoadError(f"cannot load the ADE20K segmenter from {path}: {message}") from None
+        source, target = self.interpreter.get_input_details()[0], self.interpreter.get_output_details()[0]
+        size = self.input_size
+        if (tuple(source["shape"]) != (1, size, size, 3) or source["dtype"] != np.uint8
+                or tuple(target["shape"]) != (1, size, size)):
+            raise ModelLoadError(f"{path} is not the expected ADE20K segmenter (input uint8 1×{size}×{size}×3, "
+                                 f"output 1×{size}×{size} labels)")
+        self._input, self._output = source["index"], target["index"]
+        # model label -> group id: 0 (none of its classes) is "others", k is ADE20K class k - 1
+        self._label_groups = np.concatenate(([GROUP_OTHERS], ADE20K_GROUPS[:self.num_labels - 1]))
+
+    def predict(self, image: np.ndarray) -> np.ndarray:
+        """The model's labels over the letterboxed photo: (h, w) int64, long side 512, aspect kept.
+
+        Label 0 is none of the model's classes, label k >= 1 is ADE20K class k - 1 (:data:`ADE20K_CLASSES`).
+        """
+        image = np.asarray(image)
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3 or min(image.shape[:2]) < 1:
+            raise OptionError(f"the segmenter takes a uint8 (H, W, 3) RGB image, got {image.dtype} {image.shape}")
+        height, width = image.shape[:2]
+        scale = self.input_size / max(height, width)
+        h, w = max(1, round(height * scale)), max(1, round(width * scale))
+        canvas = np.full((1, self.input_size, self.input_size, 3), self.pad_value, np.uint8)
+        canvas[0, :h, :w] = np.asarray(Image.fromarray(np.ascontiguousarray(image)).resize((w, h), Image.BILINEAR))
+        self.interpreter.set_tensor(self._input, canvas)
+        self.interpreter.invoke()
+        labels = self.interpreter.get_tensor(self._output)[0, :h, :w].astype(np.int64)
+        return labels.clip(0, self.num_labels - 1)
+
+    def labels(self, image: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
+        """(H, W) (or ``size``) int64 ADE20K class indices (0-based), -1 where the model saw none of its classes."""
+        return _resize_nearest(self.predict(image) - 1, image.shape[:2] if size is None else size)
+
+    def classes(self, image: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
+        """(H, W) (or ``size``) int64 group ids (:data:`GROUP_SKY` ... :data:`GROUP_OTHERS`)."""
+        groups = self._label_groups[self.predict(image)]
+        return _resize_nearest(groups, image.shape[:2] if size is None else size)
+
+
+def _resize_nearest(labels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Nearest-neighbour resize of an (h, w) label map to ``size`` (pixel centres, like ``nearest-exact``)."""
+    (height, width), (h, w) = tuple(size), labels.shape
+    rows = np.minimum(((np.arange(height) + 0.5) * (h / height)).astype(np.int64), h - 1)
+    cols = np.minimum(((np.arange(width) + 0.5) * (w / width)).astype(np.int64), w - 1)
+    return labels[rows[:, None], cols[None, :]]
+
+
+def fluid_mask(image: np.ndarray, size: tuple[int, int] | None = None, matte: SkyMatte | None = None,
+               segmenter: Segmenter | None = None, *, sky: str = "matte") -> np.ndarray:
+    """Motion mask of the fluid parts of a uint8 (H, W, 3) RGB photo (sky, water, waterfall): (H, W) (or
+    ``size``) float32 in [0, 1].
+
+    The pixel-wise maximum (union) of the sky and the segmenter's :data:`FLUID_GROUPS`. ``sky="matte"``
+    (``--auto-mask sky+water``): the sky is :func:`sky_mask` (the U²-Net-p matte); ``sky="segmenter"``: the
+    segmenter's sky group. The groups are looked up at up to 4× ``size`` (at most the photo's size) and
+    area-averaged down, so their edges are soft. ``matte``, ``segmenter``: loaded models to reuse (default:
+    :class:`SkyMatte` and :class:`ADE20KSegmenter`).
+    """
+    if sky not in ("matte", "segmenter"):
+        raise OptionError(f"sky must be 'matte' or 'segmenter', got {sky!r}")
+    height, width = image.shape[:2]
+    size = (height, width) if size is None else (int(size[0]), int(size[1]))
+    sky_part = sky_mask(image, size, matte) if sky == "matte" else None
+    segmenter = segmenter if segmenter is not None else ADE20KSegmenter()
+    groups = FLUID_GROUPS + ((GROUP_SKY,) if sky == "segmenter" else ())
+    fine = (min(height, 4 * size[0]), min(width, 4 * size[1]))
+    hit = torch.from_numpy(np.isin(segmenter.classes(image, fine), groups).astype(np.float32))
+    mask = F.interpolate(hit[None, None], size=size, mode="area")[0, 0].numpy()
+    if sky_part is not None:
+        mask = np.maximum(mask, sky_part)
+    return np.clip(mask, 0.0, 1.0).astype(np.float32)

@@ -62,6 +62,8 @@ class TrainConfig:
     encoder_size: int = 64
     latent_dim: int = 8
     beta: float = 16.0                          # motion only
+    motion_gate: bool = False                   # motion only: gated flow head (PredictorConfig.gate)
+    init_from: str | None = None                # start from these weights (a run's checkpoint.pt or a model folder)
     motion_tv: float = MotionLossWeights.tv
     motion_norm: str = MotionLossWeights.norm     # "l2" (AL) or "charbonnier"
     min_pair_difference: float = 0.02           # motion only (AL Sec. 6.1)
@@ -190,10 +192,43 @@ def build_model(config: TrainConfig):
     common = dict(width=config.width, num_res_blocks=config.num_res_blocks, latent_dim=config.latent_dim,
                   encoder_width=config.encoder_width, encoder_size=config.encoder_size)
     if config.kind == "motion":
-        return MotionModel.create(beta=config.beta, reference_size=config.crop, **common)
+        return MotionModel.create(beta=config.beta, reference_size=config.crop, gate=config.motion_gate, **common)
     if config.kind == "appearance":
         return AppearanceModel.create(**common)
     raise OptionError(f"unknown training kind {config.kind!r}: use motion or appearance")
+
+
+def initialise_from(model: nn.Module, source: str | Path) -> list[str]:
+    """Copy weights from a run's ``checkpoint.pt`` or a model folder into ``model`` (fine-tuning).
+
+    Tensors with the same name and shape are copied; a tensor that grew along its first axis (e.g. a
+    head given an extra gate channel) gets the old values in its first rows and keeps its own
+    initialisation in the rest. Returns the names that were not copied in full.
+    """
+    path = Path(source)
+    if path.is_file():
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        state = state.get("model", state) if isinstance(state, dict) else None
+    elif path.is_dir():
+        state = type(model).from_pretrained(path).state_dict()
+    else:
+        raise OptionError(f"--init-from {path} does not exist")
+    if not isinstance(state, dict):
+        raise OptionError(f"--init-from {path} holds no model weights")
+    partial = []
+    own = model.state_dict()
+    with torch.no_grad():
+        for name, tensor in own.items():
+            old = state.get(name)
+            if old is not None and old.shape == tensor.shape:
+                tensor.copy_(old.to(tensor.dtype))
+            elif old is not None and old.dim() == tensor.dim() and old.shape[1:] == tensor.shape[1:] \
+                    and old.shape[0] < tensor.shape[0]:
+                tensor[:old.shape[0]] = old.to(tensor.dtype)
+                partial.append(name)
+            else:
+                partial.append(name)
+    return partial
 
 
 def _save_checkpoint(path: Path, state: dict) -> None:
@@ -294,6 +329,10 @@ def train(config: TrainConfig, *, resume: bool = False, export: str | Path | Non
         appearance_features = SqueezeFeatures(pretrained=True)  # before decoding data: a missing file fails fast
     clips = load_training_clips(config)
     model = build_model(config)
+    if config.init_from and not (resume and checkpoint_path.exists()):
+        partial = initialise_from(model, config.init_from)
+        if world.is_main and partial:
+            tqdm.write(f"--init-from: {len(partial)} tensors not copied in full: {', '.join(partial[:6])}")
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.5, 0.999))
     size = config.encoder_size
     field_from_flow = config.kind == "motion" and config.common_field == "flow"

@@ -54,6 +54,12 @@ REGISTRY: dict[str, WeightFile] = {
         licence="MIT",
         what="U²-Net-p sky matte, ncnn fp16 weights",
     ),
+    "ade20k/deeplabv3_mnv2_ade20k_uint8.tflite": WeightFile(
+        sha256="2d58c681d81b5e181816b81cc815b82edf3daad905b4d7d35afade80aee93b5f",
+        url="https://github.com/mlcommons/mobile_models/raw/1f996331/v0_7/tflite/deeplabv3_mnv2_ade20k_uint8.tflite",
+        licence="Apache-2.0",
+        what="DeepLabV3 MobileNetV2 ADE20K segmentation, uint8 TFLite (used by --auto-mask sky+water)",
+    ),
 }
 
 

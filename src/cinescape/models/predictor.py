@@ -10,6 +10,10 @@ appearance predictor (6-channel head: colour-transfer maps). With ``width=1.0`` 
 Input: image (B, 3, H, W) in [-1, 1] with H and W divisible by 8, and z (B, latent_dim).
 Output: (B, out_channels, H, W) in [-1/beta, 1/beta] (tanh divided by ``config.beta``; beta > 1 only for
 motion, whose output is then a normalised backward flow, see :mod:`cinescape.ops.warp`).
+
+``gate=True`` (a cinescape addition, not in AL) adds one head channel g and multiplies the output by
+sigmoid(g). A plain tanh head can only produce "no motion" by cancelling its inputs exactly, so still
+land keeps a residual drift of about 0.05 px/frame at 128 px; a saturating gate gives exact stillness.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ class PredictorConfig:
     in_channels: int = 3
     beta: float = 1.0            # the tanh output is divided by beta (AL: motion flow range [-1/beta, 1/beta])
     reference_size: int = 0      # motion: side of the square training crop its flow units refer to (0: none)
+    gate: bool = False           # multiply the output by a predicted sigmoid gate (see the module docstring)
 
     def channels(self) -> tuple[int, int, int]:
         return tuple(max(8, int(round(c * self.width))) for c in (128, 256, 512))
@@ -75,7 +80,10 @@ class Predictor(PretrainedMixin, nn.Module):
         self.res = nn.Sequential(*[ResBlock(c3) for _ in range(config.num_res_blocks)])
         self.upconv1 = nn.Sequential(nn.Conv2d(c3 * 2, c2, 3, 1, 1), nn.InstanceNorm2d(c2), act)
         self.upconv2 = nn.Sequential(nn.Conv2d(c2 * 2, c1, 3, 1, 1), nn.InstanceNorm2d(c1), act)
-        self.upconv3 = nn.Conv2d(c1 * 2, config.out_channels, 5, 1, 2)
+        self.upconv3 = nn.Conv2d(c1 * 2, config.out_channels + int(config.gate), 5, 1, 2)
+        if config.gate:
+            with torch.no_grad():  # start open (sigmoid(2) = 0.88) so the gate does not block learning
+                self.upconv3.bias[config.out_channels:] = 2.0
 
     def forward(self, image: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         if image.shape[-1] % 8 or image.shape[-2] % 8:
@@ -87,4 +95,7 @@ class Predictor(PretrainedMixin, nn.Module):
         x = self.upconv1(F.interpolate(torch.cat((x, d3), 1), scale_factor=2, mode="nearest"))
         x = self.upconv2(F.interpolate(torch.cat((x, d2), 1), scale_factor=2, mode="nearest"))
         x = self.upconv3(F.interpolate(torch.cat((x, d1), 1), scale_factor=2, mode="nearest"))
+        if self.config.gate:
+            out = self.config.out_channels
+            return torch.tanh(x[:, :out]) / self.config.beta * torch.sigmoid(x[:, out:])
         return torch.tanh(x) / self.config.beta

@@ -1,0 +1,238 @@
+"""Semantic groups (FGLA's six) from the ADE20K segmenter, and ``--auto-mask sky+water``."""
+
+import sys
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import SHARED_WEIGHTS
+from PIL import Image
+
+from cinescape.errors import ModelLoadError
+from cinescape.segmentation import (ADE20K_CLASSES, ADE20K_GROUPS, ADE20K_WEIGHTS, FLUID_GROUPS, GROUP_CLASSES,
+                                    GROUP_GRASS, GROUP_NAMES, GROUP_OTHERS, GROUP_SKY, GROUP_TREE, GROUP_WATER,
+                                    GROUP_WATERFALL, ADE20KSegmenter, Segmenter, ade20k_group, fluid_mask)
+
+# ------------------------------------------------------------------------------------- grouping table
+
+
+@pytest.mark.parametrize("name, group", [
+    ("sky", GROUP_SKY), ("tree", GROUP_TREE), ("palm", GROUP_TREE), ("plant", GROUP_TREE),
+    ("grass", GROUP_GRASS), ("field", GROUP_GRASS), ("flower", GROUP_GRASS),
+    ("water", GROUP_WATER), ("sea", GROUP_WATER), ("river", GROUP_WATER), ("lake", GROUP_WATER),
+    ("swimming pool", GROUP_WATER), ("waterfall", GROUP_WATERFALL),
+    ("mountain", GROUP_OTHERS), ("rock", GROUP_OTHERS), ("building", GROUP_OTHERS), ("fountain", GROUP_OTHERS),
+    ("sand", GROUP_OTHERS), ("hill", GROUP_OTHERS), ("person", GROUP_OTHERS), ("flag", GROUP_OTHERS),
+])
+def test_known_classes_map_to_their_group(name, group):
+    assert ade20k_group(name) == group
+    assert GROUP_NAMES[group] == {GROUP_SKY: "sky", GROUP_TREE: "tree", GROUP_GRASS: "grass", GROUP_WATER: "water",
+                                  GROUP_WATERFALL: "waterfall", GROUP_OTHERS: "others"}[group]
+
+
+def test_every_ade20k_class_has_exactly_one_group():
+    assert len(ADE20K_CLASSES) == 150 and len(set(ADE20K_CLASSES)) == 150
+    # a few positions of the public SceneParse150 order (0-based)
+    assert (ADE20K_CLASSES[0], ADE20K_CLASSES[2], ADE20K_CLASSES[21], ADE20K_CLASSES[113], ADE20K_CLASSES[149]) == \
+        ("wall", "sky", "water", "waterfall", "flag")
+    assert ADE20K_GROUPS.shape == (150,) and ADE20K_GROUPS.dtype == np.int64
+    assert set(ADE20K_GROUPS.tolist()) == set(range(len(GROUP_NAMES)))
+    listed = [name for names in GROUP_CLASSES.values() for name in names]
+    assert len(listed) == len(set(listed))  # no class is in two groups
+    assert all(name in ADE20K_CLASSES for name in listed)  # names, not typos
+    for index, name in enumerate(ADE20K_CLASSES):
+        expected = [g for g, names in GROUP_CLASSES.items() if name in names] or [GROUP_OTHERS]
+        assert len(expected) == 1 and ADE20K_GROUPS[index] == expected[0], name
+    assert (ADE20K_GROUPS == GROUP_OTHERS).sum() == 137
+    assert set(FLUID_GROUPS) == {GROUP_WATER, GROUP_WATERFALL}
+    with pytest.raises(KeyError):
+        ade20k_group("lava")
+
+
+# ------------------------------------------------------------------------------------------- errors
+
+
+def test_missing_weights_file_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("CINESCAPE_WEIGHTS", str(tmp_path))  # an empty folder
+    monkeypatch.delenv("CINESCAPE_ALLOW_DOWNLOAD", raising=False)
+    with pytest.raises(ModelLoadError) as caught:
+        ADE20KSegmenter(num_threads=1)
+    message = str(caught.value)
+    assert ADE20K_WEIGHTS in message and "CINESCAPE_WEIGHTS" in message and "\n" not in message
+
+
+def test_missing_package_says_what_to_install(monkeypatch):
+    if not (SHARED_WEIGHTS / ADE20K_WEIGHTS).is_file():
+        pytest.skip(f"needs {SHARED_WEIGHTS / ADE20K_WEIGHTS} (the file is checked before the package)")
+    monkeypatch.setenv("CINESCAPE_WEIGHTS", str(SHARED_WEIGHTS))
+    monkeypatch.setitem(sys.modules, "ai_edge_litert", None)  # import fails
+    monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
+    with pytest.raises(ModelLoadError, match="pip install ai-edge-litert") as caught:
+        ADE20KSegmenter(num_threads=1)
+    assert "\n" not in str(caught.value)
+
+
+def test_cli_missing_segmenter_weights_is_a_one_line_error(tiny_pipeline, tmp_path, capsys, monkeypatch):
+    from cinescape.cli import main
+
+    rng = np.random.default_rng(0)
+    photo = tmp_path / "photo.png"
+    Image.fromarray((rng.random((40, 56, 3)) * 255).astype(np.uint8)).save(photo)
+    model = tiny_pipeline.save_pretrained(tmp_path / "model")
+    monkeypatch.setenv("CINESCAPE_WEIGHTS", str(tmp_path / "empty"))
+    monkeypatch.delenv("CINESCAPE_ALLOW_DOWNLOAD", raising=False)
+    out = tmp_path / "loop.mp4"
+    code = main(["animate", str(photo), "-o", str(out), "--frames", "3", "--auto-mask", "sky+water",
+                 "--model", str(model), "-q"])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and err.startswith("cinescape: error:")
+    # the sky matte is loaded first: its file (or package) is named, else the segmenter's
+    assert any(word in err for word in ("skyseg/", "ncnn", ADE20K_WEIGHTS, "ai-edge-litert"))
+    assert not out.exists()
+
+
+# ------------------------------------------------------------------------- the real segmenter (weights)
+
+
+def _needs_segmenter():
+    if not (SHARED_WEIGHTS / ADE20K_WEIGHTS).is_file():
+        pytest.skip(f"needs the ADE20K segmenter weights {SHARED_WEIGHTS / ADE20K_WEIGHTS} (not on this machine)")
+    pytest.importorskip("ai_edge_litert", reason="ai-edge-litert not installed (pip install 'cinescape[segment]')")
+
+
+@pytest.fixture(scope="module")
+def segmenter():
+    _needs_segmenter()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CINESCAPE_WEIGHTS", str(SHARED_WEIGHTS))
+        return ADE20KSegmenter(num_threads=1)
+
+
+def test_loading_prints_nothing(capfd, monkeypatch):
+    _needs_segmenter()
+    monkeypatch.setenv("CINESCAPE_WEIGHTS", str(SHARED_WEIGHTS))
+    capfd.readouterr()
+    ADE20KSegmenter(num_threads=1)  # LiteRT's C++ INFO line about its XNNPACK delegate is silenced
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+
+
+def test_segmenter_finds_the_sky_at_the_top_of_a_landscape(segmenter):
+    from cinescape.data.synthetic import generate_landscape_photo
+
+    photo = generate_landscape_photo(96, 160, seed=3)
+    assert isinstance(segmenter, Segmenter)
+    groups = segmenter.classes(photo)
+    assert groups.shape == photo.shape[:2] and groups.dtype == np.int64
+    assert groups.min() >= 0 and groups.max() < len(GROUP_NAMES)
+    assert (groups[:12] == GROUP_SKY).mean() > 0.95  # the top rows are sky
+    assert (groups[-12:] != GROUP_SKY).mean() > 0.95  # the bottom rows are not
+    # another size: nearest neighbours of the model's map (so nearly a subsampling of the full-size one)
+    small = segmenter.classes(photo, size=(48, 80))
+    assert small.shape == (48, 80) and (small == groups[1::2, 1::2]).mean() > 0.95
+    # labels are ADE20K class indices (or -1: none of the model's classes); the groups follow from them
+    labels = segmenter.labels(photo)
+    assert labels.shape == photo.shape[:2] and labels.min() >= -1 and labels.max() < 150
+    assert np.array_equal(np.where(labels >= 0, ADE20K_GROUPS[labels.clip(0)], GROUP_OTHERS), groups)
+    assert ADE20K_CLASSES[np.bincount(labels[:12].ravel().clip(0)).argmax()] == "sky"
+
+
+def test_segmenter_on_a_real_photo_with_a_river(segmenter):
+    from cinescape.io.image import load_image
+
+    path = SHARED_WEIGHTS.parent / "data" / "photos" / "scg_personal_IMG_6036.png"
+    if not path.is_file():
+        pytest.skip(f"needs {path}")
+    photo = np.array(Image.fromarray(load_image(path)).resize((256, 256), Image.BILINEAR))
+    groups = segmenter.classes(photo)
+    assert (groups[:16, 160:] == GROUP_SKY).mean() > 0.8  # sky at the top right
+    assert (groups[-64:, :160] == GROUP_WATER).mean() > 0.8  # the river at the bottom left
+    wide = segmenter.classes(np.ascontiguousarray(photo[:128]))  # letterboxed: another aspect works
+    assert wide.shape == (128, 256) and (wide[:16, 160:] == GROUP_SKY).mean() > 0.8
+
+
+# ----------------------------------------------------------------------------- --auto-mask sky+water
+
+
+class _HalfWater:
+    """A segmenter for tests: water below row ``edge`` (of the photo), others above."""
+
+    source = "test"
+
+    def __init__(self, edge_fraction: float):
+        self.edge_fraction = edge_fraction
+
+    def classes(self, image, size=None):
+        height, width = image.shape[:2] if size is None else size
+        groups = np.full((height, width), GROUP_OTHERS, np.int64)
+        groups[round(height * self.edge_fraction):] = GROUP_WATER
+        return groups
+
+
+class _NoSky:
+    def __call__(self, image, size=None):
+        return np.zeros(image.shape[:2] if size is None else size, np.float32)
+
+
+def test_fluid_mask_is_the_union_of_sky_and_water():
+    photo = np.zeros((40, 60, 3), np.uint8)
+    mask = fluid_mask(photo, (20, 30), matte=_NoSky(), segmenter=_HalfWater(0.5))
+    assert mask.shape == (20, 30) and mask.dtype == np.float32
+    assert np.array_equal(mask[:10], np.zeros((10, 30))) and np.array_equal(mask[10:], np.ones((10, 30)))
+    both = fluid_mask(photo, matte=_NoSky(), segmenter=_HalfWater(0.5), sky="segmenter")
+    assert both.shape == (40, 60) and both[:20].max() == 0 and both[20:].min() == 1
+    with pytest.raises(Exception, match="sky"):
+        fluid_mask(photo, matte=_NoSky(), segmenter=_HalfWater(0.5), sky="clouds")
+
+
+def _frozen_core(frozen: np.ndarray, margin: int) -> np.ndarray:
+    """``frozen`` eroded by ``margin`` pixels: the feathered band along its edge is left out."""
+    core = torch.from_numpy(frozen)[None, None].float()
+    return (-F.max_pool2d(-core, 2 * margin + 1, stride=1, padding=margin))[0, 0].bool().numpy()
+
+
+@pytest.mark.parametrize("auto_mask", ["sky+water", "fluid"])
+def test_sky_water_mask_freezes_what_the_segmenter_calls_others(tiny_pipeline, auto_mask):
+    # stand-ins for both models, so this runs without weights: no sky, water in the bottom 60 %
+    tiny_pipeline._sky_matte, tiny_pipeline._segmenter = _NoSky(), _HalfWater(0.4)
+    photo = (np.random.default_rng(1).random((64, 96, 3)) * 255).astype(np.uint8)
+    frames = tiny_pipeline(photo, num_frames=4, loop="none", appearance=False, auto_mask=auto_mask)
+    plain = tiny_pipeline(photo, num_frames=4, loop="none", appearance=False)
+    others = _HalfWater(0.4).classes(photo) == GROUP_OTHERS
+    # 10 px margin: the feather (3 working-size px = 4 px here) plus the bilinear flow upsampling
+    core = _frozen_core(others, 10)
+    assert core.sum() > 0
+    for frame in frames:
+        assert np.array_equal(frame[core], photo[core])
+    assert not np.array_equal(plain[3][core], photo[core])  # without the mask those pixels move
+    water = _frozen_core(~others, 10)
+    assert not np.array_equal(frames[3][water], photo[water])  # the water moves
+
+
+def test_auto_sky_water_mask_with_the_real_models(tiny_pipeline, monkeypatch):
+    _needs_segmenter()
+    if not (SHARED_WEIGHTS / "skyseg").is_dir():
+        pytest.skip(f"needs the sky matte weights in {SHARED_WEIGHTS / 'skyseg'}")
+    pytest.importorskip("ncnn", reason="ncnn not installed (pip install 'cinescape[eval]')")
+    monkeypatch.setenv("CINESCAPE_WEIGHTS", str(SHARED_WEIGHTS))
+    from cinescape.io.image import load_image
+    from cinescape.segmentation import SkyMatte, sky_mask
+
+    path = SHARED_WEIGHTS.parent / "data" / "photos" / "scg_personal_IMG_6036.png"  # a house by a river
+    if not path.is_file():
+        pytest.skip(f"needs {path}")
+    photo = np.array(Image.fromarray(load_image(path)).resize((160, 128), Image.BILINEAR))
+    frames = tiny_pipeline(photo, num_frames=4, loop="none", appearance=False, auto_mask="sky+water")
+    segmenter, matte = tiny_pipeline._segmenter, tiny_pipeline._sky_matte
+    assert isinstance(segmenter, ADE20KSegmenter) and isinstance(matte, SkyMatte)  # loaded once, kept
+    groups = segmenter.classes(photo)
+    assert (groups == GROUP_WATER).mean() > 0.2  # the river is found
+    # frozen: what the segmenter calls others and the matte does not call sky, away from the feathered edges
+    still = (groups == GROUP_OTHERS) & (sky_mask(photo, matte=matte) < 1e-6)
+    core = _frozen_core(still, 12)  # the feather is 3 working-size px = 8 px here, plus the flow upsampling
+    assert core.mean() > 0.1
+    for frame in frames:
+        assert np.array_equal(frame[core], photo[core])
+    water = _frozen_core(groups == GROUP_WATER, 12)
+    assert water.sum() > 0 and not np.array_equal(frames[3][water], photo[water])
