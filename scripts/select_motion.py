@@ -48,14 +48,15 @@ def seam_ratio(frames: list[np.ndarray]) -> float:
     return float(np.abs(as_float[0] - as_float[-1]).mean() / max(steps, 1e-6))
 
 
-def measure(model: str, photos, seeds: list[int], frames: int) -> dict:
+def measure(model: str, photos, seeds: list[int], frames: int, auto_mask: str = "none", mode: str = "recurrent") -> dict:
     pipeline = CinemagraphPipeline.from_pretrained(model)
     rows = {}
     for name, image, mask in photos:
         height, width = image.shape[:2]
         inside, outside, seams = [], [], []
         for seed in seeds:
-            settings = AnimationSettings(num_frames=frames, seed=seed, appearance=False, loop="crossfade")
+            settings = AnimationSettings(num_frames=frames, seed=seed, appearance=False, loop="crossfade",
+                                         auto_mask=auto_mask, mode=mode)
             animation = pipeline.plan(image, settings)
             flows = resize_flow(animation.steps[1:], (height, width))
             pixels = flows * torch.tensor([width / 2, height / 2]).view(1, 2, 1, 1)
@@ -79,6 +80,8 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=32)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--auto-mask", default="none", help="as cinescape animate --auto-mask")
+    parser.add_argument("--mode", default="recurrent", choices=["recurrent", "eulerian"])
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     parser.add_argument("--per-photo", action="store_true")
     args = parser.parse_args()
@@ -87,12 +90,13 @@ def main() -> int:
         return 0
     torch.set_num_threads(args.threads)
     photos = masked_photos(args.photos, args.width)
-    print(f"{len(photos)} photos with fluid masks, {args.width} px wide, seeds {args.seeds}, {args.frames} frames")
+    print(f"{len(photos)} photos with fluid masks, {args.width} px wide, seeds {args.seeds}, {args.frames} frames, "
+          f"{args.mode} motion, auto-mask {args.auto_mask}")
     print("| model | inside px/frame | outside px/frame | photos meeting both | worst seam |")
     print("|---|---|---|---|---|")
     results = []
     for model in args.models:
-        result = measure(model, photos, args.seeds, args.frames)
+        result = measure(model, photos, args.seeds, args.frames, args.auto_mask, args.mode)
         results.append(result)
         s = result["summary"]
         print(f"| {model} | {s['inside']:.3f} | {s['outside']:.3f} | {s['photos_meeting_targets']}/{len(photos)} "

@@ -127,7 +127,7 @@ def _run_cli_train(out, extra, nproc=None):
     assert result.returncode == 0, result.stderr[-2000:]
 
 
-@pytest.mark.parametrize("common_field", ["predicted", "flow"])
+@pytest.mark.parametrize("common_field", ["predicted", "flow", "pair"])
 def test_two_process_torchrun_equals_one_process_with_the_global_batch(tmp_path, common_field):
     extra = ["--common-field", common_field, "--threads", "1"]
     _run_cli_train(tmp_path / "ddp", ["--batch-size", "2", *extra], nproc=2)

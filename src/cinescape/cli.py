@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+import warnings
 from pathlib import Path
 
 from . import __version__
@@ -25,6 +26,8 @@ EXAMPLES = """examples:
   cinescape animate photo.jpg -o loop.gif --frames 48 --fps 12 --motion-code pc:0.8 --no-appearance
   cinescape animate photo.jpg -o frames/ --loop none --frames 32 --flow-video flow.mp4
   cinescape animate photo.jpg -o loop.mp4 --mode eulerian --loop symmetric --auto-mask sky
+  cinescape animate photo.jpg -o loop.mp4 --arrows arrows.json --auto-mask sky
+  cinescape animate photo.jpg -o loop.mp4 --time-of-day day,sunset,night
 """
 
 
@@ -89,11 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
     animate.add_argument("--mask", default=None, metavar="FILE",
                          help="motion mask image: white may move, black stays frozen, grey moves partly; resized to "
                               "the photo, edges feathered")
-    animate.add_argument("--auto-mask", choices=["none", "sky", "sky+water", "fluid"], default="none",
+    animate.add_argument("--auto-mask", choices=["none", "sky", "sky+water", "fluid"], default=None,
                          help="sky: move only the sky found by the U²-Net-p sky matte (needs ncnn and the skyseg "
                               "weights, see CINESCAPE_WEIGHTS); sky+water (alias fluid): the sky matte or what the "
                               "ADE20K segmenter calls water or waterfall (also needs ai-edge-litert and the ade20k "
-                              "weights); multiplies --mask (default none)")
+                              "weights); multiplies --mask. Default: the model's recommendation (the shipped "
+                              "model: sky+water where its weights are found, else none with a warning)")
     animate.add_argument("--seed", type=int, default=0, help="seed for codes picked at random (default 0)")
     animate.add_argument("--motion-code", default=None, metavar="SEL",
                          help="motion code: codebook index (e.g. 3), pc:POS with POS in 0..1 along the first "
@@ -108,17 +112,50 @@ def build_parser() -> argparse.ArgumentParser:
                               "(default 1)")
     animate.add_argument("--no-appearance", action="store_true", help="motion only: keep the photo's colours")
     animate.add_argument("--model", default=None, metavar="DIR", help="model folder (default: the shipped model)")
+    animate.add_argument("--method", choices=["al", "fgla"], default="al",
+                         help="al: Animating Landscape, one motion code (default); fgla: FGLA per-region motion, "
+                              "needs --model DIR of a `cinescape train fgla` run")
+    animate.add_argument("--reference", action="append", default=[], metavar="GROUP=CLIP",
+                         help="fgla: move GROUP (sky, tree, grass, water, waterfall, others) like it moves in CLIP (a "
+                              "video or frame folder, CLIP:STRIDE allowed); repeatable. Groups without a reference keep "
+                              "still; with no reference at all, every group takes a codebook latent from --seed")
+    animate.add_argument("--region-speed", action="append", default=[], metavar="GROUP=X",
+                         help="fgla: scale GROUP's motion by X (0 freezes it); repeatable")
     animate.add_argument("--flow-video", default=None, metavar="PATH",
                          help="also write the colour-coded frame-to-frame flow as a video (same formats)")
     animate.add_argument("--working-size", type=_positive_int, default=None, metavar="PX",
                          help="short side the networks run at (default: the model's, 144)")
+    control = animate.add_argument_group("control (AL Sec. 6.4)")
+    control.add_argument("--arrows", default=None, metavar="FILE.json",
+                         help='arrow annotations: a JSON list of {"from": [x, y], "to": [x, y]} in pixels of the '
+                              "photo; the content at each arrow moves along it, its length the speed in pixels per "
+                              "frame (--motion-speed still scales it)")
+    control.add_argument("--arrows-mode", choices=["latent", "direct"], default="latent",
+                         help="latent: optimise the motion code so the network's flow follows the arrows (AL Eq. 12; "
+                              "natural motion, but only directions the model can produce); direct: a smooth field "
+                              "interpolated from the arrows is the motion (any direction, a rigid drift; confine it "
+                              "with --mask or --auto-mask) (default latent)")
+    control.add_argument("--appearance-patches", default=None, metavar="FILE",
+                         help='target colours: a JSON list of {"box": [x0, y0, x1, y1], "color": [r, g, b]} (photo '
+                              "pixels, 0-255), or a PNG painted with the colours on transparency (alpha > 0 = "
+                              "constrained); the colours go from the photo's to the best match and back (AL Eq. 13)")
+    control.add_argument("--time-of-day", default=None, metavar="LIST",
+                         help="colours go through these times of day, comma-separated: day, sunset, twilight "
+                              "(dusk, dawn), night, e.g. day,sunset,night; codebook codes are labelled by their "
+                              "brightness and warmth")
+    control.add_argument("--appearance-sequence", choices=["codebook", "lstm"], default="codebook",
+                         help="codebook: keyframes from a codebook sequence (--appearance-code); lstm: a sequence the "
+                              "appearance LSTM generates from the photo's own code (AL App. B; train it with "
+                              "`cinescape codebook --model DIR --train-lstm`) (default codebook)")
+    control.add_argument("--control-steps", type=int, default=100, metavar="N",
+                         help="Adam steps of the arrow and patch optimisations (default 100)")
     animate.add_argument("--overwrite", action="store_true", help="replace an existing PNG frame folder")
     animate.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
-    train = commands.add_parser("train", help="train the motion or appearance model (AL Algorithms 2, 3)",
+    train = commands.add_parser("train", help="train the motion or appearance model (AL Algorithms 2, 3) or FGLA",
                                 description="Train on time-lapse clips: folders of frames or video files. "
                                             "Resumable with --resume.")
-    train.add_argument("kind", choices=["motion", "appearance"])
+    train.add_argument("kind", choices=["motion", "appearance", "fgla"])
     train.add_argument("--data", action="append", default=[], metavar="PATH[:STRIDE]",
                        help="a clip or a folder of clips, optionally with a frame stride; repeatable")
     train.add_argument("--synthetic", type=int, default=0, metavar="N", help="add N procedural clips")
@@ -140,8 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--flow-loss", type=_nonnegative_float, default=0.0, metavar="WEIGHT",
                        help="motion: weight of an L1 loss to OpenCV DIS pseudo-ground-truth flow (FGLA's L_flow; "
                             "synthetic clips use their exact flow); 0 = AL's losses only")
-    train.add_argument("--common-field", choices=["predicted", "flow"], default="predicted",
-                       help="motion encoder input: predicted (AL Algorithm 2) or flow (each clip's mean pseudo-GT flow)")
+    train.add_argument("--common-field", choices=["predicted", "flow", "pair"], default="predicted",
+                       help="motion encoder input: predicted (AL Algorithm 2), flow (each clip's mean pseudo-GT flow) "
+                            "or pair (each pair's own pseudo-GT flow; codebook: each clip's median-speed pair)")
     train.add_argument("--motion-gate", action="store_true",
                        help="motion: gated flow head (sigmoid gate per pixel) so still regions can stop exactly")
     train.add_argument("--init-from", default=None, metavar="PATH",
@@ -156,6 +194,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--checkpoint-every", type=_positive_int, default=250)
     train.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     train.add_argument("--export", default=None, metavar="DIR", help="also write the trained part into a model folder")
+    train.add_argument("--frame-stride", type=_positive_int, default=4, metavar="N",
+                       help="fgla: frame stride of --data sources given without :STRIDE (FGLA: 4)")
+    train.add_argument("--fgla-alpha", type=_nonnegative_float, default=None,
+                       help="fgla: weight of L_flow on normalised flows (FGLA: 0.5)")
+    train.add_argument("--fgla-beta", type=_nonnegative_float, default=None,
+                       help="fgla: weight of the edge-aware TV on normalised flows (FGLA: 5)")
 
     codebook = commands.add_parser("codebook", help="(re)build a model's codebook from training data",
                                    description="Motion codes come from a motion run's checkpoint (the common motion "
@@ -164,6 +208,11 @@ def build_parser() -> argparse.ArgumentParser:
     codebook.add_argument("--motion-checkpoint", default=None, metavar="FILE", help="checkpoint.pt of a motion run")
     codebook.add_argument("--appearance-data", action="append", default=[], metavar="PATH[:STRIDE]")
     codebook.add_argument("--short-side", type=_positive_int, default=160)
+    codebook.add_argument("--train-lstm", action="store_true",
+                          help="train the appearance-code LSTM (AL App. B) on the codebook's appearance sequences and "
+                               "save it as DIR/appearance_lstm/ (a few seconds; redo after rebuilding the appearance "
+                               "codes); enables `cinescape animate --appearance-sequence lstm`")
+    codebook.add_argument("--lstm-steps", type=_positive_int, default=500, help="LSTM training steps (default 500)")
 
     evaluate = commands.add_parser(
         "evaluate", help="measure baselines and models with the papers' metrics",
@@ -181,8 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--synthetic", type=int, default=0, metavar="N",
                           help="also evaluate N procedural clips (exact flow: adds the EPE metric)")
     evaluate.add_argument("--method", nargs="+", default=["static", "shift", "default"], metavar="NAME",
-                          help="static, shift, real (the clip itself), default (shipped model) or a model folder "
-                               "(default: static shift default)")
+                          help="static, shift, real (the clip itself), default (shipped model), a model folder or "
+                               "fgla:DIR (an FGLA model folder) (default: static shift default)")
     evaluate.add_argument("--frames", type=_positive_int, default=32, help="frames per clip, input included (default 32)")
     evaluate.add_argument("--size", type=_positive_int, default=256,
                           help="comparison size: square centre crop resized to SIZE (default 256)")
@@ -199,6 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="models: none (frame 0 = input, the papers' protocol; default), crossfade or symmetric")
     evaluate.add_argument("--mode", choices=["recurrent", "eulerian"], default="recurrent",
                           help="models: recurrent (AL; default) or eulerian motion (one network call, integrated)")
+    evaluate.add_argument("--auto-mask", choices=["none", "sky", "sky+water", "fluid"], default=None,
+                          help="models: motion mask as in animate (default: the model's recommendation)")
     evaluate.add_argument("--appearance", action="store_true", help="models: also animate colours (default: motion only)")
     evaluate.add_argument("--shift-speed", type=_nonnegative_float, default=1.0,
                           help="shift baseline speed in pixels per frame at --size (default 1)")
@@ -240,18 +291,26 @@ def build_parser() -> argparse.ArgumentParser:
 def run_animate(args: argparse.Namespace) -> None:
     from .io.image import load_image
     from .io.video import VideoWriter
+    from .control import load_arrows, load_patches
     from .pipeline import AnimationSettings, CinemagraphPipeline
     from .segmentation import load_mask
 
     settings = AnimationSettings(num_frames=args.frames, loop=args.loop, seed=args.seed, motion_code=args.motion_code,
                                  appearance_code=args.appearance_code, motion_speed=args.motion_speed,
                                  appearance_speed=args.appearance_speed, appearance=not args.no_appearance,
-                                 working_size=args.working_size, mode=args.mode, auto_mask=args.auto_mask)
+                                 working_size=args.working_size, mode=args.mode, auto_mask=args.auto_mask,
+                                 arrows_mode=args.arrows_mode, control_steps=args.control_steps,
+                                 time_of_day=args.time_of_day, appearance_sequence=args.appearance_sequence)
     settings.validate()
     image = load_image(args.input)
     if args.mask:
         settings.mask = load_mask(args.mask)  # read before the model, so a bad mask fails early
-    pipeline = CinemagraphPipeline.from_pretrained(args.model)
+    if args.arrows:  # likewise the control files (schema errors)
+        settings.arrows = load_arrows(args.arrows, image.shape[:2])
+    if args.appearance_patches:
+        settings.appearance_patches = load_patches(args.appearance_patches, image.shape[:2])
+        settings.validate()
+    pipeline, plan_options = _animate_pipeline(args)
     size = (image.shape[1], image.shape[0])
     if args.flow_video and Path(args.flow_video).resolve() == Path(args.output).resolve():
         raise CinescapeError("--flow-video must differ from the output path")
@@ -262,7 +321,7 @@ def run_animate(args: argparse.Namespace) -> None:
         if args.flow_video:
             flow_writer = stack.enter_context(VideoWriter(args.flow_video, fps=args.fps, size=size,
                                                           overwrite=args.overwrite))
-        animation = pipeline.plan(image, settings, progress=not args.quiet)
+        animation = pipeline.plan(image, settings, progress=not args.quiet, **plan_options)
         for frame in animation.frames():
             writer.write(frame)
         if flow_writer is not None:
@@ -273,9 +332,51 @@ def run_animate(args: argparse.Namespace) -> None:
               + (f" and {args.flow_video}" if args.flow_video else ""), file=sys.stderr)
 
 
+def _animate_pipeline(args: argparse.Namespace):
+    """The pipeline of ``--method`` and the extra arguments of its ``plan``."""
+    from .pipeline import CinemagraphPipeline
+
+    if args.method == "al":
+        if args.reference or args.region_speed:
+            raise CinescapeError("--reference and --region-speed need --method fgla")
+        return CinemagraphPipeline.from_pretrained(args.model), {}
+    from .fgla import FGLAPipeline, parse_region_options
+
+    references, speeds = parse_region_options(args.reference, args.region_speed)
+    if args.motion_code is not None:
+        raise CinescapeError("--motion-code is for --method al; FGLA takes --reference GROUP=CLIP (or --seed)")
+    if args.model is None:
+        raise CinescapeError("--method fgla needs a trained FGLA model: give --model DIR (no FGLA model is shipped; "
+                             "train one with `cinescape train fgla`)")
+    return FGLAPipeline.from_pretrained(args.model), {"references": references, "speeds": speeds}
+
+
+def _run_train_fgla(args: argparse.Namespace) -> None:
+    from .fgla import FGLALossWeights, FGLATrainConfig, train_fgla
+
+    if args.init_from:
+        raise CinescapeError("--init-from is not supported by cinescape train fgla")
+    defaults = FGLALossWeights()
+    config = FGLATrainConfig(out=args.out, data=args.data, synthetic=args.synthetic,
+                             frame_stride=args.frame_stride, steps=args.steps, batch_size=args.batch_size,
+                             crop=args.crop, short_side=args.short_side, lr=args.lr, width=args.width,
+                             num_res_blocks=args.res_blocks,
+                             alpha=defaults.flow if args.fgla_alpha is None else args.fgla_alpha,
+                             beta=defaults.tv if args.fgla_beta is None else args.fgla_beta,
+                             min_pair_difference=args.min_pair_difference, min_pair_motion=args.min_pair_motion,
+                             include_validation=args.include_validation, bf16=not args.no_bf16, threads=args.threads,
+                             seed=args.seed, checkpoint_every=args.checkpoint_every, snapshot_every=args.snapshot_every)
+    model_dir = train_fgla(config, resume=args.resume, export=args.export)
+    print(f"trained fgla model in {model_dir}" + (f" (exported to {args.export})" if args.export else ""),
+          file=sys.stderr)
+
+
 def run_train(args: argparse.Namespace) -> None:
     from .motion import MotionLossWeights
     from .train import TrainConfig, train
+
+    if args.kind == "fgla":
+        return _run_train_fgla(args)
 
     if args.crop % 8:
         raise CinescapeError(f"--crop must be a multiple of 8, got {args.crop}")
@@ -299,12 +400,25 @@ def run_train(args: argparse.Namespace) -> None:
 def run_codebook(args: argparse.Namespace) -> None:
     from .train import rebuild_codebook
 
-    if not args.motion_checkpoint and not args.appearance_data:
-        raise CinescapeError("nothing to do: give --motion-checkpoint and/or --appearance-data")
-    codebook = rebuild_codebook(Path(args.model), motion_checkpoint=args.motion_checkpoint,
-                                appearance_data=args.appearance_data, short_side=args.short_side)
-    print(f"codebook of {args.model}: {codebook.motion.shape[0]} motion codes, "
-          f"{len(codebook.appearance)} appearance sequences", file=sys.stderr)
+    if not args.motion_checkpoint and not args.appearance_data and not args.train_lstm:
+        raise CinescapeError("nothing to do: give --motion-checkpoint, --appearance-data and/or --train-lstm")
+    if args.motion_checkpoint or args.appearance_data:
+        codebook = rebuild_codebook(Path(args.model), motion_checkpoint=args.motion_checkpoint,
+                                    appearance_data=args.appearance_data, short_side=args.short_side)
+        print(f"codebook of {args.model}: {codebook.motion.shape[0]} motion codes, "
+              f"{len(codebook.appearance)} appearance sequences", file=sys.stderr)
+    if args.train_lstm:
+        from .appearance_lstm import FOLDER, appearance_lstm_loss, train_appearance_lstm
+        from .codebook import Codebook
+
+        if not Path(args.model).is_dir():
+            raise CinescapeError(f"model folder {args.model} does not exist")
+        codebook = Codebook.load(args.model)
+        lstm, losses = train_appearance_lstm(codebook, steps=args.lstm_steps)
+        path = lstm.save_pretrained(Path(args.model) / FOLDER)
+        print(f"trained the appearance LSTM on {sum(s.shape[0] for s in codebook.appearance)} codes in "
+              f"{len(codebook.appearance)} sequences ({args.lstm_steps} steps, next-code loss "
+              f"{appearance_lstm_loss(lstm, codebook):.4f}); saved {path}", file=sys.stderr)
 
 
 def run_evaluate(args: argparse.Namespace) -> None:
@@ -317,7 +431,7 @@ def run_evaluate(args: argparse.Namespace) -> None:
     settings = EvalSettings(data=args.data, synthetic=args.synthetic, frames=args.frames, size=args.size,
                             keep_aspect=args.keep_aspect, samples=args.samples, stride=args.stride, cut=args.cut,
                             validation_only=args.validation_only, max_clips=args.max_clips, loop=args.loop,
-                            mode=args.mode,
+                            mode=args.mode, auto_mask=args.auto_mask,
                             appearance=args.appearance, shift_speed=args.shift_speed, seed=args.seed, masks=args.masks,
                             sky_matte=not args.no_sky_matte, inception=args.inception, i3d=args.i3d)
     if args.threads > 0:
@@ -351,6 +465,8 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version, or a usage error already printed on one line
         return int(exc.code or 0)
     args.argv = argv  # evaluate records its command line
+    # Library warnings (e.g. a model's default mask unavailable) as one plain line, like the errors.
+    warnings.formatwarning = lambda message, *rest, **kw: f"cinescape: warning: {message}\n"
     handlers = {"animate": run_animate, "train": run_train, "codebook": run_codebook, "evaluate": run_evaluate,
                 "bench": run_bench}
     try:

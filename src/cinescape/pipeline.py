@@ -18,6 +18,12 @@ sampled exactly once per output frame):
 3. Appearance: codes keyframed from the photo's own code through a codebook sequence and back
    (cyclic), predicted colour maps resized to H×W and applied as ``tanh(C_w * I + C_b)``.
 
+Control (AL Sec. 6.4, :mod:`cinescape.control`): ``arrows`` either optimise ``z^M`` so the predicted flow follows
+them (AL Eq. 12, ``arrows_mode="latent"``) or give the velocity field directly (``"direct"``); ``appearance_patches``
+optimise the appearance code towards target colours (AL Eq. 13); ``time_of_day`` keyframes labelled codebook codes
+(:mod:`cinescape.time_of_day`); ``appearance_sequence="lstm"`` generates the codes with AL Appendix B's LSTM
+(:mod:`cinescape.appearance_lstm`).
+
 Frames are rendered lazily, one at a time, so memory does not grow with the number of frames.
 """
 
@@ -27,8 +33,9 @@ import json
 import math
 import random
 import time
+import warnings
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
@@ -38,11 +45,16 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from .appearance import AppearanceModel
+from .appearance_lstm import FOLDER as APPEARANCE_LSTM_FOLDER
+from .appearance_lstm import AppearanceLSTM
 from .codebook import Codebook, CodeSelector
-from .errors import ModelLoadError, OptionError
+from .control import (ARROW_MODES, DEFAULT_CONTROL_STEPS, AppearancePatches, Arrows, arrow_field, load_arrows,
+                      load_patches, optimize_appearance_code, optimize_motion_code, rasterize_arrows)
+from .errors import CinescapeError, ModelLoadError, OptionError
 from .io.image import image_to_tensor, load_image, tensor_to_image
 from .models.base import atomic_write_bytes
 from .motion import MotionModel
+from .time_of_day import TimeOfDayCodes, parse_time_of_day, time_of_day_keyframes
 from .ops import (accumulate_flow, color_transfer, crossfade_schedule, feather_mask, flow_normalized_to_pixels,
                   flow_to_color, integrate_velocity, interpolate_cyclic, resize_flow, resize_mask, symmetric_schedule,
                   warp)
@@ -52,6 +64,7 @@ PIPELINE_CONFIG = "pipeline.json"
 LOOP_MODES = ("crossfade", "symmetric", "none")
 MOTION_MODES = ("recurrent", "eulerian")
 AUTO_MASKS = ("none", "sky", "sky+water", "fluid")   # "fluid" = "sky+water"
+APPEARANCE_SEQUENCES = ("codebook", "lstm")
 MASK_FEATHER_SIGMA = 1.0   # edge blur of motion masks, in working-size pixels
 
 
@@ -71,8 +84,16 @@ class AnimationSettings:
     working_size: int | None = None     # short side the predictors run at (default: the model's)
     mode: str = "recurrent"             # "recurrent" (AL: a network call per frame) or "eulerian" (one call, integrated)
     mask: np.ndarray | torch.Tensor | str | Path | None = None  # (H, W) in [0, 1] or an image: 1 moves, 0 frozen
-    auto_mask: str = "none"             # "sky": motion only where the U²-Net-p sky matte finds sky (x mask);
+    auto_mask: str | None = None        # None: the model's default (pipeline.json "defaults"), else "none";
+    #                                     "sky": motion only where the U²-Net-p sky matte finds sky (x mask);
     #                                     "sky+water" (alias "fluid"): the sky matte or ADE20K water/waterfall
+    arrows: str | Path | list | Arrows | None = None   # JSON file or list of {"from": [x, y], "to": [x, y]} (input px)
+    arrows_mode: str = "latent"         # "latent": optimise z^M to follow the arrows (AL Eq. 12); "direct": the
+    #                                     arrows' interpolated field is the velocity (any direction; x mask)
+    control_steps: int = DEFAULT_CONTROL_STEPS  # Adam steps of the arrow and patch latent optimisations
+    appearance_patches: str | Path | list | AppearancePatches | None = None  # JSON boxes or RGBA image (AL Eq. 13)
+    time_of_day: str | list[str] | None = None  # e.g. "day,sunset,night": keyframes from labelled codebook codes
+    appearance_sequence: str = "codebook"  # "codebook" (a codebook clip's codes) or "lstm" (AL App. B)
 
     def validate(self) -> None:
         if not 2 <= self.num_frames <= 10_000:
@@ -81,7 +102,7 @@ class AnimationSettings:
             raise OptionError(f"--loop must be one of {', '.join(LOOP_MODES)}, got {self.loop!r}")
         if self.mode not in MOTION_MODES:
             raise OptionError(f"--mode must be one of {', '.join(MOTION_MODES)}, got {self.mode!r}")
-        if self.auto_mask not in AUTO_MASKS:
+        if self.auto_mask is not None and self.auto_mask not in AUTO_MASKS:
             raise OptionError(f"--auto-mask must be one of {', '.join(AUTO_MASKS)}, got {self.auto_mask!r}")
         if not (math.isfinite(self.motion_speed) and 0 <= self.motion_speed <= 10):
             raise OptionError(f"--motion-speed must be between 0 and 10, got {self.motion_speed}")
@@ -95,6 +116,22 @@ class AnimationSettings:
             raise OptionError(f"appearance_keyframes must be between 1 and 64, got {self.appearance_keyframes}")
         if self.working_size is not None and not 32 <= self.working_size <= 1024:
             raise OptionError(f"--working-size must be between 32 and 1024, got {self.working_size}")
+        if self.arrows_mode not in ARROW_MODES:
+            raise OptionError(f"--arrows-mode must be one of {', '.join(ARROW_MODES)}, got {self.arrows_mode!r}")
+        if not 0 <= self.control_steps <= 10_000:
+            raise OptionError(f"--control-steps must be between 0 and 10000, got {self.control_steps}")
+        if self.appearance_sequence not in APPEARANCE_SEQUENCES:
+            raise OptionError(f"--appearance-sequence must be one of {', '.join(APPEARANCE_SEQUENCES)}, "
+                              f"got {self.appearance_sequence!r}")
+        if self.time_of_day is not None:
+            parse_time_of_day(self.time_of_day)
+        chosen = [name for name, given in (("--appearance-patches", self.appearance_patches is not None),
+                                           ("--time-of-day", self.time_of_day is not None),
+                                           ("--appearance-sequence lstm", self.appearance_sequence == "lstm")) if given]
+        if len(chosen) > 1:
+            raise OptionError(f"{' and '.join(chosen)} both choose the appearance codes: give only one")
+        if chosen and not self.appearance:
+            raise OptionError(f"{chosen[0]} sets the colours, which --no-appearance (appearance=False) turns off")
 
 
 def working_shape(height: int, width: int, short_side: int, max_long_side: int | None = None) -> tuple[int, int]:
@@ -122,6 +159,7 @@ class Animation:
         self.height, self.width = image.shape[-2:]
         self.num_frames = len(schedule)
         self.timings: dict[str, float] = defaultdict(float)  # seconds per stage, for benchmarks
+        self.control: dict[str, list[dict]] = {}             # "arrows" / "patches": latent optimisation loss histories
 
     def _blend_small(self, index: int) -> torch.Tensor:
         return sum(w * warp(self.small, self.accumulated[m:m + 1]) for m, w in self.schedule[index])
@@ -162,13 +200,18 @@ class CinemagraphPipeline:
     """Motion model + appearance model + codebook; ``from_pretrained()`` loads the shipped default."""
 
     def __init__(self, motion: MotionModel, appearance: AppearanceModel | None, codebook: Codebook,
-                 working_size: int = 144):
+                 working_size: int = 144, defaults: dict | None = None):
         self.motion = motion.eval()
+        # Settings the model folder recommends (e.g. {"auto_mask": "sky+water"}), used where the caller gives none.
+        self.defaults = dict(defaults or {})
         self.appearance = appearance.eval() if appearance is not None else None
         self.codebook = codebook
         self.working_size = working_size
+        self.appearance_lstm: AppearanceLSTM | None = None  # AL App. B code-sequence LSTM, if the folder has one
+        self._time_of_day: TimeOfDayCodes | None = None  # labelled appearance codes, computed on first use
         self._sky_matte = None  # the U²-Net-p sky matte, loaded on first use (auto_mask="sky" or "sky+water")
         self._segmenter = None  # the ADE20K segmenter, loaded on first use (auto_mask="sky+water")
+        self._warned_no_mask = False
 
     # ------------------------------------------------------------------------------------ loading
 
@@ -187,13 +230,18 @@ class CinemagraphPipeline:
         try:
             settings = json.loads(config_path.read_text())
             working_size = int(settings.get("working_size", 144))
+            defaults = dict(settings.get("defaults", {}))
+            if defaults.get("auto_mask", "none") not in AUTO_MASKS:
+                raise ValueError(f"unknown auto_mask {defaults['auto_mask']!r}")
         except (json.JSONDecodeError, UnicodeDecodeError, TypeError, ValueError, AttributeError) as exc:
             raise ModelLoadError(f"corrupt {config_path}: {exc}") from None
         motion = MotionModel.from_pretrained(folder)
         appearance = None
         if (folder / AppearanceModel.folders()[0]).exists():
             appearance = AppearanceModel.from_pretrained(folder)
-        return cls(motion, appearance, Codebook.load(folder), working_size=working_size)
+        pipeline = cls(motion, appearance, Codebook.load(folder), working_size=working_size, defaults=defaults)
+        pipeline.appearance_lstm = AppearanceLSTM.from_model_folder(folder)
+        return pipeline
 
     def save_pretrained(self, path: str | Path) -> Path:
         folder = Path(path)
@@ -201,7 +249,9 @@ class CinemagraphPipeline:
         if self.appearance is not None:
             self.appearance.save_pretrained(folder, dtype=torch.float16)
         self.codebook.save(folder)
-        atomic_write_bytes(folder / PIPELINE_CONFIG, (json.dumps({"working_size": self.working_size}, indent=2) + "\n").encode())
+        if self.appearance_lstm is not None:
+            self.appearance_lstm.save_pretrained(folder / APPEARANCE_LSTM_FOLDER)
+        atomic_write_bytes(folder / PIPELINE_CONFIG, (json.dumps({"working_size": self.working_size, "defaults": self.defaults}, indent=2) + "\n").encode())
         return folder
 
     # ---------------------------------------------------------------------------------- inference
@@ -259,15 +309,30 @@ class CinemagraphPipeline:
         mask = None
         if settings.mask is not None:
             mask = resize_mask(as_mask_tensor(settings.mask), size)
-        if settings.auto_mask != "none":
+        auto_mask = settings.auto_mask
+        from_model = auto_mask is None
+        if from_model:
+            auto_mask = self.defaults.get("auto_mask", "none")
+        if auto_mask != "none":
             array = image if isinstance(image, np.ndarray) else tensor_to_image(image)
-            if self._sky_matte is None:
-                self._sky_matte = SkyMatte()  # loaded once per pipeline; a missing file or package fails here
-            if settings.auto_mask == "sky":
+            try:
+                if self._sky_matte is None:
+                    self._sky_matte = SkyMatte()  # loaded once per pipeline; a missing file or package fails here
+                if auto_mask != "sky" and self._segmenter is None:
+                    self._segmenter = ADE20KSegmenter()  # likewise loaded once
+            except CinescapeError as exc:
+                if not from_model:
+                    raise
+                # The model's default mask is a refinement: without its weights the photo still animates.
+                if not self._warned_no_mask:
+                    warnings.warn(f"animating without the model's default {auto_mask} mask, land may drift: {exc}",
+                                  stacklevel=2)
+                    self._warned_no_mask = True
+                auto_mask = "none"
+        if auto_mask != "none":
+            if auto_mask == "sky":
                 auto = sky_mask(array, size, self._sky_matte)
             else:  # "sky+water" / "fluid"
-                if self._segmenter is None:
-                    self._segmenter = ADE20KSegmenter()  # likewise loaded once
                 auto = fluid_mask(array, size, self._sky_matte, self._segmenter)
             auto = torch.from_numpy(auto)[None, None]
             mask = auto if mask is None else mask * auto
@@ -277,13 +342,20 @@ class CinemagraphPipeline:
         return None if bool((mask == 1).all()) else mask
 
     def _motion_states(self, small: torch.Tensor, z: torch.Tensor, count: int, settings: AnimationSettings,
-                       mask: torch.Tensor | None, progress: bool) -> tuple[torch.Tensor, torch.Tensor]:
+                       mask: torch.Tensor | None, progress: bool, field: torch.Tensor | None = None
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(accumulated, steps)`` for :class:`Animation`: ``count`` forward states, followed, for the symmetric
         loop, by ``count - 1`` backward states (the photo moved 1..count-1 steps back in time). ``steps`` of a
-        backward state is its flow in the direction of play (the negated backward step), for the flow video."""
+        backward state is its flow in the direction of play (the negated backward step), for the flow video.
+        ``field`` (1, 2, h, w), e.g. :meth:`arrow_velocity`, replaces the network: a static velocity field (times
+        speed and mask), integrated as in the Eulerian mode whatever ``settings.mode`` (a recurrent run of a static
+        field is the same)."""
         speed = settings.motion_speed
-        if settings.mode == "eulerian":
-            velocity = self.predict_velocity(small, z, speed, mask)
+        if settings.mode == "eulerian" or field is not None:
+            if field is None:
+                velocity = self.predict_velocity(small, z, speed, mask)
+            else:
+                velocity = field * speed if mask is None else field * speed * mask
             accumulated = integrate_velocity(velocity, count - 1)[:, 0]
             steps = torch.cat((torch.zeros_like(velocity), velocity.expand(count - 1, -1, -1, -1)))
             if settings.loop == "symmetric" and count > 1:
@@ -300,15 +372,80 @@ class CinemagraphPipeline:
             steps = torch.cat((steps, -back_steps[1:]))
         return accumulated, steps
 
-    def appearance_codes(self, small: torch.Tensor, settings: AnimationSettings, rng: random.Random) -> torch.Tensor:
-        """(N, D) codes: from the photo's own code through keyframes of a codebook sequence and back."""
-        sequence = self.codebook.appearance_sequence(CodeSelector.parse(settings.appearance_code), rng)
-        count = min(settings.appearance_keyframes, sequence.shape[0])
-        picks = torch.linspace(0, sequence.shape[0] - 1, count).round().long()
+    def motion_code(self, settings: AnimationSettings, rng: random.Random) -> torch.Tensor:
+        """The motion input of :meth:`plan`, passed to ``self.motion.predict_flow`` (with a batch axis): here a
+        (D,) codebook code picked by ``settings.motion_code`` (FGLA's pipeline returns its latent set)."""
+        return self.codebook.motion_code(CodeSelector.parse(settings.motion_code), rng)
+
+    def appearance_codes(self, small: torch.Tensor, settings: AnimationSettings, rng: random.Random, *,
+                         image_size: tuple[int, int] | None = None, info: dict | None = None) -> torch.Tensor:
+        """(N, D) codes: from the photo's own code through keyframes and back (cyclic).
+
+        The keyframes: ``appearance_patches``: the code optimised towards the patches (AL Eq. 13,
+        :meth:`patch_appearance_code`); ``time_of_day``: one labelled codebook code per listed time
+        (:meth:`time_of_day_codes`); else ``settings.appearance_keyframes`` codes spread over a codebook sequence
+        (``appearance_sequence="codebook"``) or over a sequence the appearance LSTM generates from the photo's own
+        code (``"lstm"``, AL App. B). ``image_size``: the photo's (H, W), whose pixels patch boxes are in (default:
+        ``small``'s). ``info``: a dict that receives the patch optimisation's loss history.
+        """
         with torch.no_grad():
             own = self.appearance.encode(small)
+        if settings.appearance_patches is not None:
+            patches = load_patches(settings.appearance_patches, image_size or tuple(small.shape[-2:]))
+            code, history = self.patch_appearance_code(small, patches, own[0], steps=settings.control_steps)
+            if info is not None:
+                info["patches"] = history
+            return interpolate_cyclic(torch.stack((own[0], code)), settings.num_frames)
+        if settings.time_of_day is not None:
+            keyframes = time_of_day_keyframes(self.time_of_day_codes(), settings.time_of_day)
+            return interpolate_cyclic(torch.cat((own, keyframes)), settings.num_frames)
+        if settings.appearance_sequence == "lstm":
+            lstm = self._require_lstm()
+            sequence = lstm.generate(own[0], lstm.config.sequence_length + 1)[1:]  # [0] is the photo's own code
+        else:
+            sequence = self.codebook.appearance_sequence(CodeSelector.parse(settings.appearance_code), rng)
+        count = min(settings.appearance_keyframes, sequence.shape[0])
+        picks = torch.linspace(0, sequence.shape[0] - 1, count).round().long()
         keyframes = torch.cat((own, sequence[picks]))
         return interpolate_cyclic(keyframes, settings.num_frames)
+
+    # ------------------------------------------------------------------------------- control (AL Sec. 6.4)
+
+    def arrow_motion_code(self, small: torch.Tensor, arrows: Arrows, start: torch.Tensor, *,
+                          steps: int = DEFAULT_CONTROL_STEPS, **options) -> tuple[torch.Tensor, list[dict]]:
+        """AL Eq. 12: the motion code, optimised from ``start`` (Adam on the code only), whose flow on the
+        working-size photo ``small`` (1, 3, h, w) follows ``arrows``; returns it and the loss history
+        (:func:`~cinescape.control.optimize_motion_code`, whose keyword ``options`` pass through)."""
+        target, weight = rasterize_arrows(arrows, tuple(small.shape[-2:]))
+        return optimize_motion_code(self.motion, small, target, weight, start, steps=steps, **options)
+
+    @staticmethod
+    def arrow_velocity(arrows: Arrows, size: tuple[int, int]) -> torch.Tensor:
+        """The direct mode's (1, 2, h, w) normalised velocity field at working size ``size``
+        (:func:`~cinescape.control.arrow_field`); :meth:`plan` multiplies it by the speed and the motion mask."""
+        return arrow_field(arrows, size)
+
+    def patch_appearance_code(self, small: torch.Tensor, patches: AppearancePatches, start: torch.Tensor, *,
+                              steps: int = DEFAULT_CONTROL_STEPS, **options) -> tuple[torch.Tensor, list[dict]]:
+        """AL Eq. 13: the appearance code, optimised from ``start`` (usually the photo's own), whose colour transfer
+        of ``small`` matches ``patches``; returns it and the loss history."""
+        target, weight = patches.at(tuple(small.shape[-2:]))
+        return optimize_appearance_code(self.appearance, small, target, weight, start, steps=steps, **options)
+
+    def time_of_day_codes(self) -> TimeOfDayCodes:
+        """Every codebook appearance code labelled day/sunset/twilight/night (:mod:`cinescape.time_of_day`),
+        computed once per pipeline."""
+        if self._time_of_day is None:
+            if self.appearance is None:
+                raise OptionError("this model has no appearance predictor to label its codes with")
+            self._time_of_day = TimeOfDayCodes.from_codebook(self.appearance, self.codebook)
+        return self._time_of_day
+
+    def _require_lstm(self) -> AppearanceLSTM:
+        if self.appearance_lstm is None:
+            raise OptionError("--appearance-sequence lstm: this model has no appearance LSTM (appearance_lstm/ in its "
+                              "folder); train one with `cinescape codebook --model DIR --train-lstm`")
+        return self.appearance_lstm
 
     def plan(self, image: np.ndarray | torch.Tensor | str | Path, settings: AnimationSettings | None = None,
              *, progress: bool = False, **overrides) -> Animation:
@@ -326,13 +463,20 @@ class CinemagraphPipeline:
         settings.validate()
         if settings.appearance and self.appearance is None:
             raise OptionError("this model has no appearance predictor; use --no-appearance")
+        if settings.appearance and settings.appearance_sequence == "lstm":
+            self._require_lstm()
         if isinstance(image, (str, Path)):
             image = load_image(image)
         full = image_to_tensor(image) if isinstance(image, np.ndarray) else image.float()
+        # parse the control files now, so a bad one fails before any work
+        settings = replace(settings, **{
+            "arrows": None if settings.arrows is None else load_arrows(settings.arrows, tuple(full.shape[-2:])),
+            "appearance_patches": None if settings.appearance_patches is None
+            else load_patches(settings.appearance_patches, tuple(full.shape[-2:]))})
         small = F.interpolate(full, size=working_shape(*full.shape[-2:], settings.working_size or self.working_size),
                               mode="bilinear", align_corners=False, antialias=True)
         rng = random.Random(settings.seed)
-        z_motion = self.codebook.motion_code(CodeSelector.parse(settings.motion_code), rng)
+        z_motion = self.motion_code(settings, rng)
 
         loop_length = settings.num_frames // settings.appearance_speed
         if settings.loop == "crossfade":
@@ -348,12 +492,18 @@ class CinemagraphPipeline:
             schedule = [((i, 1.0),) for i in range(settings.num_frames)]
         started = time.perf_counter()
         mask = self.motion_mask(image, settings, tuple(small.shape[-2:]))
-        accumulated, steps = self._motion_states(small, z_motion, motion_frames, settings, mask, progress)
+        field, control = None, {}
+        if settings.arrows is not None and settings.arrows_mode == "latent":
+            z_motion, control["arrows"] = self.arrow_motion_code(small, settings.arrows, z_motion,
+                                                                 steps=settings.control_steps)
+        elif settings.arrows is not None:
+            field = self.arrow_velocity(settings.arrows, tuple(small.shape[-2:]))
+        accumulated, steps = self._motion_states(small, z_motion, motion_frames, settings, mask, progress, field)
         motion_seconds = time.perf_counter() - started
 
         maps_fn = None  # motion only
         if settings.appearance:
-            codes = self.appearance_codes(small, settings, rng)
+            codes = self.appearance_codes(small, settings, rng, image_size=tuple(full.shape[-2:]), info=control)
             keep_input = settings.loop == "none"
 
             def maps_fn(index: int, frame_small: torch.Tensor) -> torch.Tensor | None:
@@ -363,6 +513,7 @@ class CinemagraphPipeline:
                     return self.appearance.predict_maps(frame_small, codes[index:index + 1])
         animation = Animation(full, small, accumulated, steps, schedule, maps_fn, progress)
         animation.timings["motion"] = motion_seconds
+        animation.control = control  # loss histories of the arrow / patch optimisations, if any
         return animation
 
     def __call__(self, image, settings: AnimationSettings | None = None, **overrides) -> list[np.ndarray]:

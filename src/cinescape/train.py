@@ -69,7 +69,8 @@ class TrainConfig:
     min_pair_difference: float = 0.02           # motion only (AL Sec. 6.1)
     min_pair_motion: float = 0.0                # motion only: skip pairs whose p90 pseudo-GT flow is below (px)
     flow_loss: float = 0.0                      # motion only: weight of L1 (crop pixels) to pseudo-GT flow
-    common_field: str = "predicted"             # motion only: "predicted" (AL Alg. 2) or "flow" (mean pseudo-GT)
+    common_field: str = "predicted"             # motion only: "predicted" (AL Alg. 2), "flow" (mean pseudo-GT)
+    #                                             or "pair" (the pair's own pseudo-GT flow, as FGLA encodes)
     flow_preset: str = "medium"                 # OpenCV DIS preset of the pseudo-GT flow
     max_frames_per_clip: int = 300
     include_validation: bool = False
@@ -109,15 +110,15 @@ def discover_clips(root: Path) -> list[Path]:
 
 
 def uses_flows(config: TrainConfig) -> bool:
-    return config.kind == "motion" and (config.flow_loss > 0 or config.common_field == "flow"
+    return config.kind == "motion" and (config.flow_loss > 0 or config.common_field in ("flow", "pair")
                                         or config.min_pair_motion > 0)
 
 
 def load_training_clips(config: TrainConfig) -> list[Clip]:
     """Decode every clip of ``config.data`` (minus the validation split) plus the synthetic ones; motion
     clips get their pseudo-GT flows when the configuration uses them."""
-    if config.common_field not in ("predicted", "flow"):
-        raise OptionError(f"unknown common field {config.common_field!r}: use predicted or flow")
+    if config.common_field not in ("predicted", "flow", "pair"):
+        raise OptionError(f"unknown common field {config.common_field!r}: use predicted, flow or pair")
     paths: list[tuple[Path, int]] = []
     for spec in config.data:
         root, stride = parse_source(spec)
@@ -174,9 +175,21 @@ def centre_crop_params(clip: Clip) -> CropParams:
     return CropParams(top=(height - side) // 2, left=(width - side) // 2, size=side, flip=False)
 
 
-def flow_common_fields(clips: list[Clip], size: int) -> torch.Tensor:
-    """Each clip's :func:`common_motion_field` over its centre square, normalised, (N, 2, size, size)."""
-    return torch.stack([apply_crop_flow(common_motion_field(c), centre_crop_params(c), size) for c in clips])
+def flow_common_fields(clips: list[Clip], size: int, mode: str = "flow") -> torch.Tensor:
+    """The encoder inputs that stand for each clip in its codebook, over its centre square, normalised,
+    (N, 2, size, size): ``"flow"``: the clip's :func:`common_motion_field`; ``"pair"``: the flow of its
+    pair of median mean speed, a motion the clip really showed (a mean over time is slower than any pair
+    when directions vary)."""
+    fields = []
+    for clip in clips:
+        if mode == "pair":
+            pairs = clip.pairs or list(range(len(clip) - 1))
+            speeds = clip.flows[pairs].float().norm(dim=1).mean(dim=(1, 2))
+            flow = clip.flows[pairs[int(speeds.argsort()[len(pairs) // 2])]].float()
+        else:
+            flow = common_motion_field(clip)
+        fields.append(apply_crop_flow(flow, centre_crop_params(clip), size))
+    return torch.stack(fields)
 
 
 def flip_flow(flow: torch.Tensor) -> torch.Tensor:
@@ -335,11 +348,13 @@ def train(config: TrainConfig, *, resume: bool = False, export: str | Path | Non
             tqdm.write(f"--init-from: {len(partial)} tensors not copied in full: {', '.join(partial[:6])}")
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.5, 0.999))
     size = config.encoder_size
-    field_from_flow = config.kind == "motion" and config.common_field == "flow"
+    field_from_flow = config.kind == "motion" and config.common_field in ("flow", "pair")
     # AL Algorithm 2: every clip's common motion field starts at zero and follows the predictions.
-    # "flow": the common field is the clip's mean pseudo-GT flow, cropped like each training pair.
-    mean_fields = [common_motion_field(c) for c in clips] if field_from_flow else None
-    common_fields = flow_common_fields(clips, size) if field_from_flow else torch.zeros(len(clips), 2, size, size)
+    # "flow": the common field is the clip's mean pseudo-GT flow, cropped like each training pair;
+    # "pair": the encoder sees the pair's own pseudo-GT flow (FGLA), so codes carry per-pair speeds.
+    mean_fields = [common_motion_field(c) for c in clips] if config.common_field == "flow" else None
+    common_fields = (flow_common_fields(clips, size, config.common_field) if field_from_flow
+                     else torch.zeros(len(clips), 2, size, size))
     start = 0
     if resume and checkpoint_path.exists():
         state = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
@@ -395,7 +410,8 @@ def train(config: TrainConfig, *, resume: bool = False, export: str | Path | Non
             batch["second"].append(apply_crop(clip.frames[tau], params, config.crop))
             if config.kind == "motion":
                 if field_from_flow:
-                    batch["field"].append(resize_flow(apply_crop_flow(mean_fields[i], params, config.crop)[None],
+                    source = mean_fields[i] if mean_fields is not None else clip.flows[t]
+                    batch["field"].append(resize_flow(apply_crop_flow(source, params, config.crop)[None],
                                                       (size, size))[0])
                 else:
                     batch["field"].append(flip_flow(common_fields[i]) if params.flip else common_fields[i])

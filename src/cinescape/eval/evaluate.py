@@ -13,7 +13,8 @@ Protocol (FGLA Sec. 4, DeepLandscape Sec. 5, AL Fig. 10). For each test clip:
 
 Methods: ``static`` (the input repeated: wins every static-consistency metric and scores 0 motion),
 ``shift`` (the whole image translated at ``shift_speed`` px/frame in a seeded direction), ``real``
-(the real clip itself, a reference), ``default`` (the shipped model) and any model folder.
+(the real clip itself, a reference), ``default`` (the shipped model), any model folder and ``fgla:DIR``
+(an FGLA model folder, :mod:`cinescape.fgla`; each seed picks a latent per semantic group from its codebook).
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class EvalSettings:
     max_clips: int | None = None      # keep the first N clips of --data (in name order)
     loop: str = "none"                # models: "none" (frame 0 = input, the papers' protocol), "crossfade", "symmetric"
     mode: str = "recurrent"           # models: "recurrent" (AL) or "eulerian" (one network call, integrated)
+    auto_mask: str | None = None      # models: motion mask as `animate --auto-mask` (None: the model's default)
     appearance: bool = False          # models: also animate colours (the motion papers evaluate motion only)
     shift_speed: float = 1.0          # `shift` baseline speed, pixels per frame at the comparison size
     seed: int = 0
@@ -346,13 +348,15 @@ class PipelineMethod(Method):
 
     stochastic = True
 
-    def __init__(self, pipeline, name: str, loop: str = "none", appearance: bool = False, mode: str = "recurrent"):
+    def __init__(self, pipeline, name: str, loop: str = "none", appearance: bool = False, mode: str = "recurrent",
+                 auto_mask: str | None = None):
         self.pipeline, self.name, self.loop, self.appearance, self.mode = pipeline, name, loop, appearance, mode
+        self.auto_mask = auto_mask
 
     def generate(self, clip: EvalClip, seed: int) -> Generated:
         n, h, w = clip.frames.shape[:3]
         animation = self.pipeline.plan(clip.frames[0], num_frames=n, loop=self.loop, seed=seed,
-                                       appearance=self.appearance, mode=self.mode)
+                                       appearance=self.appearance, mode=self.mode, auto_mask=self.auto_mask)
         frames = np.stack(list(animation.frames()))
         flows = None
         if self.loop == "none":  # with a cross-fade or symmetric loop, frames are blends: no single flow explains them
@@ -361,7 +365,7 @@ class PipelineMethod(Method):
 
 
 def resolve_method(name: str | Method, settings: EvalSettings) -> Method:
-    """``static`` / ``shift`` / ``real`` / ``default`` (shipped model) / a model folder -> a :class:`Method`."""
+    """``static`` / ``shift`` / ``real`` / ``default`` (shipped model) / a model folder / ``fgla:DIR`` -> a :class:`Method`."""
     if isinstance(name, Method):
         return name
     if name == "static":
@@ -374,11 +378,18 @@ def resolve_method(name: str | Method, settings: EvalSettings) -> Method:
 
     if name == "default":
         return PipelineMethod(CinemagraphPipeline.from_pretrained(None), "default", settings.loop, settings.appearance,
-                              settings.mode)
+                              settings.mode, settings.auto_mask)
+    from ..fgla import FGLAPipeline, is_fgla_folder
+
+    if name.startswith("fgla:") or is_fgla_folder(name):
+        # FGLA: each seed picks a latent per semantic group from the model's per-group codebook
+        folder = Path(name[len("fgla:"):] if name.startswith("fgla:") else name).expanduser()
+        return PipelineMethod(FGLAPipeline.from_pretrained(folder), name, settings.loop, settings.appearance,
+                              settings.mode, settings.auto_mask)
     if Path(name).expanduser().is_dir():
         return PipelineMethod(CinemagraphPipeline.from_pretrained(Path(name).expanduser()), name, settings.loop,
-                              settings.appearance, settings.mode)
-    raise OptionError(f"unknown method {name!r}: use static, shift, real, default or a model folder")
+                              settings.appearance, settings.mode, settings.auto_mask)
+    raise OptionError(f"unknown method {name!r}: use static, shift, real, default, a model folder or fgla:DIR")
 
 
 # --------------------------------------------------------------------------------------- evaluation

@@ -85,12 +85,17 @@ class Predictor(PretrainedMixin, nn.Module):
             with torch.no_grad():  # start open (sigmoid(2) = 0.88) so the gate does not block learning
                 self.upconv3.bias[config.out_channels:] = 2.0
 
+    def condition(self, z: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        """The latent input of a level whose features are ``like``: here the global code (B, D) tiled over it
+        (AL); :class:`LatentMapPredictor` takes a spatial latent map instead."""
+        return _tile(z, like)
+
     def forward(self, image: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         if image.shape[-1] % 8 or image.shape[-2] % 8:
             raise ValueError(f"predictor input size must be divisible by 8, got {tuple(image.shape[-2:])}")
-        d1 = self.conv1(torch.cat((image, _tile(z, image)), 1))
-        d2 = self.conv2(torch.cat((d1, _tile(z, d1)), 1))
-        d3 = self.conv3(torch.cat((d2, _tile(z, d2)), 1))
+        d1 = self.conv1(torch.cat((image, self.condition(z, image)), 1))
+        d2 = self.conv2(torch.cat((d1, self.condition(z, d1)), 1))
+        d3 = self.conv3(torch.cat((d2, self.condition(z, d2)), 1))
         x = self.res(d3)
         x = self.upconv1(F.interpolate(torch.cat((x, d3), 1), scale_factor=2, mode="nearest"))
         x = self.upconv2(F.interpolate(torch.cat((x, d2), 1), scale_factor=2, mode="nearest"))
@@ -99,3 +104,23 @@ class Predictor(PretrainedMixin, nn.Module):
             out = self.config.out_channels
             return torch.tanh(x[:, :out]) / self.config.beta * torch.sigmoid(x[:, out:])
         return torch.tanh(x) / self.config.beta
+
+
+class LatentMapPredictor(Predictor):
+    """The same U-Net conditioned on a *spatial* latent map (FGLA Eq. 5-6) instead of a tiled global code.
+
+    ``forward(image, latent_map)``: image (B, 3, H, W) in [-1, 1], latent map (B, latent_dim, H, W) (FGLA's
+    L_t: each pixel holds its semantic class's latent). The map is concatenated to the image and, like AL's
+    tiled code, to the input of every downsampling level (area-resized to that level's size). Same config and
+    layers as :class:`Predictor` (``beta`` is FGLA's c); saved with its own ``model_type``.
+    """
+
+    model_type = "fgla_generator"
+
+    def condition(self, z: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        if z.dim() != 4 or z.shape[0] != like.shape[0] or z.shape[1] != self.config.latent_dim:
+            raise ValueError(f"latent map must be (B, {self.config.latent_dim}, H, W) for features "
+                             f"{tuple(like.shape)}, got {tuple(z.shape)}")
+        if z.shape[-2:] != like.shape[-2:]:
+            z = F.interpolate(z, size=like.shape[-2:], mode="area")
+        return z.to(like.dtype)
