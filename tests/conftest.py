@@ -3,8 +3,11 @@
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
+from PIL import Image
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SHARED_DATA = SHARED / "data"
@@ -40,3 +43,34 @@ def tiny_pipeline():
     codebook = Codebook(motion=torch.randn(5, 8), appearance=[torch.randn(7, 8), torch.randn(4, 8)],
                         motion_names=[f"m{i}" for i in range(5)], appearance_names=["a0", "a1"])
     return CinemagraphPipeline(motion, appearance, codebook, working_size=48)
+
+
+@pytest.fixture
+def photo():
+    """A smooth random texture, 58x81 (odd sizes on purpose), so small shifts change it a little."""
+    rng = np.random.default_rng(0)
+    base = torch.from_numpy(rng.random((1, 3, 8, 11))).float()
+    image = F.interpolate(base, size=(58, 81), mode="bicubic", align_corners=False).clamp(0, 1)
+    return (image[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+
+
+@pytest.fixture
+def model_dir(tiny_pipeline, tmp_path):
+    """``tiny_pipeline`` saved as a model folder (for ``--model``)."""
+    return str(tiny_pipeline.save_pretrained(tmp_path / "model"))
+
+
+@pytest.fixture
+def photo_path(photo, tmp_path):
+    """The ``photo`` fixture saved as a PNG file."""
+    path = tmp_path / "photo.png"
+    Image.fromarray(photo).save(path)
+    return path
+
+
+def run_cli(args, capsys):
+    """``cinescape ARGS`` in-process: its exit code and what it wrote to stderr."""
+    from cinescape.cli import main
+
+    code = main([str(a) for a in args])
+    return code, capsys.readouterr().err

@@ -10,24 +10,16 @@ from PIL import Image
 
 from cinescape.cli import main
 
-
-@pytest.fixture
-def model_dir(tiny_pipeline, tmp_path):
-    return str(tiny_pipeline.save_pretrained(tmp_path / "model"))
+from conftest import run_cli
 
 
 @pytest.fixture
 def photo_path(tmp_path):
+    """A random 45x67 noise photo (instead of conftest's 58x81 texture)."""
     rng = np.random.default_rng(0)
     path = tmp_path / "photo.png"
     Image.fromarray((rng.random((45, 67, 3)) * 255).astype(np.uint8)).save(path)
     return path
-
-
-def run_cli(args, capsys):
-    code = main([str(a) for a in args])
-    captured = capsys.readouterr()
-    return code, captured.err
 
 
 def assert_one_line_error(code, err):

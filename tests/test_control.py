@@ -12,16 +12,7 @@ from cinescape.io.image import image_to_tensor, tensor_to_image
 from cinescape.ops import (accumulate_flow, feather_mask, flow_pixels_to_normalized, integrate_velocity, resize_flow,
                            symmetric_schedule, warp)
 
-from conftest import SHARED_WEIGHTS
-
-
-@pytest.fixture
-def photo():
-    """A smooth random texture, 58x81 (odd sizes on purpose), so small shifts change it a little."""
-    rng = np.random.default_rng(0)
-    base = torch.from_numpy(rng.random((1, 3, 8, 11))).float()
-    image = F.interpolate(base, size=(58, 81), mode="bicubic", align_corners=False).clamp(0, 1)
-    return (image[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+from conftest import SHARED_WEIGHTS, run_cli
 
 
 def constant_motion(pipeline, pixels=(1.0, 0.5)):
@@ -298,31 +289,12 @@ def test_auto_sky_mask_freezes_the_land(tiny_pipeline, monkeypatch):
 # ----------------------------------------------------------------------------------------------- CLI
 
 
-@pytest.fixture
-def model_dir(tiny_pipeline, tmp_path):
-    return str(tiny_pipeline.save_pretrained(tmp_path / "model"))
-
-
-@pytest.fixture
-def photo_path(photo, tmp_path):
-    path = tmp_path / "photo.png"
-    Image.fromarray(photo).save(path)
-    return path
-
-
-def _cli(args, capsys):
-    from cinescape.cli import main
-
-    code = main([str(a) for a in args])
-    return code, capsys.readouterr().err
-
-
 def test_cli_eulerian_symmetric_with_a_mask(model_dir, photo_path, tmp_path, capsys):
     mask = tmp_path / "mask.png"
     Image.fromarray(np.zeros((20, 30), np.uint8)).save(mask)  # another size: resized
     out = tmp_path / "frames"
-    code, err = _cli(["animate", photo_path, "-o", f"{out}/", "--frames", 4, "--mode", "eulerian", "--loop",
-                      "symmetric", "--mask", mask, "--no-appearance", "--model", model_dir, "-q"], capsys)
+    code, err = run_cli(["animate", photo_path, "-o", f"{out}/", "--frames", 4, "--mode", "eulerian", "--loop",
+                         "symmetric", "--mask", mask, "--no-appearance", "--model", model_dir, "-q"], capsys)
     assert code == 0, err
     photo = np.asarray(Image.open(photo_path))
     for path in sorted(out.iterdir()):
@@ -335,8 +307,8 @@ def test_cli_bad_mask_is_a_one_line_error(model_dir, photo_path, tmp_path, capsy
     if content is not None:
         mask.write_bytes(content)
     out = tmp_path / "loop.mp4"
-    code, err = _cli(["animate", photo_path, "-o", out, "--frames", 3, "--mask", mask, "--model", model_dir, "-q"],
-                     capsys)
+    code, err = run_cli(["animate", photo_path, "-o", out, "--frames", 3, "--mask", mask, "--model", model_dir, "-q"],
+                        capsys)
     assert code == 2
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("cinescape: error: --mask:") and "Traceback" not in err
@@ -346,7 +318,7 @@ def test_cli_bad_mask_is_a_one_line_error(model_dir, photo_path, tmp_path, capsy
 
 def test_cli_rejects_unknown_modes(model_dir, photo_path, tmp_path, capsys):
     for extra in (["--mode", "lagrangian"], ["--auto-mask", "water"], ["--loop", "pingpong"]):
-        code, err = _cli(["animate", photo_path, "-o", tmp_path / "x.mp4", "--model", model_dir, *extra], capsys)
+        code, err = run_cli(["animate", photo_path, "-o", tmp_path / "x.mp4", "--model", model_dir, *extra], capsys)
         assert code == 2 and err.startswith("cinescape: error:")
 
 
@@ -354,8 +326,8 @@ def test_cli_missing_sky_weights_is_a_one_line_error(model_dir, photo_path, tmp_
     monkeypatch.setenv("CINESCAPE_WEIGHTS", str(tmp_path / "empty"))
     monkeypatch.delenv("CINESCAPE_ALLOW_DOWNLOAD", raising=False)
     out = tmp_path / "loop.mp4"
-    code, err = _cli(["animate", photo_path, "-o", out, "--frames", 3, "--auto-mask", "sky", "--model", model_dir,
-                      "-q"], capsys)
+    code, err = run_cli(["animate", photo_path, "-o", out, "--frames", 3, "--auto-mask", "sky", "--model", model_dir,
+                         "-q"], capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "skyseg/skysegsmall_sim-opt-fp16.param" in err or "ncnn" in err
     assert not out.exists()

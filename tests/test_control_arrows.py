@@ -19,36 +19,11 @@ from cinescape.pipeline import AnimationSettings, CinemagraphPipeline
 from cinescape.time_of_day import (TimeOfDayCodes, classify_time_of_day, image_statistics, parse_time_of_day,
                                    time_of_day_keyframes)
 
-H, W = 58, 81
+from conftest import run_cli
+
+H, W = 58, 81  # the size of conftest's ``photo``
 LEFT = [{"from": [60, 12], "to": [57, 12]}, {"from": [40, 30], "to": [37, 30]}]
 RIGHT = [{"from": [20, 12], "to": [23, 12]}, {"from": [40, 30], "to": [43, 30]}]
-
-
-@pytest.fixture
-def photo():
-    rng = np.random.default_rng(0)
-    base = torch.from_numpy(rng.random((1, 3, 8, 11))).float()
-    image = F.interpolate(base, size=(H, W), mode="bicubic", align_corners=False).clamp(0, 1)
-    return (image[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-
-
-@pytest.fixture
-def model_dir(tiny_pipeline, tmp_path):
-    return str(tiny_pipeline.save_pretrained(tmp_path / "model"))
-
-
-@pytest.fixture
-def photo_path(photo, tmp_path):
-    path = tmp_path / "photo.png"
-    Image.fromarray(photo).save(path)
-    return path
-
-
-def _cli(args, capsys):
-    from cinescape.cli import main
-
-    code = main([str(a) for a in args])
-    return code, capsys.readouterr().err
 
 
 def _small(pipeline, photo):
@@ -92,8 +67,8 @@ def test_bad_arrow_files_are_one_line_cli_errors(model_dir, photo_path, tmp_path
     if content is not None:
         arrows.write_text(content)
     out = tmp_path / "loop.mp4"
-    code, err = _cli(["animate", photo_path, "-o", out, "--frames", 3, "--arrows", arrows, "--model", model_dir, "-q"],
-                     capsys)
+    code, err = run_cli(["animate", photo_path, "-o", out, "--frames", 3, "--arrows", arrows, "--model", model_dir,
+                         "-q"], capsys)
     assert code == 2
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("cinescape: error: --arrows:") and "Traceback" not in err
@@ -260,8 +235,8 @@ def test_patch_files(tmp_path):
 def test_bad_patch_files_are_one_line_cli_errors(model_dir, photo_path, tmp_path, capsys, content, message):
     patches = tmp_path / "patches.json"
     patches.write_text(content)
-    code, err = _cli(["animate", photo_path, "-o", tmp_path / "x.mp4", "--appearance-patches", patches, "--model",
-                      model_dir, "-q"], capsys)
+    code, err = run_cli(["animate", photo_path, "-o", tmp_path / "x.mp4", "--appearance-patches", patches, "--model",
+                         model_dir, "-q"], capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert err.startswith("cinescape: error: --appearance-patches:") and message in err
 
@@ -296,8 +271,8 @@ def test_patches_animate_end_to_end(model_dir, photo_path, tmp_path, capsys):
     patches = tmp_path / "patches.json"
     patches.write_text(json.dumps([{"box": [0, 0, 81, 20], "color": [250, 140, 40]}]))
     out = tmp_path / "frames"
-    code, err = _cli(["animate", photo_path, "-o", f"{out}/", "--frames", 4, "--appearance-patches", patches,
-                      "--control-steps", 5, "--model", model_dir, "-q"], capsys)
+    code, err = run_cli(["animate", photo_path, "-o", f"{out}/", "--frames", 4, "--appearance-patches", patches,
+                         "--control-steps", 5, "--model", model_dir, "-q"], capsys)
     assert code == 0, err
     assert len(list(out.iterdir())) == 4
 
@@ -355,8 +330,8 @@ def test_missing_time_of_day_class_is_a_clear_error(tiny_pipeline, photo):
 
 
 def test_cli_unknown_time_of_day(model_dir, photo_path, tmp_path, capsys):
-    code, err = _cli(["animate", photo_path, "-o", tmp_path / "x.mp4", "--time-of-day", "day,lunch", "--model",
-                      model_dir], capsys)
+    code, err = run_cli(["animate", photo_path, "-o", tmp_path / "x.mp4", "--time-of-day", "day,lunch", "--model",
+                         model_dir], capsys)
     assert code == 2 and "unknown time of day 'lunch'" in err and len(err.strip().splitlines()) == 1
 
 
@@ -425,14 +400,14 @@ def test_lstm_saves_with_the_model_and_drives_the_schedule(tiny_pipeline, photo,
 
 def test_cli_train_lstm_then_animate(model_dir, photo_path, tmp_path, capsys):
     out = tmp_path / "loop.mp4"
-    code, err = _cli(["animate", photo_path, "-o", out, "--frames", 3, "--appearance-sequence", "lstm", "--model",
-                      model_dir, "-q"], capsys)
+    code, err = run_cli(["animate", photo_path, "-o", out, "--frames", 3, "--appearance-sequence", "lstm", "--model",
+                         model_dir, "-q"], capsys)
     assert code == 2 and "cinescape codebook --model DIR --train-lstm" in err and not out.exists()
-    code, err = _cli(["codebook", "--model", model_dir, "--train-lstm", "--lstm-steps", 10], capsys)
+    code, err = run_cli(["codebook", "--model", model_dir, "--train-lstm", "--lstm-steps", 10], capsys)
     assert code == 0, err
     assert "appearance_lstm" in err
-    code, err = _cli(["animate", photo_path, "-o", f"{tmp_path / 'frames'}/", "--frames", 3, "--appearance-sequence",
-                      "lstm", "--model", model_dir, "-q"], capsys)
+    code, err = run_cli(["animate", photo_path, "-o", f"{tmp_path / 'frames'}/", "--frames", 3, "--appearance-sequence",
+                         "lstm", "--model", model_dir, "-q"], capsys)
     assert code == 0, err
 
 
@@ -441,8 +416,8 @@ def test_cli_arrows_end_to_end(model_dir, photo_path, tmp_path, capsys):
     arrows.write_text(json.dumps(LEFT))
     for mode in ("latent", "direct"):
         out = tmp_path / mode
-        code, err = _cli(["animate", photo_path, "-o", f"{out}/", "--frames", 3, "--arrows", arrows, "--arrows-mode",
-                          mode, "--control-steps", 3, "--no-appearance", "--model", model_dir, "-q"], capsys)
+        code, err = run_cli(["animate", photo_path, "-o", f"{out}/", "--frames", 3, "--arrows", arrows, "--arrows-mode",
+                             mode, "--control-steps", 3, "--no-appearance", "--model", model_dir, "-q"], capsys)
         assert code == 0, err
         assert len(list(out.iterdir())) == 3
 

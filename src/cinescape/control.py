@@ -34,7 +34,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,6 +88,28 @@ def _read_json(source: str | os.PathLike, option: str) -> Any:
         raise OptionError(f"{option}: {path} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
 
 
+def _json_objects(data: Any, option: str, noun: str, nouns: str, keys: tuple[str, str], schema: str
+                  ) -> Iterator[dict]:
+    """The items of ``data``, a non-empty JSON list of objects with exactly the two ``keys``, each checked as it is
+    yielded (so a caller's own checks of item i come before the checks of item i + 1); ``noun`` (plural ``nouns``)
+    names the objects and ``schema`` shows one in the messages."""
+    if not isinstance(data, list):
+        raise OptionError(f"{option}: expected a JSON list of {schema} objects, got a {type(data).__name__}")
+    if not data:
+        raise OptionError(f"{option}: the list of {nouns} is empty")
+    both = f'"{keys[0]}" and "{keys[1]}"'
+    for i, item in enumerate(data):
+        if not isinstance(item, dict):
+            raise OptionError(f"{option}: {noun} {i} must be an object {schema}, got {json.dumps(item)}")
+        missing = [key for key in keys if key not in item]
+        if missing:
+            raise OptionError(f'{option}: {noun} {i} has no "{missing[0]}" key (each {noun} needs {both})')
+        unknown = sorted(set(item) - set(keys))
+        if unknown:
+            raise OptionError(f'{option}: {noun} {i} has unknown key "{unknown[0]}" (only {both})')
+        yield item
+
+
 def _point(value: Any, what: str, width: int, height: int, option: str) -> tuple[float, float]:
     if not (isinstance(value, (list, tuple)) and len(value) == 2 and all(_is_number(v) for v in value)):
         raise OptionError(f"{option}: {what} must be [x, y], two numbers, got {json.dumps(value)}")
@@ -133,22 +155,9 @@ class Arrows:
 
 def parse_arrows(data: Any, width: int, height: int, option: str = "--arrows") -> Arrows:
     """Validate decoded JSON ``[{"from": [x, y], "to": [x, y]}, ...]`` (pixels of a width x height image)."""
-    if not isinstance(data, list):
-        raise OptionError(f'{option}: expected a JSON list of {{"from": [x, y], "to": [x, y]}} objects, '
-                          f"got a {type(data).__name__}")
-    if not data:
-        raise OptionError(f"{option}: the list of arrows is empty")
     arrows = []
-    for i, item in enumerate(data):
-        if not isinstance(item, dict):
-            raise OptionError(f'{option}: arrow {i} must be an object {{"from": [x, y], "to": [x, y]}}, '
-                              f"got {json.dumps(item)}")
-        missing = [key for key in ("from", "to") if key not in item]
-        if missing:
-            raise OptionError(f'{option}: arrow {i} has no "{missing[0]}" key (each arrow needs "from" and "to")')
-        unknown = sorted(set(item) - {"from", "to"})
-        if unknown:
-            raise OptionError(f'{option}: arrow {i} has unknown key "{unknown[0]}" (only "from" and "to")')
+    schema = '{"from": [x, y], "to": [x, y]}'
+    for i, item in enumerate(_json_objects(data, option, "arrow", "arrows", ("from", "to"), schema)):
         start = _point(item["from"], f'arrow {i} "from"', width, height, option)
         end = _point(item["to"], f'arrow {i} "to"', width, height, option)
         if start == end:
@@ -326,22 +335,9 @@ class AppearancePatches:
 
 
 def _parse_patch_json(data: Any, width: int, height: int, option: str) -> AppearancePatches:
-    if not isinstance(data, list):
-        raise OptionError(f'{option}: expected a JSON list of {{"box": [x0, y0, x1, y1], "color": [r, g, b]}} '
-                          f"objects, got a {type(data).__name__}")
-    if not data:
-        raise OptionError(f"{option}: the list of patches is empty")
     boxes, colors = [], []
-    for i, item in enumerate(data):
-        if not isinstance(item, dict):
-            raise OptionError(f'{option}: patch {i} must be an object {{"box": [x0, y0, x1, y1], '
-                              f'"color": [r, g, b]}}, got {json.dumps(item)}')
-        missing = [key for key in ("box", "color") if key not in item]
-        if missing:
-            raise OptionError(f'{option}: patch {i} has no "{missing[0]}" key (each patch needs "box" and "color")')
-        unknown = sorted(set(item) - {"box", "color"})
-        if unknown:
-            raise OptionError(f'{option}: patch {i} has unknown key "{unknown[0]}" (only "box" and "color")')
+    schema = '{"box": [x0, y0, x1, y1], "color": [r, g, b]}'
+    for i, item in enumerate(_json_objects(data, option, "patch", "patches", ("box", "color"), schema)):
         box, color = item["box"], item["color"]
         if not (isinstance(box, list) and len(box) == 4 and all(_is_number(v) for v in box)):
             raise OptionError(f"{option}: patch {i} box must be [x0, y0, x1, y1], four numbers, got {json.dumps(box)}")

@@ -51,14 +51,12 @@ model's per-group codebook (the training clips' latents, picked at random from t
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import hashlib
 import json
 import os
 import random
 import re
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,6 +73,7 @@ from .errors import ModelLoadError, OptionError
 from .models.base import PredictorEncoderPair, PretrainedMixin, atomic_write_bytes, load_tensors, save_tensors_atomic
 from .models.partial_conv import PartialConv2d, masked_average
 from .models.predictor import LatentMapPredictor, PredictorConfig
+from .motion import flow_to_input_size
 from .ops import edge_aware_tv, feather_mask, flow_normalized_to_pixels, warp
 from .pipeline import DEFAULT_MODEL_DIR, MASK_FEATHER_SIGMA, PIPELINE_CONFIG, AnimationSettings, CinemagraphPipeline
 from .segmentation import GROUP_NAMES, GROUP_OTHERS, GROUP_SKY, GROUP_WATER, Segmenter
@@ -273,12 +272,8 @@ class FGLAModel(PredictorEncoderPair):
         H x W) -> (B, 2, H, W) backward flow to the next frame, normalised to this image (as
         :meth:`cinescape.motion.MotionModel.predict_flow`: the raw output refers to a ``reference_size`` square)."""
         latent_map = fill_latent_map(latents.float(), resize_groups(groups, tuple(image.shape[-2:])))
-        flow = self.predictor(image, latent_map)
-        reference = self.predictor.config.reference_size
-        height, width = image.shape[-2:]
-        if reference and (height, width) != (reference, reference):
-            flow = flow * flow.new_tensor([reference / width, reference / height]).view(1, 2, 1, 1)
-        return flow
+        return flow_to_input_size(self.predictor(image, latent_map), self.predictor.config.reference_size,
+                                  tuple(image.shape[-2:]))
 
 
 # ------------------------------------------------------------------------------------------- loss
@@ -518,7 +513,7 @@ def train_fgla(config: FGLATrainConfig, *, resume: bool = False, export: str | P
     :func:`cinescape.train.train`: ``OUT/checkpoint.pt`` (model, optimiser, step, RNG states; ``resume``
     continues from it), ``OUT/log.csv`` every ``log_every`` steps, ``OUT/snapshots/step_N`` every
     ``snapshot_every`` steps, and ``export`` writes the model folder there too. One process (no torchrun)."""
-    from .train import _save_checkpoint
+    from .train import RunLog, _save_checkpoint
 
     config.validate()
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
@@ -550,24 +545,15 @@ def train_fgla(config: FGLATrainConfig, *, resume: bool = False, export: str | P
         tqdm.write(f"no checkpoint in {out}; starting from scratch")
 
     weights = config.loss_weights()
-    log_file = open(out / "log.csv", "a", newline="")
-    writer = None
     model.train()
-    started = time.time()
+    log = RunLog(out / "log.csv")
     bar = tqdm(range(start, config.steps), initial=start, total=config.steps, desc="train fgla", unit="step",
                disable=not progress)
     try:
         for step in bar:
             stats = fgla_step(model, optimizer, _sample_batch(clips, maps, config, rng), weights, bf16=config.bf16)
             if step % config.log_every == 0 or step == config.steps - 1:
-                row = {"step": step, "seconds": round(time.time() - started, 1),
-                       **{k: f"{v:.6g}" for k, v in stats.items()}}
-                if writer is None:
-                    writer = csv.DictWriter(log_file, fieldnames=list(row))
-                    if log_file.tell() == 0:
-                        writer.writeheader()
-                writer.writerow(row)
-                log_file.flush()
+                log.write(step, stats)
                 bar.set_postfix(loss=f"{stats['loss']:.4g}")
             if (step + 1) % config.checkpoint_every == 0 or step == config.steps - 1:
                 _save_checkpoint(checkpoint_path, {
@@ -577,7 +563,7 @@ def train_fgla(config: FGLATrainConfig, *, resume: bool = False, export: str | P
             if config.snapshot_every and (step + 1) % config.snapshot_every == 0:
                 export_fgla(model, config, clips, maps, out / "snapshots" / f"step_{step + 1:06d}")
     finally:
-        log_file.close()
+        log.close()
     model_dir = out / "model"
     export_fgla(model, config, clips, maps, model_dir)
     if export is not None:

@@ -23,6 +23,16 @@ from .models.base import PredictorEncoderPair
 from .ops import edge_aware_tv, flow_normalized_to_pixels, warp
 
 
+def flow_to_input_size(flow: torch.Tensor, reference_size: int, size: tuple[int, int]) -> torch.Tensor:
+    """A predictor's raw (B, 2, H, W) flow, normalised to a ``reference_size`` square, renormalised to its
+    input of ``size`` = (H, W): x times ``reference_size / W``, y times ``reference_size / H`` (the module
+    docstring). ``reference_size`` 0: returned as is."""
+    height, width = size
+    if reference_size and (height, width) != (reference_size, reference_size):
+        flow = flow * flow.new_tensor([reference_size / width, reference_size / height]).view(1, 2, 1, 1)
+    return flow
+
+
 class MotionModel(PredictorEncoderPair):
     """P^M and E^M together. ``predictor.config.beta`` restricts the flow range."""
 
@@ -45,12 +55,8 @@ class MotionModel(PredictorEncoderPair):
     def predict_flow(self, image: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) image in [-1, 1], (B, D) code -> (B, 2, H, W) backward flow to the next frame,
         normalised to this image's size (see the module docstring)."""
-        flow = self.predictor(image, z)
-        reference = self.predictor.config.reference_size
-        height, width = image.shape[-2:]
-        if reference and (height, width) != (reference, reference):
-            flow = flow * flow.new_tensor([reference / width, reference / height]).view(1, 2, 1, 1)
-        return flow
+        return flow_to_input_size(self.predictor(image, z), self.predictor.config.reference_size,
+                                  tuple(image.shape[-2:]))
 
     def encode(self, flow: torch.Tensor) -> torch.Tensor:
         """(B, 2, H, W) normalised flow (a common motion field) -> (B, D) code."""

@@ -250,6 +250,30 @@ def _save_checkpoint(path: Path, state: dict) -> None:
     os.replace(tmp, path)
 
 
+class RunLog:
+    """A run's ``log.csv``, appended to (a resumed run goes on in the same file): :meth:`write` adds a row of the
+    step, the seconds since this log was opened and the step's figures, flushed at once; a new file gets a header
+    of the first row's columns."""
+
+    def __init__(self, path: Path):
+        self.file = open(path, "a", newline="")
+        self.writer: csv.DictWriter | None = None
+        self.started = time.time()
+
+    def write(self, step: int, stats: dict[str, float]) -> None:
+        row = {"step": step, "seconds": round(time.time() - self.started, 1),
+               **{k: f"{v:.6g}" for k, v in stats.items()}}
+        if self.writer is None:
+            self.writer = csv.DictWriter(self.file, fieldnames=list(row))
+            if self.file.tell() == 0:
+                self.writer.writeheader()
+        self.writer.writerow(row)
+        self.file.flush()
+
+    def close(self) -> None:
+        self.file.close()
+
+
 # ------------------------------------------------------------------------------- data parallelism
 
 @dataclass
@@ -383,10 +407,8 @@ def train(config: TrainConfig, *, resume: bool = False, export: str | Path | Non
         step_module = DistributedDataParallel(step_module, device_ids=[world.device] if world.device.type == "cuda"
                                               else None)
 
-    log_file = open(out / "log.csv", "a", newline="") if world.is_main else None
-    writer = None
     model.train()
-    started = time.time()
+    log = RunLog(out / "log.csv") if world.is_main else None
     bar = tqdm(range(start, config.steps), initial=start, total=config.steps, desc=f"train {config.kind}",
                unit="step", disable=not progress)
     mine = slice(world.rank * config.batch_size, (world.rank + 1) * config.batch_size)
@@ -437,13 +459,7 @@ def train(config: TrainConfig, *, resume: bool = False, export: str | Path | Non
         if not world.is_main:
             continue
         if log_now:
-            row = {"step": step, "seconds": round(time.time() - started, 1), **{k: f"{v:.6g}" for k, v in stats.items()}}
-            if writer is None:
-                writer = csv.DictWriter(log_file, fieldnames=list(row))
-                if log_file.tell() == 0:
-                    writer.writeheader()
-            writer.writerow(row)
-            log_file.flush()
+            log.write(step, stats)
             bar.set_postfix(loss=f"{stats['loss']:.4g}")
         if (step + 1) % config.checkpoint_every == 0 or step == config.steps - 1:
             _save_checkpoint(checkpoint_path, {
@@ -456,7 +472,7 @@ def train(config: TrainConfig, *, resume: bool = False, export: str | Path | Non
 
     model_dir = out / "model"
     if world.is_main:
-        log_file.close()
+        log.close()
         export_model(model, config, clips, common_fields, model_dir)
         if export is not None:
             export_model(model, config, clips, common_fields, Path(export))
