@@ -1,41 +1,62 @@
 #!/usr/bin/env bash
 # The exact commands that trained the shipped default model (src/cinescape/default_model), on this
-# project's 2-core CPU machine, with ../shared/data beside the repository. The two runs ran at the
-# same time, one torch thread each. Then: scripts/train_default_model.sh export
+# project's 2-core CPU machine, with ../shared/data beside the repository (docs/training.md explains
+# every choice). Stages: scripts/train_default_model.sh [motion|appearance|export|all|experiments]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 D=../shared/data
 export CINESCAPE_WEIGHTS=${CINESCAPE_WEIGHTS:-../shared/weights}
+stage=${1:-all}
 
-if [ "${1:-train}" = "train" ]; then
-  # Motion: the shipped weights are this run's checkpoint at 4500 steps, picked by measurement among
-  # checkpoints every 250 steps (see the model card); --steps 4500 reproduces them.
-  cinescape train motion --out runs/motion_default --steps 4500 --motion-tv 0.1 --motion-norm charbonnier \
-    --min-pair-difference 0.01 --lr 2e-4 --threads 1 --synthetic 24 \
-    --data $D/motion/skytimelapse128:4 --data $D/motion/karlsruhe_2024-06-01 --data $D/motion/karlsruhe_2024-06-22:4 \
-    --data $D/motion/karlsruhe_2024-06-19:8 --data $D/motion/al_sample --data $D/motion/cloud_pair \
-    --data $D/motion/videos/clouds_stock.mp4:16 --data $D/motion/videos/boats.mp4:2 \
-    --data $D/motion/videos/fountain.mp4:2 &
-  cinescape train appearance --out runs/appearance_v1 --steps 3000 --lr 2e-4 --threads 1 --synthetic 12 \
-    --data $D/appearance/tilde_webcam --data $D/appearance/sunset_to_night:2 \
-    --data $D/appearance/desert_city_webcam:2 --data $D/appearance/al_sample &
-  wait
+MOTION_DATA=(--data $D/motion/skytimelapse128 --data $D/motion/karlsruhe_2024-06-01 --data $D/motion/karlsruhe_2024-06-22
+  --data $D/motion/karlsruhe_2024-06-19:4 --data $D/motion/karlsruhe_2024-06-20m:4 --data $D/motion/al_sample
+  --data $D/motion/cloud_pair --data $D/motion/videos/clouds_stock.mp4:8 --data $D/motion/videos/boats.mp4:3
+  --data $D/motion/videos/fountain.mp4:4)
+MOTION_LOSS=(--motion-tv 0.1 --motion-norm charbonnier --min-pair-difference 0.0 --min-pair-motion 0.3 --flow-loss 0.1
+  --lr 2e-4 --synthetic 24 --checkpoint-every 500 --snapshot-every 1000)
+
+if [ "$stage" = motion ] || [ "$stage" = all ]; then
+  # 1. pseudo-GT flow supervision, encoder fed each clip's mean flow (plain tanh head): 3000 steps
+  cinescape train motion --out runs/motion_flow --steps 3000 --common-field flow --threads 2 "${MOTION_LOSS[@]}" "${MOTION_DATA[@]}"
+  # 2. gated flow head, fine-tuned from 1 (the gate channel is new): 4000 steps. THE SHIPPED MOTION MODEL.
+  cinescape train motion --out runs/motion_gated --steps 4000 --common-field flow --motion-gate \
+    --init-from runs/motion_flow/checkpoint.pt --threads 2 "${MOTION_LOSS[@]}" "${MOTION_DATA[@]}"
+fi
+if [ "$stage" = experiments ]; then
+  # Compared, not shipped (docs/training.md): the encoder fed each pair's own flow, fine-tuned from 2.
+  cinescape train motion --out runs/motion_pair --steps 4000 --common-field pair --motion-gate \
+    --init-from runs/motion_gated/checkpoint.pt --threads 2 "${MOTION_LOSS[@]}" "${MOTION_DATA[@]}"
 fi
 
-# Assemble the package's model folder from the two runs' exported halves.
-out=src/cinescape/default_model
-mkdir -p $out
-cp -r runs/motion_default/model/motion_predictor runs/motion_default/model/motion_encoder $out/
-cp -r runs/appearance_v1/model/appearance_predictor runs/appearance_v1/model/appearance_encoder $out/
-python - <<'PY'
-import json
+if [ "$stage" = appearance ] || [ "$stage" = all ]; then
+  cinescape train appearance --out runs/appearance_v1 --steps 3000 --lr 2e-4 --threads 1 --synthetic 12 \
+    --data $D/appearance/tilde_webcam --data $D/appearance/sunset_to_night:2 \
+    --data $D/appearance/desert_city_webcam:2 --data $D/appearance/al_sample
+fi
+
+if [ "$stage" = export ] || [ "$stage" = all ]; then
+  # Assemble the package's model folder: motion snapshot + appearance run + merged codebook + defaults.
+  python - <<'PY'
+import json, shutil
 from pathlib import Path
 from cinescape.codebook import Codebook
+motion_dir = Path("runs/motion_gated/snapshots/step_004000")
+appearance_dir = Path("runs/appearance_v1/model")
 out = Path("src/cinescape/default_model")
-motion, appearance = Codebook.load("runs/motion_default/model"), Codebook.load("runs/appearance_v1/model")
+for part, source in (("motion", motion_dir), ("appearance", appearance_dir)):
+    for suffix in ("predictor", "encoder"):
+        shutil.rmtree(out / f"{part}_{suffix}", ignore_errors=True)
+        shutil.copytree(source / f"{part}_{suffix}", out / f"{part}_{suffix}")
+motion, appearance = Codebook.load(motion_dir), Codebook.load(appearance_dir)
 Codebook(motion=motion.motion, motion_names=motion.motion_names,
          appearance=appearance.appearance, appearance_names=appearance.appearance_names).save(out)
-settings = json.loads(Path("runs/motion_default/model/pipeline.json").read_text())
-settings.update(json.loads(Path("runs/appearance_v1/model/pipeline.json").read_text()))
+settings = json.loads((motion_dir / "pipeline.json").read_text())
+settings.update(json.loads((appearance_dir / "pipeline.json").read_text()))
+# Land stays still where the sky matte and ADE20K segmenter find no sky or water (docs/training.md).
+settings["defaults"] = {"auto_mask": "sky+water"}
+# The run was started for more steps; its snapshot at 4000 is what a --steps 4000 run ends with.
+settings["motion_training"]["steps"] = 4000
 (out / "pipeline.json").write_text(json.dumps(settings, indent=2) + "\n")
+print(f"wrote {out} from {motion_dir} and {appearance_dir}")
 PY
+fi

@@ -46,7 +46,7 @@ REGISTRY: dict[str, WeightFile] = {
         sha256="7af3523130445db42d94503558c08ce991932f843b92e4e921c99d732768895e",
         url="https://github.com/xiongzhu666/Sky-Segmentation-and-Post-processing/raw/1f7811b3/skysegsmall_sim-opt-fp16.param",
         licence="MIT",
-        what="U²-Net-p sky matte, ncnn graph (used by `cinescape evaluate` to mask out the sky)",
+        what="U²-Net-p sky matte, ncnn graph (used by --auto-mask and by `cinescape evaluate`)",
     ),
     "skyseg/skysegsmall_sim-opt-fp16.bin": WeightFile(
         sha256="ff1e18f71dc0a0cf8a56b634c59f68d296deffd015cbed27a6d5e302f991faf2",
