@@ -355,15 +355,26 @@ def test_missing_segmentation_weights_is_a_one_line_error(tmp_path, monkeypatch,
     assert ADE20K_WEIGHTS in err
 
 
-def test_cli_fgla_needs_a_model_and_references_need_fgla(tmp_path, capsys):
+def test_shipped_fgla_model_loads_and_is_small():
+    from cinescape.fgla import DEFAULT_FGLA_DIR, FGLAPipeline
+
+    files = [p for p in DEFAULT_FGLA_DIR.rglob("*") if p.is_file()]
+    assert sum(p.stat().st_size for p in files) <= 6 * 1024 * 1024
+    assert (DEFAULT_FGLA_DIR / "MODEL_CARD.md").is_file()
+    pipeline = FGLAPipeline.from_pretrained()   # no segmentation is needed to load it
+    assert pipeline.model.num_groups == 6
+
+
+def test_cli_fgla_bad_model_and_references_need_fgla(tmp_path, capsys):
     from cinescape.cli import main
 
     photo = tmp_path / "photo.png"
     Image.fromarray(np.zeros((40, 48, 3), np.uint8)).save(photo)
     out = tmp_path / "loop.mp4"
-    assert main(["animate", str(photo), "-o", str(out), "--method", "fgla", "-q"]) == 2
+    assert main(["animate", str(photo), "-o", str(out), "--method", "fgla", "--model", str(tmp_path / "none"),
+                 "-q"]) == 2
     err = capsys.readouterr().err
-    assert "--model" in err and len(err.strip().splitlines()) == 1 and not out.exists()
+    assert "does not exist" in err and len(err.strip().splitlines()) == 1 and not out.exists()
     assert main(["animate", str(photo), "-o", str(out), "--reference", "sky=clip.mp4", "-q"]) == 2
     assert "--method fgla" in capsys.readouterr().err
     assert main(["animate", str(photo), "-o", str(out), "--method", "fgla", "--model", str(tmp_path),

@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     animate.add_argument("--model", default=None, metavar="DIR", help="model folder (default: the shipped model)")
     animate.add_argument("--method", choices=["al", "fgla"], default="al",
                          help="al: Animating Landscape, one motion code (default); fgla: FGLA per-region motion, "
-                              "needs --model DIR of a `cinescape train fgla` run")
+                              "uses the shipped FGLA model unless --model DIR names a `cinescape train fgla` run")
     animate.add_argument("--reference", action="append", default=[], metavar="GROUP=CLIP",
                          help="fgla: move GROUP (sky, tree, grass, water, waterfall, others) like it moves in CLIP (a "
                               "video or frame folder, CLIP:STRIDE allowed); repeatable. Groups without a reference keep "
@@ -345,9 +345,6 @@ def _animate_pipeline(args: argparse.Namespace):
     references, speeds = parse_region_options(args.reference, args.region_speed)
     if args.motion_code is not None:
         raise CinescapeError("--motion-code is for --method al; FGLA takes --reference GROUP=CLIP (or --seed)")
-    if args.model is None:
-        raise CinescapeError("--method fgla needs a trained FGLA model: give --model DIR (no FGLA model is shipped; "
-                             "train one with `cinescape train fgla`)")
     return FGLAPipeline.from_pretrained(args.model), {"references": references, "speeds": speeds}
 
 

@@ -76,6 +76,8 @@ from .models.predictor import LatentMapPredictor, PredictorConfig
 from .motion import flow_to_input_size
 from .ops import edge_aware_tv, feather_mask, flow_normalized_to_pixels, warp
 from .pipeline import DEFAULT_MODEL_DIR, MASK_FEATHER_SIGMA, PIPELINE_CONFIG, AnimationSettings, CinemagraphPipeline
+
+DEFAULT_FGLA_DIR = Path(__file__).parent / "fgla_model"  # the FGLA model shipped in the package
 from .segmentation import GROUP_NAMES, GROUP_OTHERS, GROUP_SKY, GROUP_WATER, Segmenter
 
 __all__ = ["NUM_GROUPS", "mirror", "group_masks", "fill_latent_map", "resize_groups", "PartialConvEncoderConfig",
@@ -745,12 +747,9 @@ class FGLAPipeline(CinemagraphPipeline):
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None, *, appearance_from: str | Path | None = None,
                         segmenter: Segmenter | None = None) -> "FGLAPipeline":
-        """Load an FGLA model folder (``cinescape train fgla`` writes ``OUT/model``). No FGLA model is shipped, so
-        ``path`` is required."""
-        if path is None:
-            raise ModelLoadError("no FGLA model is shipped yet: give --model DIR, a folder written by "
-                                 "`cinescape train fgla`")
-        folder = Path(path).expanduser()
+        """Load an FGLA model folder (``cinescape train fgla`` writes ``OUT/model``); ``path=None`` loads the
+        FGLA model shipped inside the package (``cinescape/fgla_model``)."""
+        folder = DEFAULT_FGLA_DIR if path is None else Path(path).expanduser()
         if not folder.is_dir():
             raise ModelLoadError(f"model folder {folder} does not exist")
         if not is_fgla_folder(folder):
