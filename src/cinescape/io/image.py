@@ -212,7 +212,10 @@ def image_to_tensor(array: np.ndarray) -> torch.Tensor:
     if not isinstance(array, np.ndarray) or array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 3:
         got = f"{array.dtype} {array.shape}" if isinstance(array, np.ndarray) else type(array).__name__
         raise ValueError(f"image must be a uint8 array of shape (H, W, 3), got {got}")
-    t = torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1).unsqueeze(0)
+    array = np.ascontiguousarray(array)
+    if not array.flags.writeable:  # e.g. a view of a PIL image; torch.from_numpy warns on read-only memory
+        array = array.copy()
+    t = torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0)
     return (t.to(torch.float32) / 127.5 - 1.0).contiguous()
 
 
