@@ -234,6 +234,48 @@ def test_references_in_opposite_directions_move_sky_and_water_oppositely(directi
     assert sky < -1.0 and water > 1.0
 
 
+class _AllSky:
+    """A stand-in segmenter that calls every pixel sky (a cloud clip without water)."""
+
+    source = "test"
+
+    def classes(self, image, size=None):
+        return np.full(image.shape[:2] if size is None else size, GROUP_SKY, np.int64)
+
+
+def test_reference_regions_let_a_sky_clip_drive_water(direction_model):
+    pytest.importorskip("cv2", reason="reference flows need OpenCV (pip install 'cinescape[eval]')")
+    codebook = FGLACodebook([torch.zeros(0, 2)] * 6, [[] for _ in range(6)])
+    pipe = FGLAPipeline(direction_model, codebook, segmenter=_AllSky())
+    photo = ((_texture(32, 32)[0].permute(1, 2, 0) + 1) * 127.5).round().to(torch.uint8).numpy()
+    groups = _SkyOverWater().classes(photo)
+    right, left = _moving_frames(4), _moving_frames(-4)
+    # by default a group's latent comes from the reference's own mask of that group: a sky clip has no water
+    with pytest.raises(OptionError, match="shows no water"):
+        pipe.resolve_regions({"water": right})
+    sky_latent = pipe.reference_latents(right)[0][GROUP_SKY]
+    request = pipe.resolve_regions({"water": right}, reference_regions={"water": "sky"})
+    assert torch.equal(request.latents[GROUP_WATER], sky_latent)
+    # "all": the whole frame (here all sky, so the same latent)
+    whole = pipe.resolve_regions({"water": right}, reference_regions={"Water": "all"}).latents[GROUP_WATER]
+    assert torch.allclose(whole, sky_latent, atol=1e-5)
+    with pytest.raises(OptionError, match="which has no reference"):
+        pipe.resolve_regions({"sky": right}, reference_regions={"water": "all"})
+    with pytest.raises(OptionError, match="unknown region"):
+        pipe.resolve_regions({"water": right}, reference_regions={"water": "lava"})
+
+    def region_flows(references):
+        animation = pipe.plan(photo, references=references, reference_regions={"water": "all"}, groups=groups,
+                              num_frames=3, loop="none", appearance=False, working_size=32)
+        step = flow_normalized_to_pixels(animation.steps[1:2])[0, 0]
+        return step[2:14, 4:-4].mean().item(), step[18:30, 4:-4].mean().item()
+
+    sky, water = region_flows({"sky": left, "water": right})   # one clip and its mirror, one per region
+    assert sky < -1.0 and water > 1.0
+    sky, water = region_flows({"sky": right, "water": left})
+    assert sky > 1.0 and water < -1.0
+
+
 def test_regions_without_a_reference_keep_exactly_still_and_speeds_scale(direction_model):
     codebook = FGLACodebook([torch.randn(50, 2) * 3 for _ in range(6)], [[str(i) for i in range(50)]] * 6)
     pipe = FGLAPipeline(direction_model, codebook, segmenter=_SkyOverWater())
@@ -282,11 +324,13 @@ def test_sky_matte_segmenter_takes_its_sky_from_the_matte():
 
 
 def test_parse_region_options():
-    refs, speeds = parse_region_options(["sky=a.mp4:2", "Water=b"], ["grass=0.5"])
-    assert refs == {"sky": "a.mp4:2", "water": "b"} and speeds == {"grass": 0.5}
+    refs, speeds, regions = parse_region_options(["sky=a.mp4:2", "Water=b"], ["grass=0.5"], ["water=sky"])
+    assert refs == {"sky": "a.mp4:2", "water": "b"} and speeds == {"grass": 0.5} and regions == {"water": "sky"}
     for bad in (["sky"], ["sky=a", "sky=b"], ["fog=a"]):
         with pytest.raises(OptionError):
             parse_region_options(bad)
+    with pytest.raises(OptionError, match="twice"):
+        parse_region_options([], [], ["water=sky", "water=all"])
     with pytest.raises(OptionError, match="number"):
         parse_region_options([], ["sky=fast"])
 
@@ -412,6 +456,11 @@ def test_cli_train_and_animate_fgla(tmp_path, capsys):
                  str(run / "model"), "--reference", f"waterfall={reference}", "-q"])
     err = capsys.readouterr().err
     assert code == 2 and "waterfall" in err and len(err.strip().splitlines()) == 1
+    # ... unless --reference-region encodes it from the clip's whole frame
+    code = main(["animate", str(photo), "-o", f"{tmp_path / 'frames2'}/", "--method", "fgla", "--model",
+                 str(run / "model"), "--frames", "2", "--loop", "none", "--no-appearance",
+                 "--reference", f"waterfall={reference}", "--reference-region", "waterfall=all", "-q"])
+    assert code == 0 and len(list((tmp_path / "frames2").iterdir())) == 2, capsys.readouterr().err
 
 
 def test_evaluate_resolves_fgla_models(direction_model, tmp_path):

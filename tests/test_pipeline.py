@@ -111,10 +111,31 @@ def test_code_selectors():
 
 @pytest.mark.parametrize("settings", [
     dict(num_frames=1), dict(loop="pingpong"), dict(motion_speed=-1.0), dict(motion_speed=float("nan")),
-    dict(appearance_speed=0), dict(num_frames=9, appearance_speed=2), dict(working_size=8)])
+    dict(appearance_speed=0), dict(num_frames=9, appearance_speed=2), dict(working_size=8),
+    dict(appearance_stride=0)])
 def test_out_of_range_settings_are_rejected(tiny_pipeline, photo, settings):
     with pytest.raises(OptionError):
         tiny_pipeline.plan(photo, **settings)
+
+
+@pytest.mark.parametrize("loop", ["crossfade", "none"])
+def test_appearance_stride_interpolates_maps_between_predicted_frames(tiny_pipeline, photo, loop):
+    every = tiny_pipeline.plan(photo, num_frames=8, loop=loop, seed=1)
+    strided = tiny_pipeline.plan(photo, num_frames=8, loop=loop, seed=1, appearance_stride=3)
+    exact = [every.maps(i) for i in range(8)]
+    # predicted at 0, 3, 6 and (no loop) the last frame; in a loop the frame after the last is frame 0
+    upper = {"crossfade": (8, 0), "none": (7, 7)}[loop]
+    for index, (low, high, fraction) in {1: (0, 3, 1 / 3), 5: (3, 6, 2 / 3), 7: (6, upper[1], 1 / (upper[0] - 6))}.items():
+        if exact[low] is None:  # loop none: frame 0 keeps the photo's colours, so frame 1 is predicted
+            assert torch.equal(strided.maps(index), exact[index])
+            continue
+        if index == 7 and loop == "none":
+            assert torch.equal(strided.maps(7), exact[7])
+            continue
+        assert torch.allclose(strided.maps(index), torch.lerp(exact[low].float(), exact[high].float(), fraction))
+    for index in (3, 6):
+        assert torch.equal(strided.maps(index), exact[index])
+    assert not torch.allclose(strided.maps(4), exact[4].float())   # really interpolated, not predicted
 
 
 def test_pipeline_save_load_round_trip(tiny_pipeline, photo, tmp_path):

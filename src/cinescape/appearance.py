@@ -31,11 +31,11 @@ class AppearanceModel(PredictorEncoderPair):
 
     @classmethod
     def create(cls, *, width: float = 0.25, num_res_blocks: int = 5, latent_dim: int = 8,
-               encoder_width: float = 0.5, encoder_size: int = 64) -> "AppearanceModel":
+               encoder_width: float = 0.5, encoder_size: int = 64, prior: str = "none") -> "AppearanceModel":
         predictor = Predictor(PredictorConfig(out_channels=6, latent_dim=latent_dim, width=width,
                                               num_res_blocks=num_res_blocks))
         encoder = LatentEncoder(EncoderConfig(in_channels=3, latent_dim=latent_dim, width=encoder_width,
-                                              input_size=encoder_size))
+                                              input_size=encoder_size, prior=prior))
         return cls(predictor, encoder)
 
     def predict_maps(self, image: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -68,6 +68,7 @@ class AppearanceLossWeights:
     content: float = 0.1        # lambda_c
     tv: float = 0.1             # lambda_tv on the colour maps (AL: 0.1)
     sigma: float = 0.1
+    prior: float = 1e-3         # weight of the encoder's latent regulariser (KL or MMD; only with a prior)
 
 
 class AppearanceLoss(nn.Module):
@@ -103,7 +104,11 @@ class AppearanceLoss(nn.Module):
 def appearance_loss(model: AppearanceModel, criterion: AppearanceLoss, source: torch.Tensor, target: torch.Tensor
                     ) -> tuple[torch.Tensor, dict[str, float]]:
     """One evaluation of Algorithm 3, lines 7-10: encode the target, predict maps for the source, compare."""
-    z = model.encode(target)
+    z, prior_term = model.encode_for_training(target)
     maps = model.predict_maps(source, z)
     output = color_transfer(maps.float(), source)
-    return criterion(output, target, source, maps)
+    total, stats = criterion(output, target, source, maps)
+    if model.prior != "none":
+        total = total + criterion.weights.prior * prior_term
+        stats = {**stats, "loss": total.item(), model.prior: prior_term.item()}
+    return total, stats

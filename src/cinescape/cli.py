@@ -101,9 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     animate.add_argument("--seed", type=int, default=0, help="seed for codes picked at random (default 0)")
     animate.add_argument("--motion-code", default=None, metavar="SEL",
                          help="motion code: codebook index (e.g. 3), pc:POS with POS in 0..1 along the first "
-                              "principal component, or random (default: random from --seed)")
+                              "principal component, random (default: random from --seed), or gaussian (drawn from "
+                              "N(0, I) with --seed; models trained with --latent-prior vae|wae)")
     animate.add_argument("--appearance-code", default=None, metavar="SEL",
-                         help="appearance code sequence: index, pc:POS or random, as --motion-code")
+                         help="appearance code sequence: index, pc:POS, random or gaussian, as --motion-code")
     animate.add_argument("--motion-speed", type=_nonnegative_float, default=1.0,
                          help="flow scale: 2 moves twice as fast, 0 freezes motion (default 1)")
     animate.add_argument("--appearance-speed", type=_positive_int, default=1,
@@ -111,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
                               "cycle and the motion loops this many times in it; --frames must be a multiple "
                               "(default 1)")
     animate.add_argument("--no-appearance", action="store_true", help="motion only: keep the photo's colours")
+    animate.add_argument("--appearance-stride", type=_positive_int, default=1, metavar="K",
+                         help="predict the colour maps every K-th frame and interpolate between (faster; K=2 "
+                              "measured about 55 dB PSNR from K=1, scripts/measure_appearance_stride.py; default 1)")
     animate.add_argument("--model", default=None, metavar="DIR", help="model folder (default: the shipped model)")
     animate.add_argument("--method", choices=["al", "fgla"], default="al",
                          help="al: Animating Landscape, one motion code (default); fgla: FGLA per-region motion, "
@@ -121,6 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
                               "still; with no reference at all, every group takes a codebook latent from --seed")
     animate.add_argument("--region-speed", action="append", default=[], metavar="GROUP=X",
                          help="fgla: scale GROUP's motion by X (0 freezes it); repeatable")
+    animate.add_argument("--reference-region", action="append", default=[], metavar="GROUP=REGION",
+                         help="fgla: encode GROUP's reference under the clip's REGION (another group, or 'all' for "
+                              "the whole frame) instead of its own GROUP, e.g. water=sky to let a cloud clip drive "
+                              "the water; repeatable")
     animate.add_argument("--flow-video", default=None, metavar="PATH",
                          help="also write the colour-coded frame-to-frame flow as a video (same formats)")
     animate.add_argument("--working-size", type=_positive_int, default=None, metavar="PX",
@@ -182,6 +190,12 @@ def build_parser() -> argparse.ArgumentParser:
                             "or pair (each pair's own pseudo-GT flow; codebook: each clip's median-speed pair)")
     train.add_argument("--motion-gate", action="store_true",
                        help="motion: gated flow head (sigmoid gate per pixel) so still regions can stop exactly")
+    train.add_argument("--latent-prior", choices=["none", "vae", "wae"], default="none",
+                       help="motion/appearance: regularise the encoder's codes towards N(0, I) (AL Sec. 6.6) so "
+                            "animate can draw them with --motion-code gaussian / --appearance-code gaussian; "
+                            "none (default) keeps AL's codebook-only codes")
+    train.add_argument("--latent-prior-weight", type=_nonnegative_float, default=None, metavar="W",
+                       help="weight of the prior's KL (vae) or MMD (wae) term (default 1e-3)")
     train.add_argument("--init-from", default=None, metavar="PATH",
                        help="start from the weights of a run's checkpoint.pt or a model folder (fine-tuning)")
     train.add_argument("--snapshot-every", type=int, default=0, metavar="N",
@@ -279,6 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="motion modes to time (default recurrent)")
     bench.add_argument("--appearance", choices=["on", "off", "both"], default="on",
                        help="with the appearance model, without it, or both (default on)")
+    bench.add_argument("--appearance-stride", nargs="+", type=_positive_int, default=[1], metavar="K",
+                       help="colour maps predicted every K-th frame (as animate; default 1); several K: one row each")
     bench.add_argument("--model", default=None, metavar="DIR", help="model folder (default: the shipped model)")
     bench.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
     bench.add_argument("--json", default="bench.json", metavar="PATH", help="write the rows here (default bench.json)")
@@ -300,7 +316,8 @@ def run_animate(args: argparse.Namespace) -> None:
                                  appearance_speed=args.appearance_speed, appearance=not args.no_appearance,
                                  working_size=args.working_size, mode=args.mode, auto_mask=args.auto_mask,
                                  arrows_mode=args.arrows_mode, control_steps=args.control_steps,
-                                 time_of_day=args.time_of_day, appearance_sequence=args.appearance_sequence)
+                                 time_of_day=args.time_of_day, appearance_sequence=args.appearance_sequence,
+                                 appearance_stride=args.appearance_stride)
     settings.validate()
     image = load_image(args.input)
     if args.mask:
@@ -337,15 +354,16 @@ def _animate_pipeline(args: argparse.Namespace):
     from .pipeline import CinemagraphPipeline
 
     if args.method == "al":
-        if args.reference or args.region_speed:
-            raise CinescapeError("--reference and --region-speed need --method fgla")
+        if args.reference or args.region_speed or args.reference_region:
+            raise CinescapeError("--reference, --reference-region and --region-speed need --method fgla")
         return CinemagraphPipeline.from_pretrained(args.model), {}
     from .fgla import FGLAPipeline, parse_region_options
 
-    references, speeds = parse_region_options(args.reference, args.region_speed)
+    references, speeds, regions = parse_region_options(args.reference, args.region_speed, args.reference_region)
     if args.motion_code is not None:
         raise CinescapeError("--motion-code is for --method al; FGLA takes --reference GROUP=CLIP (or --seed)")
-    return FGLAPipeline.from_pretrained(args.model), {"references": references, "speeds": speeds}
+    return FGLAPipeline.from_pretrained(args.model), {"references": references, "speeds": speeds,
+                                                  "reference_regions": regions}
 
 
 def _run_train_fgla(args: argparse.Namespace) -> None:
@@ -353,6 +371,8 @@ def _run_train_fgla(args: argparse.Namespace) -> None:
 
     if args.init_from:
         raise CinescapeError("--init-from is not supported by cinescape train fgla")
+    if args.latent_prior != "none":
+        raise CinescapeError("--latent-prior is for train motion|appearance; FGLA takes its latents from references")
     defaults = FGLALossWeights()
     config = FGLATrainConfig(out=args.out, data=args.data, synthetic=args.synthetic,
                              frame_stride=args.frame_stride, steps=args.steps, batch_size=args.batch_size,
@@ -388,7 +408,9 @@ def run_train(args: argparse.Namespace) -> None:
                          bf16=not args.no_bf16, threads=args.threads, seed=args.seed,
                          checkpoint_every=args.checkpoint_every, flow_loss=args.flow_loss, min_pair_motion=args.min_pair_motion,
                          common_field=args.common_field, snapshot_every=args.snapshot_every,
-                         motion_gate=args.motion_gate, init_from=args.init_from)
+                         motion_gate=args.motion_gate, init_from=args.init_from, latent_prior=args.latent_prior,
+                         latent_prior_weight=(MotionLossWeights.prior if args.latent_prior_weight is None
+                                              else args.latent_prior_weight))
     model_dir = train(config, resume=args.resume, export=args.export)
     print(f"trained {args.kind} model in {model_dir}" + (f" (exported to {args.export})" if args.export else ""),
           file=sys.stderr)
@@ -449,7 +471,7 @@ def run_bench(args: argparse.Namespace) -> None:
     appearance = {"on": (True,), "off": (False,), "both": (True, False)}[args.appearance]
     result = bench(sizes, frames=args.frames, loops=tuple(args.loop), appearance=appearance, model=args.model,
                        threads=args.threads, isolate=not args.same_process, progress=not args.quiet,
-                       modes=tuple(args.mode))
+                       modes=tuple(args.mode), appearance_strides=tuple(args.appearance_stride))
     print(format_bench_table(result))
     path = write_bench(result, args.json)
     if not args.quiet:

@@ -4,7 +4,9 @@
 * Appearance: one code *sequence* per training clip, ``appearance[i]`` (T_i, D), in time order.
 
 A code is picked by a :class:`CodeSelector`: an index into the codebook, a position 0..1 along the
-first principal component of the codes (AL Fig. 14 sorts codes that way), or at random from a seed.
+first principal component of the codes (AL Fig. 14 sorts codes that way), or at random from a seed. A model
+trained with a latent prior (VAE/WAE, AL Sec. 6.6) can instead draw codes from N(0, I) ("gaussian"), which the
+pipeline does without the codebook.
 """
 
 from __future__ import annotations
@@ -25,26 +27,31 @@ CODEBOOK_NAME = "codebook.safetensors"
 
 @dataclass(frozen=True)
 class CodeSelector:
-    """How to pick a code: ``index`` (int), ``pc`` (float in [0, 1]) or neither (random from the seed)."""
+    """How to pick a code: ``index`` (int), ``pc`` (float in [0, 1]), ``gaussian`` (drawn from N(0, I) with the
+    seed; needs a model trained with a latent prior) or none of them (a random codebook code from the seed)."""
 
     index: int | None = None
     pc: float | None = None
+    gaussian: bool = False
 
     @classmethod
     def parse(cls, text: str | int | float | None) -> "CodeSelector":
-        """``None``/"random" -> random; ``"3"`` -> index 3; ``"pc:0.25"`` -> a quarter along the first PC."""
+        """``None``/"random" -> random; ``"3"`` -> index 3; ``"pc:0.25"`` -> a quarter along the first PC;
+        ``"gaussian"`` -> drawn from N(0, I)."""
         if text is None or (isinstance(text, str) and text.strip().lower() in ("", "random")):
             return cls()
         if isinstance(text, int):
             return cls(index=text)
         value = str(text).strip().lower()
+        if value == "gaussian":
+            return cls(gaussian=True)
         if re.fullmatch(r"\d+", value):
             return cls(index=int(value))
         match = re.fullmatch(r"pc:([0-9]*\.?[0-9]+)", value)
         if match and 0.0 <= float(match.group(1)) <= 1.0:
             return cls(pc=float(match.group(1)))
         raise OptionError(f"bad code selector {text!r}: use an index (e.g. 3), pc:POSITION with POSITION in 0..1 "
-                          f"(e.g. pc:0.5), or random")
+                          f"(e.g. pc:0.5), random, or gaussian")
 
 
 def first_pc_order(codes: torch.Tensor) -> torch.Tensor:
@@ -62,6 +69,8 @@ def first_pc_order(codes: torch.Tensor) -> torch.Tensor:
 
 
 def _pick(count: int, selector: CodeSelector, rng: random.Random, order_source: torch.Tensor, what: str) -> int:
+    if selector.gaussian:
+        raise OptionError(f"a gaussian {what} code is drawn by the pipeline, not picked from the codebook")
     if count == 0:
         raise ModelLoadError(f"the model's codebook has no {what} codes")
     if selector.index is not None:

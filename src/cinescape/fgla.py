@@ -44,8 +44,9 @@ only to the input; group maps come from each clip's first frame (training) or th
 held fixed while the clouds move (the paper re-segments every frame).
 
 Use (:class:`FGLAPipeline`, ``cinescape animate --method fgla``): each group's latent comes from a reference
-clip (its DIS flow averaged over its frames, encoded under the reference's own mask of that group), or from the
-model's per-group codebook (the training clips' latents, picked at random from the seed: what
+clip (its DIS flow averaged over its frames, encoded under the reference's own mask of that group, or of the
+region ``reference_regions`` names instead, e.g. a cloud clip's sky or whole frame for a photo's water), or from
+the model's per-group codebook (the training clips' latents, picked at random from the seed: what
 ``cinescape evaluate --method fgla:DIR`` does), or keeps still.
 """
 
@@ -87,6 +88,7 @@ __all__ = ["NUM_GROUPS", "mirror", "group_masks", "fill_latent_map", "resize_gro
 
 NUM_GROUPS = len(GROUP_NAMES)          # FGLA's six groups
 FGLA_CODEBOOK = "fgla_codebook.safetensors"
+REFERENCE_REGION_ALL = "all"   # reference_regions: encode a reference's whole frame
 
 
 # -------------------------------------------------------------------------------------------- ops
@@ -651,6 +653,11 @@ def is_fgla_folder(path: str | Path) -> bool:
     return (Path(path).expanduser() / FGLAModel.folders()[0]).is_dir()
 
 
+def _describe(source) -> str:
+    """A reference for messages: its path, or the shape of its frames."""
+    return str(source) if isinstance(source, (str, Path)) else f"(frames {tuple(np.shape(source))})"
+
+
 def parse_group(name: str) -> int:
     """A group name (``sky``, ``tree``, ``grass``, ``water``, ``waterfall``, ``others``) -> its id."""
     key = name.strip().lower()
@@ -659,20 +666,26 @@ def parse_group(name: str) -> int:
     return GROUP_NAMES.index(key)
 
 
-def parse_region_options(references: list[str] = (), speeds: list[str] = ()) -> tuple[dict[str, str], dict[str, float]]:
-    """CLI ``--reference GROUP=CLIP`` and ``--region-speed GROUP=X`` lists -> the dicts :meth:`FGLAPipeline.plan` takes."""
+def parse_region_options(references: list[str] = (), speeds: list[str] = (),
+                         regions: list[str] = ()) -> tuple[dict[str, str], dict[str, float], dict[str, str]]:
+    """CLI ``--reference GROUP=CLIP``, ``--region-speed GROUP=X`` and ``--reference-region GROUP=REGION`` lists ->
+    the ``references``, ``speeds`` and ``reference_regions`` dicts :meth:`FGLAPipeline.plan` takes."""
     def split(text: str, flag: str) -> tuple[str, str]:
         group, sep, value = text.partition("=")
         if not sep or not value:
             raise OptionError(f"{flag} takes GROUP=VALUE (e.g. sky=clouds.mp4), got {text!r}")
         return GROUP_NAMES[parse_group(group)], value
 
-    refs: dict[str, str] = {}
-    for text in references:
-        group, clip = split(text, "--reference")
-        if group in refs:
-            raise OptionError(f"--reference {group}= is given twice")
-        refs[group] = clip
+    def collect(texts: list[str], flag: str) -> dict[str, str]:
+        values: dict[str, str] = {}
+        for text in texts:
+            group, value = split(text, flag)
+            if group in values:
+                raise OptionError(f"{flag} {group}= is given twice")
+            values[group] = value
+        return values
+
+    refs = collect(references, "--reference")
     rates: dict[str, float] = {}
     for text in speeds:
         group, value = split(text, "--region-speed")
@@ -680,7 +693,7 @@ def parse_region_options(references: list[str] = (), speeds: list[str] = ()) -> 
             rates[group] = float(value)
         except ValueError:
             raise OptionError(f"--region-speed {group}= takes a number, got {value!r}") from None
-    return refs, rates
+    return refs, rates, collect(regions, "--reference-region")
 
 
 class _LatentSetMotion(nn.Module):
@@ -713,7 +726,9 @@ class FGLAPipeline(CinemagraphPipeline):
     :class:`~cinescape.pipeline.Animation` as :class:`~cinescape.pipeline.CinemagraphPipeline` (loop modes,
     recurrent/Eulerian motion, masks and appearance work alike). Each group's latent and speed:
 
-    * a group with a reference: the reference's latent (:meth:`reference_latents`), speed 1 (or ``speeds``);
+    * a group with a reference: the reference's latent of that group (:meth:`reference_latents`), or of the
+      region ``reference_regions`` names for it (another group, or ``"all"``: :meth:`reference_latent`), speed 1
+      (or ``speeds``);
     * with no reference at all, or a group given a speed: a latent of the model's per-group codebook picked at
       random from ``seed`` (a group the codebook lacks gets the still latent), speed 1 (or ``speeds``);
     * any other group (references were given, not for it): keeps still, with the latent of a zero flow
@@ -814,11 +829,40 @@ class FGLAPipeline(CinemagraphPipeline):
         Frames are decoded at the training short side, their DIS backward flows averaged over the clip, and the
         mean flow encoded under each group of the reference's own first-frame segmentation (Algorithm 1, line 6).
         """
+        field, groups = self._reference_field(source)
+        with torch.no_grad():
+            latents = self.model.encode_field(field, groups)
+        fractions = torch.bincount(groups.flatten(), minlength=self.model.num_groups).float() / groups.numel()
+        return latents, fractions
+
+    def reference_latent(self, source, region: int | str) -> torch.Tensor:
+        """(D,) the latent of one region of a reference clip: ``region`` a group (id or name), encoded under the
+        reference's own mask of that group (as :meth:`reference_latents`), or ``"all"``, its whole frame.
+
+        ``"all"`` (or another group's name) lets a clip's motion drive a group the clip does not show, e.g. a
+        cloud time-lapse's drift for a photo's water (``plan(references={"water": clouds},
+        reference_regions={"water": "sky"})``). A group the reference's segmentation lacks raises OptionError.
+        """
+        if isinstance(region, str) and region.strip().lower() == REFERENCE_REGION_ALL:
+            field, groups = self._reference_field(source)
+            with torch.no_grad():   # one mask over the whole frame: the group-0 latent of an all-zero map
+                return self.model.encode_field(field, torch.zeros_like(groups))[0]
+        group = parse_group(region) if isinstance(region, str) else int(region)
+        latents, fractions = self.reference_latents(source)
+        if fractions[group] == 0:
+            raise OptionError(f"the reference {_describe(source)} shows no {GROUP_NAMES[group]} (by its "
+                              f"segmentation): pick a clip that does, or encode another of its regions "
+                              f"(reference_regions, e.g. {{'{GROUP_NAMES[group]}': 'all'}})")
+        return latents[group]
+
+    def _reference_field(self, source) -> tuple[torch.Tensor, torch.Tensor]:
+        """A reference's mean DIS backward flow (2, H, W) in pixels and its first frame's group map (H, W) (cached
+        per path)."""
         from .train import parse_source
 
-        key = source if isinstance(source, (str, Path)) else None
-        if key is not None and str(key) in self._reference_cache:
-            return self._reference_cache[str(key)]
+        key = str(source) if isinstance(source, (str, Path)) else None
+        if key is not None and key in self._reference_cache:
+            return self._reference_cache[key]
         if isinstance(source, (str, Path)):
             path, stride = parse_source(str(source))
             if not path.exists():
@@ -833,31 +877,43 @@ class FGLAPipeline(CinemagraphPipeline):
         attach_flows(clip)
         first = np.ascontiguousarray(clip.frames[0].permute(1, 2, 0).numpy())
         groups = torch.from_numpy(np.asarray(self.segmenter.classes(first))).long()
-        with torch.no_grad():
-            latents = self.model.encode_field(common_motion_field(clip), groups)
-        fractions = torch.bincount(groups.flatten(), minlength=self.model.num_groups).float() / groups.numel()
+        result = (common_motion_field(clip), groups)
         if key is not None:
-            self._reference_cache[str(key)] = (latents, fractions)
-        return latents, fractions
+            self._reference_cache[key] = result
+        return result
 
-    def resolve_regions(self, references: dict | None = None, speeds: dict | None = None) -> _Request:
-        """Each group's latent (or None: a codebook pick) and speed, from ``references`` and ``speeds`` keyed by
-        group name (see the class docstring)."""
+    def resolve_regions(self, references: dict | None = None, speeds: dict | None = None,
+                        reference_regions: dict | None = None) -> _Request:
+        """Each group's latent (or None: a codebook pick) and speed, from ``references``, ``speeds`` and
+        ``reference_regions`` keyed by group name (see the class docstring)."""
         references = {parse_group(k): v for k, v in (references or {}).items()}
         speeds = {parse_group(k): float(v) for k, v in (speeds or {}).items()}
+        regions = {parse_group(k): v for k, v in (reference_regions or {}).items()}
         for group, speed in speeds.items():
             if not (np.isfinite(speed) and 0 <= speed <= 10):
                 raise OptionError(f"--region-speed {GROUP_NAMES[group]} must be between 0 and 10, got {speed}")
+        for group, region in regions.items():
+            if group not in references:
+                raise OptionError(f"reference_regions names {GROUP_NAMES[group]}, which has no reference")
+            if isinstance(region, str) and region.strip().lower() != REFERENCE_REGION_ALL:
+                parse_group(region)   # an unknown region name is a one-line error before any clip is read
+            elif not isinstance(region, str) and not 0 <= int(region) < self.model.num_groups:
+                raise OptionError(f"reference_regions: a region is a group name or {REFERENCE_REGION_ALL!r}, "
+                                  f"got {region!r}")
         still = self.model.still_latent()
         latents: list[torch.Tensor | None] = []
         rates: list[float] = []
         for group in range(self.model.num_groups):
             if group in references:
-                encoded, fractions = self.reference_latents(references[group])
-                if fractions[group] == 0:
-                    raise OptionError(f"the {GROUP_NAMES[group]} reference {references[group]} shows no "
-                                      f"{GROUP_NAMES[group]} (by its segmentation): pick a clip that does")
-                latents.append(encoded[group])
+                if group in regions:
+                    latents.append(self.reference_latent(references[group], regions[group]))
+                else:
+                    encoded, fractions = self.reference_latents(references[group])
+                    if fractions[group] == 0:
+                        raise OptionError(f"the {GROUP_NAMES[group]} reference {_describe(references[group])} shows "
+                                          f"no {GROUP_NAMES[group]} (by its segmentation): pick a clip that does, "
+                                          f"or encode another of its regions (reference_regions)")
+                    latents.append(encoded[group])
                 rates.append(speeds.get(group, 1.0))
             elif not references or group in speeds:
                 latents.append(None)
@@ -904,20 +960,22 @@ class FGLAPipeline(CinemagraphPipeline):
         return speed if base is None else base * speed
 
     def plan(self, image, settings: AnimationSettings | None = None, *, references: dict | None = None,
-             speeds: dict | None = None, groups: np.ndarray | torch.Tensor | None = None, progress: bool = False,
-             **overrides):
+             speeds: dict | None = None, groups: np.ndarray | torch.Tensor | None = None,
+             reference_regions: dict | None = None, progress: bool = False, **overrides):
         """:meth:`CinemagraphPipeline.plan` with FGLA's regions.
 
         ``references``: ``{group name: clip}`` (a video file or frame folder, ``PATH:STRIDE`` allowed, or uint8
         frames (T, H, W, 3)); ``speeds``: ``{group name: factor}``; ``groups``: the photo's (H, W) group map
-        (any size: resized nearest) instead of the segmenter's. See the class docstring.
+        (any size: resized nearest) instead of the segmenter's; ``reference_regions``: ``{group name: region}``,
+        the region of that group's reference to encode, a group name or ``"all"`` (the whole frame), instead
+        of the group itself (:meth:`reference_latent`). See the class docstring.
         """
         from .io.image import load_image
 
         if isinstance(image, (str, Path)):
             image = load_image(image)
         self._given_groups = None if groups is None else torch.as_tensor(np.asarray(groups)).long()
-        self._request = self.resolve_regions(references, speeds)
+        self._request = self.resolve_regions(references, speeds, reference_regions)
         try:
             return super().plan(image, settings, progress=progress, **overrides)
         finally:

@@ -43,13 +43,13 @@ class MotionModel(PredictorEncoderPair):
     @classmethod
     def create(cls, *, width: float = 0.25, num_res_blocks: int = 5, beta: float = 16.0, latent_dim: int = 8,
                encoder_width: float = 0.5, encoder_size: int = 64, reference_size: int = 128,
-               gate: bool = False) -> "MotionModel":
+               gate: bool = False, prior: str = "none") -> "MotionModel":
         predictor = Predictor(PredictorConfig(out_channels=2, latent_dim=latent_dim, width=width,
                                               num_res_blocks=num_res_blocks, beta=beta,
                                               reference_size=reference_size, gate=gate))
         # The encoder sees flows scaled by beta, so its input spans about [-1, 1].
         encoder = LatentEncoder(EncoderConfig(in_channels=2, latent_dim=latent_dim, width=encoder_width,
-                                              input_size=encoder_size, input_scale=beta))
+                                              input_size=encoder_size, input_scale=beta, prior=prior))
         return cls(predictor, encoder)
 
     def predict_flow(self, image: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -72,6 +72,7 @@ class MotionLossWeights:
     norm: str = "l2"             # L_p's norm: "l2" (AL Eq. 1) or "charbonnier" (robust L1, sqrt(d^2 + 1e-6))
     sigma: float = 0.1           # edge sensitivity of the TV weights (AL: 0.1)
     flow: float = 0.0            # weight of the L1 distance (crop pixels) to a pseudo-GT flow (FGLA's L_flow)
+    prior: float = 1e-3          # weight of the encoder's latent regulariser (KL or MMD; only with a prior)
 
 
 def photometric_error(predicted: torch.Tensor, target: torch.Tensor, norm: str = "l2") -> torch.Tensor:
@@ -102,13 +103,16 @@ def motion_loss(model: MotionModel, frame: torch.Tensor, next_frame: torch.Tenso
     Returns:
         total loss, its parts as floats, and the predicted flow (B, 2, S, S) (to update the common fields).
     """
-    z = model.encode(common_field)
+    z, prior_term = model.encode_for_training(common_field)
     flow = model.predict_flow(frame, z).float()
     predicted = warp(frame, flow)
     photometric = photometric_error(predicted, next_frame, weights.norm)
     tv = edge_aware_tv(flow_normalized_to_pixels(flow), next_frame, weights.sigma)
     total = weights.photometric * photometric + weights.tv * tv
     stats = {}
+    if model.prior != "none":
+        total = total + weights.prior * prior_term
+        stats[model.prior] = prior_term.item()
     if weights.flow > 0:
         if target_flow is None:
             raise ValueError("weights.flow > 0 needs a target_flow")

@@ -75,12 +75,14 @@ class AnimationSettings:
     num_frames: int = 60                # frames in the output (one appearance cycle)
     loop: str = "crossfade"             # "crossfade" (AL Sec. 5), "symmetric" (Holynski et al. 2021) or "none"
     seed: int = 0                       # picks random codes when no selector is given
-    motion_code: str | int | None = None       # index, "pc:0..1" or None (random from seed)
-    appearance_code: str | int | None = None   # likewise, picks a codebook sequence
+    motion_code: str | int | None = None       # index, "pc:0..1", "gaussian" (N(0, I); models with a latent
+    #                                            prior) or None (random codebook code from seed)
+    appearance_code: str | int | None = None   # likewise, picks a codebook sequence ("gaussian": keyframes from N(0, I))
     motion_speed: float = 1.0           # flow scale
     appearance_speed: int = 1           # motion loops per appearance cycle (AL Sec. 5)
     appearance: bool = True             # False: motion only
     appearance_keyframes: int = 6       # codes taken from the chosen codebook sequence
+    appearance_stride: int = 1          # colour maps predicted every k-th frame, interpolated between (speed)
     working_size: int | None = None     # short side the predictors run at (default: the model's)
     mode: str = "recurrent"             # "recurrent" (AL: a network call per frame) or "eulerian" (one call, integrated)
     mask: np.ndarray | torch.Tensor | str | Path | None = None  # (H, W) in [0, 1] or an image: 1 moves, 0 frozen
@@ -112,6 +114,8 @@ class AnimationSettings:
         if self.loop != "none" and self.num_frames % self.appearance_speed:
             raise OptionError(f"--frames ({self.num_frames}) must be a multiple of --appearance-speed "
                               f"({self.appearance_speed}) so the motion loops meet the appearance cycle")
+        if not 1 <= self.appearance_stride <= 16:
+            raise OptionError(f"--appearance-stride must be between 1 and 16, got {self.appearance_stride}")
         if not 1 <= self.appearance_keyframes <= 64:
             raise OptionError(f"appearance_keyframes must be between 1 and 64, got {self.appearance_keyframes}")
         if self.working_size is not None and not 32 <= self.working_size <= 1024:
@@ -150,12 +154,16 @@ class Animation:
     """
 
     def __init__(self, image: torch.Tensor, small: torch.Tensor, accumulated: torch.Tensor, steps: torch.Tensor,
-                 schedule: list[tuple[tuple[int, float], ...]], maps_fn, progress: bool):
+                 schedule: list[tuple[tuple[int, float], ...]], maps_fn, progress: bool, *,
+                 map_stride: int = 1, cyclic: bool = True):
         self.image, self.small = image, small
         self.accumulated, self.steps = accumulated, steps   # (M, 2, h, w) each, normalised
         self.schedule = schedule                             # per output frame: ((motion index, weight), ...)
         self._maps_fn = maps_fn                              # (output index, small frame) -> maps or None; None: no appearance
         self._progress = progress
+        self.map_stride = map_stride                         # colour maps predicted every map_stride-th frame
+        self.cyclic = cyclic                                 # frame num_frames is frame 0 again (a loop)
+        self._anchor_cache: dict[int, torch.Tensor | None] = {}
         self.height, self.width = image.shape[-2:]
         self.num_frames = len(schedule)
         self.timings: dict[str, float] = defaultdict(float)  # seconds per stage, for benchmarks
@@ -164,14 +172,48 @@ class Animation:
     def _blend_small(self, index: int) -> torch.Tensor:
         return sum(w * warp(self.small, self.accumulated[m:m + 1]) for m, w in self.schedule[index])
 
+    def _predicted_maps(self, index: int) -> torch.Tensor | None:
+        return self._maps_fn(index, self._blend_small(index))
+
+    def _anchor_maps(self, index: int) -> torch.Tensor | None:
+        if index not in self._anchor_cache:
+            if len(self._anchor_cache) >= 3:  # frames render in order: older anchors are not needed again
+                self._anchor_cache.pop(next(iter(self._anchor_cache)))
+            self._anchor_cache[index] = self._predicted_maps(index)
+        return self._anchor_cache[index]
+
+    def maps(self, index: int) -> torch.Tensor | None:
+        """Colour-transfer maps (1, 6, h, w) of output frame ``index``, or None (no appearance, or the photo's own
+        colours). With ``map_stride`` k > 1 the predictor runs on every k-th frame (and the last one, without a
+        loop) and the maps in between are interpolated linearly; in a loop the anchor after the last frame is
+        frame 0. The maps change slowly (smooth codes, slow motion at the working size), and the predictor is
+        the costliest part of a frame."""
+        if self._maps_fn is None:
+            return None
+        stride, count = self.map_stride, self.num_frames
+        lower = index - index % stride
+        upper = min(lower + stride, count)
+        if not self.cyclic and upper == count:
+            upper = count - 1
+        if index == lower or index == upper:
+            return self._predicted_maps(index) if stride == 1 else self._anchor_maps(index)
+        low_maps, high_maps = self._anchor_maps(lower), self._anchor_maps(upper % count)
+        if low_maps is None or high_maps is None:  # the photo's own colours have no maps: predict this frame's
+            return self._predicted_maps(index)
+        return torch.lerp(low_maps.float(), high_maps.float(), (index - lower) / (upper - lower))
+
     @torch.no_grad()
     def frame(self, index: int) -> np.ndarray:
         """Output frame ``index`` as uint8 (H, W, 3): the photo sampled once per blended motion state."""
         started = time.perf_counter()
         size = (self.height, self.width)
-        frame = sum(w * warp(self.image, resize_flow(self.accumulated[m:m + 1], size)) for m, w in self.schedule[index])
+        frame = None
+        for m, w in self.schedule[index]:
+            warped = warp(self.image, resize_flow(self.accumulated[m:m + 1], size))
+            # in place: each full-resolution temporary costs milliseconds
+            frame = (warped if w == 1 else warped.mul_(w)) if frame is None else frame.add_(warped, alpha=w)
         loop_done = time.perf_counter()
-        maps = self._maps_fn(index, self._blend_small(index)) if self._maps_fn is not None else None
+        maps = self.maps(index)
         if maps is not None:
             frame = color_transfer(maps.float(), frame)
         appearance_done = time.perf_counter()
@@ -374,8 +416,23 @@ class CinemagraphPipeline:
 
     def motion_code(self, settings: AnimationSettings, rng: random.Random) -> torch.Tensor:
         """The motion input of :meth:`plan`, passed to ``self.motion.predict_flow`` (with a batch axis): here a
-        (D,) codebook code picked by ``settings.motion_code`` (FGLA's pipeline returns its latent set)."""
-        return self.codebook.motion_code(CodeSelector.parse(settings.motion_code), rng)
+        (D,) codebook code picked by ``settings.motion_code``, or drawn from N(0, I) for ``"gaussian"`` (FGLA's
+        pipeline returns its latent set)."""
+        selector = CodeSelector.parse(settings.motion_code)
+        if selector.gaussian:
+            return self.gaussian_codes(self.motion, 1, rng)[0]
+        return self.codebook.motion_code(selector, rng)
+
+    @staticmethod
+    def gaussian_codes(model, count: int, rng: random.Random) -> torch.Tensor:
+        """(count, D) codes drawn from N(0, I) with a generator seeded from ``rng``; only for a model whose
+        encoder was trained with a latent prior (``--latent-prior vae|wae``), whose codes follow N(0, I)."""
+        if model.prior == "none":
+            raise OptionError(f"gaussian codes need a {model.prefix} model trained with a latent prior "
+                              f"(cinescape train {model.prefix} --latent-prior vae|wae); this one draws its "
+                              f"codes from its codebook")
+        generator = torch.Generator().manual_seed(rng.getrandbits(63))
+        return torch.randn(count, model.latent_dim, generator=generator)
 
     def appearance_codes(self, small: torch.Tensor, settings: AnimationSettings, rng: random.Random, *,
                          image_size: tuple[int, int] | None = None, info: dict | None = None) -> torch.Tensor:
@@ -402,6 +459,8 @@ class CinemagraphPipeline:
         if settings.appearance_sequence == "lstm":
             lstm = self._require_lstm()
             sequence = lstm.generate(own[0], lstm.config.sequence_length + 1)[1:]  # [0] is the photo's own code
+        elif CodeSelector.parse(settings.appearance_code).gaussian:
+            sequence = self.gaussian_codes(self.appearance, settings.appearance_keyframes, rng)
         else:
             sequence = self.codebook.appearance_sequence(CodeSelector.parse(settings.appearance_code), rng)
         count = min(settings.appearance_keyframes, sequence.shape[0])
@@ -511,7 +570,8 @@ class CinemagraphPipeline:
                     return None  # loop "none": frame 0 is the photo itself
                 with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
                     return self.appearance.predict_maps(frame_small, codes[index:index + 1])
-        animation = Animation(full, small, accumulated, steps, schedule, maps_fn, progress)
+        animation = Animation(full, small, accumulated, steps, schedule, maps_fn, progress,
+                              map_stride=settings.appearance_stride, cyclic=settings.loop != "none")
         animation.timings["motion"] = motion_seconds
         animation.control = control  # loss histories of the arrow / patch optimisations, if any
         return animation

@@ -61,6 +61,8 @@ class TrainConfig:
     encoder_width: float = 0.5
     encoder_size: int = 64
     latent_dim: int = 8
+    latent_prior: str = "none"                  # "vae" or "wae": codes can be drawn from N(0, I) (AL Sec. 6.6)
+    latent_prior_weight: float = MotionLossWeights.prior   # weight of its KL / MMD term
     beta: float = 16.0                          # motion only
     motion_gate: bool = False                   # motion only: gated flow head (PredictorConfig.gate)
     init_from: str | None = None                # start from these weights (a run's checkpoint.pt or a model folder)
@@ -83,6 +85,11 @@ class TrainConfig:
 
 
 # --------------------------------------------------------------------------------------------- data
+
+# TrainConfig fields that shape the network: a checkpoint resumes only with the same values.
+ARCHITECTURE_FIELDS = ("width", "num_res_blocks", "encoder_width", "encoder_size", "latent_dim", "latent_prior",
+                       "beta", "motion_gate", "crop")
+
 
 def parse_source(spec: str) -> tuple[Path, int]:
     """``PATH`` or ``PATH:STRIDE`` -> (path, stride)."""
@@ -203,7 +210,7 @@ def flip_flow(flow: torch.Tensor) -> torch.Tensor:
 
 def build_model(config: TrainConfig):
     common = dict(width=config.width, num_res_blocks=config.num_res_blocks, latent_dim=config.latent_dim,
-                  encoder_width=config.encoder_width, encoder_size=config.encoder_size)
+                  encoder_width=config.encoder_width, encoder_size=config.encoder_size, prior=config.latent_prior)
     if config.kind == "motion":
         return MotionModel.create(beta=config.beta, reference_size=config.crop, gate=config.motion_gate, **common)
     if config.kind == "appearance":
@@ -389,6 +396,12 @@ def train(config: TrainConfig, *, resume: bool = False, export: str | Path | Non
         if state.get("world_size", 1) != world.world_size:
             raise OptionError(f"cannot resume {checkpoint_path}: it was trained by {state.get('world_size', 1)} "
                               f"processes, this run has {world.world_size}")
+        saved = state["config"]
+        for name in ARCHITECTURE_FIELDS:
+            ours, theirs = getattr(config, name), saved.get(name, getattr(TrainConfig, name, None))
+            if ours != theirs:
+                raise OptionError(f"cannot resume {checkpoint_path}: it was trained with {name}={theirs!r}, "
+                                  f"this run has {ours!r}")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         common_fields = state["common_fields"]
@@ -400,8 +413,9 @@ def train(config: TrainConfig, *, resume: bool = False, export: str | Path | Non
 
     criterion = None
     if config.kind == "appearance":
-        criterion = AppearanceLoss(appearance_features, AppearanceLossWeights())
-    motion_weights = MotionLossWeights(tv=config.motion_tv, norm=config.motion_norm, flow=config.flow_loss)
+        criterion = AppearanceLoss(appearance_features, AppearanceLossWeights(prior=config.latent_prior_weight))
+    motion_weights = MotionLossWeights(tv=config.motion_tv, norm=config.motion_norm, flow=config.flow_loss,
+                                       prior=config.latent_prior_weight)
     step_module = TrainingStep(model, motion_weights, criterion).to(world.device)
     if world.world_size > 1:
         step_module = DistributedDataParallel(step_module, device_ids=[world.device] if world.device.type == "cuda"

@@ -35,8 +35,8 @@ __all__ = ["BENCH_SIZES", "BenchConfig", "bench_one", "run_bench", "format_bench
 
 #: Input sizes (width, height) of the issue: 288p to 4K, 16:9.
 BENCH_SIZES = ((512, 288), (1024, 576), (1920, 1080), (3840, 2160))
-COLUMNS = ("size", "loop", "appearance", "frames", "mode", "load_s", "motion_s", "loop_s", "appearance_s", "encode_s",
-           "total_s", "s_per_frame", "rss_loaded_mb", "peak_rss_mb")
+COLUMNS = ("size", "loop", "appearance", "frames", "mode", "stride", "load_s", "motion_s", "loop_s", "appearance_s",
+           "encode_s", "total_s", "s_per_frame", "rss_loaded_mb", "peak_rss_mb")
 
 
 @dataclass
@@ -50,6 +50,7 @@ class BenchConfig:
     model: str | None = None   # model folder; None = the shipped default
     threads: int = 0           # torch threads (0 = torch's default)
     mode: str = "recurrent"    # motion mode: "recurrent" or "eulerian"
+    appearance_stride: int = 1  # colour maps predicted every k-th frame
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -93,7 +94,7 @@ def bench_one(config: BenchConfig) -> dict:
     if config.threads:
         torch.set_num_threads(config.threads)
     settings = AnimationSettings(num_frames=config.frames, loop=config.loop, appearance=config.appearance,
-                                 mode=config.mode)
+                                 mode=config.mode, appearance_stride=config.appearance_stride)
     started = time.perf_counter()
     pipeline = CinemagraphPipeline.from_pretrained(config.model)
     photo = load_image(config.photo)
@@ -112,7 +113,8 @@ def bench_one(config: BenchConfig) -> dict:
         encode += time.perf_counter() - t  # flushing and closing the file
         animate = time.perf_counter() - started
     return {"size": f"{config.width}x{config.height}", "loop": config.loop, "appearance": config.appearance,
-            "frames": config.frames, "mode": config.mode, "load_s": load, "motion_s": animation.timings["motion"],
+            "stride": config.appearance_stride, "frames": config.frames, "mode": config.mode, "load_s": load,
+            "motion_s": animation.timings["motion"],
             "loop_s": animation.timings["loop"], "appearance_s": animation.timings["appearance"],
             "encode_s": encode, "total_s": load + animate, "s_per_frame": animate / config.frames,
             "rss_loaded_mb": loaded_rss, "peak_rss_mb": _rss_mb()}
@@ -120,8 +122,8 @@ def bench_one(config: BenchConfig) -> dict:
 
 def run_bench(sizes=BENCH_SIZES, *, frames: int = 60, loops=("crossfade", "none"), appearance=(True,),
               model: str | None = None, threads: int = 0, isolate: bool = True, progress: bool = True,
-              modes=("recurrent",)) -> dict:
-    """Benchmark every (size, motion mode, loop mode, appearance) combination; returns
+              modes=("recurrent",), appearance_strides=(1,)) -> dict:
+    """Benchmark every (size, motion mode, loop mode, appearance, appearance stride) combination; returns
     ``{"machine", "settings", "rows"}``.
 
     ``isolate``: run each configuration in a fresh process (honest peak memory; costs an interpreter start).
@@ -138,8 +140,9 @@ def run_bench(sizes=BENCH_SIZES, *, frames: int = 60, loops=("crossfade", "none"
         for width, height in sizes:
             photo = Path(tmp) / f"photo_{width}x{height}.png"
             save_image(generate_landscape_photo(height, width, seed=3), photo)
-            configs += [BenchConfig(width, height, str(photo), frames, loop, app, model, threads, mode)
-                        for mode in modes for loop in loops for app in appearance]
+            configs += [BenchConfig(width, height, str(photo), frames, loop, app, model, threads, mode, stride)
+                        for mode in modes for loop in loops for app in appearance
+                        for stride in (appearance_strides if app else (1,))]
         rows = [_run_config(config, isolate, progress) for config in configs]
     machine = {"processor": platform.processor() or platform.machine(), "cpus": multiprocessing.cpu_count(),
                "torch": torch.__version__, "torch_threads": threads or torch.get_num_threads(),
@@ -151,7 +154,7 @@ def run_bench(sizes=BENCH_SIZES, *, frames: int = 60, loops=("crossfade", "none"
 def _run_config(config: BenchConfig, isolate: bool, progress: bool) -> dict:
     if progress:
         print(f"bench {config.width}x{config.height} mode={config.mode} loop={config.loop} "
-              f"appearance={config.appearance} ...",
+              f"appearance={config.appearance} stride={config.appearance_stride} ...",
               file=sys.stderr, flush=True)
     if not isolate:
         return bench_one(config)

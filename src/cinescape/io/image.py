@@ -222,7 +222,7 @@ def image_to_tensor(array: np.ndarray) -> torch.Tensor:
 def tensor_to_image(tensor: torch.Tensor) -> np.ndarray:
     """Convert a (1, 3, H, W) or (3, H, W) tensor in [-1, 1] to a uint8 (H, W, 3) RGB array.
 
-    Values are mapped with ``v = (x + 1) * 127.5``, rounded and clamped to [0, 255]; NaN becomes 128
+    Values are mapped with ``v = (x + 1) * 127.5``, rounded (halves up) and clamped to [0, 255]; NaN becomes 128
     (mid grey). Works for any float dtype and device; the result is on the CPU. Exact inverse of
     :func:`image_to_tensor`.
     """
@@ -233,8 +233,10 @@ def tensor_to_image(tensor: torch.Tensor) -> np.ndarray:
         t = t[0]
     if t.dim() != 3 or t.shape[0] != 3:
         raise ValueError(f"image tensor must be (1, 3, H, W) or (3, H, W), got {tuple(tensor.shape)}")
-    t = torch.nan_to_num(t.to("cpu", torch.float32), nan=0.0)
-    t = ((t + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8)
+    t = torch.nan_to_num(t.to("cpu", torch.float32), nan=0.0)  # a new tensor: the in-place ops below are safe
+    # (x + 1) * 127.5 rounded half up = floor(x * 127.5 + 128) for the non-negative values left by the clamp;
+    # in place, as one pass each, because this runs on every full-resolution output frame.
+    t = t.mul_(127.5).add_(128.0).clamp_(0, 255).to(torch.uint8)
     return t.permute(1, 2, 0).contiguous().numpy()
 
 

@@ -150,6 +150,23 @@ class PredictorEncoderPair(torch.nn.Module):
     def latent_dim(self) -> int:
         return self.predictor.config.latent_dim
 
+    @property
+    def prior(self) -> str:
+        """The encoder's latent regulariser: "none", "vae" or "wae" (see :mod:`cinescape.models.encoder`)."""
+        return self.encoder.config.prior
+
+    def encode_for_training(self, x) -> tuple[torch.Tensor, torch.Tensor]:
+        """Encoder input -> (B, D) code for the predictor and the prior's regularisation term (a scalar; 0 with
+        no prior). VAE: a reparameterised sample and its KL to N(0, I); WAE: the code and its MMD to N(0, I)."""
+        from ..ops.latent import kl_to_standard_normal, mmd_to_standard_normal, reparameterize
+
+        mean, log_var = self.encoder.distribution(x)
+        if self.prior == "vae":
+            return reparameterize(mean, log_var), kl_to_standard_normal(mean.float(), log_var.float())
+        if self.prior == "wae" and mean.shape[0] > 1:
+            return mean, mmd_to_standard_normal(mean.float())
+        return mean, mean.new_zeros(())
+
     def save_pretrained(self, folder: str | os.PathLike, **kwargs) -> None:
         predictor_folder, encoder_folder = self.folders()
         self.predictor.save_pretrained(Path(folder) / predictor_folder, **kwargs)

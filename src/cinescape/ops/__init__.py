@@ -8,6 +8,7 @@ Every op states its tensor conventions in its docstring; flows are normalised ba
 from .color import color_transfer, identity_color_maps
 from .flow_viz import flow_to_color
 from .integrate import integrate_velocity
+from .latent import kl_to_standard_normal, mmd_to_standard_normal, reparameterize
 from .loop import crossfade_loop, crossfade_schedule, interpolate_cyclic, symmetric_schedule
 from .mask import feather_mask, resize_mask
 from .regularizers import edge_aware_tv
@@ -34,6 +35,9 @@ __all__ = [
     "identity_color_maps",
     "integrate_velocity",
     "interpolate_cyclic",
+    "kl_to_standard_normal",
+    "mmd_to_standard_normal",
+    "reparameterize",
     "resize_flow",
     "resize_mask",
     "symmetric_schedule",

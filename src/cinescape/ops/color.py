@@ -38,7 +38,8 @@ def color_transfer(maps: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
     if maps.shape[-2:] != image.shape[-2:]:
         maps = F.interpolate(maps, size=image.shape[-2:], mode="bilinear", align_corners=False)
     maps = maps.to(image.dtype)
-    return torch.tanh(maps[:, :3] * image + maps[:, 3:])
+    # One fused multiply-add and an in-place tanh: at 4K every full-resolution temporary costs milliseconds.
+    return torch.addcmul(maps[:, 3:], maps[:, :3], image).tanh_()
 
 
 def identity_color_maps(image: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
