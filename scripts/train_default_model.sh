@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The exact commands that trained the shipped default model (src/cinescape/default_model), on this
 # project's 2-core CPU machine, with ../shared/data beside the repository (docs/training.md explains
-# every choice). Stages: scripts/train_default_model.sh [motion|appearance|export|all|experiments]
+# every choice). Stages: scripts/train_default_model.sh [motion|appearance|export|all|experiments|priors]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 D=../shared/data
@@ -26,6 +26,15 @@ if [ "$stage" = experiments ]; then
   # Compared, not shipped (docs/training.md): the encoder fed each pair's own flow, fine-tuned from 2.
   cinescape train motion --out runs/motion_pair --steps 4000 --common-field pair --motion-gate \
     --init-from runs/motion_gated/checkpoint.pt --threads 2 "${MOTION_LOSS[@]}" "${MOTION_DATA[@]}"
+fi
+
+if [ "$stage" = priors ]; then
+  # Not shipped (docs/training.md, "Latent priors"): codes regularised towards N(0, I) (AL Sec. 6.6), fine-tuned
+  # from the shipped motion model, so animate --motion-code gaussian can draw them.
+  cinescape train motion --out runs/motion_wae --steps 1500 --common-field flow --motion-gate --latent-prior wae \
+    --latent-prior-weight 0.01 --init-from src/cinescape/default_model --threads 1 "${MOTION_LOSS[@]}" "${MOTION_DATA[@]}"
+  cinescape train motion --out runs/motion_vae --steps 1500 --common-field flow --motion-gate --latent-prior vae \
+    --latent-prior-weight 0.001 --init-from src/cinescape/default_model --threads 1 "${MOTION_LOSS[@]}" "${MOTION_DATA[@]}"
 fi
 
 if [ "$stage" = appearance ] || [ "$stage" = all ]; then

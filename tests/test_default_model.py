@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from cinescape.data.synthetic import generate_timelapse
 from cinescape.ops import flow_normalized_to_pixels, resize_flow

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from conftest import needs_shared
 from PIL import Image
 
-from cinescape.errors import ModelLoadError
+from cinescape.errors import ModelLoadError, OptionError
 from cinescape.eval import metrics as M
 from cinescape.eval.fid import I3D, InceptionV3FID, load_i3d, load_inception
 
@@ -361,3 +361,16 @@ def test_bench_runs_each_configuration_in_a_fresh_process(tiny_pipeline, tmp_pat
     result = run_bench([(48, 32)], frames=2, loops=("none",), model=str(model), threads=1, progress=False)
     row, = result["rows"]
     assert result["settings"]["isolated"] and row["size"] == "48x32" and row["peak_rss_mb"] > 0
+
+
+def test_bench_repeats_report_the_median_of_each_column(monkeypatch, tiny_pipeline, tmp_path):
+    from cinescape.eval import bench
+
+    totals = iter([3.0, 1.0, 2.0])
+    fake = lambda config, isolate, progress: {"size": "8x8", "total_s": next(totals), "frames": 2}  # noqa: E731
+    monkeypatch.setattr(bench, "_run_config", fake)
+    model = tiny_pipeline.save_pretrained(tmp_path / "model")
+    result = bench.run_bench([(64, 36)], frames=2, loops=("none",), model=str(model), repeats=3, progress=False)
+    assert result["rows"] == [{"size": "8x8", "total_s": 2.0, "frames": 2}] and result["settings"]["repeats"] == 3
+    with pytest.raises(OptionError):
+        bench.run_bench([(64, 36)], frames=2, model=str(model), repeats=0)

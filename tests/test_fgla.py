@@ -201,7 +201,6 @@ def _moving_frames(shift_px: int, size: int = 64, count: int = 4) -> np.ndarray:
 
 
 def test_references_in_opposite_directions_move_sky_and_water_oppositely(direction_model):
-    pytest.importorskip("cv2", reason="reference flows need OpenCV (pip install 'cinescape[eval]')")
     codebook = FGLACodebook([torch.zeros(0, 2)] * 6, [[] for _ in range(6)])
     pipe = FGLAPipeline(direction_model, codebook, segmenter=_SkyOverWater())
     photo = ((_texture(32, 32)[0].permute(1, 2, 0) + 1) * 127.5).round().to(torch.uint8).numpy()
@@ -244,7 +243,6 @@ class _AllSky:
 
 
 def test_reference_regions_let_a_sky_clip_drive_water(direction_model):
-    pytest.importorskip("cv2", reason="reference flows need OpenCV (pip install 'cinescape[eval]')")
     codebook = FGLACodebook([torch.zeros(0, 2)] * 6, [[] for _ in range(6)])
     pipe = FGLAPipeline(direction_model, codebook, segmenter=_AllSky())
     photo = ((_texture(32, 32)[0].permute(1, 2, 0) + 1) * 127.5).round().to(torch.uint8).numpy()
@@ -438,7 +436,6 @@ def test_cli_train_and_animate_fgla(tmp_path, capsys):
         pytest.skip("animating a photo needs the ADE20K segmenter and sky matte weights")
     pytest.importorskip("ai_edge_litert", reason="ai-edge-litert not installed")
     pytest.importorskip("ncnn", reason="ncnn not installed")
-    pytest.importorskip("cv2", reason="reference flows need OpenCV")
     from cinescape.data.synthetic import generate_landscape_photo
 
     photo = tmp_path / "photo.png"

@@ -16,8 +16,6 @@ from cinescape.train import TrainConfig, load_training_clips, train
 
 from test_training import smooth_texture
 
-cv2 = pytest.importorskip("cv2", reason="pseudo-GT flow needs OpenCV (pip install 'cinescape[eval]')")
-
 
 def _moving_texture_clip(shift: int = 2, frames: int = 3, size: int = 64) -> Clip:
     """A texture moving ``shift`` px to the right per frame: frame[t+1](p) = frame[t](p - shift)."""

@@ -295,6 +295,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="with the appearance model, without it, or both (default on)")
     bench.add_argument("--appearance-stride", nargs="+", type=_positive_int, default=[1], metavar="K",
                        help="colour maps predicted every K-th frame (as animate; default 1); several K: one row each")
+    bench.add_argument("--repeat", type=_positive_int, default=1, metavar="N",
+                       help="run each configuration N times and report the medians (default 1)")
     bench.add_argument("--model", default=None, metavar="DIR", help="model folder (default: the shipped model)")
     bench.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
     bench.add_argument("--json", default="bench.json", metavar="PATH", help="write the rows here (default bench.json)")
@@ -308,7 +310,7 @@ def run_animate(args: argparse.Namespace) -> None:
     from .io.image import load_image
     from .io.video import VideoWriter
     from .control import load_arrows, load_patches
-    from .pipeline import AnimationSettings, CinemagraphPipeline
+    from .pipeline import AnimationSettings
     from .segmentation import load_mask
 
     settings = AnimationSettings(num_frames=args.frames, loop=args.loop, seed=args.seed, motion_code=args.motion_code,
@@ -471,7 +473,8 @@ def run_bench(args: argparse.Namespace) -> None:
     appearance = {"on": (True,), "off": (False,), "both": (True, False)}[args.appearance]
     result = bench(sizes, frames=args.frames, loops=tuple(args.loop), appearance=appearance, model=args.model,
                        threads=args.threads, isolate=not args.same_process, progress=not args.quiet,
-                       modes=tuple(args.mode), appearance_strides=tuple(args.appearance_stride))
+                       modes=tuple(args.mode), appearance_strides=tuple(args.appearance_stride),
+                       repeats=args.repeat)
     print(format_bench_table(result))
     path = write_bench(result, args.json)
     if not args.quiet:

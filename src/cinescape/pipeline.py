@@ -39,6 +39,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -52,10 +53,11 @@ from .control import (ARROW_MODES, DEFAULT_CONTROL_STEPS, AppearancePatches, Arr
                       load_patches, optimize_appearance_code, optimize_motion_code, rasterize_arrows)
 from .errors import CinescapeError, ModelLoadError, OptionError
 from .io.image import image_to_tensor, load_image, tensor_to_image
+from .ops.render import color_transfer_hwc, flow_to_pixel_map, hwc_to_uint8, remap_hwc
 from .models.base import atomic_write_bytes
 from .motion import MotionModel
 from .time_of_day import TimeOfDayCodes, parse_time_of_day, time_of_day_keyframes
-from .ops import (accumulate_flow, color_transfer, crossfade_schedule, feather_mask, flow_normalized_to_pixels,
+from .ops import (accumulate_flow, crossfade_schedule, feather_mask, flow_normalized_to_pixels,
                   flow_to_color, integrate_velocity, interpolate_cyclic, resize_flow, resize_mask, symmetric_schedule,
                   warp)
 
@@ -164,6 +166,7 @@ class Animation:
         self.map_stride = map_stride                         # colour maps predicted every map_stride-th frame
         self.cyclic = cyclic                                 # frame num_frames is frame 0 again (a loop)
         self._anchor_cache: dict[int, torch.Tensor | None] = {}
+        self._image_hwc: np.ndarray | None = None            # the photo as (H, W, 3) float32, for rendering
         self.height, self.width = image.shape[-2:]
         self.num_frames = len(schedule)
         self.timings: dict[str, float] = defaultdict(float)  # seconds per stage, for benchmarks
@@ -204,20 +207,27 @@ class Animation:
 
     @torch.no_grad()
     def frame(self, index: int) -> np.ndarray:
-        """Output frame ``index`` as uint8 (H, W, 3): the photo sampled once per blended motion state."""
+        """Output frame ``index`` as uint8 (H, W, 3): the photo sampled once per blended motion state.
+
+        Rendered on (H, W, 3) arrays with OpenCV (:mod:`cinescape.ops.render`), which does the same as
+        :func:`~cinescape.ops.warp` and :func:`~cinescape.ops.color_transfer` here, 2-3x faster."""
         started = time.perf_counter()
+        if self._image_hwc is None:
+            self._image_hwc = np.ascontiguousarray(self.image[0].float().permute(1, 2, 0).numpy())
         size = (self.height, self.width)
         frame = None
         for m, w in self.schedule[index]:
-            warped = warp(self.image, resize_flow(self.accumulated[m:m + 1], size))
-            # in place: each full-resolution temporary costs milliseconds
-            frame = (warped if w == 1 else warped.mul_(w)) if frame is None else frame.add_(warped, alpha=w)
+            warped = remap_hwc(self._image_hwc, flow_to_pixel_map(self.accumulated[m:m + 1], size))
+            if frame is None:
+                frame = warped if w == 1 else np.multiply(warped, np.float32(w), out=warped)
+            else:
+                cv2.scaleAdd(warped, float(w), frame, dst=frame)  # frame += w * warped, in place
         loop_done = time.perf_counter()
         maps = self.maps(index)
         if maps is not None:
-            frame = color_transfer(maps.float(), frame)
+            frame = color_transfer_hwc(maps, frame)
         appearance_done = time.perf_counter()
-        image = tensor_to_image(frame)
+        image = hwc_to_uint8(frame)
         # "loop" = full-resolution warps, blends and the conversion to uint8; "appearance" = colour maps
         self.timings["loop"] += (loop_done - started) + (time.perf_counter() - appearance_done)
         self.timings["appearance"] += appearance_done - loop_done

@@ -1,6 +1,5 @@
 """Evaluation: the papers' metrics (:mod:`.metrics`), FID/FVD networks (:mod:`.fid`), the ``cinescape
 evaluate`` harness (:mod:`.evaluate`) and the ``cinescape bench`` speed benchmark (:mod:`.bench`).
 
-Submodules are imported on use: the metrics need OpenCV (DIS flow) and plots need matplotlib, both in the
-``eval`` extra (``pip install 'cinescape[eval]'``).
+Submodules are imported on use: plots need matplotlib, in the ``eval`` extra (``pip install 'cinescape[eval]'``).
 """

@@ -20,6 +20,7 @@ import json
 import multiprocessing
 import platform
 import resource
+import statistics
 import sys
 import tempfile
 import time
@@ -122,12 +123,16 @@ def bench_one(config: BenchConfig) -> dict:
 
 def run_bench(sizes=BENCH_SIZES, *, frames: int = 60, loops=("crossfade", "none"), appearance=(True,),
               model: str | None = None, threads: int = 0, isolate: bool = True, progress: bool = True,
-              modes=("recurrent",), appearance_strides=(1,)) -> dict:
+              modes=("recurrent",), appearance_strides=(1,), repeats: int = 1) -> dict:
     """Benchmark every (size, motion mode, loop mode, appearance, appearance stride) combination; returns
     ``{"machine", "settings", "rows"}``.
 
     ``isolate``: run each configuration in a fresh process (honest peak memory; costs an interpreter start).
+    ``repeats``: run each configuration this many times and report the median of every column (timings on a
+    shared machine vary by 10-20 % from run to run).
     """
+    if not 1 <= repeats <= 100:
+        raise OptionError(f"--repeat must be between 1 and 100, got {repeats}")
     if not 2 <= frames <= 10_000:
         raise OptionError(f"--frames must be between 2 and 10000, got {frames}")
     from ..data.synthetic import generate_landscape_photo
@@ -143,12 +148,18 @@ def run_bench(sizes=BENCH_SIZES, *, frames: int = 60, loops=("crossfade", "none"
             configs += [BenchConfig(width, height, str(photo), frames, loop, app, model, threads, mode, stride)
                         for mode in modes for loop in loops for app in appearance
                         for stride in (appearance_strides if app else (1,))]
-        rows = [_run_config(config, isolate, progress) for config in configs]
+        rows = [_median_row([_run_config(config, isolate, progress) for _ in range(repeats)]) for config in configs]
     machine = {"processor": platform.processor() or platform.machine(), "cpus": multiprocessing.cpu_count(),
                "torch": torch.__version__, "torch_threads": threads or torch.get_num_threads(),
                "python": platform.python_version()}
-    return {"machine": machine, "settings": {"frames": frames, "model": model or "default", "isolated": isolate},
-            "rows": rows}
+    return {"machine": machine, "settings": {"frames": frames, "model": model or "default", "isolated": isolate,
+                                             "repeats": repeats}, "rows": rows}
+
+
+def _median_row(runs: list[dict]) -> dict:
+    """One row from repeated runs of a configuration: the median of each numeric column."""
+    return {key: statistics.median(run[key] for run in runs) if isinstance(value, float) else value
+            for key, value in runs[0].items()}
 
 
 def _run_config(config: BenchConfig, isolate: bool, progress: bool) -> dict:
@@ -168,7 +179,8 @@ def format_bench_table(result: dict) -> str:
     """The rows as a Markdown table, with a one-line header naming the machine."""
     m = result["machine"]
     header = (f"cinescape bench: {m['processor']}, {m['cpus']} CPUs, {m['torch_threads']} torch threads, "
-              f"torch {m['torch']}; model {result['settings']['model']}")
+              f"torch {m['torch']}; model {result['settings']['model']}"
+              + (f"; medians of {result['settings']['repeats']} runs" if result["settings"].get("repeats", 1) > 1 else ""))
     lines = [header, "",
              "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for row in result["rows"]:

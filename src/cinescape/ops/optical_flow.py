@@ -1,18 +1,16 @@
 """Classical optical flow (OpenCV DIS): the motion metric's estimator and training's pseudo ground truth.
 
 Conventions: frames are uint8 (T, H, W, 3) RGB arrays; flows are float32 (N, 2, H, W) **in pixels**
-(channel 0 = x, channel 1 = y), unlike the normalised flows of :mod:`cinescape.ops.warp`. OpenCV is an
-optional dependency (``pip install 'cinescape[eval]'``); a missing OpenCV raises a one-line error.
+(channel 0 = x, channel 1 = y), unlike the normalised flows of :mod:`cinescape.ops.warp`.
 """
 
 from __future__ import annotations
 
 import itertools
 
+import cv2
 import numpy as np
 import torch
-
-from ..errors import ModelLoadError
 
 __all__ = ["optical_flow_dis", "backward_flow_dis"]
 
@@ -20,11 +18,6 @@ _PRESETS = ("ultrafast", "fast", "medium")
 
 
 def _dis(preset: str):
-    try:
-        import cv2
-    except ImportError:
-        raise ModelLoadError("optical flow needs OpenCV: pip install 'cinescape[eval]' "
-                             "(opencv-python-headless)") from None
     if preset not in _PRESETS:
         raise ValueError(f"unknown DIS preset {preset!r}: use one of {', '.join(_PRESETS)}")
     code = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
