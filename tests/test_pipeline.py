@@ -44,14 +44,15 @@ def test_each_frame_samples_the_original_once(tiny_pipeline, photo):
     full = image_to_tensor(photo)
     for index in range(4):
         flow = resize_flow(animation.accumulated[index:index + 1], full.shape[-2:])
-        assert_renders_alike(animation.frame(index), tensor_to_image(warp(full, flow)))
+        assert_renders_alike(animation.frame(index), tensor_to_image(warp(full, flow, mode="bicubic")))
 
 
 def test_crossfade_loop_structure(tiny_pipeline, photo):
     animation = tiny_pipeline.plan(photo, num_frames=6, appearance=False)
     assert animation.accumulated.shape[0] == 12  # 2N motion frames for an N-frame loop
     full = image_to_tensor(photo)
-    render = lambda m: warp(full, resize_flow(animation.accumulated[m:m + 1], full.shape[-2:]))  # noqa: E731
+    render = lambda m: warp(full, resize_flow(animation.accumulated[m:m + 1], full.shape[-2:]),  # noqa: E731
+                            mode="bicubic")
     # frame 0 is motion frame N: the frame after the last one (mostly motion frame N-1) continues into it
     assert_renders_alike(animation.frame(0), tensor_to_image(render(6)))
     expected = (2 / 6) * render(2) + (4 / 6) * render(8)

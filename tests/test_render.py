@@ -31,14 +31,28 @@ def test_constant_integer_flow_shifts_by_that_many_pixels(dx, dy):
     assert np.array_equal(out[rows, cols], image[src_rows, src_cols])
 
 
-def test_matches_torch_warp_with_reflection_and_a_resized_flow():
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+def test_matches_torch_warp_with_reflection_and_a_resized_flow(mode):
     image = smooth(3, 36, 52, seed=1)
     flow = smooth(2, 9, 13, seed=2) * 0.3  # up to ~8 px: many samples fall outside and reflect
-    reference = warp(image, F.interpolate(flow, size=(36, 52), mode="bilinear", align_corners=False))
-    out = remap_hwc(hwc(image), flow_to_pixel_map(flow, (36, 52)))
+    reference = warp(image, F.interpolate(flow, size=(36, 52), mode="bilinear", align_corners=False), mode=mode)
+    out = remap_hwc(hwc(image), flow_to_pixel_map(flow, (36, 52)), mode)
     # OpenCV resolves positions to 1/32 px: differences stay far below a uint8 level (1/127.5 here)
     assert np.abs(out - hwc(reference)).max() < 0.02
     assert np.abs(out - hwc(reference)).mean() < 1e-3
+
+
+def test_bicubic_keeps_detail_that_bilinear_blurs():
+    # a checkerboard of ±1 sampled a quarter pixel to the right: bilinear gives 0.75 - 0.25 = 0.5 in magnitude;
+    # Keys cubic (a = -0.75) weighs the 4 neighbours at distances 1.25, 0.25, 0.75, 1.75 by
+    # -0.10547, 0.87891, 0.26172, -0.03516, giving 0.10547 + 0.87891 - 0.26172 - 0.03516 = 0.6875
+    board = (np.indices((16, 16)).sum(0) % 2).astype(np.float32)[..., None] * 2 - 1
+    positions = np.stack(np.meshgrid(np.arange(16) + 0.25, np.arange(16) + 0.0), -1).astype(np.float32)
+    for mode, contrast in (("bilinear", 0.5), ("bicubic", 0.6875)):
+        interior = np.abs(remap_hwc(board, positions, mode)[4:-4, 4:-4])
+        assert np.allclose(interior, contrast, atol=1e-3), mode
+    with pytest.raises(ValueError):
+        remap_hwc(board, positions, "lanczos")
 
 
 def test_color_transfer_and_uint8_match_the_torch_ops():

@@ -12,12 +12,17 @@ vectorised ``remap``/``resize`` on interleaved (H, W, C) float32 arrays are 2-3x
 * Flows here are in **pixels** of the array (:func:`flow_to_pixel_map` converts a normalised flow); pixel
   ``(i, j)``'s centre is at coordinate ``(x=j, y=i)`` — OpenCV's convention, which is PyTorch's
   ``align_corners=False`` in normalised units.
-* Backward warping: ``out[p] = image[p + flow[p]]``, bilinear; samples outside the image are reflected about
-  the border (``BORDER_REFLECT``, ``...cba|abc...``), as ``grid_sample``'s ``padding_mode="reflection"``.
+* Backward warping: ``out[p] = image[p + flow[p]]``, bicubic by default (Keys, a = -0.75, as ``grid_sample``'s
+  ``mode="bicubic"``) or bilinear; samples outside the image are reflected about the border
+  (``BORDER_REFLECT``, ``...cba|abc...``), as ``grid_sample``'s ``padding_mode="reflection"``. Bicubic keeps
+  the photo's detail where a frame samples it between pixels: with bilinear sampling every moved frame is
+  softer than the unmoved photo, and a loop that returns to the photo (frame 0) pulses in sharpness
+  (measured: symmetric-loop seam ratio about 1.5 bilinear, 1.1-1.2 bicubic).
 * Resizing is bilinear with pixel-centre alignment (``cv2.INTER_LINEAR``), as ``align_corners=False``.
 
 OpenCV resolves sub-pixel positions to 1/32 px (its fixed-point ``INTER_BITS``), so a warp differs from
-:func:`cinescape.ops.warp` by at most a 1/64 px shift of the samples: well under one uint8 level on photos.
+:func:`cinescape.ops.warp` with the same ``mode`` by at most a 1/64 px shift of the samples: about one uint8
+level at most on photos.
 """
 
 from __future__ import annotations
@@ -70,9 +75,13 @@ def _pixel_grid(height: int, width: int) -> np.ndarray:
     return grid
 
 
-def remap_hwc(image: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    """Sample ``image`` (H, W, C) float32 bilinearly at ``positions`` (H', W', 2) float32 pixel coordinates
-    (x, y), reflecting at the borders: ``out[p] = image[positions[p]]``, shape (H', W', C).
+_INTERPOLATION = {"bicubic": cv2.INTER_CUBIC, "bilinear": cv2.INTER_LINEAR}
+
+
+def remap_hwc(image: np.ndarray, positions: np.ndarray, mode: str = "bicubic") -> np.ndarray:
+    """Sample ``image`` (H, W, C) float32 at ``positions`` (H', W', 2) float32 pixel coordinates (x, y),
+    ``mode`` "bicubic" (default) or "bilinear", reflecting at the borders: ``out[p] = image[positions[p]]``,
+    shape (H', W', C). Bicubic values may overshoot the input range slightly near sharp edges.
 
     Example:
         >>> row = np.arange(4, dtype=np.float32).reshape(1, 4, 1)
@@ -80,7 +89,9 @@ def remap_hwc(image: np.ndarray, positions: np.ndarray) -> np.ndarray:
         >>> remap_hwc(row, positions)[..., 0]   # each pixel takes its right neighbour; the last reflects
         array([[1., 2., 3., 3.]], dtype=float32)
     """
-    out = cv2.remap(image, positions, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    if mode not in _INTERPOLATION:
+        raise ValueError(f"unknown interpolation {mode!r}: use bicubic or bilinear")
+    out = cv2.remap(image, positions, None, _INTERPOLATION[mode], borderMode=cv2.BORDER_REFLECT)
     return out if out.ndim == 3 else out[..., None]
 
 

@@ -63,7 +63,8 @@ def warp(
             same H and W as ``image``; resize it first with :func:`resize_flow` if needed.
         padding: ``grid_sample`` padding mode for samples outside the image: ``"reflection"``
             (default, as in the paper), ``"border"`` or ``"zeros"``.
-        mode: ``"bilinear"`` (default) or ``"nearest"``.
+        mode: ``"bilinear"`` (default), ``"bicubic"`` (Keys cubic, a = -0.75; sharper, may overshoot the
+            input range slightly) or ``"nearest"``.
 
     Returns:
         (B, C, H, W) warped image, same dtype as ``image``.
