@@ -259,7 +259,7 @@ def test_reference_regions_let_a_sky_clip_drive_water(direction_model):
     assert torch.allclose(whole, sky_latent, atol=1e-5)
     with pytest.raises(OptionError, match="which has no reference"):
         pipe.resolve_regions({"sky": right}, reference_regions={"water": "all"})
-    with pytest.raises(OptionError, match="unknown region"):
+    with pytest.raises(OptionError, match="unknown reference region .lava. for water: use .* or all"):
         pipe.resolve_regions({"water": right}, reference_regions={"water": "lava"})
 
     def region_flows(references):

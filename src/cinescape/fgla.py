@@ -896,7 +896,11 @@ class FGLAPipeline(CinemagraphPipeline):
             if group not in references:
                 raise OptionError(f"reference_regions names {GROUP_NAMES[group]}, which has no reference")
             if isinstance(region, str) and region.strip().lower() != REFERENCE_REGION_ALL:
-                parse_group(region)   # an unknown region name is a one-line error before any clip is read
+                try:  # an unknown region name is a one-line error before any clip is read
+                    parse_group(region)
+                except OptionError:
+                    raise OptionError(f"unknown reference region {region!r} for {GROUP_NAMES[group]}: use "
+                                      f"{', '.join(GROUP_NAMES)} or {REFERENCE_REGION_ALL}") from None
             elif not isinstance(region, str) and not 0 <= int(region) < self.model.num_groups:
                 raise OptionError(f"reference_regions: a region is a group name or {REFERENCE_REGION_ALL!r}, "
                                   f"got {region!r}")
