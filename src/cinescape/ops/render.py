@@ -17,7 +17,7 @@ vectorised ``remap``/``resize`` on interleaved (H, W, C) float32 arrays are 2-3x
   (``BORDER_REFLECT``, ``...cba|abc...``), as ``grid_sample``'s ``padding_mode="reflection"``. Bicubic keeps
   the photo's detail where a frame samples it between pixels: with bilinear sampling every moved frame is
   softer than the unmoved photo, and a loop that returns to the photo (frame 0) pulses in sharpness
-  (measured: symmetric-loop seam ratio about 1.5 bilinear, 1.1-1.2 bicubic).
+  (measured on the 16 photos: worst symmetric-loop seam ratio 1.51 bilinear, 1.26 bicubic).
 * Resizing is bilinear with pixel-centre alignment (``cv2.INTER_LINEAR``), as ``align_corners=False``.
 
 OpenCV resolves sub-pixel positions to 1/32 px (its fixed-point ``INTER_BITS``), so a warp differs from
