@@ -134,7 +134,7 @@ def test_appearance_stride_interpolates_maps_between_predicted_frames(tiny_pipel
         if index == 7 and loop == "none":
             assert torch.equal(strided.maps(7), exact[7])
             continue
-        assert torch.allclose(strided.maps(index), torch.lerp(exact[low].float(), exact[high].float(), fraction))
+        assert torch.allclose(strided.maps(index), torch.lerp(exact[low].float(), exact[high].float(), fraction), atol=1e-6)
     for index in (3, 6):
         assert torch.equal(strided.maps(index), exact[index])
     assert not torch.allclose(strided.maps(4), exact[4].float())   # really interpolated, not predicted
@@ -183,3 +183,16 @@ def test_motion_flow_units_follow_the_image_not_the_training_crop(tiny_pipeline)
         wide_flow = motion.predict_flow(wide, z)
     assert torch.allclose(square_flow, motion.predictor(image, z))  # at the reference size nothing changes
     assert torch.allclose(wide_flow[:, 0], raw_wide[:, 0] / 2) and torch.allclose(wide_flow[:, 1], raw_wide[:, 1])
+
+
+def test_batched_colour_maps_equal_maps_predicted_one_frame_at_a_time(tiny_pipeline, photo, monkeypatch):
+    import cinescape.pipeline as pipeline_module
+
+    maps = {}
+    for batch in (1, 3):
+        monkeypatch.setattr(pipeline_module, "MAP_BATCH", batch)
+        animation = tiny_pipeline.plan(photo, num_frames=7, loop="symmetric", seed=2, appearance_stride=2)
+        maps[batch] = [animation.maps(i) for i in (6, 0, 1, 2, 3, 4, 5)]   # out of order: the cache must cope
+    for one, batched in zip(maps[1], maps[3]):
+        assert torch.allclose(one, batched, atol=1e-5)
+    assert not torch.allclose(maps[1][1], maps[1][3])   # frames really have different maps

@@ -53,7 +53,7 @@ from .control import (ARROW_MODES, DEFAULT_CONTROL_STEPS, AppearancePatches, Arr
                       load_patches, optimize_appearance_code, optimize_motion_code, rasterize_arrows)
 from .errors import CinescapeError, ModelLoadError, OptionError
 from .io.image import image_to_tensor, load_image, tensor_to_image
-from .ops.render import color_transfer_hwc, flow_to_pixel_map, hwc_to_uint8, remap_hwc
+from .ops.render import color_transfer_hwc, flow_to_pixel_map, hwc_to_uint8, maps_to_hwc, remap_hwc
 from .models.base import atomic_write_bytes
 from .motion import MotionModel
 from .time_of_day import TimeOfDayCodes, parse_time_of_day, time_of_day_keyframes
@@ -68,6 +68,7 @@ MOTION_MODES = ("recurrent", "eulerian")
 AUTO_MASKS = ("none", "sky", "sky+water", "fluid")   # "fluid" = "sky+water"
 APPEARANCE_SEQUENCES = ("codebook", "lstm")
 MASK_FEATHER_SIGMA = 1.0   # edge blur of motion masks, in working-size pixels
+MAP_BATCH = 4              # colour maps predicted per appearance-net call while rendering (8: no faster, +80 MB)
 
 
 @dataclass
@@ -161,11 +162,11 @@ class Animation:
         self.image, self.small = image, small
         self.accumulated, self.steps = accumulated, steps   # (M, 2, h, w) each, normalised
         self.schedule = schedule                             # per output frame: ((motion index, weight), ...)
-        self._maps_fn = maps_fn                              # (output index, small frame) -> maps or None; None: no appearance
+        self._maps_fn = maps_fn                              # (output indices, small frames) -> maps (h, w, 6) or None each; None: no appearance
         self._progress = progress
         self.map_stride = map_stride                         # colour maps predicted every map_stride-th frame
         self.cyclic = cyclic                                 # frame num_frames is frame 0 again (a loop)
-        self._anchor_cache: dict[int, torch.Tensor | None] = {}
+        self._anchor_cache: dict[int, np.ndarray | None] = {}
         self._image_hwc: np.ndarray | None = None            # the photo as (H, W, 3) float32, for rendering
         self.height, self.width = image.shape[-2:]
         self.num_frames = len(schedule)
@@ -175,22 +176,32 @@ class Animation:
     def _blend_small(self, index: int) -> torch.Tensor:
         return sum(w * warp(self.small, self.accumulated[m:m + 1]) for m, w in self.schedule[index])
 
-    def _predicted_maps(self, index: int) -> torch.Tensor | None:
-        return self._maps_fn(index, self._blend_small(index))
+    def _predict_maps(self, indices: list[int]) -> list[np.ndarray | None]:
+        """Colour maps (h, w, 6) of output frames ``indices``, in one batched appearance-net call."""
+        frames_small = torch.cat([self._blend_small(index) for index in indices])
+        return self._maps_fn(indices, frames_small)
 
-    def _anchor_maps(self, index: int) -> torch.Tensor | None:
+    def _anchors(self) -> list[int]:
+        """The output frames whose colour maps are predicted: every ``map_stride``-th one (and the last, without
+        a loop)."""
+        anchors = list(range(0, self.num_frames, self.map_stride))
+        if not self.cyclic and anchors[-1] != self.num_frames - 1:
+            anchors.append(self.num_frames - 1)
+        return anchors
+
+    def _anchor_maps(self, index: int) -> np.ndarray | None:
+        """Maps of anchor frame ``index``. Anchors are predicted MAP_BATCH at a time, from ``index`` on: batched
+        calls use the cores better, and the rendering in between them runs without the network (see
+        :mod:`cinescape.ops.render`). Frame 0's maps stay cached, since a loop's last frames lerp towards them."""
         if index not in self._anchor_cache:
-            if len(self._anchor_cache) >= 3:  # frames render in order: older anchors are not needed again
-                self._anchor_cache.pop(next(iter(self._anchor_cache)))
-            self._anchor_cache[index] = self._predicted_maps(index)
+            anchors = self._anchors()
+            position = anchors.index(index)
+            batch = anchors[position:position + MAP_BATCH]
+            kept = {0: self._anchor_cache[0]} if 0 in self._anchor_cache else {}
+            self._anchor_cache = {**kept, **dict(zip(batch, self._predict_maps(batch)))}
         return self._anchor_cache[index]
 
-    def maps(self, index: int) -> torch.Tensor | None:
-        """Colour-transfer maps (1, 6, h, w) of output frame ``index``, or None (no appearance, or the photo's own
-        colours). With ``map_stride`` k > 1 the predictor runs on every k-th frame (and the last one, without a
-        loop) and the maps in between are interpolated linearly; in a loop the anchor after the last frame is
-        frame 0. The maps change slowly (smooth codes, slow motion at the working size), and the predictor is
-        the costliest part of a frame."""
+    def _maps_hwc(self, index: int) -> np.ndarray | None:
         if self._maps_fn is None:
             return None
         stride, count = self.map_stride, self.num_frames
@@ -199,11 +210,21 @@ class Animation:
         if not self.cyclic and upper == count:
             upper = count - 1
         if index == lower or index == upper:
-            return self._predicted_maps(index) if stride == 1 else self._anchor_maps(index)
+            return self._anchor_maps(index)
         low_maps, high_maps = self._anchor_maps(lower), self._anchor_maps(upper % count)
         if low_maps is None or high_maps is None:  # the photo's own colours have no maps: predict this frame's
-            return self._predicted_maps(index)
-        return torch.lerp(low_maps.float(), high_maps.float(), (index - lower) / (upper - lower))
+            return self._predict_maps([index])[0]
+        return cv2.addWeighted(low_maps, 1 - (index - lower) / (upper - lower), high_maps,
+                               (index - lower) / (upper - lower), 0.0)
+
+    def maps(self, index: int) -> torch.Tensor | None:
+        """Colour-transfer maps (1, 6, h, w) of output frame ``index``, or None (no appearance, or the photo's own
+        colours). With ``map_stride`` k > 1 the predictor runs on every k-th frame (and the last one, without a
+        loop) and the maps in between are interpolated linearly; in a loop the anchor after the last frame is
+        frame 0. The maps change slowly (smooth codes, slow motion at the working size), and the predictor is
+        the costliest part of a frame."""
+        maps = self._maps_hwc(index)
+        return None if maps is None else torch.from_numpy(maps).permute(2, 0, 1).unsqueeze(0)
 
     @torch.no_grad()
     def frame(self, index: int) -> np.ndarray:
@@ -224,7 +245,7 @@ class Animation:
             else:
                 cv2.scaleAdd(warped, float(w), frame, dst=frame)  # frame += w * warped, in place
         loop_done = time.perf_counter()
-        maps = self.maps(index)
+        maps = self._maps_hwc(index)
         if maps is not None:
             frame = color_transfer_hwc(maps, frame)
         appearance_done = time.perf_counter()
@@ -576,11 +597,11 @@ class CinemagraphPipeline:
             codes = self.appearance_codes(small, settings, rng, image_size=tuple(full.shape[-2:]), info=control)
             keep_input = settings.loop == "none"
 
-            def maps_fn(index: int, frame_small: torch.Tensor) -> torch.Tensor | None:
-                if keep_input and index == 0:
-                    return None  # loop "none": frame 0 is the photo itself
+            def maps_fn(indices: list[int], frames_small: torch.Tensor) -> list[np.ndarray | None]:
                 with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
-                    return self.appearance.predict_maps(frame_small, codes[index:index + 1])
+                    maps = maps_to_hwc(self.appearance.predict_maps(frames_small, codes[indices]))
+                # loop "none": frame 0 is the photo itself
+                return [None if keep_input and index == 0 else maps[k] for k, index in enumerate(indices)]
         animation = Animation(full, small, accumulated, steps, schedule, maps_fn, progress,
                               map_stride=settings.appearance_stride, cyclic=settings.loop != "none")
         animation.timings["motion"] = motion_seconds

@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 import torch
 
-__all__ = ["resize_hwc", "flow_to_pixel_map", "remap_hwc", "color_transfer_hwc", "hwc_to_uint8"]
+__all__ = ["resize_hwc", "flow_to_pixel_map", "remap_hwc", "color_transfer_hwc", "maps_to_hwc", "hwc_to_uint8"]
 
 
 def resize_hwc(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -62,8 +62,12 @@ def flow_to_pixel_map(flow: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
         [2.0, 1.0]
     """
     height, width = size
-    pixels = flow[0].float() * flow.new_tensor([width / 2.0, height / 2.0]).view(2, 1, 1)
-    positions = resize_hwc(np.ascontiguousarray(pixels.permute(1, 2, 0).numpy(), dtype=np.float32), size)  # a new array
+    # NumPy, not torch, on this per-frame path: a torch op over this many elements wakes torch's OpenMP
+    # threads, which then spin for a while and take the cores from OpenCV's next remap (cinescape bench).
+    normalised = flow[0].detach().float().numpy().transpose(1, 2, 0)
+    pixels = np.multiply(normalised, np.float32([width / 2.0, height / 2.0]),
+                         out=np.empty(normalised.shape, np.float32))  # (h, w, 2), C-contiguous
+    positions = resize_hwc(pixels, size)  # ``pixels`` itself when the sizes agree: a new array either way
     return np.add(positions, _pixel_grid(height, width), out=positions)
 
 
@@ -95,32 +99,46 @@ def remap_hwc(image: np.ndarray, positions: np.ndarray, mode: str = "bicubic") -
     return out if out.ndim == 3 else out[..., None]
 
 
-def color_transfer_hwc(maps: torch.Tensor, image: np.ndarray) -> np.ndarray:
+def color_transfer_hwc(maps: np.ndarray | torch.Tensor, image: np.ndarray) -> np.ndarray:
     """:func:`cinescape.ops.color_transfer` on an (H, W, 3) float32 image in [-1, 1]: ``tanh(C_w * I + C_b)``
-    with the (1, 6, h, w) maps resized bilinearly to (H, W). Returns (H, W, 3) float32; ``image`` is reused.
+    with the colour maps resized bilinearly to (H, W). ``maps``: (h, w, 6) float32 (channels ``C_w`` then
+    ``C_b``), or a (1, 6, h, w) tensor. Returns (H, W, 3) float32; ``image`` is reused.
 
     Example:
-        >>> maps = torch.zeros(1, 6, 2, 2); maps[:, 3:] = 0.5
+        >>> maps = np.zeros((2, 2, 6), np.float32); maps[..., 3:] = 0.5
         >>> bool(np.allclose(color_transfer_hwc(maps, np.zeros((4, 4, 3), np.float32)), np.tanh(0.5)))
         True
     """
-    maps = maps[0].float()
+    if isinstance(maps, torch.Tensor):
+        maps = maps_to_hwc(maps)[0]
     # C_w and C_b resized apart: OpenCV's 3-channel resize is vectorised, its 6-channel one is not (4x slower).
-    weight = resize_hwc(np.ascontiguousarray(maps[:3].permute(1, 2, 0).numpy()), image.shape[:2])
-    bias = resize_hwc(np.ascontiguousarray(maps[3:].permute(1, 2, 0).numpy()), image.shape[:2])
+    weight = resize_hwc(np.ascontiguousarray(maps[..., :3]), image.shape[:2])
+    bias = resize_hwc(np.ascontiguousarray(maps[..., 3:]), image.shape[:2])
     cv2.multiply(image, weight, dst=image)
     cv2.add(image, bias, dst=image)
     return np.tanh(image, out=image)  # NumPy's tanh is about 4x faster than torch's on this CPU
 
 
+def maps_to_hwc(maps: torch.Tensor) -> np.ndarray:
+    """(B, C, h, w) tensor (any float dtype) -> (B, h, w, C) float32 C-contiguous array, the layout of this module.
+
+    Example:
+        >>> maps_to_hwc(torch.zeros(2, 6, 4, 5)).shape
+        (2, 4, 5, 6)
+    """
+    return np.ascontiguousarray(maps.detach().float().permute(0, 2, 3, 1).numpy())
+
+
 def hwc_to_uint8(image: np.ndarray) -> np.ndarray:
-    """(H, W, 3) float32 in [-1, 1] -> uint8 (H, W, 3): ``(x + 1) * 127.5`` rounded half up and clamped, NaN -> 128,
-    as :func:`cinescape.io.image.tensor_to_image`. ``image`` is overwritten.
+    """(H, W, 3) float32 in [-1, 1] -> uint8 (H, W, 3): ``(x + 1) * 127.5`` rounded to the nearest integer and
+    clamped, NaN -> 128, as :func:`cinescape.io.image.tensor_to_image` (which rounds halves up; OpenCV rounds
+    them to even, so the two can differ by one level where ``(x + 1) * 127.5`` is exactly ``k + 0.5``).
+    ``image`` is overwritten.
 
     Example:
         >>> hwc_to_uint8(np.array([[[-1.0, 0.0, 1.0]]], np.float32)).tolist()
         [[[0, 128, 255]]]
     """
-    values = torch.from_numpy(image)
-    values.nan_to_num_(nan=0.0).mul_(127.5).add_(128.0).clamp_(0, 255)
-    return values.to(torch.uint8).numpy()
+    cv2.patchNaNs(image, 0.0)
+    # one OpenCV pass: saturate_cast<uchar>(round(127.5 * x + 127.5)) rounds and clamps to [0, 255]
+    return cv2.addWeighted(image, 127.5, image, 0.0, 127.5, dtype=cv2.CV_8U)
