@@ -196,3 +196,18 @@ def test_batched_colour_maps_equal_maps_predicted_one_frame_at_a_time(tiny_pipel
     for one, batched in zip(maps[1], maps[3]):
         assert torch.allclose(one, batched, atol=1e-5)
     assert not torch.allclose(maps[1][1], maps[1][3])   # frames really have different maps
+
+
+@pytest.mark.parametrize("stride, loop", [(1, "crossfade"), (2, "symmetric"), (3, "symmetric"), (4, "none")])
+def test_rendering_in_order_predicts_every_anchor_once(tiny_pipeline, photo, monkeypatch, stride, loop):
+    from cinescape.pipeline import Animation
+
+    predicted = []
+    original = Animation._predict_maps
+    monkeypatch.setattr(Animation, "_predict_maps", lambda self, indices: predicted.extend(indices) or original(self, indices))
+    animation = tiny_pipeline.plan(photo, num_frames=23, loop=loop, seed=0, appearance_stride=stride)
+    list(animation.frames())
+    anchors = list(range(0, 23, stride)) + ([22] if loop == "none" and 22 % stride else [])
+    if loop == "none" and stride > 1:   # frame 0 keeps the photo's colours: frames 1..stride-1 are predicted alone
+        anchors += list(range(1, stride))
+    assert sorted(predicted) == sorted(anchors)

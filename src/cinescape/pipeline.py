@@ -192,12 +192,14 @@ class Animation:
     def _anchor_maps(self, index: int) -> np.ndarray | None:
         """Maps of anchor frame ``index``. Anchors are predicted MAP_BATCH at a time, from ``index`` on: batched
         calls use the cores better, and the rendering in between them runs without the network (see
-        :mod:`cinescape.ops.render`). Frame 0's maps stay cached, since a loop's last frames lerp towards them."""
+        :mod:`cinescape.ops.render`). The anchor before ``index`` stays cached (the frames between the two lerp
+        from it), and so does frame 0 (a loop's last frames lerp towards it): with frames rendered in order,
+        every anchor is predicted once."""
         if index not in self._anchor_cache:
             anchors = self._anchors()
             position = anchors.index(index)
             batch = anchors[position:position + MAP_BATCH]
-            kept = {0: self._anchor_cache[0]} if 0 in self._anchor_cache else {}
+            kept = {a: maps for a, maps in self._anchor_cache.items() if a == 0 or index - self.map_stride <= a < index}
             self._anchor_cache = {**kept, **dict(zip(batch, self._predict_maps(batch)))}
         return self._anchor_cache[index]
 
