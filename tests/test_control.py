@@ -9,8 +9,8 @@ from PIL import Image
 from cinescape.errors import CinescapeError, InputImageError, ModelLoadError, OptionError
 from cinescape.eval.metrics import seam_ratio
 from cinescape.io.image import image_to_tensor, tensor_to_image
-from cinescape.ops import (accumulate_flow, feather_mask, flow_pixels_to_normalized, integrate_velocity, resize_flow,
-                           symmetric_schedule, warp)
+from cinescape.ops import (accumulate_flow, erode_mask, feather_mask, flow_pixels_to_normalized, integrate_velocity,
+                           resize_flow, symmetric_schedule, warp)
 
 from conftest import SHARED_WEIGHTS, assert_renders_alike, run_cli
 
@@ -105,6 +105,25 @@ def test_feather_mask_softens_only_the_edge():
     assert 0 < soft[0, 0, 0, 9] < 0.5 < soft[0, 0, 0, 10] < 1
     for constant in (torch.zeros(1, 1, 7, 9), torch.ones(1, 1, 7, 9)):
         assert torch.equal(feather_mask(constant, 1.0), constant)
+
+
+def test_erode_mask_shrinks_the_moving_region_by_the_radius():
+    mask = torch.zeros(1, 1, 9, 11)
+    mask[..., 2:7, 3:8] = 1                      # a 5x5 square ...
+    eroded = erode_mask(mask, 1)
+    expected = torch.zeros_like(mask)
+    expected[..., 3:6, 4:7] = 1                  # ... becomes the 3x3 one inside it
+    assert torch.equal(eroded, expected)
+    centre = torch.zeros_like(mask)
+    centre[..., 4, 5] = 1
+    assert torch.equal(erode_mask(mask, 2), centre)      # radius 2: only the centre is left
+    ramp = torch.linspace(0, 1, 11).view(1, 1, 1, 11).expand(1, 1, 5, 11)
+    assert torch.allclose(erode_mask(ramp, 1)[..., 1:], ramp[..., :-1])   # a soft edge moves one pixel inwards
+    border = torch.ones(1, 1, 4, 4)
+    assert torch.equal(erode_mask(border, 1), border)     # the outside of the image does not erode
+    assert torch.equal(erode_mask(mask, 0), mask)
+    with pytest.raises(ValueError):
+        erode_mask(mask, -1)
 
 
 # --------------------------------------------------------------------------------- Eulerian mode
@@ -284,6 +303,25 @@ def test_auto_sky_mask_freezes_the_land(tiny_pipeline, monkeypatch):
     for frame in frames:
         assert np.array_equal(frame[land], photo[land])
     assert not np.array_equal(plain[3][land], photo[land])
+
+
+def test_automatic_mask_is_shrunk_before_feathering_and_a_user_mask_is_not(tiny_pipeline, monkeypatch):
+    import cinescape.segmentation as segmentation
+    from cinescape.pipeline import AUTO_MASK_ERODE, MASK_FEATHER_SIGMA, AnimationSettings
+
+    half = np.zeros((40, 40), np.float32)
+    half[:20] = 1                                               # the top half is sky
+    monkeypatch.setattr(segmentation, "SkyMatte", lambda: object())      # no weights needed
+    monkeypatch.setattr(segmentation, "sky_mask", lambda image, size, matte: half)
+    photo = np.zeros((40, 40, 3), np.uint8)
+    auto = tiny_pipeline.motion_mask(photo, AnimationSettings(auto_mask="sky"), (40, 40))[0, 0]
+    drawn = tiny_pipeline.motion_mask(photo, AnimationSettings(mask=half, auto_mask="none"), (40, 40))[0, 0]
+    expected = np.zeros((1, 1, 40, 40), np.float32)
+    expected[..., :20 - AUTO_MASK_ERODE, :] = 1
+    assert torch.allclose(auto, feather_mask(torch.from_numpy(expected), MASK_FEATHER_SIGMA)[0, 0])
+    assert torch.allclose(drawn, feather_mask(torch.from_numpy(half)[None, None], MASK_FEATHER_SIGMA)[0, 0])
+    # a drawn mask's feathered edge reaches into the land (row 20 on); the shrunk automatic one hardly does
+    assert float(drawn[20].max()) > 0.1 and float(auto[20:].max()) < 0.01
 
 
 # ----------------------------------------------------------------------------------------------- CLI

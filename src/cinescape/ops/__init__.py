@@ -10,7 +10,7 @@ from .flow_viz import flow_to_color
 from .integrate import integrate_velocity
 from .latent import kl_to_standard_normal, mmd_to_standard_normal, reparameterize
 from .loop import crossfade_loop, crossfade_schedule, interpolate_cyclic, symmetric_schedule
-from .mask import feather_mask, resize_mask
+from .mask import erode_mask, feather_mask, resize_mask
 from .regularizers import edge_aware_tv
 from .warp import (
     accumulate_flow,
@@ -28,6 +28,7 @@ __all__ = [
     "crossfade_loop",
     "crossfade_schedule",
     "edge_aware_tv",
+    "erode_mask",
     "feather_mask",
     "flow_normalized_to_pixels",
     "flow_pixels_to_normalized",

@@ -13,7 +13,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-__all__ = ["feather_mask", "resize_mask"]
+__all__ = ["erode_mask", "feather_mask", "resize_mask"]
 
 
 def _gaussian_kernel(sigma: float, dtype: torch.dtype, device) -> torch.Tensor:
@@ -59,6 +59,32 @@ def feather_mask(mask: torch.Tensor, sigma: float = 1.0, *, snap: float = 1e-4) 
     out = out.clamp(0, 1)
     out = torch.where(out < snap, torch.zeros_like(out), out)
     return torch.where(out > 1 - snap, torch.ones_like(out), out)
+
+
+def erode_mask(mask: torch.Tensor, radius: int = 1) -> torch.Tensor:
+    """Grey-level erosion: each value becomes the minimum over the (2r+1)×(2r+1) window around it, so the
+    moving region shrinks by ``radius`` pixels on every side and a soft edge moves inwards by as much.
+
+    Pixels outside the image are ignored (the window is cut at the border), so a region touching the
+    border does not shrink from it. ``radius`` 0 returns the mask unchanged.
+
+    Args:
+        mask: (B, 1, H, W) float mask in [0, 1].
+        radius: window half-size in pixels of ``mask`` (>= 0).
+
+    Example:
+        >>> m = torch.zeros(1, 1, 1, 7); m[..., 1:6] = 1
+        >>> erode_mask(m, 1)[0, 0, 0].tolist()
+        [0.0, 0.0, 1.0, 1.0, 1.0, 0.0, 0.0]
+    """
+    if mask.dim() != 4 or mask.shape[1] != 1:
+        raise ValueError(f"mask must be (B, 1, H, W), got {tuple(mask.shape)}")
+    if radius < 0:
+        raise ValueError(f"radius must be >= 0, got {radius}")
+    if radius == 0:
+        return mask
+    # max-pooling pads with -inf, so the negated max ignores the outside of the image
+    return -F.max_pool2d(-mask, 2 * radius + 1, stride=1, padding=radius)
 
 
 def resize_mask(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
