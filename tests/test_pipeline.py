@@ -134,7 +134,8 @@ def test_appearance_stride_interpolates_maps_between_predicted_frames(tiny_pipel
         if index == 7 and loop == "none":
             assert torch.equal(strided.maps(7), exact[7])
             continue
-        assert torch.allclose(strided.maps(index), torch.lerp(exact[low].float(), exact[high].float(), fraction), atol=1e-6)
+        expected = torch.lerp(exact[low].float(), exact[high].float(), fraction)
+        assert torch.allclose(strided.maps(index), expected, atol=1e-6)
     for index in (3, 6):
         assert torch.equal(strided.maps(index), exact[index])
     assert not torch.allclose(strided.maps(4), exact[4].float())   # really interpolated, not predicted
@@ -204,7 +205,11 @@ def test_rendering_in_order_predicts_every_anchor_once(tiny_pipeline, photo, mon
 
     predicted = []
     original = Animation._predict_maps
-    monkeypatch.setattr(Animation, "_predict_maps", lambda self, indices: predicted.extend(indices) or original(self, indices))
+    def counting(self, indices):
+        predicted.extend(indices)
+        return original(self, indices)
+
+    monkeypatch.setattr(Animation, "_predict_maps", counting)
     animation = tiny_pipeline.plan(photo, num_frames=23, loop=loop, seed=0, appearance_stride=stride)
     list(animation.frames())
     anchors = list(range(0, 23, stride)) + ([22] if loop == "none" and 22 % stride else [])

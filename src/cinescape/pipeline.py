@@ -167,7 +167,8 @@ class Animation:
         self.image, self.small = image, small
         self.accumulated, self.steps = accumulated, steps   # (M, 2, h, w) each, normalised
         self.schedule = schedule                             # per output frame: ((motion index, weight), ...)
-        self._maps_fn = maps_fn                              # (output indices, small frames) -> maps (h, w, 6) or None each; None: no appearance
+        # (output indices, small frames) -> a list of (h, w, 6) maps or None each; maps_fn None: no appearance
+        self._maps_fn = maps_fn
         self._progress = progress
         self.map_stride = map_stride                         # colour maps predicted every map_stride-th frame
         self.cyclic = cyclic                                 # frame num_frames is frame 0 again (a loop)
