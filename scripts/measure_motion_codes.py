@@ -12,7 +12,7 @@ the model's default mask, loop "none"), one method per code that always animates
 frames (one sample per code, so it is the code's LPIPS), motion ratio; the last rows are the codebook means
 and the ``static`` baseline.
 
-Command (about 10 minutes on 2 cores):
+Command (about 15 minutes for both modes on 2 cores):
 
     CINESCAPE_WEIGHTS=../shared/weights python scripts/measure_motion_codes.py \\
         --data ../shared/data/motion/skytimelapse128 --mode recurrent eulerian --out outputs/motion_codes.json
@@ -29,7 +29,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cinescape.eval.evaluate import EvalSettings, PipelineMethod, evaluate
+from cinescape.eval.evaluate import EvalSettings, Generated, PipelineMethod, evaluate
+from cinescape.models.base import atomic_write_bytes
 from cinescape.pipeline import CinemagraphPipeline
 
 KEYS = ("psnr_static", "ssim_static", "lpips_real_best", "motion_ratio")
@@ -45,8 +46,6 @@ class CodeMethod(PipelineMethod):
         self.code = code
 
     def generate(self, clip, seed):
-        from cinescape.eval.evaluate import Generated
-
         animation = self.pipeline.plan(clip.frames[0], num_frames=clip.frames.shape[0], loop="none",
                                        appearance=False, mode=self.mode, motion_code=self.code)
         return Generated(np.stack(list(animation.frames())), None)
@@ -90,8 +89,8 @@ def main() -> None:
     print("| static baseline | " + " | ".join(f"{static[k]:.4f}" if not math.isnan(static[k]) else "–"
                                             for k in KEYS) + " |")
     if args.out:
-        Path(args.out).write_text(json.dumps({"clips": report["clips"], "codes": names, "summaries": summaries,
-                                              "codebook_means": means}, indent=2) + "\n")
+        result = {"clips": report["clips"], "codes": names, "summaries": summaries, "codebook_means": means}
+        atomic_write_bytes(Path(args.out), (json.dumps(result, indent=2) + "\n").encode())
 
 
 if __name__ == "__main__":
