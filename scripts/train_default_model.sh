@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The exact commands that trained the shipped default model (src/cinescape/default_model), on this
 # project's 2-core CPU machine, with ../shared/data beside the repository (docs/training.md explains
-# every choice). Stages: scripts/train_default_model.sh [motion|appearance|export|all|experiments|priors]
+# every choice). Stages: scripts/train_default_model.sh [motion|appearance|export|all|experiments|priors|velocity]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 D=../shared/data
@@ -68,4 +68,16 @@ settings["motion_training"]["steps"] = 4000
 (out / "pipeline.json").write_text(json.dumps(settings, indent=2) + "\n")
 print(f"wrote {out} from {motion_dir} and {appearance_dir}")
 PY
+fi
+
+if [ "$stage" = velocity ]; then
+  # Not shipped (docs/training.md, "A velocity predictor for the Eulerian mode"): the Eulerian mode's one-call
+  # field distilled from the shipped motion model's recurrent rollouts (cinescape.velocity), 1024 (crop, code)
+  # targets, 32-frame rollouts, 2000 steps from P^M at lr 3e-5, exported into a copy of the shipped model.
+  rm -rf runs/velocity_model && cp -r src/cinescape/default_model runs/velocity_model
+  cinescape train velocity --out runs/velocity --targets 1024 --rollout 32 --steps 2000 --threads 2 \
+    --init-from src/cinescape/default_model --export runs/velocity_model \
+    --data $D/motion/skytimelapse128 --data $D/motion/karlsruhe_2024-06-01 --data $D/motion/karlsruhe_2024-06-22 \
+    --data $D/motion/karlsruhe_2024-06-19:4 --data $D/motion/karlsruhe_2024-06-20m:4 --data $D/motion/al_sample \
+    --data $D/motion/videos/clouds_stock.mp4:8 --data $D/motion/videos/boats.mp4:3 --data $D/motion/videos/fountain.mp4:4
 fi

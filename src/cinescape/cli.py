@@ -160,10 +160,13 @@ def build_parser() -> argparse.ArgumentParser:
     animate.add_argument("--overwrite", action="store_true", help="replace an existing PNG frame folder")
     animate.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
-    train = commands.add_parser("train", help="train the motion or appearance model (AL Algorithms 2, 3) or FGLA",
+    train = commands.add_parser("train", help="train the motion or appearance model (AL Algorithms 2, 3), FGLA, or "
+                                              "the Eulerian mode's velocity predictor",
                                 description="Train on time-lapse clips: folders of frames or video files. "
                                             "Resumable with --resume.")
-    train.add_argument("kind", choices=["motion", "appearance", "fgla"])
+    train.add_argument("kind", choices=["motion", "appearance", "fgla", "velocity"],
+                       help="velocity: distil the Eulerian mode's one-call velocity predictor from a model's recurrent "
+                            "motion (--init-from MODEL_DIR, default the shipped model; see cinescape.velocity)")
     train.add_argument("--data", action="append", default=[], metavar="PATH[:STRIDE]",
                        help="a clip or a folder of clips, optionally with a frame stride; repeatable")
     train.add_argument("--synthetic", type=int, default=0, metavar="N", help="add N procedural clips")
@@ -172,7 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=_positive_int, default=8)
     train.add_argument("--crop", type=_positive_int, default=128, help="training crop side, multiple of 8")
     train.add_argument("--short-side", type=_positive_int, default=160, help="clips are decoded at this short side")
-    train.add_argument("--lr", type=_positive_float, default=1e-4)
+    train.add_argument("--lr", type=_positive_float, default=None,
+                       help="Adam learning rate (default 1e-4; velocity 3e-5: it fine-tunes a predictor that is "
+                            "already close)")
     train.add_argument("--width", type=_positive_float, default=0.25, help="predictor channel multiplier (paper: 1)")
     train.add_argument("--res-blocks", type=_positive_int, default=5)
     train.add_argument("--beta", type=_positive_float, default=16.0, help="motion flow range 1/beta (motion only)")
@@ -210,6 +215,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--export", default=None, metavar="DIR", help="also write the trained part into a model folder")
     train.add_argument("--frame-stride", type=_positive_int, default=4, metavar="N",
                        help="fgla: frame stride of --data sources given without :STRIDE (FGLA: 4)")
+    train.add_argument("--rollout", type=_positive_int, default=32, metavar="N",
+                       help="velocity: frames of each recurrent rollout whose mean flow is a target (default 32)")
+    train.add_argument("--targets", type=_positive_int, default=2048, metavar="N",
+                       help="velocity: (start crop, code) pairs the teacher rolls out (default 2048)")
+    train.add_argument("--velocity-loss", choices=["relative", "l1"], default="relative",
+                       help="velocity: L1 per sample over (its mean speed + 0.1 px) (default), or plain L1 in pixels")
     train.add_argument("--fgla-alpha", type=_nonnegative_float, default=None,
                        help="fgla: weight of L_flow on normalised flows (FGLA: 0.5)")
     train.add_argument("--fgla-beta", type=_nonnegative_float, default=None,
@@ -390,12 +401,34 @@ def _run_train_fgla(args: argparse.Namespace) -> None:
           file=sys.stderr)
 
 
+def _run_train_velocity(args: argparse.Namespace) -> None:
+    from .velocity import VelocityTrainConfig, train_velocity
+
+    if args.synthetic or args.latent_prior != "none":
+        raise CinescapeError("train velocity takes --data frames and a teacher model (--init-from DIR), "
+                             "not --synthetic or --latent-prior")
+    config = VelocityTrainConfig(out=args.out, data=args.data, teacher=args.init_from, targets=args.targets,
+                                 rollout=args.rollout, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+                                 short_side=args.short_side, include_validation=args.include_validation,
+                                 bf16=not args.no_bf16, threads=args.threads, seed=args.seed,
+                                 checkpoint_every=args.checkpoint_every,
+                                 loss_floor=None if args.velocity_loss == "l1" else VelocityTrainConfig.loss_floor)
+    folder = train_velocity(config, resume=args.resume, export=args.export)
+    print(f"trained velocity predictor in {folder}" + (f" (exported to {args.export})" if args.export else ""),
+          file=sys.stderr)
+
+
 def run_train(args: argparse.Namespace) -> None:
     from .motion import MotionLossWeights
     from .train import TrainConfig, train
 
+    if args.lr is None:
+        args.lr = 3e-5 if args.kind == "velocity" else 1e-4
+
     if args.kind == "fgla":
         return _run_train_fgla(args)
+    if args.kind == "velocity":
+        return _run_train_velocity(args)
 
     if args.crop % 8:
         raise CinescapeError(f"--crop must be a multiple of 8, got {args.crop}")

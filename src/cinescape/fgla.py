@@ -712,6 +712,10 @@ class _LatentSetMotion(nn.Module):
         groups = self.groups.to(image.device)[None].expand(image.shape[0], -1, -1)
         return self.model.predict_flow(image, latents, groups)
 
+    def predict_velocity(self, image: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """The Eulerian mode's field: FGLA has no velocity predictor, so its flow on the photo."""
+        return self.predict_flow(image, z)
+
 
 @dataclass
 class _Request:

@@ -13,12 +13,15 @@ this, a wide image would move faster horizontally than vertically.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from .models import EncoderConfig, LatentEncoder, Predictor, PredictorConfig
+from .errors import ModelLoadError
 from .models.base import PredictorEncoderPair
 from .ops import edge_aware_tv, flow_normalized_to_pixels, warp
 
@@ -33,12 +36,26 @@ def flow_to_input_size(flow: torch.Tensor, reference_size: int, size: tuple[int,
     return flow
 
 
+VELOCITY_FOLDER = "velocity_predictor"   # optional, beside motion_predictor/ (see cinescape.velocity)
+
+
 class MotionModel(PredictorEncoderPair):
-    """P^M and E^M together. ``predictor.config.beta`` restricts the flow range."""
+    """P^M and E^M together. ``predictor.config.beta`` restricts the flow range.
+
+    ``velocity_predictor``: an optional second U-Net for the Eulerian mode that predicts, in one call, the
+    recurrent motion's mean flow per frame (:mod:`cinescape.velocity`); None: the Eulerian mode uses P^M's flow
+    on the photo.
+    """
 
     prefix = "motion"
     predictor_channels = 2
     encoder_channels = 2
+
+    def __init__(self, predictor, encoder, velocity_predictor: Predictor | None = None):
+        super().__init__(predictor, encoder)
+        if velocity_predictor is not None and velocity_predictor.config.out_channels != 2:
+            raise ValueError("the velocity predictor must predict a 2-channel flow")
+        self.velocity_predictor = velocity_predictor
 
     @classmethod
     def create(cls, *, width: float = 0.25, num_res_blocks: int = 5, beta: float = 16.0, latent_dim: int = 8,
@@ -57,6 +74,31 @@ class MotionModel(PredictorEncoderPair):
         normalised to this image's size (see the module docstring)."""
         return flow_to_input_size(self.predictor(image, z), self.predictor.config.reference_size,
                                   tuple(image.shape[-2:]))
+
+    def predict_velocity(self, image: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """The Eulerian mode's static velocity field, in :meth:`predict_flow`'s units: the velocity predictor's
+        output when the model has one, else P^M's flow on ``image``."""
+        if self.velocity_predictor is None:
+            return self.predict_flow(image, z)
+        return flow_to_input_size(self.velocity_predictor(image, z), self.velocity_predictor.config.reference_size,
+                                  tuple(image.shape[-2:]))
+
+    def save_pretrained(self, folder: str | os.PathLike, **kwargs) -> None:
+        super().save_pretrained(folder, **kwargs)
+        if self.velocity_predictor is not None:
+            self.velocity_predictor.save_pretrained(Path(folder) / VELOCITY_FOLDER, **kwargs)
+
+    @classmethod
+    def from_pretrained(cls, folder: str | os.PathLike) -> "MotionModel":
+        model = super().from_pretrained(folder)
+        path = Path(folder) / VELOCITY_FOLDER
+        if path.exists():
+            velocity = Predictor.from_pretrained(path)
+            if velocity.config.out_channels != 2:
+                raise ModelLoadError(f"{path} must predict a 2-channel flow, its config says "
+                                     f"{velocity.config.out_channels}")
+            model.velocity_predictor = velocity
+        return model
 
     def encode(self, flow: torch.Tensor) -> torch.Tensor:
         """(B, 2, H, W) normalised flow (a common motion field) -> (B, D) code."""

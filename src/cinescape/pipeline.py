@@ -6,8 +6,9 @@ sampled exactly once per output frame):
 
 1. Motion, at working size: ``B_{t+1} = P^M(I_t, z^M) * motion_speed * mask`` and the accumulated flow
    ``A_{t+1} = accumulate_flow(A_t, B_{t+1})``, with ``I_t = warp(I_small, A_t)`` fed back (``mode="recurrent"``,
-   AL); or, with ``mode="eulerian"`` (Holynski et al. 2021), ONE call ``V = P^M(I_small, z^M) * motion_speed * mask``
-   taken as a static velocity field and Euler-integrated, ``A_{t+1} = accumulate_flow(A_t, V)``. The mask
+   AL); or, with ``mode="eulerian"`` (Holynski et al. 2021), ONE call ``V = P^V(I_small, z^M) * motion_speed * mask``
+   (``P^V``: the velocity predictor distilled to the recurrent mode's mean flow, :mod:`cinescape.velocity`; P^M if
+   the model has none) taken as a static velocity field and Euler-integrated, ``A_{t+1} = accumulate_flow(A_t, V)``. The mask
    (1 = may move, 0 = frozen; a user mask and/or the automatic sky/water mask, shrunk by 2 px, feathered at
    working size) multiplies every step flow, so frozen pixels keep ``A_t = 0`` and sample themselves exactly.
 2. Loop: with ``loop="crossfade"`` a loop of L frames blends ``warp(I, A_k)`` and ``warp(I, A_{k+L})``
@@ -368,12 +369,13 @@ class CinemagraphPipeline:
                          mask: torch.Tensor | None = None) -> torch.Tensor:
         """Eulerian motion (Holynski et al. 2021): ONE prediction on the photo, a static velocity field.
 
-        Returns the (1, 2, h, w) normalised backward flow per frame step, ``P^M(small, z) * speed * mask``, in
+        Returns the (1, 2, h, w) normalised backward flow per frame step, ``V(small, z) * speed * mask``, in
         the units of :meth:`predict_motion`'s steps; :func:`~cinescape.ops.integrate_velocity` turns it into
-        accumulated flows.
+        accumulated flows. ``V`` is the model's velocity predictor, distilled to the recurrent mode's mean flow
+        (:mod:`cinescape.velocity`), or P^M's flow on the photo when the model has none.
         """
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            velocity = self.motion.predict_flow(small, z[None]).float() * speed
+            velocity = self.motion.predict_velocity(small, z[None]).float() * speed
         return velocity * mask if mask is not None else velocity
 
     def motion_mask(self, image: np.ndarray | torch.Tensor, settings: AnimationSettings,

@@ -19,6 +19,7 @@ import dataclasses
 import json
 import os
 import random
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +38,7 @@ from .data.clips import (Clip, CropParams, apply_crop, apply_crop_flow, attach_f
 from .data.splits import is_validation_clip
 from .errors import CinescapeError, OptionError
 from .models.base import atomic_write_bytes
-from .motion import MotionLossWeights, MotionModel, motion_loss
+from .motion import VELOCITY_FOLDER, MotionLossWeights, MotionModel, motion_loss
 from .ops import flow_normalized_to_pixels, resize_flow
 from .pipeline import PIPELINE_CONFIG
 
@@ -528,6 +529,11 @@ def export_model(model, config: TrainConfig, clips: list[Clip], common_fields: t
     if config.kind == "motion":
         codebook.motion = motion_codebook(model, common_fields)
         codebook.motion_names = [c.name for c in clips]
+        stale = folder / VELOCITY_FOLDER
+        if stale.is_dir():  # distilled from the motion model this export replaces
+            shutil.rmtree(stale)
+            tqdm.write(f"removed {stale}: it was distilled from the previous motion model; "
+                       f"re-distil it with `cinescape train velocity --init-from {folder} --export {folder}`")
     else:
         codebook.appearance = appearance_codebook(model, clips, config.crop)
         codebook.appearance_names = [c.name for c in clips]
