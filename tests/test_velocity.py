@@ -187,3 +187,12 @@ def test_train_velocity_command(model_dir, tmp_path, capsys):
                  "--short-side", "40", "--export", model_dir]) == 0
     assert MotionModel.from_pretrained(model_dir).velocity_predictor is not None
     assert json.loads((Path(model_dir) / "pipeline.json").read_text())["velocity_training"]["lr"] == 3e-5
+
+
+def test_a_velocity_folder_holding_another_network_is_a_clear_load_error(tiny_pipeline, tmp_path):
+    from cinescape.errors import ModelLoadError
+
+    tiny_pipeline.motion.save_pretrained(tmp_path)
+    tiny_pipeline.appearance.predictor.save_pretrained(tmp_path / VELOCITY_FOLDER)   # a 6-channel colour-map net
+    with pytest.raises(ModelLoadError, match="velocity_predictor.*2-channel flow"):
+        MotionModel.from_pretrained(tmp_path)

@@ -20,8 +20,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from .models import EncoderConfig, LatentEncoder, Predictor, PredictorConfig
 from .errors import ModelLoadError
+from .models import EncoderConfig, LatentEncoder, Predictor, PredictorConfig
 from .models.base import PredictorEncoderPair
 from .ops import edge_aware_tv, flow_normalized_to_pixels, warp
 
@@ -92,13 +92,12 @@ class MotionModel(PredictorEncoderPair):
     def from_pretrained(cls, folder: str | os.PathLike) -> "MotionModel":
         model = super().from_pretrained(folder)
         path = Path(folder) / VELOCITY_FOLDER
-        if path.exists():
-            velocity = Predictor.from_pretrained(path)
-            if velocity.config.out_channels != 2:
-                raise ModelLoadError(f"{path} must predict a 2-channel flow, its config says "
-                                     f"{velocity.config.out_channels}")
-            model.velocity_predictor = velocity
-        return model
+        if not path.exists():
+            return model
+        try:
+            return cls(model.predictor, model.encoder, Predictor.from_pretrained(path)).eval()
+        except ValueError as exc:
+            raise ModelLoadError(f"{path}: {exc}") from None
 
     def encode(self, flow: torch.Tensor) -> torch.Tensor:
         """(B, 2, H, W) normalised flow (a common motion field) -> (B, D) code."""

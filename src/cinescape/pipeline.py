@@ -7,10 +7,11 @@ sampled exactly once per output frame):
 1. Motion, at working size: ``B_{t+1} = P^M(I_t, z^M) * motion_speed * mask`` and the accumulated flow
    ``A_{t+1} = accumulate_flow(A_t, B_{t+1})``, with ``I_t = warp(I_small, A_t)`` fed back (``mode="recurrent"``,
    AL); or, with ``mode="eulerian"`` (Holynski et al. 2021), ONE call ``V = P^V(I_small, z^M) * motion_speed * mask``
-   (``P^V``: the velocity predictor distilled to the recurrent mode's mean flow, :mod:`cinescape.velocity`; P^M if
-   the model has none) taken as a static velocity field and Euler-integrated, ``A_{t+1} = accumulate_flow(A_t, V)``. The mask
-   (1 = may move, 0 = frozen; a user mask and/or the automatic sky/water mask, shrunk by 2 px, feathered at
-   working size) multiplies every step flow, so frozen pixels keep ``A_t = 0`` and sample themselves exactly.
+   (``P^V``: a velocity predictor distilled to the recurrent mode's mean flow, :mod:`cinescape.velocity`, or P^M
+   when the model has none) taken as a static velocity field and Euler-integrated,
+   ``A_{t+1} = accumulate_flow(A_t, V)``. The mask (1 = may move, 0 = frozen; a user mask and/or the automatic
+   sky/water mask, shrunk by 2 px, feathered at working size) multiplies every step flow, so frozen pixels keep
+   ``A_t = 0`` and sample themselves exactly.
 2. Loop: with ``loop="crossfade"`` a loop of L frames blends ``warp(I, A_k)`` and ``warp(I, A_{k+L})``
    (AL Sec. 5); with ``loop="symmetric"`` frame t blends the photo moved t steps forward with the photo moved
    L - t steps backward (the negated motion, integrated), weights ``1 - t/L`` and ``t/L`` (Holynski et al.
