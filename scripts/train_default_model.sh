@@ -72,12 +72,17 @@ fi
 
 if [ "$stage" = velocity ]; then
   # Not shipped (docs/training.md, "A velocity predictor for the Eulerian mode"): the Eulerian mode's one-call
-  # field distilled from the shipped motion model's recurrent rollouts (cinescape.velocity), 1024 (crop, code)
-  # targets, 32-frame rollouts, 2000 steps from P^M at lr 3e-5, exported into a copy of the shipped model.
+  # field distilled from the shipped motion model's recurrent rollouts (cinescape.velocity). 1. 1024 (crop, code)
+  # targets, 32-frame rollouts, 2000 steps from P^M at lr 3e-5, exported into a copy of the shipped model;
+  # 2. 2000 more steps on 1024 fresh targets (--seed 1), from 1's predictor, into a second copy.
+  VELOCITY_DATA=(--data $D/motion/skytimelapse128 --data $D/motion/karlsruhe_2024-06-01
+    --data $D/motion/karlsruhe_2024-06-22 --data $D/motion/karlsruhe_2024-06-19:4 --data $D/motion/karlsruhe_2024-06-20m:4
+    --data $D/motion/al_sample --data $D/motion/videos/clouds_stock.mp4:8 --data $D/motion/videos/boats.mp4:3
+    --data $D/motion/videos/fountain.mp4:4)
   rm -rf runs/velocity_model && cp -r src/cinescape/default_model runs/velocity_model
   cinescape train velocity --out runs/velocity --targets 1024 --rollout 32 --steps 2000 --threads 2 \
-    --init-from src/cinescape/default_model --export runs/velocity_model \
-    --data $D/motion/skytimelapse128 --data $D/motion/karlsruhe_2024-06-01 --data $D/motion/karlsruhe_2024-06-22 \
-    --data $D/motion/karlsruhe_2024-06-19:4 --data $D/motion/karlsruhe_2024-06-20m:4 --data $D/motion/al_sample \
-    --data $D/motion/videos/clouds_stock.mp4:8 --data $D/motion/videos/boats.mp4:3 --data $D/motion/videos/fountain.mp4:4
+    --init-from src/cinescape/default_model --export runs/velocity_model "${VELOCITY_DATA[@]}"
+  rm -rf runs/velocity_model2 && cp -r runs/velocity_model runs/velocity_model2
+  cinescape train velocity --out runs/velocity_stage2 --targets 1024 --rollout 32 --steps 2000 --threads 2 --seed 1 \
+    --init-from runs/velocity_model2 --export runs/velocity_model2 "${VELOCITY_DATA[@]}"
 fi
