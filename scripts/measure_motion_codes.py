@@ -41,13 +41,14 @@ class CodeMethod(PipelineMethod):
 
     stochastic = False
 
-    def __init__(self, pipeline, code: int, mode: str):
+    def __init__(self, pipeline, code: int, mode: str, motion_speed: float = 1.0):
         super().__init__(pipeline, f"{mode}:{code}", mode=mode)
-        self.code = code
+        self.code, self.motion_speed = code, motion_speed
 
     def generate(self, clip, seed):
         animation = self.pipeline.plan(clip.frames[0], num_frames=clip.frames.shape[0], loop="none",
-                                       appearance=False, mode=self.mode, motion_code=self.code)
+                                       appearance=False, mode=self.mode, motion_code=self.code,
+                                       motion_speed=self.motion_speed)
         return Generated(np.stack(list(animation.frames())), None)
 
 
@@ -59,13 +60,16 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=32)
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--motion-speed", type=float, default=1.0,
+                        help="flow scale (as cinescape animate's): how still-pixel PSNR trades against speed")
     parser.add_argument("--out", default=None, help="write every figure here as JSON")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
     pipeline = CinemagraphPipeline.from_pretrained(args.model)
     names = pipeline.codebook.motion_names
-    methods = ["static"] + [CodeMethod(pipeline, i, mode) for mode in args.mode for i in range(len(names))]
+    methods = ["static"] + [CodeMethod(pipeline, i, mode, args.motion_speed)
+                            for mode in args.mode for i in range(len(names))]
     settings = EvalSettings(data=args.data, frames=args.frames, size=args.size, samples=1, validation_only=True)
     report = evaluate(settings, methods, progress=sys.stderr.isatty(), command=" ".join(sys.argv))
     summaries = {name: m["summary"] for name, m in report["methods"].items()}

@@ -75,6 +75,8 @@ if [ "$stage" = velocity ]; then
   # field distilled from the shipped motion model's recurrent rollouts (cinescape.velocity). 1. 1024 (crop, code)
   # targets, 32-frame rollouts, 2000 steps from P^M at lr 3e-5, exported into a copy of the shipped model;
   # 2. 2000 more steps on 1024 fresh targets (--seed 1), from 1's predictor, into a second copy.
+  # 3. 2048 more targets (--seed 2; the run's one training step is discarded), then 3000 steps with a cosine
+  #    learning rate on all 4096 pooled targets, from 2's predictor, into a third copy.
   VELOCITY_DATA=(--data $D/motion/skytimelapse128 --data $D/motion/karlsruhe_2024-06-01
     --data $D/motion/karlsruhe_2024-06-22 --data $D/motion/karlsruhe_2024-06-19:4 --data $D/motion/karlsruhe_2024-06-20m:4
     --data $D/motion/al_sample --data $D/motion/videos/clouds_stock.mp4:8 --data $D/motion/videos/boats.mp4:3
@@ -85,4 +87,10 @@ if [ "$stage" = velocity ]; then
   rm -rf runs/velocity_model2 && cp -r runs/velocity_model runs/velocity_model2
   cinescape train velocity --out runs/velocity_stage2 --targets 1024 --rollout 32 --steps 2000 --threads 2 --seed 1 \
     --init-from runs/velocity_model2 --export runs/velocity_model2 "${VELOCITY_DATA[@]}"
+  cinescape train velocity --out runs/velocity_t2 --targets 2048 --rollout 32 --steps 1 --threads 2 --seed 2 \
+    --init-from runs/velocity_model2 "${VELOCITY_DATA[@]}"
+  rm -rf runs/velocity_model3 && cp -r runs/velocity_model2 runs/velocity_model3
+  cinescape train velocity --out runs/velocity_stage3 --targets 0 --pool runs/velocity --pool runs/velocity_stage2 \
+    --pool runs/velocity_t2 --rollout 32 --steps 3000 --lr-schedule cosine --threads 2 --seed 3 \
+    --init-from runs/velocity_model3 --export runs/velocity_model3 "${VELOCITY_DATA[@]}"
 fi

@@ -97,6 +97,21 @@ def test_eulerian_mode_takes_its_field_from_the_velocity_predictor(tiny_pipeline
     assert not np.array_equal(recurrent[-1], photo)  # the recurrent mode still uses P^M, which moves
 
 
+def test_arrows_steer_the_field_the_eulerian_mode_integrates(tiny_pipeline, photo):
+    # A zero velocity predictor: in the Eulerian mode no code changes the integrated field, so the arrow
+    # optimisation has nothing to gain there, while P^M (the recurrent mode's network) follows the code.
+    tiny_pipeline.motion = _with_velocity(tiny_pipeline.motion, zero=True)
+    arrows = [{"from": [60, 12], "to": [57, 12]}, {"from": [40, 30], "to": [37, 30]}]
+    losses = {}
+    for mode in ("eulerian", "recurrent"):
+        animation = tiny_pipeline.plan(photo, num_frames=3, loop="none", appearance=False, arrows=arrows,
+                                       control_steps=20, mode=mode)
+        losses[mode] = [h["loss"] for h in animation.control["arrows"]]
+    assert max(losses["eulerian"]) == min(losses["eulerian"])
+    assert min(losses["recurrent"]) < losses["recurrent"][0]
+    assert losses["recurrent"][0] != losses["eulerian"][0]
+
+
 def _frame_folder(path, seed):
     path.mkdir(parents=True)
     clip = generate_timelapse(num_frames=4, height=40, width=56, seed=seed, day_cycle=False)
@@ -161,6 +176,82 @@ def test_distillation_moves_the_student_towards_the_rollout_means_and_resumes_ex
         train_velocity(changed, progress=False)
 
 
+def test_pooled_targets_train_as_the_run_s_own_and_must_match_the_teacher(tiny_pipeline, tmp_path):
+    from cinescape.errors import OptionError
+    from cinescape.velocity import load_target_pool, target_recipe
+
+    model_dir = str(tiny_pipeline.save_pretrained(tmp_path / "teacher"))
+    data = [_frame_folder(tmp_path / "clips" / "a", 1)]
+    own = _config(tmp_path / "own", data, model_dir, steps=3)
+    train_velocity(own, progress=False)
+    # The same targets, pooled into a run that builds none, give the same student step for step.
+    pooled = _config(tmp_path / "pooled", data, model_dir, steps=3)
+    pooled.targets, pooled.pool = 0, [own.out]
+    train_velocity(pooled, progress=False)
+    assert not (tmp_path / "pooled" / "run" / "targets.pt").exists()
+    a = torch.load(Path(own.out) / "checkpoint.pt", weights_only=False)["student"]
+    b = torch.load(Path(pooled.out) / "checkpoint.pt", weights_only=False)["student"]
+    assert all(torch.equal(a[key], b[key]) for key in a)
+
+    # Targets from a copy of the teacher in another folder pool (the recipe names its weights, not its path) ...
+    copy_dir = str(tiny_pipeline.save_pretrained(tmp_path / "teacher_copy"))
+    second = _config(tmp_path / "second", data, copy_dir, steps=1)
+    second.seed = 1
+    train_velocity(second, progress=False)
+    recipe = target_recipe(own, MotionModel.from_pretrained(model_dir))
+    assert len(load_target_pool([second.out, str(Path(own.out) / "targets.pt")], {**recipe, "seed": 2})) == 2
+    # ... but not the same seed twice, nor another teacher's, nor a missing file.
+    with pytest.raises(OptionError, match="repeats seed 0"):
+        load_target_pool([own.out], recipe)
+    other = MotionModel.from_pretrained(model_dir)
+    with torch.no_grad():
+        other.predictor.upconv3.bias.add_(0.01)
+    with pytest.raises(OptionError, match="another teacher"):
+        load_target_pool([second.out], {**target_recipe(own, other), "seed": 2})
+    with pytest.raises(OptionError, match="no targets"):
+        load_target_pool([str(tmp_path / "nowhere")], recipe)
+    nothing = _config(tmp_path / "nothing", data, model_dir, steps=1)
+    nothing.targets = 0
+    with pytest.raises(OptionError, match="--pool"):
+        train_velocity(nothing, progress=False)
+
+
+def test_cosine_learning_rate_follows_the_step_and_resumes_exactly(tiny_pipeline, tmp_path, monkeypatch):
+    import math
+
+    model_dir = str(tiny_pipeline.save_pretrained(tmp_path / "teacher"))
+    data = [_frame_folder(tmp_path / "clips" / "a", 1)]
+
+    def config(name):
+        result = _config(tmp_path / name, data, model_dir, steps=8)
+        result.lr_schedule = "cosine"
+        return result
+
+    train_velocity(config("straight"), progress=False)
+    straight = torch.load(Path(config("straight").out) / "checkpoint.pt", weights_only=False)
+    # the last of steps 0..7 ran at lr * (1 + cos(pi * 7/8)) / 2
+    assert straight["optimiser"]["param_groups"][0]["lr"] == pytest.approx(1e-3 * (1 + math.cos(math.pi * 7 / 8)) / 2)
+
+    # Interrupted during step 6 (after the checkpoint at 5), then resumed: the same student as the straight run.
+    adam_step, calls = torch.optim.Adam.step, []
+
+    def failing_step(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 6:
+            raise KeyboardInterrupt
+        return adam_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", failing_step)
+    with pytest.raises(KeyboardInterrupt):
+        train_velocity(config("resumed"), progress=False)
+    monkeypatch.setattr(torch.optim.Adam, "step", adam_step)
+    assert torch.load(Path(config("resumed").out) / "checkpoint.pt", weights_only=False)["step"] == 5
+    train_velocity(config("resumed"), resume=True, progress=False)
+    resumed = torch.load(Path(config("resumed").out) / "checkpoint.pt", weights_only=False)
+    for key, value in straight["student"].items():
+        assert torch.equal(value, resumed["student"][key]), key
+
+
 def test_exporting_a_new_motion_model_removes_the_stale_velocity_predictor(tiny_pipeline, tmp_path):
     from cinescape.train import TrainConfig, train
 
@@ -182,6 +273,11 @@ def test_train_velocity_command(model_dir, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "needs --data" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
     folder = _frame_folder(tmp_path / "clips" / "a", 3)
+    # a teacher folder that does not load: one line, and no empty run folder left behind
+    assert main(["train", "velocity", "--data", folder, "--init-from", str(tmp_path / "nowhere"),
+                 "--out", str(tmp_path / "bad")]) != 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1 and not (tmp_path / "bad").exists()
     assert main(["train", "velocity", "--data", folder, "--init-from", model_dir, "--out", str(tmp_path / "run"),
                  "--targets", "4", "--rollout", "2", "--steps", "2", "--batch-size", "2", "--no-bf16",
                  "--short-side", "40", "--export", model_dir]) == 0

@@ -31,14 +31,23 @@ EXAMPLES = """examples:
 """
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+def _int_at_least(minimum: int):
+    """argparse type: an integer >= minimum."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(
+                f"expected a positive integer, got {value}" if minimum == 1 else
+                f"expected an integer >= {minimum}, got {value}")
+        return value
+    return parse
+
+
+_positive_int = _int_at_least(1)
+_non_negative_int = _int_at_least(0)
 
 
 def _float_at_least(minimum: float, *, inclusive: bool):
@@ -217,8 +226,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="fgla: frame stride of --data sources given without :STRIDE (FGLA: 4)")
     train.add_argument("--rollout", type=_positive_int, default=32, metavar="N",
                        help="velocity: frames of each recurrent rollout whose mean flow is a target (default 32)")
-    train.add_argument("--targets", type=_positive_int, default=2048, metavar="N",
-                       help="velocity: (start crop, code) pairs the teacher rolls out (default 2048)")
+    train.add_argument("--targets", type=_non_negative_int, default=2048, metavar="N",
+                       help="velocity: (start crop, code) pairs the teacher rolls out (default 2048; 0: train on "
+                            "--pool targets only)")
+    train.add_argument("--pool", action="append", default=[], metavar="RUN",
+                       help="velocity: also train on another run's targets (its folder or targets.pt), built by the "
+                            "same teacher and settings with another --seed; repeatable")
+    train.add_argument("--lr-schedule", choices=["constant", "cosine"], default="constant",
+                       help="velocity: constant learning rate (default) or cosine decay to 0 over --steps")
     train.add_argument("--velocity-loss", choices=["relative", "l1"], default="relative",
                        help="velocity: L1 per sample over (its mean speed + 0.1 px) (default), or plain L1 in pixels")
     train.add_argument("--fgla-alpha", type=_nonnegative_float, default=None,
@@ -408,6 +423,7 @@ def _run_train_velocity(args: argparse.Namespace) -> None:
         raise CinescapeError("train velocity takes --data frames and a teacher model (--init-from DIR), "
                              "not --synthetic or --latent-prior")
     config = VelocityTrainConfig(out=args.out, data=args.data, teacher=args.init_from, targets=args.targets,
+                                 pool=args.pool, lr_schedule=args.lr_schedule,
                                  rollout=args.rollout, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                                  short_side=args.short_side, include_validation=args.include_validation,
                                  bf16=not args.no_bf16, threads=args.threads, seed=args.seed,

@@ -274,7 +274,8 @@ def _adam_on_code(loss_fn: Callable[[torch.Tensor], tuple[torch.Tensor, dict[str
 
 def optimize_motion_code(motion, image: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, start: torch.Tensor,
                          *, steps: int = DEFAULT_CONTROL_STEPS, lr: float = 0.2, margin: float = ARROW_MARGIN,
-                         speed_weight: float = 0.5) -> tuple[torch.Tensor, list[dict[str, float]]]:
+                         speed_weight: float = 0.5,
+                         velocity: bool = False) -> tuple[torch.Tensor, list[dict[str, float]]]:
     """AL Eq. 12: the motion code whose predicted flow on ``image`` follows the arrows.
 
     Args:
@@ -284,13 +285,17 @@ def optimize_motion_code(motion, image: torch.Tensor, target: torch.Tensor, mask
         start: (D,) the code to start from (the selected codebook code).
         steps, lr: Adam iterations and step size.
         speed_weight: weight of the speed term of :func:`arrow_loss` (0: directions only, as AL).
+        velocity: fit the Eulerian mode's static field (``motion.predict_velocity``: the velocity predictor when the
+            model has one) instead of P^M's per-frame flow, so the arrows steer the field that is integrated.
 
     Returns:
         The (D,) code with the lowest loss met (``start`` itself if nothing improves on it) and the loss
         history, one :func:`arrow_loss` stats dict per evaluation (``history[0]`` is the start code's).
     """
+    predict = motion.predict_velocity if velocity else motion.predict_flow
+
     def loss_fn(z):
-        return arrow_loss(motion.predict_flow(image, z[None]).float(), target, mask, margin=margin,
+        return arrow_loss(predict(image, z[None]).float(), target, mask, margin=margin,
                           speed_weight=speed_weight)
 
     return _adam_on_code(loss_fn, start, steps, lr)

@@ -599,7 +599,8 @@ class CinemagraphPipeline:
         field, control = None, {}
         if settings.arrows is not None and settings.arrows_mode == "latent":
             z_motion, control["arrows"] = self.arrow_motion_code(small, settings.arrows, z_motion,
-                                                                 steps=settings.control_steps)
+                                                                 steps=settings.control_steps,
+                                                                 velocity=settings.mode == "eulerian")
         elif settings.arrows is not None:
             field = self.arrow_velocity(settings.arrows, tuple(small.shape[-2:]))
         accumulated, steps = self._motion_states(small, z_motion, motion_frames, settings, mask, progress, field)

@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import copy
 import csv
+import hashlib
 import json
+import math
 import random
 import time
 from dataclasses import asdict, dataclass, field
@@ -97,8 +99,49 @@ def velocity_loss(velocity: Predictor, images: torch.Tensor, codes: torch.Tensor
     return (error.mean((1, 2, 3)) / (speed + floor)).mean()
 
 
-# VelocityTrainConfig fields the teacher's targets depend on.
-TARGET_FIELDS = ("data", "teacher", "targets", "rollout", "short_side", "include_validation", "bf16", "seed")
+# VelocityTrainConfig fields the teacher's targets depend on (with the teacher's weights, see target_recipe).
+TARGET_FIELDS = ("data", "targets", "rollout", "short_side", "include_validation", "bf16", "seed")
+# Of those, the ones that may differ between target sets pooled into one training set.
+POOLABLE_FIELDS = ("targets", "seed")
+
+
+def teacher_fingerprint(teacher: MotionModel) -> str:
+    """sha256 over the teacher's per-frame motion predictor weights (names, shapes, dtypes and bytes), so cached
+    targets are tied to the network that rolled them out, not to the folder it was loaded from."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(teacher.predictor.state_dict().items()):
+        tensor = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype}".encode())
+        digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    return digest.hexdigest()
+
+
+def target_recipe(config: "VelocityTrainConfig", teacher: MotionModel) -> dict:
+    """What a set of targets was built from: the TARGET_FIELDS of its config and the teacher's fingerprint."""
+    return {**{key: getattr(config, key) for key in TARGET_FIELDS}, "teacher": teacher_fingerprint(teacher)}
+
+
+def load_target_pool(paths: list[str], recipe: dict) -> list[dict[str, torch.Tensor]]:
+    """Load other runs' ``targets.pt`` (a file or its run folder) to train on beside this run's own.
+
+    Each must have been built by the same teacher with the same data and rollout settings (``recipe`` up to
+    POOLABLE_FIELDS) and with a different seed, else the same crops would be counted twice.
+    """
+    pool, seeds = [], {recipe["seed"]} if recipe["targets"] else set()
+    for spec in paths:
+        path = Path(spec) / "targets.pt" if Path(spec).is_dir() else Path(spec)
+        if not path.is_file():
+            raise OptionError(f"--pool: no targets at {path}")
+        data = torch.load(path)
+        other = json.loads(data.get("recipe", "{}"))
+        if {k: v for k, v in other.items() if k not in POOLABLE_FIELDS} != \
+                {k: v for k, v in recipe.items() if k not in POOLABLE_FIELDS}:
+            raise OptionError(f"--pool: {path} was built with another teacher, data or rollout settings")
+        if other["seed"] in seeds:
+            raise OptionError(f"--pool: {path} repeats seed {other['seed']}: its targets are already in the set")
+        seeds.add(other["seed"])
+        pool.append(data)
+    return pool
 
 
 @dataclass
@@ -107,10 +150,12 @@ class VelocityTrainConfig:
     data: list[str] = field(default_factory=list)   # clips (or folders of clips) whose frames start the rollouts
     teacher: str | None = None    # model folder with the motion model and codebook (None: the shipped default)
     targets: int = 2048           # (start frame, code) pairs whose rollout means are the training set
+    pool: list[str] = field(default_factory=list)   # other runs' targets.pt (same teacher, other seeds) to add
     rollout: int = 32             # frames per teacher rollout (the evaluation's clip length)
     steps: int = 2000
     batch_size: int = 8
     lr: float = 3e-5              # 1e-4 moved the student away from targets P^M was already close to
+    lr_schedule: str = "constant"   # or "cosine": lr * (1 + cos(pi * step / steps)) / 2 at step 0, 1, ...
     short_side: int = 160         # frames are decoded with this short side, then cropped at random
     include_validation: bool = False
     bf16: bool = True
@@ -123,8 +168,12 @@ class VelocityTrainConfig:
     def validate(self) -> None:
         if not self.data:
             raise OptionError("cinescape train velocity needs --data (frames to start the teacher's rollouts from)")
-        if self.targets < 1 or self.rollout < 2 or self.steps < 1 or self.batch_size < 1:
-            raise OptionError("--targets, --steps and --batch-size must be >= 1 and --rollout >= 2")
+        if self.targets < 0 or self.rollout < 2 or self.steps < 1 or self.batch_size < 1:
+            raise OptionError("--steps and --batch-size must be >= 1, --targets >= 0 and --rollout >= 2")
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise OptionError(f"--lr-schedule must be constant or cosine, got {self.lr_schedule!r}")
+        if self.targets == 0 and not self.pool:
+            raise OptionError("--targets 0 trains on --pool targets only: give at least one --pool")
 
 
 def _start_frames(config: VelocityTrainConfig, size: int, rng: random.Random, progress: bool = True) -> torch.Tensor:
@@ -169,7 +218,8 @@ def train_velocity(config: VelocityTrainConfig, *, resume: bool = False, export:
                    progress: bool = True) -> Path:
     """Distil the velocity predictor (module docstring); returns the exported ``OUT/model/velocity_predictor``.
 
-    ``OUT/targets.pt`` keeps the teacher's targets (built once), ``OUT/checkpoint.pt`` the student, optimiser, step
+    ``OUT/targets.pt`` keeps the teacher's targets (built once; ``config.pool`` adds other runs' targets,
+    :func:`load_target_pool`), ``OUT/checkpoint.pt`` the student, optimiser, step
     and RNG states (``resume=True`` continues from it), ``OUT/log.csv`` the loss. ``export``: also write the
     predictor into that model folder as ``velocity_predictor/`` (the Eulerian mode then uses it).
     """
@@ -179,26 +229,32 @@ def train_velocity(config: VelocityTrainConfig, *, resume: bool = False, export:
     config.validate()
     if config.threads:
         torch.set_num_threads(config.threads)
-    out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
     teacher_dir = Path(config.teacher) if config.teacher else DEFAULT_MODEL_DIR
     teacher = MotionModel.from_pretrained(teacher_dir)
     codebook = Codebook.load(teacher_dir)
+    out = Path(config.out)   # made once the teacher has loaded: a bad --init-from leaves no empty run folder
+    out.mkdir(parents=True, exist_ok=True)
     rng = random.Random(config.seed)
     torch.manual_seed(config.seed)
 
     # The teacher's targets are built once (minutes of rollouts) and kept with what they were built from.
     targets_path = out / "targets.pt"
-    recipe = json.dumps({key: getattr(config, key) for key in TARGET_FIELDS}, sort_keys=True)
-    if targets_path.is_file():
-        data = torch.load(targets_path)
-        if data.get("recipe") != recipe:
-            raise OptionError(f"{targets_path} was built with other data or rollout settings: use a new --out")
+    recipe = target_recipe(config, teacher)
+    pool = load_target_pool(config.pool, recipe)
+    if config.targets == 0:
+        sets = []
+    elif targets_path.is_file():
+        sets = [torch.load(targets_path)]
+        if json.loads(sets[0].get("recipe", "{}")) != recipe:
+            raise OptionError(f"{targets_path} was built with another teacher, data or rollout settings: "
+                              "use a new --out")
     else:
-        data = build_targets(config, teacher, codebook.motion, rng, progress=progress)
-        data["recipe"] = recipe
-        torch.save(data, targets_path.with_suffix(".tmp"))   # then renamed: an interrupted save leaves no targets
+        sets = [build_targets(config, teacher, codebook.motion, rng, progress=progress)]
+        sets[0]["recipe"] = json.dumps(recipe, sort_keys=True)
+        torch.save(sets[0], targets_path.with_suffix(".tmp"))   # then renamed: an interrupted save leaves none
         targets_path.with_suffix(".tmp").replace(targets_path)
+    data = {key: torch.cat([s[key] for s in sets + pool]) for key in ("images", "codes", "targets")}
+    del sets, pool   # the concatenated copy is all training needs (4096 targets: 1.3 GB)
     if not resume:
         rng = random.Random(config.seed + 1)   # the batch order, the same whether or not the targets were cached
 
@@ -234,6 +290,9 @@ def train_velocity(config: VelocityTrainConfig, *, resume: bool = False, export:
         bar = tqdm(total=config.steps, initial=step, desc="velocity", unit="step", disable=not progress)
         while step < config.steps:
             batch = torch.tensor([rng.randrange(count) for _ in range(config.batch_size)])
+            if config.lr_schedule == "cosine":   # a function of the step alone, so --resume needs no state for it
+                for group in optimiser.param_groups:
+                    group["lr"] = config.lr * (1 + math.cos(math.pi * step / config.steps)) / 2
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
                 loss = velocity_loss(student, data["images"][batch], data["codes"][batch], data["targets"][batch],
                                      floor=config.loss_floor)
