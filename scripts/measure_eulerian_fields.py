@@ -6,6 +6,8 @@ with the Eulerian mode's motion states built another way (loop "none", as that s
 * ``advected``: the first-frame field carried along with the content, ``V_t(p) = mask(p) * V(p + A_t(p))``:
   each bit of content keeps the velocity it started with (Lagrangian), as the recurrent mode's re-predictions do
   roughly; still one network call.
+* ``streamline-mean``: the first-frame field averaged along each pixel's path over the clip,
+  ``mask(p) * mean_t V(p + A_t(p))``: the rollout mean if P^M's flow simply travelled with the content; one call.
 * ``rollout-mean``: the recurrent mode's per-frame flows (masked, as it renders them) averaged over the clip and
   integrated as one static field: the field a distilled velocity predictor (:mod:`cinescape.velocity`) aims at.
   It needs the recurrent mode's calls, so it is an upper bound, not a mode.
@@ -16,7 +18,7 @@ The shipped Eulerian field (P^M on the photo) and a distilled velocity predictor
     CINESCAPE_WEIGHTS=../shared/weights python scripts/measure_eulerian_fields.py --field advected \\
         --data ../shared/data/motion/skytimelapse128 --out outputs/motion_codes_advected.json
 
-(about 8 minutes for ``advected``, 12 for ``rollout-mean`` on 2 cores).
+(about 8 minutes for ``advected`` and ``streamline-mean``, 12 for ``rollout-mean`` on 2 cores).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import torch
 from cinescape.ops import accumulate_flow, integrate_velocity, warp
 from cinescape.pipeline import CinemagraphPipeline
 
-FIELDS = ("advected", "rollout-mean")
+FIELDS = ("advected", "rollout-mean", "streamline-mean")
 _shipped_states = CinemagraphPipeline._motion_states
 
 
@@ -43,6 +45,18 @@ def _advected(pipeline, small, z, count, settings, mask):
         accumulated.append(accumulate_flow(accumulated[-1], step))
         steps.append(step)
     return torch.cat(accumulated), torch.cat(steps)
+
+
+def _streamline_mean(pipeline, small, z, count, settings, mask):
+    velocity = pipeline.predict_velocity(small, z, settings.motion_speed)   # unmasked: sampled where content lands
+    moving = velocity if mask is None else velocity * mask
+    # the rollout mean without the rollout: content at p at time t started at p + A_t(p) and brings the velocity
+    # predicted there, so average V over each pixel's path (A_t from the masked field, as the content moves)
+    paths = integrate_velocity(moving, count - 2)[:, 0]
+    mean = warp(velocity.expand(count - 1, -1, -1, -1), paths, padding="border").mean(0, keepdim=True)
+    mean = mean if mask is None else mean * mask
+    accumulated = integrate_velocity(mean, count - 1)[:, 0]
+    return accumulated, torch.cat((torch.zeros_like(mean), mean.expand(count - 1, -1, -1, -1)))
 
 
 def _rollout_mean(pipeline, small, z, count, settings, mask):
@@ -59,7 +73,7 @@ def main() -> None:
     field = sys.argv[position + 1]
     if field not in FIELDS:
         sys.exit(f"--field must be one of {', '.join(FIELDS)}, got {field!r}")
-    build = _advected if field == "advected" else _rollout_mean
+    build = {"advected": _advected, "rollout-mean": _rollout_mean, "streamline-mean": _streamline_mean}[field]
 
     def motion_states(self, small, z, count, settings, mask, progress, arrows_field=None):
         if settings.mode != "eulerian" or arrows_field is not None or settings.loop != "none":

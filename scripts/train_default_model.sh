@@ -68,6 +68,9 @@ settings["motion_training"]["steps"] = 4000
 (out / "pipeline.json").write_text(json.dumps(settings, indent=2) + "\n")
 print(f"wrote {out} from {motion_dir} and {appearance_dir}")
 PY
+  # AL App. B's appearance-code LSTM, trained on the merged codebook's appearance sequences (seed 0, 500 steps,
+  # ~10 s), so --appearance-sequence lstm works with the shipped model.
+  cinescape codebook --model src/cinescape/default_model --train-lstm
 fi
 
 if [ "$stage" = velocity ]; then

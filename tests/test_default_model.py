@@ -57,3 +57,15 @@ def test_default_model_changes_colours_over_the_cycle():
     assert np.abs(means - photo.reshape(-1, 3).mean(0)).max() > 5  # some frame's colour differs by > 5 levels
     assert np.abs(np.diff(means, axis=0)).max() < 40                # and changes gradually
 
+
+
+def test_shipped_model_has_an_appearance_lstm_trained_on_its_own_codebook():
+    # `--appearance-sequence lstm` works out of the box: the LSTM predicts the shipped codebook's next appearance
+    # codes far better than "the next code is this one" (the untrained LSTM's prediction).
+    from cinescape.appearance_lstm import appearance_lstm_loss, train_appearance_lstm
+
+    pipeline = CinemagraphPipeline.from_pretrained()
+    assert pipeline.appearance_lstm is not None
+    baseline, _ = train_appearance_lstm(pipeline.codebook, steps=1)   # its output layer starts at zero: identity
+    assert appearance_lstm_loss(pipeline.appearance_lstm, pipeline.codebook) < 0.1 * appearance_lstm_loss(
+        baseline, pipeline.codebook)
