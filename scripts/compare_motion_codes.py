@@ -38,7 +38,10 @@ GROUPS = 200   # groups of 5 consecutive seeds: 0-4, 5-9, ...
 def load_codes(spec: str) -> tuple[str, dict[int, dict[str, float]]]:
     """``PATH[:MODE]`` -> (label, {code: summary}) from a measure_motion_codes.py JSON file."""
     path, _, mode = spec.partition(":")
-    summaries = json.loads(Path(path).read_text())["summaries"]
+    try:
+        summaries = json.loads(Path(path).read_text())["summaries"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise SystemExit(f"{path}: not a measure_motion_codes.py result ({exc.__class__.__name__}: {exc})") from None
     modes = sorted({key.split(":")[0] for key in summaries if ":" in key})
     if not mode:
         if len(modes) != 1:
@@ -79,6 +82,10 @@ def main() -> None:
     _, reference = load_codes(args.reference)
     (_, slow), (_, fast) = load_codes(args.probe[1]), load_codes(args.probe[0])
     codes = sorted(reference)
+    if sorted(slow) != codes or sorted(fast) != codes:
+        raise SystemExit("--probe runs must hold the reference's codes")
+    if any(slow[c]["motion_ratio"] == fast[c]["motion_ratio"] for c in codes):
+        raise SystemExit("--probe: the two runs must be the same field at two different speeds")
 
     def slope(key: str, code: int) -> float:
         return (slow[code][key] - fast[code][key]) / math.log(slow[code]["motion_ratio"] /

@@ -36,6 +36,8 @@ def main() -> None:
     print("|---|---|---:|---:|")
     for spec in args.targets:
         path = Path(spec) / "targets.pt" if Path(spec).is_dir() else Path(spec)
+        if not path.is_file():
+            raise SystemExit(f"no targets at {path} (a cinescape train velocity run folder or its targets.pt)")
         data = torch.load(path)
         for folder in args.model:
             motion = MotionModel.from_pretrained(folder)

@@ -162,8 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
                               "brightness and warmth")
     control.add_argument("--appearance-sequence", choices=["codebook", "lstm"], default="codebook",
                          help="codebook: keyframes from a codebook sequence (--appearance-code); lstm: a sequence the "
-                              "appearance LSTM generates from the photo's own code (AL App. B; the shipped model has one, "
-                              "train your model's with `cinescape codebook --model DIR --train-lstm`) "
+                              "appearance LSTM generates from the photo's own code (AL App. B; the shipped model "
+                              "has one, train your model's with `cinescape codebook --model DIR --train-lstm`) "
                               "(default codebook)")
     control.add_argument("--control-steps", type=int, default=100, metavar="N",
                          help="Adam steps of the arrow and patch optimisations (default 100)")
