@@ -29,6 +29,17 @@ def needs_shared(*parts: str) -> Path:
 
 
 @pytest.fixture
+def no_segmentation_weights(tmp_path, monkeypatch):
+    """A broken install: neither ``$CINESCAPE_WEIGHTS`` nor the package's own copy holds the sky matte or the
+    ADE20K segmenter (and downloading is off)."""
+    import cinescape.weights
+
+    monkeypatch.setenv("CINESCAPE_WEIGHTS", str(tmp_path / "empty-weights"))
+    monkeypatch.delenv("CINESCAPE_ALLOW_DOWNLOAD", raising=False)
+    monkeypatch.setattr(cinescape.weights, "BUNDLED_DIR", tmp_path / "no-bundled-copy")
+
+
+@pytest.fixture
 def tiny_pipeline():
     """A randomly initialised, tiny pipeline with a random codebook (fast; no shipped weights needed)."""
     from cinescape.appearance import AppearanceModel

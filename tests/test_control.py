@@ -12,7 +12,7 @@ from cinescape.io.image import image_to_tensor, tensor_to_image
 from cinescape.ops import (accumulate_flow, erode_mask, feather_mask, flow_pixels_to_normalized, integrate_velocity,
                            resize_flow, symmetric_schedule, warp)
 
-from conftest import SHARED_WEIGHTS, assert_renders_alike, run_cli
+from conftest import assert_renders_alike, run_cli
 
 
 def constant_motion(pipeline, pixels=(1.0, 0.5)):
@@ -268,22 +268,13 @@ def test_unknown_modes_are_rejected(tiny_pipeline, photo, settings):
         tiny_pipeline.plan(photo, **settings)
 
 
-def test_sky_mask_without_weights_names_the_missing_file(tiny_pipeline, photo, tmp_path, monkeypatch):
-    monkeypatch.setenv("CINESCAPE_WEIGHTS", str(tmp_path / "empty"))
-    monkeypatch.delenv("CINESCAPE_ALLOW_DOWNLOAD", raising=False)
+def test_sky_mask_without_weights_names_the_missing_file(tiny_pipeline, photo, no_segmentation_weights):
     with pytest.raises(ModelLoadError, match=r"skyseg/skysegsmall_sim-opt-fp16\.param|ncnn"):
         tiny_pipeline.plan(photo, num_frames=3, auto_mask="sky")
 
 
-def _needs_sky_matte():
-    if not (SHARED_WEIGHTS / "skyseg").is_dir():
-        pytest.skip(f"needs the sky matte weights in {SHARED_WEIGHTS / 'skyseg'} (not present on this machine)")
-    pytest.importorskip("ncnn", reason="ncnn not installed (pip install 'cinescape[eval]')")
-
-
-def test_auto_sky_mask_freezes_the_land(tiny_pipeline, monkeypatch):
-    _needs_sky_matte()
-    monkeypatch.setenv("CINESCAPE_WEIGHTS", str(SHARED_WEIGHTS))
+def test_auto_sky_mask_freezes_the_land(tiny_pipeline):
+    # the sky matte ships in the package and ncnn is a dependency: no weights folder needed
     from cinescape.data.synthetic import generate_landscape_photo
 
     photo = generate_landscape_photo(96, 160, seed=3)
@@ -360,9 +351,8 @@ def test_cli_rejects_unknown_modes(model_dir, photo_path, tmp_path, capsys):
         assert code == 2 and err.startswith("cinescape: error:")
 
 
-def test_cli_missing_sky_weights_is_a_one_line_error(model_dir, photo_path, tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv("CINESCAPE_WEIGHTS", str(tmp_path / "empty"))
-    monkeypatch.delenv("CINESCAPE_ALLOW_DOWNLOAD", raising=False)
+def test_cli_missing_sky_weights_is_a_one_line_error(model_dir, photo_path, tmp_path, capsys,
+                                                     no_segmentation_weights):
     out = tmp_path / "loop.mp4"
     code, err = run_cli(["animate", photo_path, "-o", out, "--frames", 3, "--auto-mask", "sky", "--model", model_dir,
                          "-q"], capsys)

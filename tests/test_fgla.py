@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import SHARED_WEIGHTS
 from PIL import Image
 
 from cinescape.errors import ModelLoadError, OptionError
@@ -381,9 +380,7 @@ def _clip_folder(tmp_path):
     return folder
 
 
-def test_missing_segmentation_weights_is_a_one_line_error(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("CINESCAPE_WEIGHTS", str(tmp_path / "empty"))
-    monkeypatch.delenv("CINESCAPE_ALLOW_DOWNLOAD", raising=False)
+def test_missing_segmentation_weights_is_a_one_line_error(tmp_path, capsys, no_segmentation_weights):
     folder = _clip_folder(tmp_path)
     with pytest.raises(ModelLoadError) as caught:
         train_fgla(_config(tmp_path, synthetic=0, data=[str(folder)]), progress=False)
@@ -432,10 +429,7 @@ def test_cli_train_and_animate_fgla(tmp_path, capsys):
                  "--short-side", "32", "--width", "0.0625", "--res-blocks", "1", "--min-pair-difference", "0",
                  "--no-bf16", "--threads", "1", "--out", str(run)]) == 0
     assert "trained fgla model" in capsys.readouterr().err
-    if not (SHARED_WEIGHTS / ADE20K_WEIGHTS).is_file() or not (SHARED_WEIGHTS / "skyseg").is_dir():
-        pytest.skip("animating a photo needs the ADE20K segmenter and sky matte weights")
-    pytest.importorskip("ai_edge_litert", reason="ai-edge-litert not installed")
-    pytest.importorskip("ncnn", reason="ncnn not installed")
+    # animating a photo needs the ADE20K segmenter and the sky matte: both ship in the package
     from cinescape.data.synthetic import generate_landscape_photo
 
     photo = tmp_path / "photo.png"

@@ -1,12 +1,13 @@
 """Semantic groups (FGLA's six) from the ADE20K segmenter, and ``--auto-mask sky+water``."""
 
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import SHARED_WEIGHTS
+from conftest import SHARED_DATA
 from PIL import Image
 
 from cinescape.errors import ModelLoadError
@@ -50,68 +51,137 @@ def test_every_ade20k_class_has_exactly_one_group():
         ade20k_group("lava")
 
 
-# ------------------------------------------------------------------------------------------- errors
+# ------------------------------------------------------------------- where the networks come from, errors
 
 
-def test_missing_weights_file_is_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setenv("CINESCAPE_WEIGHTS", str(tmp_path))  # an empty folder
+def test_the_networks_ship_in_the_package_with_their_licences():
+    from cinescape.segmentation import SKY_MATTE_FILES
+    from cinescape.weights import BUNDLED, BUNDLED_DIR, REGISTRY, sha256_of
+
+    assert BUNDLED == {*SKY_MATTE_FILES, ADE20K_WEIGHTS}
+    for name in BUNDLED:
+        assert sha256_of(BUNDLED_DIR / name) == REGISTRY[name].sha256, name
+    notice = (BUNDLED_DIR / "NOTICE").read_text()
+    assert "MIT License" in notice and "Copyright (c) 2021 xiongzhu666" in notice
+    assert "Apache License" in notice and "Version 2.0, January 2004" in notice
+    for name in BUNDLED:  # every file's source and checksum is stated
+        assert REGISTRY[name].sha256 in notice and Path(name).name in notice
+    card = (BUNDLED_DIR / "MODEL_CARD.md").read_text()
+    assert "xiongzhu666/Sky-Segmentation-and-Post-processing" in card and "mlcommons/mobile_models" in card
+    # small: the issue allows 40 MB of model files in all (default model, FGLA model and these)
+    package = BUNDLED_DIR.parent
+    models = [f for d in ("default_model", "fgla_model", "segmentation_models") for f in (package / d).rglob("*")
+              if f.is_file()]
+    assert sum(f.stat().st_size for f in BUNDLED_DIR.rglob("*") if f.is_file()) < 5e6
+    assert sum(f.stat().st_size for f in models) <= 40e6
+
+
+def test_the_runtimes_are_core_dependencies():
+    from importlib.metadata import requires
+
+    core = [r.split(";")[0].strip() for r in requires("cinescape") or [] if "extra ==" not in r]
+    names = {r.split(">")[0].split("=")[0].split("<")[0].strip().lower() for r in core}
+    assert {"ncnn", "ai-edge-litert"} <= names, core
+
+
+def test_weights_resolution_override_then_bundled(tmp_path, monkeypatch):
+    import shutil
+
+    from cinescape import weights as W
+
     monkeypatch.delenv("CINESCAPE_ALLOW_DOWNLOAD", raising=False)
-    with pytest.raises(ModelLoadError) as caught:
-        ADE20KSegmenter(num_threads=1)
-    message = str(caught.value)
-    assert ADE20K_WEIGHTS in message and "CINESCAPE_WEIGHTS" in message and "\n" not in message
-
-
-def test_missing_package_says_what_to_install(monkeypatch):
-    if not (SHARED_WEIGHTS / ADE20K_WEIGHTS).is_file():
-        pytest.skip(f"needs {SHARED_WEIGHTS / ADE20K_WEIGHTS} (the file is checked before the package)")
-    monkeypatch.setenv("CINESCAPE_WEIGHTS", str(SHARED_WEIGHTS))
-    monkeypatch.setitem(sys.modules, "ai_edge_litert", None)  # import fails
-    monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
-    with pytest.raises(ModelLoadError, match="pip install ai-edge-litert") as caught:
-        ADE20KSegmenter(num_threads=1)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("CINESCAPE_WEIGHTS", raising=False)
+    assert W.weight_path(ADE20K_WEIGHTS) == W.BUNDLED_DIR / ADE20K_WEIGHTS  # plain install
+    override = tmp_path / "override"
+    monkeypatch.setenv("CINESCAPE_WEIGHTS", str(override))
+    assert W.weight_path(ADE20K_WEIGHTS) == W.BUNDLED_DIR / ADE20K_WEIGHTS  # set, but without the file
+    (override / "ade20k").mkdir(parents=True)
+    shutil.copy(W.BUNDLED_DIR / ADE20K_WEIGHTS, override / ADE20K_WEIGHTS)
+    assert W.weight_path(ADE20K_WEIGHTS) == override / ADE20K_WEIGHTS  # the override wins when it holds the file
+    (override / ADE20K_WEIGHTS).write_bytes(b"not a model")  # ... and is checked
+    with pytest.raises(ModelLoadError, match="wrong sha256") as caught:
+        W.weight_path(ADE20K_WEIGHTS)
     assert "\n" not in str(caught.value)
 
 
-def test_cli_missing_segmenter_weights_is_a_one_line_error(tiny_pipeline, tmp_path, capsys, monkeypatch):
+def test_a_damaged_bundled_copy_is_refused(tmp_path, monkeypatch):
+    from cinescape import weights as W
+
+    monkeypatch.delenv("CINESCAPE_WEIGHTS", raising=False)
+    (tmp_path / "ade20k").mkdir()
+    (tmp_path / ADE20K_WEIGHTS).write_bytes((W.BUNDLED_DIR / ADE20K_WEIGHTS).read_bytes()[:-1])  # truncated
+    monkeypatch.setattr(W, "BUNDLED_DIR", tmp_path)
+    with pytest.raises(ModelLoadError, match="wrong sha256.*reinstall cinescape"):
+        ADE20KSegmenter(num_threads=1)
+
+
+def test_missing_weights_file_is_a_clear_error(no_segmentation_weights):
+    with pytest.raises(ModelLoadError) as caught:
+        ADE20KSegmenter(num_threads=1)
+    message = str(caught.value)
+    assert ADE20K_WEIGHTS in message and "CINESCAPE_WEIGHTS" in message and "reinstall cinescape" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("modules, package", [(("ai_edge_litert", "ai_edge_litert.interpreter"), "ai-edge-litert"),
+                                              (("ncnn",), "ncnn")])
+def test_a_runtime_that_does_not_load_is_named_in_one_line(modules, package, monkeypatch):
+    from cinescape.segmentation import SkyMatte
+
+    for module in modules:
+        monkeypatch.setitem(sys.modules, module, None)  # import fails, as on a platform without a wheel
+    with pytest.raises(ModelLoadError, match=f"the {package} package, does not load on this platform") as caught:
+        ADE20KSegmenter(num_threads=1) if package == "ai-edge-litert" else SkyMatte()
+    assert f"pip install {package}" in str(caught.value) and "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("module, package", [("ncnn", "ncnn"), ("ai_edge_litert", "ai-edge-litert")])
+def test_cli_default_mask_without_a_runtime_warns_once(module, package, tiny_pipeline, tmp_path, capsys,
+                                                       monkeypatch):
+    from cinescape.cli import main
+
+    monkeypatch.setitem(sys.modules, module, None)
+    monkeypatch.setitem(sys.modules, module + ".interpreter", None)
+    tiny_pipeline.defaults = {"auto_mask": "sky+water"}  # as the shipped model asks
+    model = tiny_pipeline.save_pretrained(tmp_path / "model")
+    photo = tmp_path / "photo.png"
+    Image.fromarray((np.random.default_rng(0).random((40, 56, 3)) * 255).astype(np.uint8)).save(photo)
+    out = tmp_path / "loop.mp4"
+    code = main(["animate", str(photo), "-o", str(out), "--frames", "3", "--model", str(model), "-q"])
+    err = capsys.readouterr().err
+    assert code == 0 and out.is_file()
+    assert err.count("\n") == 1 and err.startswith("cinescape: warning: animating without the model's default "
+                                                     "sky+water mask, land may drift")
+    assert f"the {package} package, does not load on this platform" in err
+
+
+def test_cli_missing_segmenter_weights_is_a_one_line_error(tiny_pipeline, tmp_path, capsys, no_segmentation_weights):
     from cinescape.cli import main
 
     rng = np.random.default_rng(0)
     photo = tmp_path / "photo.png"
     Image.fromarray((rng.random((40, 56, 3)) * 255).astype(np.uint8)).save(photo)
     model = tiny_pipeline.save_pretrained(tmp_path / "model")
-    monkeypatch.setenv("CINESCAPE_WEIGHTS", str(tmp_path / "empty"))
-    monkeypatch.delenv("CINESCAPE_ALLOW_DOWNLOAD", raising=False)
     out = tmp_path / "loop.mp4"
     code = main(["animate", str(photo), "-o", str(out), "--frames", "3", "--auto-mask", "sky+water",
                  "--model", str(model), "-q"])
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1 and err.startswith("cinescape: error:")
-    # the sky matte is loaded first: its file (or package) is named, else the segmenter's
-    assert any(word in err for word in ("skyseg/", "ncnn", ADE20K_WEIGHTS, "ai-edge-litert"))
+    # the sky matte is loaded first: its file is named
+    assert "skyseg/" in err and "reinstall cinescape" in err
     assert not out.exists()
 
 
-# ------------------------------------------------------------------------- the real segmenter (weights)
-
-
-def _needs_segmenter():
-    if not (SHARED_WEIGHTS / ADE20K_WEIGHTS).is_file():
-        pytest.skip(f"needs the ADE20K segmenter weights {SHARED_WEIGHTS / ADE20K_WEIGHTS} (not on this machine)")
-    pytest.importorskip("ai_edge_litert", reason="ai-edge-litert not installed (pip install 'cinescape[segment]')")
+# ------------------------------------------------------------------------------ the real segmenter (shipped)
 
 
 @pytest.fixture(scope="module")
 def segmenter():
-    _needs_segmenter()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("CINESCAPE_WEIGHTS", str(SHARED_WEIGHTS))
-        return ADE20KSegmenter(num_threads=1)
+    return ADE20KSegmenter(num_threads=1)
 
 
-def test_loading_prints_nothing(capfd, monkeypatch):
-    _needs_segmenter()
-    monkeypatch.setenv("CINESCAPE_WEIGHTS", str(SHARED_WEIGHTS))
+def test_loading_prints_nothing(capfd):
     capfd.readouterr()
     ADE20KSegmenter(num_threads=1)  # LiteRT's C++ INFO line about its XNNPACK delegate is silenced
     out, err = capfd.readouterr()
@@ -141,7 +211,7 @@ def test_segmenter_finds_the_sky_at_the_top_of_a_landscape(segmenter):
 def test_segmenter_on_a_real_photo_with_a_river(segmenter):
     from cinescape.io.image import load_image
 
-    path = SHARED_WEIGHTS.parent / "data" / "photos" / "scg_personal_IMG_6036.png"
+    path = SHARED_DATA / "photos" / "scg_personal_IMG_6036.png"
     if not path.is_file():
         pytest.skip(f"needs {path}")
     photo = np.array(Image.fromarray(load_image(path)).resize((256, 256), Image.BILINEAR))
@@ -210,16 +280,11 @@ def test_sky_water_mask_freezes_what_the_segmenter_calls_others(tiny_pipeline, a
     assert not np.array_equal(frames[3][water], photo[water])  # the water moves
 
 
-def test_auto_sky_water_mask_with_the_real_models(tiny_pipeline, monkeypatch):
-    _needs_segmenter()
-    if not (SHARED_WEIGHTS / "skyseg").is_dir():
-        pytest.skip(f"needs the sky matte weights in {SHARED_WEIGHTS / 'skyseg'}")
-    pytest.importorskip("ncnn", reason="ncnn not installed (pip install 'cinescape[eval]')")
-    monkeypatch.setenv("CINESCAPE_WEIGHTS", str(SHARED_WEIGHTS))
+def test_auto_sky_water_mask_with_the_real_models(tiny_pipeline):
     from cinescape.io.image import load_image
     from cinescape.segmentation import SkyMatte, sky_mask
 
-    path = SHARED_WEIGHTS.parent / "data" / "photos" / "scg_personal_IMG_6036.png"  # a house by a river
+    path = SHARED_DATA / "photos" / "scg_personal_IMG_6036.png"  # a house by a river
     if not path.is_file():
         pytest.skip(f"needs {path}")
     photo = np.array(Image.fromarray(load_image(path)).resize((160, 128), Image.BILINEAR))

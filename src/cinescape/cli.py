@@ -537,8 +537,10 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version, or a usage error already printed on one line
         return int(exc.code or 0)
     args.argv = argv  # evaluate records its command line
-    # Library warnings (e.g. a model's default mask unavailable) as one plain line, like the errors.
-    warnings.formatwarning = lambda message, *rest, **kw: f"cinescape: warning: {message}\n"
+    # Library warnings (e.g. a model's default mask unavailable) as one plain line on stderr, like the errors.
+    # showwarning (not formatwarning) so that the line is printed even where a caller records warnings.
+    previous_showwarning = warnings.showwarning
+    warnings.showwarning = lambda message, *rest, **kw: print(f"cinescape: warning: {message}", file=sys.stderr)
     handlers = {"animate": run_animate, "train": run_train, "codebook": run_codebook, "evaluate": run_evaluate,
                 "bench": run_bench}
     try:
@@ -552,6 +554,8 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:  # disk full, permission changed mid-run, ...
         print(f"cinescape: error: {exc}", file=sys.stderr)
         return 1
+    finally:
+        warnings.showwarning = previous_showwarning
     return 0
 
 

@@ -3,8 +3,9 @@
 A *mask array* is a float32 ``numpy.ndarray`` of shape (H, W) with values in [0, 1]: 1 (white) may move,
 0 (black) stays frozen, grey moves partly. :func:`load_mask` reads one from an image file,
 :func:`as_mask_tensor` accepts every form the Python API takes, and :class:`SkyMatte` / :func:`sky_mask`
-find the sky automatically with a U²-Net-p matte (ncnn; weights ``skyseg/*`` of the weights directory,
-see :mod:`cinescape.weights`). ``cinescape evaluate`` uses the same matte for its DeepLandscape metrics.
+find the sky automatically with a U²-Net-p matte (run by ncnn; its files ``skyseg/*`` ship in the package,
+``cinescape/segmentation_models/``, and ``$CINESCAPE_WEIGHTS`` may override them, see :mod:`cinescape.weights`).
+``cinescape evaluate`` uses the same matte for its DeepLandscape metrics.
 
 Semantic groups. FGLA (Xue et al. 2021) takes its masks from an ADE20K-pretrained segmenter (Sec. 3) and
 "aggregate[s] the categories of the data into six groups: sky, tree, grass, water, waterfall and others"
@@ -28,7 +29,8 @@ others (5)     the other 137 classes                      static: buildings, mou
                                                           label covers the basin and statue, mostly stone
 =============  =========================================  ==================================================
 
-The weights ``ade20k/deeplabv3_mnv2_ade20k_uint8.tflite`` (MLPerf Mobile v0.7 DeepLabV3 MobileNetV2) are NOT
+The weights ``ade20k/deeplabv3_mnv2_ade20k_uint8.tflite`` (MLPerf Mobile v0.7 DeepLabV3 MobileNetV2, run by
+LiteRT, shipped in the package like the sky matte) are NOT
 a 150-class model: checked on this file, its logits have 32 channels and its output is the argmax over them,
 label 0 = none of its classes and label k = 1..31 = ADE20K class k - 1 (0-based), i.e. ADE20K's 31 most
 frequent classes, wall ... armchair (on the 16 photos of ``shared/data/photos`` label 3 lies on the sky,
@@ -56,7 +58,7 @@ __all__ = ["SkyMatte", "SKY_MATTE_FILES", "load_mask", "as_mask_tensor", "sky_ma
            "GROUP_TREE", "GROUP_GRASS", "GROUP_WATER", "GROUP_WATERFALL", "GROUP_OTHERS", "FLUID_GROUPS",
            "ade20k_group", "fluid_mask"]
 
-#: The sky matte's files in the weights directory (ncnn graph and fp16 weights).
+#: The sky matte's files (ncnn graph and fp16 weights), relative to the weights directory / the package's copy.
 SKY_MATTE_FILES = ("skyseg/skysegsmall_sim-opt-fp16.param", "skyseg/skysegsmall_sim-opt-fp16.bin")
 #: Sky probabilities at or below the first value become 0 (frozen), at or above the second 1 (moving),
 #: linear in between, so land the matte is only slightly unsure about stays exactly still.
@@ -64,11 +66,12 @@ SKY_RAMP = (0.25, 0.75)
 
 
 class SkyMatte:
-    """U²-Net-p sky matte (ncnn, 384×384; weights ``skyseg/*`` of the weights directory).
+    """U²-Net-p sky matte (ncnn, 384×384; files ``skyseg/*``, shipped in the package).
 
     ``matte(image)`` takes a uint8 (H, W, 3) RGB image and returns the (H, W) float32 sky probability in
-    [0, 1] (``size=(h, w)``: at that size instead). Needs the ``ncnn`` package (``pip install
-    'cinescape[eval]'``); a missing package or weights file raises :class:`~cinescape.errors.ModelLoadError`.
+    [0, 1] (``size=(h, w)``: at that size instead). Runs with the ``ncnn`` package (a dependency of
+    cinescape); where it cannot be imported, or a weights file is missing or damaged,
+    :class:`~cinescape.errors.ModelLoadError` says so in one line.
     """
 
     source = "U²-Net-p sky matte (sky only)"
@@ -76,11 +79,7 @@ class SkyMatte:
     def __init__(self):
         from .weights import weight_path
 
-        try:
-            import ncnn
-        except ImportError:
-            raise ModelLoadError("the sky matte needs the ncnn package: pip install 'cinescape[eval]' "
-                                 "(or pip install ncnn)") from None
+        ncnn = _import_runtime("ncnn", "ncnn", "the U²-Net-p sky matte")
         param = weight_path(SKY_MATTE_FILES[0])
         weights = weight_path(SKY_MATTE_FILES[1])
         self._ncnn = ncnn
@@ -104,6 +103,20 @@ class SkyMatte:
         prob = torch.from_numpy(np.array(out, dtype=np.float32).reshape(1, 1, 384, 384))
         size = (height, width) if size is None else tuple(size)
         return F.interpolate(prob, size=size, mode="bilinear", align_corners=False)[0, 0].clamp(0, 1).numpy()
+
+
+def _import_runtime(module: str, package: str, network: str):
+    """Import a segmentation runtime, or raise a one-line :class:`ModelLoadError` that names the package that
+    cannot load, why, and what that costs (the network cannot run)."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except (ImportError, OSError) as exc:  # not installed, no wheel for this platform, or a missing shared library
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise ModelLoadError(f"{network} cannot run: its runtime, the {package} package, does not load on this "
+                             f"platform ({reason}); pip install {package} (a dependency of cinescape) to fix it"
+                             ) from None
 
 
 def sky_mask(image: np.ndarray, size: tuple[int, int] | None = None, matte: SkyMatte | None = None) -> np.ndarray:
@@ -256,10 +269,10 @@ class ADE20KSegmenter:
     The photo is letterboxed as the model was trained: scaled (bilinear) so its long side is 512, put at the
     top left of a 512×512 canvas padded with grey 128 (the model's input zero point, DeepLab's mean-pixel
     padding); the 512×512 label map is cropped to the photo and resized back with nearest neighbours. The
-    model predicts only ADE20K's first 31 classes (see the module docstring). Needs the ``ai-edge-litert``
-    package (``pip install 'cinescape[segment]'``) and ``ade20k/*`` in the weights directory; either missing
-    raises a one-line :class:`~cinescape.errors.ModelLoadError`. ``num_threads``: interpreter threads
-    (default: torch's).
+    model predicts only ADE20K's first 31 classes (see the module docstring). Runs with the ``ai-edge-litert``
+    package (LiteRT, a dependency of cinescape) on the file ``ade20k/*`` shipped in the package; where LiteRT
+    cannot be imported, or the file is missing or damaged, :class:`~cinescape.errors.ModelLoadError` says so in
+    one line. ``num_threads``: interpreter threads (default: torch's).
     """
 
     source = "DeepLabV3-MobileNetV2 ADE20K segmenter (MLPerf Mobile v0.7 uint8 TFLite)"
@@ -271,12 +284,9 @@ class ADE20KSegmenter:
     def __init__(self, num_threads: int | None = None):
         from .weights import weight_path
 
+        Interpreter = _import_runtime("ai_edge_litert.interpreter", "ai-edge-litert",
+                                      "the ADE20K segmenter").Interpreter
         path = weight_path(ADE20K_WEIGHTS)
-        try:
-            from ai_edge_litert.interpreter import Interpreter
-        except ImportError:
-            raise ModelLoadError("ADE20K segmentation needs the ai-edge-litert package: pip install ai-edge-litert "
-                                 "(or pip install 'cinescape[segment]')") from None
         threads = max(1, torch.get_num_threads()) if num_threads is None else max(1, int(num_threads))
         try:
             self.interpreter = Interpreter(model_path=str(path), num_threads=threads)

@@ -1,13 +1,19 @@
 """Third-party weights: where they are found, and how they are checked.
 
-cinescape never downloads anything unless asked. Files are looked up in a weights directory:
+cinescape never downloads anything unless asked. The two segmentation networks the default model's mask
+needs (the U²-Net-p sky matte ``skyseg/*`` and the ADE20K segmenter ``ade20k/*``, :data:`BUNDLED`) ship inside
+the package, in ``cinescape/segmentation_models/`` (licences in its ``NOTICE``). A file is looked up:
 
-1. ``$CINESCAPE_WEIGHTS`` if set (tests and CI point it at ``../shared/weights``), else
-2. ``~/.cache/cinescape/weights``.
+1. in ``$CINESCAPE_WEIGHTS`` if that is set and holds the file (an override; tests and CI point it at
+   ``../shared/weights``);
+2. for a bundled file, in the package's own copy;
+3. for any other file (the LPIPS / SqueezeNet evaluation weights), in ``~/.cache/cinescape/weights`` when
+   ``$CINESCAPE_WEIGHTS`` is not set.
 
-A missing file raises :class:`~cinescape.errors.ModelLoadError` naming the file, the directory and its
-source. With ``CINESCAPE_ALLOW_DOWNLOAD=1`` (or ``allow_download=True``) a missing file is fetched from
-its listed source into the cache and its sha256 checked before use.
+Every file's sha256 is checked before use; a wrong one is a one-line
+:class:`~cinescape.errors.ModelLoadError`, as is a missing file (naming the file, the directory and its source).
+With ``CINESCAPE_ALLOW_DOWNLOAD=1`` (or ``allow_download=True``) a missing file is fetched from its listed
+source into the weights directory and its sha256 checked before use.
 """
 
 from __future__ import annotations
@@ -63,6 +69,13 @@ REGISTRY: dict[str, WeightFile] = {
 }
 
 
+#: The package's own copies of the segmentation networks (same relative paths as in the weights directory).
+BUNDLED_DIR = Path(__file__).resolve().parent / "segmentation_models"
+#: The registered files that ship in :data:`BUNDLED_DIR`.
+BUNDLED = frozenset({"skyseg/skysegsmall_sim-opt-fp16.param", "skyseg/skysegsmall_sim-opt-fp16.bin",
+                     "ade20k/deeplabv3_mnv2_ade20k_uint8.tflite"})
+
+
 def weights_dir() -> Path:
     """The directory third-party weights are read from (``$CINESCAPE_WEIGHTS`` or the user cache)."""
     env = os.environ.get("CINESCAPE_WEIGHTS")
@@ -82,24 +95,39 @@ def sha256_of(path: Path) -> str:
 def weight_path(name: str, *, allow_download: bool | None = None, verify: bool = True) -> Path:
     """Path of the registered weights file ``name`` (e.g. ``"lpips/squeezenet1_1_features.pth"``).
 
+    Looked up in ``$CINESCAPE_WEIGHTS`` (when set and holding the file), else in the package's copy for the
+    :data:`BUNDLED` files, else in the weights directory (see the module docstring).
+
     Raises:
         ModelLoadError: the file is missing (and downloading is off) or its sha256 differs.
     """
     if name not in REGISTRY:
         raise KeyError(f"unknown weights file {name!r}; known: {sorted(REGISTRY)}")
     entry = REGISTRY[name]
+    override = os.environ.get("CINESCAPE_WEIGHTS")
     path = weights_dir() / name
+    if name in BUNDLED and not (override and path.is_file()):
+        bundled = BUNDLED_DIR / name
+        if bundled.is_file():
+            return _checked(bundled, entry, verify, "the copy shipped with cinescape is damaged; reinstall cinescape")
+        # a broken install (package data left out): the weights directory may still hold it, or fetch it
     if allow_download is None:
         allow_download = os.environ.get("CINESCAPE_ALLOW_DOWNLOAD") == "1"
     if not path.is_file():
         if not allow_download:
+            shipped = (f"the copy that ships with cinescape ({BUNDLED_DIR / name}) is missing too, reinstall "
+                       f"cinescape or " if name in BUNDLED else "")
             raise ModelLoadError(
-                f"missing weights file {path} ({entry.what}); set CINESCAPE_WEIGHTS to a folder holding {name}, "
-                f"or set CINESCAPE_ALLOW_DOWNLOAD=1 to fetch it from {entry.url}"
+                f"missing weights file {path} ({entry.what}); {shipped}set CINESCAPE_WEIGHTS to a folder holding "
+                f"{name}, or set CINESCAPE_ALLOW_DOWNLOAD=1 to fetch it from {entry.url}"
             )
         _download(entry, path)
+    return _checked(path, entry, verify, "replace it")
+
+
+def _checked(path: Path, entry: WeightFile, verify: bool, remedy: str) -> Path:
     if verify and sha256_of(path) != entry.sha256:
-        raise ModelLoadError(f"weights file {path} has the wrong sha256 (expected {entry.sha256[:12]}…); replace it")
+        raise ModelLoadError(f"weights file {path} has the wrong sha256 (expected {entry.sha256[:12]}…); {remedy}")
     return path
 
 
