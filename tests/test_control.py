@@ -235,9 +235,12 @@ def test_half_mask_freezes_one_side_exactly(tiny_pipeline, photo, mode):
     for frame in frames:
         assert np.array_equal(frame[:, :30], photo[:, :30])  # frozen, away from the feathered edge
     assert not np.array_equal(frames[4][:, 60:], photo[:, 60:])
-    # the accumulated flow at working size is exactly zero where the mask is
+    # the frozen side is the still layer (matte exactly 0), and nothing moves there on screen (the flow video);
+    # behind it the fluid layer moves as one sheet
     animation = tiny_pipeline.plan(photo, num_frames=5, loop="none", mode=mode, appearance=False, mask=mask)
-    assert torch.equal(animation.accumulated[..., :10], torch.zeros_like(animation.accumulated[..., :10]))
+    assert not animation.layers.alpha[:, :30].any()
+    assert torch.equal(animation.steps[..., :10], torch.zeros_like(animation.steps[..., :10]))
+    assert animation.accumulated[4, 1, :, :10].abs().min() > 0
 
 
 def test_masks_of_another_size_and_from_files(tiny_pipeline, photo, tmp_path):
@@ -296,23 +299,24 @@ def test_auto_sky_mask_freezes_the_land(tiny_pipeline):
     assert not np.array_equal(plain[3][land], photo[land])
 
 
-def test_automatic_mask_is_shrunk_before_feathering_and_a_user_mask_is_not(tiny_pipeline, monkeypatch):
+def test_automatic_matte_snaps_to_the_photos_edges_and_a_user_mask_is_used_as_given(tiny_pipeline, monkeypatch):
     import cinescape.segmentation as segmentation
-    from cinescape.pipeline import AUTO_MASK_ERODE, MASK_FEATHER_SIGMA, AnimationSettings
+    from cinescape.pipeline import AnimationSettings
 
-    half = np.zeros((40, 40), np.float32)
-    half[:20] = 1                                               # the top half is sky
+    photo = np.full((40, 40, 3), 200, np.uint8)
+    photo[23:] = 40                                             # the land: rows 23 on
+    coarse = np.zeros((40, 40), np.float32)
+    coarse[:20] = 1                                             # a coarse sky matte, 3 px off the skyline
+    coarse[20:26] = np.linspace(1, 0, 6)[:, None]
     monkeypatch.setattr(segmentation, "SkyMatte", lambda: object())      # no weights needed
-    monkeypatch.setattr(segmentation, "sky_mask", lambda image, size, matte: half)
-    photo = np.zeros((40, 40, 3), np.uint8)
-    auto = tiny_pipeline.motion_mask(photo, AnimationSettings(auto_mask="sky"), (40, 40))[0, 0]
-    drawn = tiny_pipeline.motion_mask(photo, AnimationSettings(mask=half, auto_mask="none"), (40, 40))[0, 0]
-    expected = np.zeros((1, 1, 40, 40), np.float32)
-    expected[..., :20 - AUTO_MASK_ERODE, :] = 1
-    assert torch.allclose(auto, feather_mask(torch.from_numpy(expected), MASK_FEATHER_SIGMA)[0, 0])
-    assert torch.allclose(drawn, feather_mask(torch.from_numpy(half)[None, None], MASK_FEATHER_SIGMA)[0, 0])
-    # a drawn mask's feathered edge reaches into the land (row 20 on); the shrunk automatic one hardly does
-    assert float(drawn[20].max()) > 0.1 and float(auto[20:].max()) < 0.01
+    monkeypatch.setattr(segmentation, "sky_mask", lambda image, size, matte: coarse)
+    auto = tiny_pipeline.fluid_matte(photo, AnimationSettings(auto_mask="sky"))
+    drawn = tiny_pipeline.fluid_matte(photo, AnimationSettings(mask=coarse, auto_mask="none"))
+    # refined: the sky (rows < 23) moves, the land (rows >= 23) is still, with the photo's own edge
+    assert auto[:22].min() > 0.95 and auto[24:].max() < 0.05
+    np.testing.assert_allclose(drawn, coarse, atol=1e-6)          # a user mask is taken as drawn
+    small = tiny_pipeline.motion_mask(photo, AnimationSettings(auto_mask="sky"), (20, 20), matte=auto)
+    assert small.shape == (1, 1, 20, 20) and abs(float(small.mean()) - float(auto.mean())) < 1e-3
 
 
 # ----------------------------------------------------------------------------------------------- CLI

@@ -182,7 +182,7 @@ def test_direct_mode_is_zero_where_the_mask_is(tiny_pipeline, photo, mode):
                                    arrows_mode="direct", mask=mask, mode=mode)
     assert not calls                                                  # no network in the direct mode
     assert torch.equal(animation.steps[..., :20], torch.zeros_like(animation.steps[..., :20]))
-    assert torch.equal(animation.accumulated[..., :20], torch.zeros_like(animation.accumulated[..., :20]))
+    assert not animation.layers.alpha[:, :40].any()                  # the still layer: the photo, unmoved
     moving = animation.steps[1:, 0, :, 45:]
     assert (moving < 0).all()                                         # content moves right: backward x < 0
     frames = list(animation.frames())

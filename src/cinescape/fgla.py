@@ -953,10 +953,11 @@ class FGLAPipeline(CinemagraphPipeline):
         raise OptionError("arrows steer AL's single motion code (--arrows-mode latent); with --method fgla use "
                           "--arrows-mode direct, or references per region")
 
-    def motion_mask(self, image, settings: AnimationSettings, size: tuple[int, int]) -> torch.Tensor | None:
+    def motion_mask(self, image, settings: AnimationSettings, size: tuple[int, int], *,
+                    matte: np.ndarray | None = None) -> torch.Tensor | None:
         """The user/automatic mask (as :class:`~cinescape.pipeline.CinemagraphPipeline`) times the per-group speeds
-        (each group's indicator feathered like masks, weighted by its speed); also sets the photo's group map."""
-        base = super().motion_mask(image, settings, size)
+        (each group's indicator feathered, weighted by its speed); also sets the photo's group map."""
+        base = super().motion_mask(image, settings, size, matte=matte)
         groups = self.image_groups(image, size)
         self.motion.groups = groups
         speeds = (self._request or self.resolve_regions()).speeds

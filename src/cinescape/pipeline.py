@@ -55,26 +55,25 @@ from .control import (ARROW_MODES, DEFAULT_CONTROL_STEPS, AppearancePatches, Arr
                       load_patches, optimize_appearance_code, optimize_motion_code, rasterize_arrows)
 from .errors import CinescapeError, ModelLoadError, OptionError
 from .io.image import image_to_tensor, load_image, tensor_to_image
-from .ops.render import color_transfer_hwc, flow_to_pixel_map, hwc_to_uint8, maps_to_hwc, remap_hwc
+from .ops.layers import PhotoLayers, composite_layers_hwc, refine_matte
+from .ops.render import (apply_local_affine_hwc, flow_to_pixel_map, guided_color_coefficients, hwc_to_uint8,
+                         maps_to_hwc, remap_hwc)
 from .models.base import atomic_write_bytes
 from .motion import MotionModel
 from .time_of_day import TimeOfDayCodes, parse_time_of_day, time_of_day_keyframes
-from .ops import (accumulate_flow, crossfade_schedule, erode_mask, feather_mask, flow_normalized_to_pixels,
-                  flow_to_color, integrate_velocity, interpolate_cyclic, resize_flow, resize_mask, symmetric_schedule,
-                  warp)
+from .ops import (accumulate_flow, crossfade_schedule, flow_normalized_to_pixels, flow_to_color, integrate_velocity,
+                  interpolate_cyclic, phased_schedule, resize_flow, symmetric_schedule, warp)
 
 DEFAULT_MODEL_DIR = Path(__file__).parent / "default_model"
 PIPELINE_CONFIG = "pipeline.json"
-LOOP_MODES = ("crossfade", "symmetric", "none")
+LOOP_MODES = ("crossfade", "symmetric", "phased", "none")
 MOTION_MODES = ("recurrent", "eulerian")
 AUTO_MASKS = ("none", "sky", "sky+water", "fluid")   # "fluid" = "sky+water"
 APPEARANCE_SEQUENCES = ("codebook", "lstm")
-MASK_FEATHER_SIGMA = 1.0   # edge blur of motion masks, in working-size pixels
-# The automatic masks shrink by this many working-size pixels before feathering: their soft edge otherwise lies on
-# the land, whose skyline then moves partly and smears. Measured over the 57 codebook codes on the validation clips
-# (scripts/measure_motion_codes.py): still pixels 38.08 / 39.20 / 40.39 dB for 0 / 1 / 2 px, motion ratio
-# 0.920 / 0.911 / 0.902, LPIPS to the real frames 0.0947 / 0.0932 / 0.0914.
-AUTO_MASK_ERODE = 2
+MASK_FEATHER_SIGMA = 1.0   # FGLA: edge blur of its per-region speed maps, in working-size pixels
+# The fluid layer's flow is Gaussian-smoothed with this sigma (working-size pixels) once it is continued behind the
+# still layer: parts of one region that the network moves differently then shear smoothly instead of tearing.
+FLOW_SMOOTH_SIGMA = 3.0
 MAP_BATCH = 4              # colour maps predicted per appearance-net call while rendering (8: no faster, +80 MB)
 
 
@@ -83,7 +82,9 @@ class AnimationSettings:
     """What to animate; every field is a CLI option of ``cinescape animate``."""
 
     num_frames: int = 60                # frames in the output (one appearance cycle)
-    loop: str = "crossfade"             # "crossfade" (AL Sec. 5), "symmetric" (Holynski et al. 2021) or "none"
+    loop: str = "crossfade"             # "crossfade" (AL Sec. 5), "symmetric" (Holynski et al. 2021), "phased"
+    #                                     (two copies moved at most loop_period / 2 steps, faded in turn) or "none"
+    loop_period: float = 24.0           # "phased": frames per cycle of each copy (rounded to divide the loop)
     seed: int = 0                       # picks random codes when no selector is given
     motion_code: str | int | None = None       # index, "pc:0..1", "gaussian" (N(0, I); models with a latent
     #                                            prior) or None (random codebook code from seed)
@@ -112,6 +113,8 @@ class AnimationSettings:
             raise OptionError(f"--frames must be between 2 and 10000, got {self.num_frames}")
         if self.loop not in LOOP_MODES:
             raise OptionError(f"--loop must be one of {', '.join(LOOP_MODES)}, got {self.loop!r}")
+        if not (math.isfinite(self.loop_period) and 2 <= self.loop_period <= 10_000):
+            raise OptionError(f"loop_period must be between 2 and 10000 frames, got {self.loop_period}")
         if self.mode not in MOTION_MODES:
             raise OptionError(f"--mode must be one of {', '.join(MOTION_MODES)}, got {self.mode!r}")
         if self.auto_mask is not None and self.auto_mask not in AUTO_MASKS:
@@ -156,17 +159,50 @@ def working_shape(height: int, width: int, short_side: int, max_long_side: int |
     return max(8, round(height * scale / 8) * 8), max(8, round(width * scale / 8) * 8)
 
 
+def displaced_states(accumulated: torch.Tensor, steps: torch.Tensor, count: int,
+                     schedule: list[tuple[tuple[float, float], ...]]
+                     ) -> tuple[torch.Tensor, torch.Tensor, list[tuple[tuple[int, float], ...]]]:
+    """Motion states at the fractional displacements of a phased loop (:func:`~cinescape.ops.phased_schedule`).
+
+    ``accumulated``/``steps``: (2 * count - 1, 2, h, w) states as :meth:`CinemagraphPipeline._motion_states`
+    returns them for a two-way loop: displacements 0..count-1 forward, then -1..-(count-1) backward. A
+    fractional displacement ``d`` interpolates the flows of its two neighbouring integer states linearly.
+    Returns the states of the distinct displacements of ``schedule`` and the schedule with their indices.
+    """
+    def state(k: int) -> int:          # index of integer displacement k
+        return k if k >= 0 else count - 1 - k
+
+    index_of: dict[float, int] = {}
+    chosen_acc, chosen_steps, indexed = [], [], []
+    for frame in schedule:
+        entries = []
+        for displacement, weight in frame:
+            key = round(displacement, 6)
+            if key not in index_of:
+                low = math.floor(key)
+                frac = key - low
+                high = low + 1 if frac > 0 else low
+                index_of[key] = len(chosen_acc)
+                chosen_acc.append((1 - frac) * accumulated[state(low)] + frac * accumulated[state(high)])
+                chosen_steps.append((1 - frac) * steps[state(low)] + frac * steps[state(high)])
+            entries.append((index_of[key], weight))
+        indexed.append(tuple(entries))
+    return torch.stack(chosen_acc), torch.stack(chosen_steps), indexed
+
+
 class Animation:
     """A planned animation: motion is already predicted, frames are rendered on iteration.
 
     Attributes: ``height``, ``width``, ``num_frames``; :meth:`frames` yields uint8 (H, W, 3) frames and
-    :meth:`flow_frames` their colour-coded frame-to-frame flow.
+    :meth:`flow_frames` their colour-coded frame-to-frame flow. With ``layers`` only the fluid layer moves and
+    the still layer (the photo) is composited over it with the matte.
     """
 
     def __init__(self, image: torch.Tensor, small: torch.Tensor, accumulated: torch.Tensor, steps: torch.Tensor,
                  schedule: list[tuple[tuple[int, float], ...]], maps_fn, progress: bool, *,
-                 map_stride: int = 1, cyclic: bool = True):
+                 map_stride: int = 1, cyclic: bool = True, layers: PhotoLayers | None = None):
         self.image, self.small = image, small
+        self.layers = layers
         self.accumulated, self.steps = accumulated, steps   # (M, 2, h, w) each, normalised
         self.schedule = schedule                             # per output frame: ((motion index, weight), ...)
         # (output indices, small frames) -> a list of (h, w, 6) maps or None each; maps_fn None: no appearance
@@ -182,12 +218,20 @@ class Animation:
         self.control: dict[str, list[dict]] = {}             # "arrows" / "patches": latent optimisation loss histories
 
     def _blend_small(self, index: int) -> torch.Tensor:
-        return sum(w * warp(self.small, self.accumulated[m:m + 1]) for m, w in self.schedule[index])
+        if self.layers is None:
+            return sum(w * warp(self.small, self.accumulated[m:m + 1]) for m, w in self.schedule[index])
+        fluid = sum(w * warp(self.layers.fluid_small, self.accumulated[m:m + 1]) for m, w in self.schedule[index])
+        return self.layers.composite_small(fluid)
 
     def _predict_maps(self, indices: list[int]) -> list[np.ndarray | None]:
-        """Colour maps (h, w, 6) of output frames ``indices``, in one batched appearance-net call."""
+        """Colour coefficients (h, w, 6) of output frames ``indices`` (one batched appearance-net call): the
+        predicted maps re-expressed as local affine maps of each working-size frame
+        (:func:`~cinescape.ops.render.guided_color_coefficients`), so that the colour change follows the
+        full-resolution edges."""
         frames_small = torch.cat([self._blend_small(index) for index in indices])
-        return self._maps_fn(indices, frames_small)
+        maps = self._maps_fn(indices, frames_small)
+        small_hwc = maps_to_hwc(frames_small)
+        return [None if m is None else guided_color_coefficients(m, small_hwc[k]) for k, m in enumerate(maps)]
 
     def _anchors(self) -> list[int]:
         """The output frames whose colour maps are predicted: every ``map_stride``-th one (and the last, without
@@ -228,8 +272,9 @@ class Animation:
                                (index - lower) / (upper - lower), 0.0)
 
     def maps(self, index: int) -> torch.Tensor | None:
-        """Colour-transfer maps (1, 6, h, w) of output frame ``index``, or None (no appearance, or the photo's own
-        colours). With ``map_stride`` k > 1 the predictor runs on every k-th frame (and the last one, without a
+        """Colour coefficients (1, 6, h, w) ``[a, b]`` of output frame ``index`` (the frame's colours are
+        ``a * I + b``, the appearance net's ``tanh(C_w * I + C_b)`` fitted locally, see :meth:`_predict_maps`), or
+        None (no appearance, or the photo's own colours). With ``map_stride`` k > 1 the predictor runs on every k-th frame (and the last one, without a
         loop) and the maps in between are interpolated linearly; in a loop the anchor after the last frame is
         frame 0. The maps change slowly (smooth codes, slow motion at the working size), and the predictor is
         the costliest part of a frame."""
@@ -247,17 +292,20 @@ class Animation:
         if self._image_hwc is None:
             self._image_hwc = np.ascontiguousarray(self.image[0].float().permute(1, 2, 0).numpy())
         size = (self.height, self.width)
+        source = self._image_hwc if self.layers is None else self.layers.fluid
         frame = None
         for m, w in self.schedule[index]:
-            warped = remap_hwc(self._image_hwc, flow_to_pixel_map(self.accumulated[m:m + 1], size))
+            warped = remap_hwc(source, flow_to_pixel_map(self.accumulated[m:m + 1], size))
             if frame is None:
                 frame = warped if w == 1 else np.multiply(warped, np.float32(w), out=warped)
             else:
                 cv2.scaleAdd(warped, float(w), frame, dst=frame)  # frame += w * warped, in place
+        if self.layers is not None:
+            frame = composite_layers_hwc(frame, self.layers.still, self.layers.alpha)
         loop_done = time.perf_counter()
-        maps = self._maps_hwc(index)
-        if maps is not None:
-            frame = color_transfer_hwc(maps, frame)
+        coefficients = self._maps_hwc(index)
+        if coefficients is not None:
+            frame = apply_local_affine_hwc(coefficients, frame)
         appearance_done = time.perf_counter()
         image = hwc_to_uint8(frame)
         # "loop" = full-resolution warps, blends and the conversion to uint8; "appearance" = colour maps
@@ -343,14 +391,15 @@ class CinemagraphPipeline:
     @torch.no_grad()
     def predict_motion(self, small: torch.Tensor, z: torch.Tensor, count: int, speed: float,
                        progress: bool = False, *, mask: torch.Tensor | None = None,
-                       direction: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+                       direction: float = 1.0, layers: PhotoLayers | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Recurrent motion prediction at working size (Algorithm 1, lines 1-8).
 
         Returns ``(accumulated, steps)``, each (count, 2, h, w) normalised backward flows: frame ``t`` is the
         photo warped by ``accumulated[t]`` (``accumulated[0] = 0``), and ``steps[t]`` the flow from frame t to t-1.
         ``mask`` (1, 1, h, w) in [0, 1] multiplies every step (0 = frozen). ``direction=-1`` runs the motion
         backwards in time: each step is the *negated* prediction for the current frame (the symmetric loop's
-        backward half).
+        backward half). With ``layers`` each step is the fluid layer's motion (:meth:`PhotoLayers.fluid_flow`) and
+        the network sees the still layer composited over the moved fluid layer.
         """
         accumulated = [torch.zeros_like(small[:, :2])]
         steps = [torch.zeros_like(small[:, :2])]
@@ -360,9 +409,14 @@ class CinemagraphPipeline:
                 step = self.motion.predict_flow(current, z[None]).float() * (speed * direction)
             if mask is not None:
                 step = step * mask
+            if layers is not None:
+                step = layers.fluid_flow(step, FLOW_SMOOTH_SIGMA)
             accumulated.append(accumulate_flow(accumulated[-1], step))
             steps.append(step)
-            current = warp(small, accumulated[-1])  # the original is sampled once: no blur accumulates
+            if layers is None:
+                current = warp(small, accumulated[-1])  # the original is sampled once: no blur accumulates
+            else:
+                current = layers.composite_small(warp(layers.fluid_small, accumulated[-1]))
         return torch.cat(accumulated), torch.cat(steps)
 
     @torch.no_grad()
@@ -379,28 +433,29 @@ class CinemagraphPipeline:
             velocity = self.motion.predict_velocity(small, z[None]).float() * speed
         return velocity * mask if mask is not None else velocity
 
-    def motion_mask(self, image: np.ndarray | torch.Tensor, settings: AnimationSettings,
-                    size: tuple[int, int]) -> torch.Tensor | None:
-        """The (1, 1, h, w) motion mask at working size ``size``, or None when everything may move.
+    def fluid_matte(self, image: np.ndarray, settings: AnimationSettings) -> np.ndarray | None:
+        """The photo's fluid matte at full resolution: (H, W) float32 in [0, 1], 1 = moves (fluid layer), 0 = the
+        still layer; None when everything moves (no user mask and no automatic mask).
 
-        ``image``: the photo, uint8 (H, W, 3) or (1, 3, H, W) in [-1, 1] (for the sky matte). The user mask
-        (any size: it is resized) and the automatic mask (``"sky"``: :func:`~cinescape.segmentation.sky_mask`;
-        ``"sky+water"``/``"fluid"``: :func:`~cinescape.segmentation.fluid_mask`, the sky matte or the ADE20K
-        segmenter's water and waterfall) multiply, the automatic one first shrunk by :data:`AUTO_MASK_ERODE`
-        working-size pixels (its soft edge then lies on the fluid side, and the skyline stays still); the result is
-        feathered with a Gaussian of :data:`MASK_FEATHER_SIGMA` working-size pixels.
+        ``image``: the photo, uint8 (H, W, 3). The automatic mask (``"sky"``: the U²-Net-p sky matte through its
+        ramp, :func:`~cinescape.segmentation.sky_mask`; ``"sky+water"``/``"fluid"``: that or the ADE20K segmenter's
+        water and waterfall, :func:`~cinescape.segmentation.fluid_mask`), computed at the photo's size, is refined
+        against the photo's own edges (:func:`~cinescape.ops.layers.refine_matte`, a guided filter), so thin
+        still structures inside the sky (branches, wires, tree tops) and ridges fall in the still layer. A user
+        mask (any size, resized bilinearly) multiplies it as given.
         """
         from .segmentation import ADE20KSegmenter, SkyMatte, as_mask_tensor, fluid_mask, sky_mask
 
-        mask = None
+        height, width = image.shape[:2]
+        matte = None
         if settings.mask is not None:
-            mask = resize_mask(as_mask_tensor(settings.mask), size)
+            user = as_mask_tensor(settings.mask)[0, 0].numpy().astype(np.float32)
+            matte = cv2.resize(user, (width, height), interpolation=cv2.INTER_LINEAR)
         auto_mask = settings.auto_mask
         from_model = auto_mask is None
         if from_model:
             auto_mask = self.defaults.get("auto_mask", "none")
         if auto_mask != "none":
-            array = image if isinstance(image, np.ndarray) else tensor_to_image(image)
             try:
                 if self._sky_matte is None:
                     self._sky_matte = SkyMatte()  # loaded once per pipeline; a missing file or package fails here
@@ -417,44 +472,59 @@ class CinemagraphPipeline:
                 auto_mask = "none"
         if auto_mask != "none":
             if auto_mask == "sky":
-                auto = sky_mask(array, size, self._sky_matte)
+                coarse = sky_mask(image, (height, width), self._sky_matte)
             else:  # "sky+water" / "fluid"
-                auto = fluid_mask(array, size, self._sky_matte, self._segmenter)
-            auto = torch.from_numpy(auto)[None, None]
-            auto = erode_mask(auto, AUTO_MASK_ERODE)
-            mask = auto if mask is None else mask * auto
-        if mask is None:
+                coarse = fluid_mask(image, (height, width), self._sky_matte, self._segmenter)
+            auto = refine_matte(image.astype(np.float32) / 127.5 - 1.0, coarse)
+            matte = auto if matte is None else matte * auto
+        if matte is None or bool((matte >= 1).all()):
             return None
-        mask = feather_mask(mask, MASK_FEATHER_SIGMA)
-        return None if bool((mask == 1).all()) else mask
+        return np.clip(matte, 0.0, 1.0).astype(np.float32)
+
+    def motion_mask(self, image: np.ndarray | torch.Tensor, settings: AnimationSettings, size: tuple[int, int],
+                    *, matte: np.ndarray | None = None) -> torch.Tensor | None:
+        """The (1, 1, h, w) motion mask at working size ``size`` (1 = moves), or None when everything moves: the
+        full-resolution :meth:`fluid_matte` (or the given ``matte``) area-averaged down. ``image``: the photo,
+        uint8 (H, W, 3) or (1, 3, H, W) in [-1, 1]."""
+        if matte is None:
+            array = image if isinstance(image, np.ndarray) else tensor_to_image(image)
+            matte = self.fluid_matte(array, settings)
+        if matte is None:
+            return None
+        small = cv2.resize(matte, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+        return torch.from_numpy(np.ascontiguousarray(small))[None, None]
 
     def _motion_states(self, small: torch.Tensor, z: torch.Tensor, count: int, settings: AnimationSettings,
-                       mask: torch.Tensor | None, progress: bool, field: torch.Tensor | None = None
-                       ) -> tuple[torch.Tensor, torch.Tensor]:
+                       mask: torch.Tensor | None, progress: bool, field: torch.Tensor | None = None,
+                       layers: PhotoLayers | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``(accumulated, steps)`` for :class:`Animation`: ``count`` forward states, followed, for the symmetric
-        loop, by ``count - 1`` backward states (the photo moved 1..count-1 steps back in time). ``steps`` of a
-        backward state is its flow in the direction of play (the negated backward step), for the flow video.
-        ``field`` (1, 2, h, w), e.g. :meth:`arrow_velocity`, replaces the network: a static velocity field (times
-        speed and mask), integrated as in the Eulerian mode whatever ``settings.mode`` (a recurrent run of a static
-        field is the same)."""
+        and phased loops, by ``count - 1`` backward states (the photo moved 1..count-1 steps back in time).
+        ``steps`` of a backward state is its flow in the direction of play (the negated backward step), for the
+        flow video. ``field`` (1, 2, h, w), e.g. :meth:`arrow_velocity`, replaces the network: a static velocity
+        field (times speed and mask), integrated as in the Eulerian mode whatever ``settings.mode`` (a recurrent
+        run of a static field is the same). With ``layers`` the flows move the fluid layer
+        (:meth:`PhotoLayers.fluid_flow`)."""
         speed = settings.motion_speed
+        both_ways = settings.loop in ("symmetric", "phased") and count > 1
         if settings.mode == "eulerian" or field is not None:
             if field is None:
                 velocity = self.predict_velocity(small, z, speed, mask)
             else:
                 velocity = field * speed if mask is None else field * speed * mask
+            if layers is not None:
+                velocity = layers.fluid_flow(velocity, FLOW_SMOOTH_SIGMA)
             accumulated = integrate_velocity(velocity, count - 1)[:, 0]
             steps = torch.cat((torch.zeros_like(velocity), velocity.expand(count - 1, -1, -1, -1)))
-            if settings.loop == "symmetric" and count > 1:
+            if both_ways:
                 backward = integrate_velocity(-velocity, count - 1)[1:, 0]
                 accumulated = torch.cat((accumulated, backward))
                 steps = torch.cat((steps, velocity.expand(count - 1, -1, -1, -1)))
             return accumulated, steps.contiguous()
-        accumulated, steps = self.predict_motion(small, z, count, speed, progress, mask=mask)
-        if settings.loop == "symmetric" and count > 1:
+        accumulated, steps = self.predict_motion(small, z, count, speed, progress, mask=mask, layers=layers)
+        if both_ways:
             # Recurrent backward half: the network sees each backward-moved frame; its negated flow is the step.
             back_accumulated, back_steps = self.predict_motion(small, z, count, speed, progress, mask=mask,
-                                                               direction=-1.0)
+                                                               direction=-1.0, layers=layers)
             accumulated = torch.cat((accumulated, back_accumulated[1:]))
             steps = torch.cat((steps, -back_steps[1:]))
         return accumulated, steps
@@ -583,19 +653,27 @@ class CinemagraphPipeline:
         z_motion = self.motion_code(settings, rng)
 
         loop_length = settings.num_frames // settings.appearance_speed
+        phased = None
         if settings.loop == "crossfade":
             motion_frames = 2 * loop_length
             loop = crossfade_schedule(loop_length)
-            schedule = [loop[i % loop_length] for i in range(settings.num_frames)]
         elif settings.loop == "symmetric":
             motion_frames = loop_length   # forward states 0..L-1; L-1 backward states follow (symmetric_schedule)
             loop = symmetric_schedule(loop_length)
-            schedule = [loop[i % loop_length] for i in range(settings.num_frames)]
+        elif settings.loop == "phased":
+            phased = phased_schedule(loop_length, settings.loop_period)    # ((displacement, weight), ...) per frame
+            motion_frames = math.ceil(max(abs(d) for frame in phased for d, _ in frame)) + 1
         else:
             motion_frames = settings.num_frames
-            schedule = [((i, 1.0),) for i in range(settings.num_frames)]
+            loop = [((i, 1.0),) for i in range(settings.num_frames)]
         started = time.perf_counter()
-        mask = self.motion_mask(image, settings, tuple(small.shape[-2:]))
+        photo = image if isinstance(image, np.ndarray) else tensor_to_image(full)
+        matte = self.fluid_matte(photo, settings)
+        mask = self.motion_mask(photo, settings, tuple(small.shape[-2:]), matte=matte)
+        layers = None
+        if matte is not None:
+            full_hwc = np.ascontiguousarray(full[0].float().permute(1, 2, 0).numpy())
+            layers = PhotoLayers.from_photo(full_hwc, matte, tuple(small.shape[-2:]))
         field, control = None, {}
         if settings.arrows is not None and settings.arrows_mode == "latent":
             z_motion, control["arrows"] = self.arrow_motion_code(small, settings.arrows, z_motion,
@@ -603,7 +681,13 @@ class CinemagraphPipeline:
                                                                  velocity=settings.mode == "eulerian")
         elif settings.arrows is not None:
             field = self.arrow_velocity(settings.arrows, tuple(small.shape[-2:]))
-        accumulated, steps = self._motion_states(small, z_motion, motion_frames, settings, mask, progress, field)
+        accumulated, steps = self._motion_states(small, z_motion, motion_frames, settings, mask, progress, field,
+                                                 layers)
+        if phased is not None:
+            accumulated, steps, loop = displaced_states(accumulated, steps, motion_frames, phased)
+        if layers is not None:
+            steps = steps * layers.alpha_small   # what moves on screen (the flow video): the still layer does not
+        schedule = [loop[i % len(loop)] for i in range(settings.num_frames)]
         motion_seconds = time.perf_counter() - started
 
         maps_fn = None  # motion only
@@ -617,7 +701,7 @@ class CinemagraphPipeline:
                 # loop "none": frame 0 is the photo itself
                 return [None if keep_input and index == 0 else maps[k] for k, index in enumerate(indices)]
         animation = Animation(full, small, accumulated, steps, schedule, maps_fn, progress,
-                              map_stride=settings.appearance_stride, cyclic=settings.loop != "none")
+                              map_stride=settings.appearance_stride, cyclic=settings.loop != "none", layers=layers)
         animation.timings["motion"] = motion_seconds
         animation.control = control  # loss histories of the arrow / patch optimisations, if any
         return animation

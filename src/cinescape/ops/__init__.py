@@ -9,7 +9,7 @@ from .color import color_transfer, identity_color_maps
 from .flow_viz import flow_to_color
 from .integrate import integrate_velocity
 from .latent import kl_to_standard_normal, mmd_to_standard_normal, reparameterize
-from .loop import crossfade_loop, crossfade_schedule, interpolate_cyclic, symmetric_schedule
+from .loop import crossfade_loop, crossfade_schedule, interpolate_cyclic, phased_schedule, symmetric_schedule
 from .mask import erode_mask, feather_mask, resize_mask
 from .regularizers import edge_aware_tv
 from .warp import (
@@ -42,5 +42,6 @@ __all__ = [
     "resize_flow",
     "resize_mask",
     "symmetric_schedule",
+    "phased_schedule",
     "warp",
 ]

@@ -1,5 +1,5 @@
-"""Looping helpers: cross-fade loops (AL Sec. 5), symmetric loops (Holynski et al. 2021) and cyclic
-latent interpolation.
+"""Looping helpers: cross-fade loops (AL Sec. 5), symmetric loops (Holynski et al. 2021), phased loops of
+bounded horizon and cyclic latent interpolation.
 
 Frame sequences are indexed from 0 (frame 0 is the input photo). Blends are returned as
 (index, weight) pairs so a renderer can blend full-resolution frames lazily, one output frame at a
@@ -8,9 +8,11 @@ time, without holding the whole sequence in memory.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
-__all__ = ["crossfade_schedule", "crossfade_loop", "symmetric_schedule", "interpolate_cyclic"]
+__all__ = ["crossfade_schedule", "crossfade_loop", "symmetric_schedule", "phased_schedule", "interpolate_cyclic"]
 
 
 def crossfade_schedule(loop_length: int) -> list[tuple[tuple[int, float], tuple[int, float]]]:
@@ -77,6 +79,49 @@ def symmetric_schedule(loop_length: int) -> list[tuple[tuple[int, float], ...]]:
     for t in range(1, loop_length):
         alpha = t / loop_length
         schedule.append(((t, 1.0 - alpha), (2 * loop_length - 1 - t, alpha)))
+    return schedule
+
+
+def phased_schedule(num_frames: int, period: float) -> list[tuple[tuple[float, float], ...]]:
+    """Displacements (in motion steps) and weights of a phased loop: two copies of the photo, each moved along
+    the motion from ``-T/2`` to ``+T/2`` steps over a cycle of ``T`` frames, half a cycle apart, faded in and out
+    (the "flow map" loop of real-time water rendering).
+
+    Copy ``k`` (k = 0, 1) of frame ``t`` is at phase ``f = frac(t / T + k / 2)``, displaced ``(f - 1/2) * T``
+    steps with weight ``sin²(π f)``; the two weights sum to 1 and a copy fades out as it reaches either end of
+    its path. So no frame is more than ``T/2`` steps of motion away from the photo, whatever the loop length:
+    a flow that varies in space stretches the texture by at most ``T/2`` steps' worth (a long recurrent or
+    Eulerian rollout folds and smears it), and the two copies are always ``T/2`` steps apart. Frame 0 is the
+    photo itself (copy 1 at phase 1/2, weight 1). ``T`` is the requested ``period`` rounded so that a whole
+    number of cycles fills the loop: frame ``num_frames`` would be frame 0 again, so the loop has no seam.
+
+    Args:
+        num_frames: N, frames in the loop (>= 1).
+        period: requested cycle length T in frames (> 0); the used one is ``N / max(1, round(N / period))``.
+
+    Returns:
+        For each loop frame, ``((steps, weight), ...)`` with weights > 0 summing to 1; ``steps`` may be
+        fractional (negative: backward along the motion).
+
+    Example:
+        >>> [[(round(d, 2), round(w, 2)) for d, w in frame] for frame in phased_schedule(4, 4)]
+        [[(0.0, 1.0)], [(-1.0, 0.5), (1.0, 0.5)], [(0.0, 1.0)], [(1.0, 0.5), (-1.0, 0.5)]]
+    """
+    if num_frames < 1:
+        raise ValueError(f"num_frames must be >= 1, got {num_frames}")
+    if not period > 0:
+        raise ValueError(f"period must be > 0, got {period}")
+    cycle = num_frames / max(1, round(num_frames / period))
+    schedule = []
+    for t in range(num_frames):
+        copies = []
+        for k in (0, 1):
+            phase = (t / cycle + k / 2) % 1.0
+            weight = math.sin(math.pi * phase) ** 2
+            if weight > 1e-9:
+                copies.append(((phase - 0.5) * cycle, weight))
+        total = sum(w for _, w in copies)
+        schedule.append(tuple((d, w / total) for d, w in copies))
     return schedule
 
 

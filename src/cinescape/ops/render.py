@@ -33,7 +33,8 @@ import cv2
 import numpy as np
 import torch
 
-__all__ = ["resize_hwc", "flow_to_pixel_map", "remap_hwc", "color_transfer_hwc", "maps_to_hwc", "hwc_to_uint8"]
+__all__ = ["resize_hwc", "flow_to_pixel_map", "remap_hwc", "color_transfer_hwc", "guided_color_coefficients",
+           "apply_local_affine_hwc", "maps_to_hwc", "hwc_to_uint8"]
 
 
 def resize_hwc(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -117,6 +118,48 @@ def color_transfer_hwc(maps: np.ndarray | torch.Tensor, image: np.ndarray) -> np
     cv2.multiply(image, weight, dst=image)
     cv2.add(image, bias, dst=image)
     return np.tanh(image, out=image)  # NumPy's tanh is about 4x faster than torch's on this CPU
+
+
+def guided_color_coefficients(maps: np.ndarray, small: np.ndarray, *, radius: int = 2, eps: float = 4e-3,
+                              min_slope: float = 0.35) -> np.ndarray:
+    """AL's colour transfer at working size, re-expressed as a local affine map of the frame for guided
+    upsampling (He et al.'s guided filter as an upsampler): ``tanh(C_w * I + C_b)`` of the (h, w, 3) working-size
+    frame ``small`` is fitted per channel by ``a * I + b`` over (2r+1)² windows (:func:`~cinescape.ops.layers.
+    fit_local_affine`). Applied to the full-resolution frame (:func:`apply_local_affine_hwc`) the colour change
+    follows the full-resolution edges, where bilinearly upsampled ``C_w, C_b`` straddle them and leave halos
+    (bright rims round dark rocks). ``a >= min_slope`` keeps that fraction of local contrast (no flat night).
+
+    Args:
+        maps: (h, w, 6) float32 colour maps ``[C_w, C_b]`` (:func:`maps_to_hwc`).
+        small: (h, w, 3) float32 working-size frame in [-1, 1] the maps were predicted for.
+        radius, eps, min_slope: window radius in working-size pixels, ridge (squared [-1, 1] units), slope floor.
+
+    Returns:
+        (h, w, 6) float32 coefficients ``[a, b]``.
+
+    Example:
+        >>> small = np.random.default_rng(0).uniform(-0.5, 0.5, (8, 8, 3)).astype(np.float32)
+        >>> maps = np.zeros((8, 8, 6), np.float32); maps[..., :3] = 1.0      # tanh(I): close to I here
+        >>> coeffs = guided_color_coefficients(maps, small, eps=1e-6)
+        >>> bool(np.abs(apply_local_affine_hwc(coeffs, small.copy()) - np.tanh(small)).max() < 0.02)
+        True
+    """
+    from .layers import fit_local_affine
+
+    target = np.tanh(small * maps[..., :3] + maps[..., 3:])
+    return fit_local_affine(np.ascontiguousarray(small, np.float32), np.ascontiguousarray(target, np.float32),
+                            radius, eps, min_slope=min_slope)
+
+
+def apply_local_affine_hwc(coefficients: np.ndarray, image: np.ndarray) -> np.ndarray:
+    """``a * image + b`` with the (h, w, 6) coefficients ``[a, b]`` (:func:`guided_color_coefficients`) resized
+    bilinearly to the (H, W, 3) float32 ``image``, which is reused and returned (values may leave [-1, 1]
+    slightly: :func:`hwc_to_uint8` clamps)."""
+    slope = resize_hwc(np.ascontiguousarray(coefficients[..., :3]), image.shape[:2])
+    offset = resize_hwc(np.ascontiguousarray(coefficients[..., 3:]), image.shape[:2])
+    cv2.multiply(image, slope, dst=image)
+    cv2.add(image, offset, dst=image)
+    return image
 
 
 def maps_to_hwc(maps: torch.Tensor) -> np.ndarray:

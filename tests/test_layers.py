@@ -1,0 +1,150 @@
+"""The two-layer renderer, the refined matte, the phased loop and the guided colour transfer (issue 14): each
+mechanism pinned with a known answer on tiny synthetic scenes."""
+
+import numpy as np
+import pytest
+import torch
+
+from cinescape.ops import phased_schedule
+from cinescape.ops.layers import PhotoLayers, composite_layers_hwc, fill_behind, refine_matte
+from cinescape.ops.render import apply_local_affine_hwc, color_transfer_hwc, guided_color_coefficients
+from test_control import constant_motion
+
+
+def sky_with_a_branch(height=48, width=64):
+    """A smooth bright sky (rows < 36) with a 1-px dark diagonal 'branch' in it, and dark land below."""
+    y, x = np.mgrid[0:height, 0:width]
+    photo = np.zeros((height, width, 3), np.uint8)
+    photo[..., 0] = 150 + (60 * x / width).astype(np.uint8)      # sky: a smooth gradient
+    photo[..., 1] = 170 + (40 * y / height).astype(np.uint8)
+    photo[..., 2] = 230
+    branch = (np.abs(y - (8 + x // 3)) == 0) & (x > 30) & (x < 60)
+    photo[branch] = (30, 40, 20)
+    photo[36:] = (60, 50, 30)
+    return photo, branch
+
+
+def test_a_thin_still_branch_inside_the_moving_sky_never_moves(tiny_pipeline, monkeypatch):
+    import cinescape.segmentation as segmentation
+
+    photo, branch = sky_with_a_branch()
+    # The coarse automatic matte sees the branch as a blurry blob, as a low-resolution matte upsampled does.
+    coarse = np.zeros(photo.shape[:2], np.float32)
+    coarse[:36] = 1
+    dip = torch.nn.functional.avg_pool2d(torch.from_numpy(branch.astype(np.float32))[None, None], 5, 1, 2)[0, 0]
+    coarse = np.clip(coarse - 5 * dip.numpy(), 0, 1)          # a blob round the branch, as the sky matte
+    monkeypatch.setattr(segmentation, "SkyMatte", lambda: object())
+    monkeypatch.setattr(segmentation, "sky_mask", lambda image, size, matte: coarse)
+    constant_motion(tiny_pipeline, pixels=(2.0, 0.5))
+    for loop in ("none", "phased"):
+        frames = tiny_pipeline(photo, num_frames=8, loop=loop, loop_period=4, appearance=False, auto_mask="sky",
+                               mode="eulerian")
+        for frame in frames:
+            assert np.array_equal(frame[branch], photo[branch])        # the branch is the still layer
+            assert np.array_equal(frame[37:], photo[37:])              # and so is the land
+        assert not np.array_equal(frames[1][:30, :28], photo[:30, :28])   # while the sky moves
+
+
+def test_a_moving_pixel_never_takes_a_still_pixels_value(tiny_pipeline):
+    height, width = 48, 64
+    photo = np.zeros((height, width, 3), np.uint8)
+    photo[..., 2] = np.linspace(120, 250, width).astype(np.uint8)   # sky: shades of blue
+    photo[..., 1] = 90
+    photo[30:] = (255, 0, 0)                                         # still: pure red, a colour the sky lacks
+    mask = np.zeros((height, width), np.float32)
+    mask[:30] = 1
+    constant_motion(tiny_pipeline, pixels=(0.0, 3.0))   # backward flow points down: fluid samples towards the red
+    for mode in ("recurrent", "eulerian"):
+        frames = tiny_pipeline(photo, num_frames=6, loop="none", appearance=False, mask=mask, mode=mode)
+        for frame in frames:
+            sky = frame[:30].astype(int)
+            assert (sky[..., 0] < 40).all(), "red land pixels were dragged into the sky"
+            assert np.array_equal(frame[30:], photo[30:])
+        assert not np.array_equal(frames[5][:30], photo[:30])
+
+
+def test_layers_reproduce_the_photo_unmoved_and_fill_behind_the_still_layer():
+    rng = np.random.default_rng(0)
+    photo = rng.uniform(-1, 1, (20, 24, 3)).astype(np.float32)
+    photo[:10] = 0.5                                                  # the fluid: a flat colour
+    alpha = np.zeros((20, 24), np.float32)
+    alpha[:10] = 1
+    alpha[10:12] = 0.5                                                # a soft edge
+    layers = PhotoLayers.from_photo(photo, alpha, (10, 12))
+    np.testing.assert_allclose(layers.fluid, np.full_like(photo, 0.5), atol=1e-6)   # filled from the fluid
+    unmoved = composite_layers_hwc(layers.fluid.copy(), layers.still, layers.alpha)
+    np.testing.assert_allclose(unmoved, photo, atol=1e-6)            # frame 0 is the photo
+    moved = composite_layers_hwc(layers.fluid.copy() + 0.25, layers.still, layers.alpha)
+    np.testing.assert_allclose(moved[12:], photo[12:], atol=0)        # alpha = 0: the photo exactly
+    np.testing.assert_allclose(moved[:10], 0.75, atol=1e-6)           # alpha = 1: the moved fluid
+    np.testing.assert_allclose(moved[10:12], photo[10:12] + 0.125, atol=1e-6)   # the edge moves by half
+    flow = torch.zeros(1, 2, 10, 12)
+    flow[:, :, :5] = 0.3                                              # fluid rows (alpha_small == 1)
+    np.testing.assert_allclose(layers.fluid_flow(flow).numpy(), 0.3, atol=1e-6)   # one sheet behind the land
+
+
+def test_fill_behind_keeps_known_pixels_and_continues_a_gradient():
+    ramp = np.tile(np.linspace(0, 1, 16, dtype=np.float32), (8, 1))[..., None]
+    known = np.ones((8, 16), np.float32)
+    known[:, 6:10] = 0
+    filled = fill_behind(ramp, known)
+    assert np.array_equal(filled[known == 1], ramp[known == 1])
+    hole = filled[:, 6:10, 0]
+    assert (hole > ramp[0, 5, 0] - 0.05).all() and (hole < ramp[0, 10, 0] + 0.05).all()
+
+
+def test_refine_matte_moves_a_coarse_edge_onto_the_photos_edge():
+    photo = np.full((32, 32, 3), 0.8, np.float32)
+    photo[:, 20:] = -0.6                                              # the photo's edge: column 20
+    coarse = np.zeros((32, 32), np.float32)
+    coarse[:, :16] = 1
+    coarse[:, 16:24] = np.linspace(1, 0, 8)                           # a blurry matte, centred 4 px off
+    refined = refine_matte(photo, coarse, radius=4)
+    assert refined[:, :19].min() > 0.99 and refined[:, 21:].max() < 0.01
+
+
+@pytest.mark.parametrize("num_frames, period", [(60, 24), (101, 24), (16, 16), (30, 7.5)])
+def test_phased_schedule_is_bounded_seamless_and_starts_at_the_photo(num_frames, period):
+    schedule = phased_schedule(num_frames, period)
+    cycle = num_frames / max(1, round(num_frames / period))
+    assert len(schedule) == num_frames
+    assert schedule[0] == ((0.0, 1.0),)                               # frame 0 is the photo
+    for t, frame in enumerate(schedule):
+        assert abs(sum(w for _, w in frame) - 1) < 1e-9
+        assert all(abs(d) <= cycle / 2 + 1e-9 for d, _ in frame)      # never more than T/2 steps moved
+        if t:                                                         # every copy advances one step per frame
+            before = {round(d, 6) for d, _ in schedule[t - 1]}
+            assert all(round(d - 1, 6) in before or abs(d + cycle / 2) <= 1 + 1e-9 for d, _ in frame)   # or fading in
+    # seamless: the last frame is one step before frame 0 (the photo): one copy at -1 step, the other fading out
+    # (each copy advances one step: one reaches 0 with weight 1, the other cycle/2 with weight 0)
+    last = {round(d, 6) for d, _ in schedule[-1]}
+    assert -1.0 in last and last <= {-1.0, round(cycle / 2 - 1, 6)}
+
+
+def test_guided_colour_transfer_has_no_halo_at_an_edge_the_maps_straddle():
+    # A dark rock (left) against a bright sky (right); the colour change differs on each side.
+    full = np.full((16, 64, 3), 0.6, np.float32)
+    full[:, :30] = -0.6
+    small = full[::4, ::4].copy()                                     # working size 4x16
+    maps = np.zeros((4, 16, 6), np.float32)
+    maps[..., :3] = 1.0
+    maps[:, :8, 3:] = 0.4                                             # brighten the rock
+    maps[:, 8:, 3:] = -0.4                                            # darken the sky
+    ideal = np.tanh(full + np.where(np.arange(64)[None, :, None] < 30, 0.4, -0.4).astype(np.float32))
+    plain = color_transfer_hwc(maps, full.copy())
+    guided = apply_local_affine_hwc(guided_color_coefficients(maps, small, eps=1e-4), full.copy())
+    near_edge = slice(24, 36)
+    assert np.abs(plain - ideal)[:, near_edge].max() > 0.2           # bilinear maps: a halo around the edge
+    assert np.abs(guided - ideal)[:, near_edge].max() < 0.05          # guided: each side keeps its own change
+
+
+def test_guided_colour_transfer_keeps_contrast_in_a_dark_frame():
+    rng = np.random.default_rng(1)
+    small = rng.uniform(-0.5, 0.5, (8, 8, 3)).astype(np.float32)
+    maps = np.zeros((8, 8, 6), np.float32)
+    maps[..., :3] = 0.05                                              # the net flattens the frame ...
+    maps[..., 3:] = -0.9                                              # ... to one dark colour
+    coefficients = guided_color_coefficients(maps, small, min_slope=0.35)
+    out = apply_local_affine_hwc(coefficients, small.copy())
+    assert out.std() >= 0.3 * small.std()                             # detail stays readable
+    assert abs(out.mean() - np.tanh(small * 0.05 - 0.9).mean()) < 0.02   # at the net's dark level
