@@ -46,7 +46,8 @@ def test_animate_writes_mp4_at_the_photos_size(model_dir, photo_path, tmp_path, 
 
 def test_animate_png_folder_and_flow_video(model_dir, photo_path, tmp_path, capsys):
     out = tmp_path / "frames"
-    code, err = run_cli(["animate", photo_path, "-o", f"{out}/", "--frames", 4, "--loop", "none",
+    # recurrent: the flow changes every frame (an Eulerian flow video repeats one frame, which a GIF stores once)
+    code, err = run_cli(["animate", photo_path, "-o", f"{out}/", "--frames", 4, "--loop", "none", "--mode", "recurrent",
                          "--model", model_dir, "--flow-video", tmp_path / "flow.gif", "-q"], capsys)
     assert code == 0, err
     assert sorted(p.name for p in out.iterdir()) == ["0000.png", "0001.png", "0002.png", "0003.png"]

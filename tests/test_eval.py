@@ -318,6 +318,74 @@ def test_evaluate_cli_cuts_clips_and_writes_the_files(clip_folder, tmp_path, cap
     assert "unknown method" in capsys.readouterr().err
 
 
+@pytest.fixture
+def native_clip(tmp_path):
+    """One non-square 44x60 clip (4 PNG frames) of a drifting texture: comparison frames are cropped and resized."""
+    base = _texture(44, 72, seed=3, scale=6)
+    folder = tmp_path / "native" / "clip_0"
+    folder.mkdir(parents=True)
+    for i in range(4):
+        Image.fromarray(np.ascontiguousarray(base[:, 2 * i:2 * i + 60])).save(folder / f"{i:02d}.png")
+    return folder
+
+
+def test_a_model_is_scored_on_what_cinescape_animate_writes(native_clip, model_dir, tmp_path, capsys):
+    """Issue 14: evaluate's model frames are the user's `cinescape animate f0.png -o OUT/ --loop none --no-appearance
+    --frames N --seed S` frames (native photo), cropped and resized like the real frames."""
+    from cinescape import cli
+    from cinescape.eval.evaluate import EvalSettings, PipelineMethod, load_clips, prepare_frames
+    from cinescape.io.video import read_clip
+    from cinescape.pipeline import CinemagraphPipeline
+
+    settings = EvalSettings(data=str(native_clip), frames=4, size=32, sky_matte=False)
+    (clip,), _ = load_clips(settings)
+    assert clip.frames.shape == (4, 32, 32, 3) and clip.input.shape == (44, 60, 3)
+    pipeline = CinemagraphPipeline.from_pretrained(model_dir)
+    method = PipelineMethod(pipeline, "tiny")
+    out = tmp_path / "user"
+    assert cli.main(["animate", str(native_clip / "00.png"), "-o", f"{out}/", "--loop", "none", "--no-appearance",
+                     "--frames", "4", "--seed", "1", "--model", model_dir, "-q"]) == 0, capsys.readouterr().err
+    user = prepare_frames(read_clip(out), 32)
+    generated = method.generate(clip, 1)
+    assert np.array_equal(generated.frames, user)
+    assert np.array_equal(generated.frames[0], clip.frames[0])
+    # The test can tell: animating the 32-px comparison frame instead gives other frames.
+    resized = np.stack(list(pipeline.plan(clip.frames[0], method.animation_settings(4, 1)).frames()))
+    assert not np.array_equal(resized, user)
+    # Flows come to the comparison frames' pixels: 44x60 -> 44x44 crop -> 32x32 scales them by 32/44.
+    assert generated.flows.shape == (4, 2, 32, 32) and torch.isfinite(generated.flows).all()
+    uniform = clip.prepare_flows(torch.tensor([0.1, -0.2]).view(1, 2, 1, 1).expand(1, 2, 6, 8))
+    assert torch.allclose(uniform[0, :, 5, 5], torch.tensor([0.1 * 30 * 32 / 44, -0.2 * 22 * 32 / 44]))
+
+
+def test_evaluate_uses_the_settings_of_cinescape_animate(photo_path, tmp_path, monkeypatch):
+    """A model runs with the CLI's defaults, only the protocol's loop / appearance (and given options) differing."""
+    from cinescape import cli
+    from cinescape.eval.evaluate import EvalSettings, PipelineMethod
+
+    seen = []
+
+    class Recorder:
+        def plan(self, image, settings, **options):
+            seen.append(settings)
+            raise KeyboardInterrupt  # stop before any work (the CLI reports "interrupted")
+
+    monkeypatch.setattr(cli, "_animate_pipeline", lambda args: (Recorder(), {}))
+    cli.main(["animate", str(photo_path), "-o", f"{tmp_path / 'out'}/", "--loop", "none", "--no-appearance",
+              "--frames", "32", "--seed", "3", "-q"])
+    assert len(seen) == 1
+    settings = EvalSettings(data="unused")
+    method = PipelineMethod(None, "m", settings.loop, settings.appearance, settings.mode, settings.auto_mask)
+    assert method.animation_settings(32, 3) == seen[0]
+    assert PipelineMethod(None, "m", mode="eulerian").animation_settings(32, 3).mode == "eulerian"
+
+
+def test_cinescape_evaluate_leaves_the_motion_mode_to_the_model():
+    from cinescape import cli
+
+    assert cli.build_parser().parse_args(["evaluate", "--data", "clips"]).mode is None
+
+
 def test_sky_matte_marks_the_sky_of_a_real_frame():
     folder = needs_shared("data", "motion", "skytimelapse128", "clip_r0_c0")
     needs_shared("weights", "skyseg")

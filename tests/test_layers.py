@@ -148,3 +148,32 @@ def test_guided_colour_transfer_keeps_contrast_in_a_dark_frame():
     out = apply_local_affine_hwc(coefficients, small.copy())
     assert out.std() >= 0.3 * small.std()                             # detail stays readable
     assert abs(out.mean() - np.tanh(small * 0.05 - 0.9).mean()) < 0.02   # at the net's dark level
+
+
+def test_appearance_locality_zero_is_one_grade_per_channel_and_one_the_local_fit():
+    rng = np.random.default_rng(2)
+    small = rng.uniform(-0.8, 0.8, (8, 10, 3)).astype(np.float32)
+    maps = rng.normal(0, 0.3, (8, 10, 6)).astype(np.float32)
+    maps[..., :3] += 1.0
+    local = guided_color_coefficients(maps, small)
+    overall = guided_color_coefficients(maps, small, locality=0.0)
+    half = guided_color_coefficients(maps, small, locality=0.5)
+    assert np.ptp(overall.reshape(-1, 6), axis=0).max() == 0               # the same grade everywhere
+    np.testing.assert_allclose(half, 0.5 * (local + overall), atol=1e-6)
+    # the grade is the least-squares per-channel fit of the net's colour change (slope above the floor here)
+    target = np.tanh(small * maps[..., :3] + maps[..., 3:])
+    for c in range(3):
+        slope, offset = np.polyfit(small[..., c].ravel(), target[..., c].ravel(), 1)
+        assert abs(overall[0, 0, c] - slope) < 0.02 and abs(overall[0, 0, 3 + c] - offset) < 0.02
+
+
+def test_specks_of_the_automatic_mask_are_dropped_and_large_parts_kept():
+    from cinescape.pipeline import drop_specks
+
+    mask = np.zeros((100, 100), np.float32)
+    mask[:40] = 1                       # the sky: 40 % of the photo
+    mask[40:43] = 0.5                   # its soft edge
+    mask[80:85, 10:20] = 1              # a speck called water: 0.5 %
+    out = drop_specks(mask, 0.01)
+    assert not out[70:].any()
+    np.testing.assert_array_equal(out[:45], mask[:45])

@@ -48,7 +48,7 @@ def test_each_frame_samples_the_original_once(tiny_pipeline, photo):
 
 
 def test_crossfade_loop_structure(tiny_pipeline, photo):
-    animation = tiny_pipeline.plan(photo, num_frames=6, appearance=False)
+    animation = tiny_pipeline.plan(photo, num_frames=6, appearance=False, loop="crossfade")
     assert animation.accumulated.shape[0] == 12  # 2N motion frames for an N-frame loop
     full = image_to_tensor(photo)
     render = lambda m: warp(full, resize_flow(animation.accumulated[m:m + 1], full.shape[-2:]),  # noqa: E731

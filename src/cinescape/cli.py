@@ -5,6 +5,7 @@
     cinescape codebook --model runs/appearance/model --appearance-data ../shared/data/appearance
     cinescape evaluate --data ../shared/data/motion/skytimelapse128 --method static shift default
     cinescape bench --sizes 512x288 1024x576
+    cinescape serve --open                      # a local web page: paint what moves, draw arrows, render
 
 User errors print one line (``cinescape: error: ...``) and exit with status 2; no traceback, and no
 partial output file is left behind.
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import CinescapeError
+from .pipeline import DEFAULT_LOOP_PERIOD
 
 EXAMPLES = """examples:
   cinescape animate photo.jpg -o loop.mp4
@@ -90,14 +92,23 @@ def build_parser() -> argparse.ArgumentParser:
     animate.add_argument("-o", "--output", required=True, help="output video file, or folder/ for PNG frames")
     animate.add_argument("--frames", type=_positive_int, default=60, help="number of output frames (default 60)")
     animate.add_argument("--fps", type=_positive_float, default=20.0, help="frames per second (default 20)")
-    animate.add_argument("--loop", choices=["crossfade", "symmetric", "none"], default="crossfade",
+    animate.add_argument("--loop", choices=["phased", "crossfade", "symmetric", "none"], default="phased",
                          help="crossfade: seamless loop (AL Sec. 5); symmetric: the photo moved forward blended with "
                               "the photo moved backward, seamless, frame 0 is the photo (Holynski et al. 2021); "
-                              "none: frame 0 is the photo, no loop (default crossfade)")
-    animate.add_argument("--mode", choices=["recurrent", "eulerian"], default="recurrent",
-                         help="recurrent: the motion network runs on every frame (AL); eulerian: it runs once and its "
-                              "flow is integrated as a static velocity field (Holynski et al. 2021; faster) "
-                              "(default recurrent)")
+                              "phased: two copies of the photo, each moved at most --loop-period/2 steps and faded "
+                              "in turn, seamless, frame 0 is the photo; none: frame 0 is the photo, no loop "
+                              "(default phased)")
+    animate.add_argument("--loop-period", type=_float_at_least(2, inclusive=True), default=DEFAULT_LOOP_PERIOD,
+                         metavar="FRAMES", help="phased loop: frames per cycle of each copy, rounded so whole cycles "
+                                                f"fill the loop (default {DEFAULT_LOOP_PERIOD:g})")
+    animate.add_argument("--appearance-locality", type=_float_at_least(0, inclusive=True), default=0.0,
+                         metavar="X", help="0 (default): each frame's colour change is one grade per channel, the "
+                                           "same for sky and land; 1: the appearance network's per-pixel maps (AL), "
+                                           "applied along the photo's edges; in between, a mix (at most 1)")
+    animate.add_argument("--mode", choices=["eulerian", "recurrent"], default="eulerian",
+                         help="eulerian: the motion network runs once and its flow is integrated as a static velocity "
+                              "field (Holynski et al. 2021; fast); recurrent: it runs on every frame (AL) "
+                              "(default eulerian)")
     animate.add_argument("--mask", default=None, metavar="FILE",
                          help="motion mask image: white may move, black stays frozen, grey moves partly; resized to "
                               "the photo, edges feathered")
@@ -261,19 +272,32 @@ def build_parser() -> argparse.ArgumentParser:
         description="Animate frame 0 of each test clip with each method and compare with the clip: masked "
                     "PSNR/SSIM (FGLA), LPIPS, RMSE (AL Fig. 10), motion ratio, DeepLandscape static consistency, "
                     "loop seam, flow EPE (synthetic clips), FID-SqueezeNet, and FID/FVD when their networks' "
-                    "weights are given. Writes metrics.json, metrics.md, metrics.csv and plots/ into --out.",
+                    "weights are given. Writes metrics.json, metrics.md, metrics.csv and plots/ into --out. "
+                    "With --photos DIR instead: animate each photo at its own resolution as `cinescape animate` "
+                    "does and measure the loops against the photo (patch coherence, colour-normalised coherence, "
+                    "fluid/static motion in DIR/masks/NAME.png hand masks, sharpness, loop seam, seconds); "
+                    "writes metrics.json, metrics.md, metrics.csv and sheets/ (contact sheets) into --out. "
+                    "Photo methods take settings: NAME:KEY=VALUE,... with AnimationSettings fields, e.g. "
+                    "default:mode=eulerian,loop=symmetric or default:appearance=false.",
         epilog="examples:\n"
                "  cinescape evaluate --data ../shared/data/motion/skytimelapse128 --method static shift default\n"
                "  cinescape evaluate --data clip_folder/ --cut --frames 32 --size 256 --out eval/\n"
-               "  cinescape evaluate --synthetic 8 --method static shift runs/motion/model\n")
+               "  cinescape evaluate --synthetic 8 --method static shift runs/motion/model\n"
+               "  cinescape evaluate --photos ../shared/data/photos --only-masked --method static shift default "
+               "default:mode=eulerian,loop=symmetric --out eval_photos/\n")
     evaluate.add_argument("--data", default=None, metavar="DIR",
                           help="a clip (frame folder or video) or a folder of clips; frame 0 is the input")
+    evaluate.add_argument("--photos", default=None, metavar="DIR",
+                          help="a folder of photos (hand masks in DIR/masks/NAME.png, white = fluid), animated at "
+                               "their own resolution; instead of --data/--synthetic")
     evaluate.add_argument("--synthetic", type=int, default=0, metavar="N",
                           help="also evaluate N procedural clips (exact flow: adds the EPE metric)")
     evaluate.add_argument("--method", nargs="+", default=["static", "shift", "default"], metavar="NAME",
                           help="static, shift, real (the clip itself), default (shipped model), a model folder or "
-                               "fgla:DIR (an FGLA model folder) (default: static shift default)")
-    evaluate.add_argument("--frames", type=_positive_int, default=32, help="frames per clip, input included (default 32)")
+                               "fgla:DIR (an FGLA model folder) (default: static shift default); with --photos "
+                               "also fgla (the shipped FGLA model) and settings NAME:KEY=VALUE,... (no real)")
+    evaluate.add_argument("--frames", type=_positive_int, default=None,
+                          help="frames per clip, input included (default 32), or per photo loop (default 60)")
     evaluate.add_argument("--size", type=_positive_int, default=256,
                           help="comparison size: square centre crop resized to SIZE (default 256)")
     evaluate.add_argument("--keep-aspect", action="store_true", help="resize the short side to --size, no crop")
@@ -285,15 +309,18 @@ def build_parser() -> argparse.ArgumentParser:
                           help="keep only the project's held-out validation clips (cinescape.data.splits)")
     evaluate.add_argument("--max-clips", type=_positive_int, default=None, metavar="N",
                           help="evaluate only the first N clips of --data (name order)")
-    evaluate.add_argument("--loop", choices=["none", "crossfade", "symmetric"], default="none",
-                          help="models: none (frame 0 = input, the papers' protocol; default), crossfade or symmetric")
-    evaluate.add_argument("--mode", choices=["recurrent", "eulerian"], default="recurrent",
-                          help="models: recurrent (AL; default) or eulerian motion (one network call, integrated)")
+    evaluate.add_argument("--loop", choices=["none", "phased", "crossfade", "symmetric"], default="none",
+                          help="models: none (frame 0 = input, the papers' protocol; default), phased, crossfade or "
+                               "symmetric")
+    evaluate.add_argument("--mode", choices=["eulerian", "recurrent"], default=None,
+                          help="models: eulerian (one network call, integrated) or recurrent motion (AL) (default: "
+                               "the model's default, as cinescape animate)")
     evaluate.add_argument("--auto-mask", choices=["none", "sky", "sky+water", "fluid"], default=None,
                           help="models: motion mask as in animate (default: the model's recommendation)")
     evaluate.add_argument("--appearance", action="store_true", help="models: also animate colours (default: motion only)")
-    evaluate.add_argument("--shift-speed", type=_nonnegative_float, default=1.0,
-                          help="shift baseline speed in pixels per frame at --size (default 1)")
+    evaluate.add_argument("--shift-speed", type=_nonnegative_float, default=None,
+                          help="shift baseline speed in pixels per frame at --size (default 1), or at the photo's "
+                               "resolution with --photos (default 0.5)")
     evaluate.add_argument("--seed", type=int, default=0, help="first seed; samples use SEED, SEED+1, ...")
     evaluate.add_argument("--masks", default=None, metavar="DIR",
                           help="sky/water masks for the DeepLandscape metrics: DIR/<clip name>.png, white = sky/water "
@@ -303,6 +330,18 @@ def build_parser() -> argparse.ArgumentParser:
                           help="FID Inception-v3 weights (pt_inception-2015-12-05-6726825d.pth); else FID is unavailable "
                                "unless CINESCAPE_ALLOW_DOWNLOAD=1")
     evaluate.add_argument("--i3d", default=None, metavar="FILE", help="FVD I3D weights (rgb_imagenet.pt); else unavailable")
+    evaluate.add_argument("--max-photos", type=_positive_int, default=None, metavar="N",
+                          help="--photos: evaluate only the first N photos (name order)")
+    evaluate.add_argument("--only-masked", action="store_true", help="--photos: only the photos with a hand mask")
+    evaluate.add_argument("--shift-angle", type=float, default=None, metavar="DEG",
+                          help="--photos: direction of the shift baseline in degrees (0 = right, 90 = down; "
+                               "default 270, up)")
+    evaluate.add_argument("--patch-stride", type=_positive_int, default=None, metavar="S",
+                          help="--photos: coherence query patches on every S-th row and column (default 2; 1 = all)")
+    evaluate.add_argument("--exact-search", action="store_true",
+                          help="--photos: exhaustive nearest-patch search (slow; default: PCA + IVF candidates "
+                               "re-ranked exactly)")
+    evaluate.add_argument("--no-sheets", action="store_true", help="--photos: write no contact sheets")
     evaluate.add_argument("--out", default="evaluation", metavar="DIR", help="output folder (default ./evaluation)")
     evaluate.add_argument("--threads", type=int, default=0,
                           help="torch threads (0 = default; 1 is faster while other jobs load every core)")
@@ -314,10 +353,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "the procedural demo photo at each size and loop mode; each run in a fresh process.")
     bench.add_argument("--sizes", nargs="+", default=["512x288", "1024x576", "1920x1080", "3840x2160"], metavar="WxH")
     bench.add_argument("--frames", type=_positive_int, default=60, help="frames per video (default 60)")
-    bench.add_argument("--loop", nargs="+", choices=["crossfade", "symmetric", "none"], default=["crossfade", "none"],
-                       help="loop modes to time (default crossfade none)")
-    bench.add_argument("--mode", nargs="+", choices=["recurrent", "eulerian"], default=["recurrent"],
-                       help="motion modes to time (default recurrent)")
+    bench.add_argument("--loop", nargs="+", choices=["phased", "crossfade", "symmetric", "none"], default=["phased", "none"],
+                       help="loop modes to time (default phased none)")
+    bench.add_argument("--mode", nargs="+", choices=["eulerian", "recurrent"], default=["eulerian"],
+                       help="motion modes to time (default eulerian)")
     bench.add_argument("--appearance", choices=["on", "off", "both"], default="on",
                        help="with the appearance model, without it, or both (default on)")
     bench.add_argument("--appearance-stride", nargs="+", type=_positive_int, default=[1], metavar="K",
@@ -330,6 +369,19 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--same-process", action="store_true",
                        help="run every configuration in this process (faster; peak memory then accumulates)")
     bench.add_argument("-q", "--quiet", action="store_true", help="print only the table")
+
+    serve = commands.add_parser(
+        "serve", help="a local web page: upload a photo, paint what moves, draw arrows, preview, render",
+        description="Serve a web page to animate photos with the mouse (needs the web extra: "
+                    "pip install -e \".[web]\"). Prints the page's address; Ctrl+C stops the server and deletes "
+                    "every uploaded photo and rendered video.")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 exposes the page "
+                            "to the network)")
+    serve.add_argument("--port", type=_non_negative_int, default=0, help="port (default 0: a free one)")
+    serve.add_argument("--open", action="store_true", help="open the page in the default browser")
+    serve.add_argument("--model", default=None, metavar="DIR", help="model folder (default: the shipped model)")
+    serve.add_argument("-q", "--quiet", action="store_true", help="print only the address")
     return parser
 
 
@@ -340,7 +392,8 @@ def run_animate(args: argparse.Namespace) -> None:
     from .pipeline import AnimationSettings
     from .segmentation import load_mask
 
-    settings = AnimationSettings(num_frames=args.frames, loop=args.loop, seed=args.seed, motion_code=args.motion_code,
+    settings = AnimationSettings(num_frames=args.frames, loop=args.loop, loop_period=args.loop_period,
+                                 appearance_locality=args.appearance_locality, seed=args.seed, motion_code=args.motion_code,
                                  appearance_code=args.appearance_code, motion_speed=args.motion_speed,
                                  appearance_speed=args.appearance_speed, appearance=not args.no_appearance,
                                  working_size=args.working_size, mode=args.mode, auto_mask=args.auto_mask,
@@ -499,12 +552,24 @@ def run_evaluate(args: argparse.Namespace) -> None:
 
     from .eval.evaluate import EvalSettings, evaluate, format_table, write_report
 
-    settings = EvalSettings(data=args.data, synthetic=args.synthetic, frames=args.frames, size=args.size,
+    if args.photos is not None:
+        return _run_evaluate_photos(args)
+    photo_only = [flag for flag, given in (("--max-photos", args.max_photos is not None),
+                                           ("--only-masked", args.only_masked),
+                                           ("--shift-angle", args.shift_angle is not None),
+                                           ("--patch-stride", args.patch_stride is not None),
+                                           ("--exact-search", args.exact_search), ("--no-sheets", args.no_sheets))
+                  if given]
+    if photo_only:
+        raise CinescapeError(f"{photo_only[0]} is for --photos DIR")
+    if not args.data and not args.synthetic:
+        raise CinescapeError("nothing to evaluate: give --photos DIR, or --data DIR and/or --synthetic N")
+    settings = EvalSettings(data=args.data, synthetic=args.synthetic, frames=args.frames or 32, size=args.size,
                             keep_aspect=args.keep_aspect, samples=args.samples, stride=args.stride, cut=args.cut,
                             validation_only=args.validation_only, max_clips=args.max_clips, loop=args.loop,
-                            mode=args.mode, auto_mask=args.auto_mask,
-                            appearance=args.appearance, shift_speed=args.shift_speed, seed=args.seed, masks=args.masks,
-                            sky_matte=not args.no_sky_matte, inception=args.inception, i3d=args.i3d)
+                            mode=args.mode, auto_mask=args.auto_mask, appearance=args.appearance,
+                            shift_speed=1.0 if args.shift_speed is None else args.shift_speed, seed=args.seed,
+                            masks=args.masks, sky_matte=not args.no_sky_matte, inception=args.inception, i3d=args.i3d)
     if args.threads > 0:
         torch_threads(args.threads)
     command = "cinescape " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if args.argv is None else args.argv))
@@ -513,6 +578,47 @@ def run_evaluate(args: argparse.Namespace) -> None:
     print(format_table(report))
     if not args.quiet:
         print(f"wrote {', '.join(str(f) for f in files[:3])} and {len(files) - 3} plots", file=sys.stderr)
+
+
+def _run_evaluate_photos(args: argparse.Namespace) -> None:
+    """``evaluate --photos DIR``: full-resolution loops of real photos (:mod:`cinescape.eval.photos`)."""
+    import shlex
+
+    from torch import set_num_threads as torch_threads
+
+    from .eval.photos import (PhotoEvalSettings, evaluate_photos, format_photo_table, prepare_out,
+                              set_search_threads, write_photo_report)
+
+    clip_options = (("--data", args.data is not None), ("--synthetic", bool(args.synthetic)),
+                    ("--size", args.size != 256), ("--keep-aspect", args.keep_aspect), ("--samples", args.samples != 5),
+                    ("--stride", args.stride != 1), ("--cut", args.cut), ("--validation-only", args.validation_only),
+                    ("--max-clips", args.max_clips is not None), ("--loop", args.loop != "none"),
+                    ("--mode", args.mode is not None), ("--auto-mask", args.auto_mask is not None),
+                    ("--appearance", args.appearance), ("--masks", args.masks is not None),
+                    ("--no-sky-matte", args.no_sky_matte), ("--inception", args.inception is not None),
+                    ("--i3d", args.i3d is not None))
+    clip_only = [flag for flag, given in clip_options if given]
+    if clip_only:
+        hint = (" (give model settings in the method: default:loop=symmetric,mode=eulerian)"
+                if clip_only[0] in ("--loop", "--mode", "--auto-mask", "--appearance") else "")
+        raise CinescapeError(f"--photos and {clip_only[0]} do not go together{hint}")
+    settings = PhotoEvalSettings(photos=args.photos, frames=args.frames or 60, seed=args.seed,
+                                 max_photos=args.max_photos, only_masked=args.only_masked,
+                                 shift_speed=0.5 if args.shift_speed is None else args.shift_speed,
+                                 shift_angle=270.0 if args.shift_angle is None else args.shift_angle,
+                                 patch_stride=args.patch_stride or 2, exact_search=args.exact_search,
+                                 sheets=not args.no_sheets)
+    if args.threads > 0:
+        torch_threads(args.threads)
+        set_search_threads(args.threads)
+    prepare_out(args.out)  # an unwritable --out fails before the work
+    command = "cinescape " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if args.argv is None else args.argv))
+    report = evaluate_photos(settings, args.method, out=args.out, progress=not args.quiet, command=command)
+    files = write_photo_report(report, args.out)
+    print(format_photo_table(report))
+    if not args.quiet:
+        print(f"wrote {', '.join(str(f) for f in files)} and {len(report['sheets'])} contact sheets",
+              file=sys.stderr)
 
 
 def run_bench(args: argparse.Namespace) -> None:
@@ -531,6 +637,17 @@ def run_bench(args: argparse.Namespace) -> None:
         print(f"wrote {path}", file=sys.stderr)
 
 
+def run_serve(args: argparse.Namespace) -> None:
+    from .web import INSTALL_HINT, missing_web_packages
+
+    missing = missing_web_packages()
+    if missing:
+        raise CinescapeError(f"cinescape serve needs {' and '.join(missing)}: {INSTALL_HINT}")
+    from .web.server import serve
+
+    serve(args.host, args.port, open_browser=args.open, model=args.model, quiet=args.quiet)
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
@@ -542,7 +659,7 @@ def main(argv: list[str] | None = None) -> int:
     previous_showwarning = warnings.showwarning
     warnings.showwarning = lambda message, *rest, **kw: print(f"cinescape: warning: {message}", file=sys.stderr)
     handlers = {"animate": run_animate, "train": run_train, "codebook": run_codebook, "evaluate": run_evaluate,
-                "bench": run_bench}
+                "bench": run_bench, "serve": run_serve}
     try:
         handlers[args.command](args)
     except CinescapeError as exc:

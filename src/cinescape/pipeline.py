@@ -74,6 +74,12 @@ MASK_FEATHER_SIGMA = 1.0   # FGLA: edge blur of its per-region speed maps, in wo
 # The fluid layer's flow is Gaussian-smoothed with this sigma (working-size pixels) once it is continued behind the
 # still layer: parts of one region that the network moves differently then shear smoothly instead of tearing.
 FLOW_SMOOTH_SIGMA = 3.0
+# Connected parts of the automatic mask smaller than this fraction of the photo are dropped before refinement: the
+# segmenters' specks (a patch of grass or of a dark rock called water) would otherwise move while all around stays.
+MIN_FLUID_AREA = 0.01
+# The phased loop's cycle (frames): each copy moves at most half of it. Chosen on the 10 masked shared photos by
+# patch coherence at equal motion (README, "Photos").
+DEFAULT_LOOP_PERIOD = 20.0
 MAP_BATCH = 4              # colour maps predicted per appearance-net call while rendering (8: no faster, +80 MB)
 
 
@@ -82,9 +88,9 @@ class AnimationSettings:
     """What to animate; every field is a CLI option of ``cinescape animate``."""
 
     num_frames: int = 60                # frames in the output (one appearance cycle)
-    loop: str = "crossfade"             # "crossfade" (AL Sec. 5), "symmetric" (Holynski et al. 2021), "phased"
-    #                                     (two copies moved at most loop_period / 2 steps, faded in turn) or "none"
-    loop_period: float = 24.0           # "phased": frames per cycle of each copy (rounded to divide the loop)
+    loop: str = "phased"                # "phased" (two copies moved at most loop_period / 2 steps, faded in turn),
+    #                                     "crossfade" (AL Sec. 5), "symmetric" (Holynski et al. 2021) or "none"
+    loop_period: float = DEFAULT_LOOP_PERIOD  # "phased": frames per cycle of each copy (rounded to divide the loop)
     seed: int = 0                       # picks random codes when no selector is given
     motion_code: str | int | None = None       # index, "pc:0..1", "gaussian" (N(0, I); models with a latent
     #                                            prior) or None (random codebook code from seed)
@@ -94,8 +100,10 @@ class AnimationSettings:
     appearance: bool = True             # False: motion only
     appearance_keyframes: int = 6       # codes taken from the chosen codebook sequence
     appearance_stride: int = 1          # colour maps predicted every k-th frame, interpolated between (speed)
+    appearance_locality: float = 0.0    # 0: each frame's colour change as one grade per channel (no blotches or
+    #                                     halos); 1: the appearance net's per-pixel maps (AL), guided by the photo
     working_size: int | None = None     # short side the predictors run at (default: the model's)
-    mode: str = "recurrent"             # "recurrent" (AL: a network call per frame) or "eulerian" (one call, integrated)
+    mode: str = "eulerian"              # "eulerian" (one network call, integrated) or "recurrent" (AL: a call per frame)
     mask: np.ndarray | torch.Tensor | str | Path | None = None  # (H, W) in [0, 1] or an image: 1 moves, 0 frozen
     auto_mask: str | None = None        # None: the model's default (pipeline.json "defaults"), else "none";
     #                                     "sky": motion only where the U²-Net-p sky matte finds sky (x mask);
@@ -129,6 +137,8 @@ class AnimationSettings:
                               f"({self.appearance_speed}) so the motion loops meet the appearance cycle")
         if not 1 <= self.appearance_stride <= 16:
             raise OptionError(f"--appearance-stride must be between 1 and 16, got {self.appearance_stride}")
+        if not (math.isfinite(self.appearance_locality) and 0 <= self.appearance_locality <= 1):
+            raise OptionError(f"appearance_locality must be between 0 and 1, got {self.appearance_locality}")
         if not 1 <= self.appearance_keyframes <= 64:
             raise OptionError(f"appearance_keyframes must be between 1 and 64, got {self.appearance_keyframes}")
         if self.working_size is not None and not 32 <= self.working_size <= 1024:
@@ -157,6 +167,18 @@ def working_shape(height: int, width: int, short_side: int, max_long_side: int |
     max_long_side = max_long_side or 4 * short_side
     scale = min(short_side / min(height, width), max_long_side / max(height, width))
     return max(8, round(height * scale / 8) * 8), max(8, round(width * scale / 8) * 8)
+
+
+def drop_specks(mask: np.ndarray, min_area: float) -> np.ndarray:
+    """``mask`` (H, W) float32 in [0, 1] with every connected part of ``mask > 0.5`` (8-connected) smaller than
+    ``min_area`` × H × W set to 0, and the soft values within 2 px of it (that belong to no larger part)."""
+    _, labels, stats, _ = cv2.connectedComponentsWithStats((mask > 0.5).astype(np.uint8), connectivity=8)
+    small = np.concatenate(([False], stats[1:, cv2.CC_STAT_AREA] < min_area * mask.size))
+    if not small.any():
+        return mask
+    speck_zone = cv2.dilate(small[labels].astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    large = (labels > 0) & ~small[labels]
+    return np.where(speck_zone & ~large, 0.0, mask).astype(np.float32)
 
 
 def displaced_states(accumulated: torch.Tensor, steps: torch.Tensor, count: int,
@@ -200,9 +222,11 @@ class Animation:
 
     def __init__(self, image: torch.Tensor, small: torch.Tensor, accumulated: torch.Tensor, steps: torch.Tensor,
                  schedule: list[tuple[tuple[int, float], ...]], maps_fn, progress: bool, *,
-                 map_stride: int = 1, cyclic: bool = True, layers: PhotoLayers | None = None):
+                 map_stride: int = 1, cyclic: bool = True, layers: PhotoLayers | None = None,
+                 color_locality: float = 1.0):
         self.image, self.small = image, small
         self.layers = layers
+        self.color_locality = color_locality                 # see guided_color_coefficients
         self.accumulated, self.steps = accumulated, steps   # (M, 2, h, w) each, normalised
         self.schedule = schedule                             # per output frame: ((motion index, weight), ...)
         # (output indices, small frames) -> a list of (h, w, 6) maps or None each; maps_fn None: no appearance
@@ -231,7 +255,8 @@ class Animation:
         frames_small = torch.cat([self._blend_small(index) for index in indices])
         maps = self._maps_fn(indices, frames_small)
         small_hwc = maps_to_hwc(frames_small)
-        return [None if m is None else guided_color_coefficients(m, small_hwc[k]) for k, m in enumerate(maps)]
+        return [None if m is None else guided_color_coefficients(m, small_hwc[k], locality=self.color_locality)
+                for k, m in enumerate(maps)]
 
     def _anchors(self) -> list[int]:
         """The output frames whose colour maps are predicted: every ``map_stride``-th one (and the last, without
@@ -475,7 +500,7 @@ class CinemagraphPipeline:
                 coarse = sky_mask(image, (height, width), self._sky_matte)
             else:  # "sky+water" / "fluid"
                 coarse = fluid_mask(image, (height, width), self._sky_matte, self._segmenter)
-            auto = refine_matte(image.astype(np.float32) / 127.5 - 1.0, coarse)
+            auto = refine_matte(image.astype(np.float32) / 127.5 - 1.0, drop_specks(coarse, MIN_FLUID_AREA))
             matte = auto if matte is None else matte * auto
         if matte is None or bool((matte >= 1).all()):
             return None
@@ -701,7 +726,8 @@ class CinemagraphPipeline:
                 # loop "none": frame 0 is the photo itself
                 return [None if keep_input and index == 0 else maps[k] for k, index in enumerate(indices)]
         animation = Animation(full, small, accumulated, steps, schedule, maps_fn, progress,
-                              map_stride=settings.appearance_stride, cyclic=settings.loop != "none", layers=layers)
+                              map_stride=settings.appearance_stride, cyclic=settings.loop != "none", layers=layers,
+                              color_locality=settings.appearance_locality)
         animation.timings["motion"] = motion_seconds
         animation.control = control  # loss histories of the arrow / patch optimisations, if any
         return animation

@@ -46,11 +46,11 @@ class BenchConfig:
     height: int
     photo: str                 # PNG of the input photo, width × height
     frames: int = 60
-    loop: str = "crossfade"
+    loop: str = "phased"
     appearance: bool = True
     model: str | None = None   # model folder; None = the shipped default
     threads: int = 0           # torch threads (0 = torch's default)
-    mode: str = "recurrent"    # motion mode: "recurrent" or "eulerian"
+    mode: str = "eulerian"     # motion mode: "eulerian" or "recurrent"
     appearance_stride: int = 1  # colour maps predicted every k-th frame
 
 
@@ -121,9 +121,9 @@ def bench_one(config: BenchConfig) -> dict:
             "rss_loaded_mb": loaded_rss, "peak_rss_mb": _rss_mb()}
 
 
-def run_bench(sizes=BENCH_SIZES, *, frames: int = 60, loops=("crossfade", "none"), appearance=(True,),
+def run_bench(sizes=BENCH_SIZES, *, frames: int = 60, loops=("phased", "none"), appearance=(True,),
               model: str | None = None, threads: int = 0, isolate: bool = True, progress: bool = True,
-              modes=("recurrent",), appearance_strides=(1,), repeats: int = 1) -> dict:
+              modes=("eulerian",), appearance_strides=(1,), repeats: int = 1) -> dict:
     """Benchmark every (size, motion mode, loop mode, appearance, appearance stride) combination; returns
     ``{"machine", "settings", "rows"}``.
 

@@ -3,10 +3,15 @@
 Protocol (FGLA Sec. 4, DeepLandscape Sec. 5, AL Fig. 10). For each test clip:
 
 1. The first ``frames`` frames (after ``stride``) are centre-cropped to a square and resized to
-   ``size`` × ``size`` (or, with ``keep_aspect``, resized to a short side of ``size``). Frame 0 is the
-   input; every method animates this prepared input, so all methods see the same pixels.
+   ``size`` × ``size`` (or, with ``keep_aspect``, resized to a short side of ``size``): the real frames
+   every generated video is compared with.
 2. Each method generates ``frames`` frames (frame 0 = the input) ``samples`` times with seeds
-   ``seed, seed + 1, ...`` (the model's latent codes); deterministic methods run once.
+   ``seed, seed + 1, ...`` (the model's latent codes); deterministic methods run once. Models animate the
+   clip's frame 0 as read (native size, uncropped: the photo a user would give ``cinescape animate``) with
+   the model's default settings, except the protocol's ``loop`` (``none``) and ``appearance`` (off), and
+   their frames are then cropped and resized exactly like the real frames (:meth:`EvalClip.prepare`). So a
+   model's figures are those of ``cinescape animate PHOTO -o OUT/ --loop none --no-appearance --frames N
+   --seed S`` scored against the prepared real frames (``scripts/check_user_path.py`` checks this).
 3. Metrics compare generated frame n with the input and with real frame n. Averages run over frames
    1..N-1 (frame 0 is the input for every method), then over samples and clips; "best" figures take the
    best sample of each clip. Set-level distances (FID-style, FVD) pool all clips.
@@ -61,8 +66,9 @@ class EvalSettings:
     cut: bool = False                 # cut long clips into consecutive clips of `frames` frames
     validation_only: bool = False     # keep only the project's held-out clips (cinescape.data.splits)
     max_clips: int | None = None      # keep the first N clips of --data (in name order)
-    loop: str = "none"                # models: "none" (frame 0 = input, the papers' protocol), "crossfade", "symmetric"
-    mode: str = "recurrent"           # models: "recurrent" (AL) or "eulerian" (one network call, integrated)
+    loop: str = "none"                # models: "none" (frame 0 = input, the papers' protocol), "crossfade", ...
+    mode: str | None = None           # models: "recurrent" (AL), "eulerian" (one network call, integrated) or
+    #                                   None: the default of `cinescape animate` (AnimationSettings().mode)
     auto_mask: str | None = None      # models: motion mask as `animate --auto-mask` (None: the model's default)
     appearance: bool = False          # models: also animate colours (the motion papers evaluate motion only)
     shift_speed: float = 1.0          # `shift` baseline speed, pixels per frame at the comparison size
@@ -87,10 +93,12 @@ class EvalSettings:
             raise OptionError(f"--max-clips must be >= 1, got {self.max_clips}")
         if not 0 <= self.synthetic <= 1000:
             raise OptionError(f"--synthetic must be between 0 and 1000, got {self.synthetic}")
-        if self.loop not in ("none", "crossfade", "symmetric"):
-            raise OptionError(f"--loop must be none, crossfade or symmetric, got {self.loop!r}")
-        if self.mode not in ("recurrent", "eulerian"):
-            raise OptionError(f"--mode must be recurrent or eulerian, got {self.mode!r}")
+        from ..pipeline import LOOP_MODES, MOTION_MODES
+
+        if self.loop not in LOOP_MODES:
+            raise OptionError(f"--loop must be one of {', '.join(LOOP_MODES)}, got {self.loop!r}")
+        if self.mode is not None and self.mode not in MOTION_MODES:
+            raise OptionError(f"--mode must be one of {', '.join(MOTION_MODES)}, got {self.mode!r}")
         if not (math.isfinite(self.shift_speed) and 0 <= self.shift_speed <= 100):
             raise OptionError(f"--shift-speed must be between 0 and 100, got {self.shift_speed}")
 
@@ -145,7 +153,12 @@ SET_LEVEL = ("fid_squeezenet", "fid", "fvd")
 
 @dataclass
 class EvalClip:
-    """A prepared test clip: uint8 (N, H, W, 3) frames at the comparison size, plus what is known about it."""
+    """A prepared test clip: uint8 (N, H, W, 3) frames at the comparison size, plus what is known about it.
+
+    ``photo`` is the clip's frame 0 as read (native size, uncropped): what a user would animate; models animate
+    it and :meth:`prepare` brings their frames to the comparison size exactly as ``frames`` were prepared
+    (``prepare_frames(..., size, keep_aspect)``). Without a ``photo`` (synthetic clips, made at the comparison
+    size) ``frames[0]`` is the photo and :meth:`prepare` leaves frames as they are."""
 
     name: str
     frames: np.ndarray
@@ -153,6 +166,37 @@ class EvalClip:
     flow_valid: torch.Tensor | None = None  # (N, 1, H, W) where those flows explain the frames
     dynamic: torch.Tensor | None = None    # (H, W) bool sky/water of frame 0 (DeepLandscape mask)
     dynamic_source: str = "none"
+    photo: np.ndarray | None = None        # uint8 (H0, W0, 3) frame 0 at its native size (None: frames[0])
+    size: int | None = None                # prepare_frames arguments that made `frames` from the native frames
+    keep_aspect: bool = False
+
+    @property
+    def input(self) -> np.ndarray:
+        """The photo a model animates: native frame 0 (or ``frames[0]``)."""
+        return self.frames[0] if self.photo is None else self.photo
+
+    def prepare(self, frames: np.ndarray | list[np.ndarray]) -> np.ndarray:
+        """uint8 frames of :attr:`input`'s size -> (N, H, W, 3) at the comparison size, as the real frames."""
+        out = np.stack(frames) if self.size is None else prepare_frames(frames, self.size, self.keep_aspect)
+        if out.shape[1:] != self.frames.shape[1:]:
+            raise ValueError(f"{self.name}: frames of shape {out.shape[1:]} do not match the clip's "
+                             f"{self.frames.shape[1:]} after preparation")
+        return out
+
+    def prepare_flows(self, flows: torch.Tensor) -> torch.Tensor:
+        """(N, 2, h, w) normalised flows of :attr:`input` (any h, w) -> (N, 2, H, W) flows in pixels of the
+        comparison frames (the same crop, then resized with their values scaled)."""
+        height, width = self.input.shape[:2]
+        pixels = flow_normalized_to_pixels(resize_flow(flows, (height, width)), height, width)
+        if self.size is not None and not self.keep_aspect:
+            side = min(height, width)
+            top, left = (height - side) // 2, (width - side) // 2
+            pixels = pixels[..., top:top + side, left:left + side]
+        target = self.frames.shape[1:3]
+        if tuple(pixels.shape[-2:]) != tuple(target):
+            scale = pixels.new_tensor([target[1] / pixels.shape[-1], target[0] / pixels.shape[-2]]).view(1, 2, 1, 1)
+            pixels = F.interpolate(pixels, size=target, mode="bilinear", align_corners=False) * scale
+        return pixels
 
 
 def _natural_key(text: str) -> list:
@@ -233,7 +277,8 @@ def load_clips(settings: EvalSettings, *, progress: bool = False) -> tuple[list[
             for start in starts:
                 name = f"{path.stem if path.is_file() else path.name}" + (f"@{start}" if settings.cut else "")
                 prepared = prepare_frames(frames[start:start + settings.frames], settings.size, settings.keep_aspect)
-                clips.append(EvalClip(name=name, frames=prepared))
+                clips.append(EvalClip(name=name, frames=prepared, photo=frames[start], size=settings.size,
+                                      keep_aspect=settings.keep_aspect))
     for i in range(settings.synthetic):
         clips.append(_synthetic_clip(i, settings))
     if not clips:
@@ -293,7 +338,8 @@ class Generated:
 
 class Method:
     """A way to animate an input: ``generate(clip, seed)`` -> :class:`Generated` of ``len(clip.frames)`` frames
-    starting from ``clip.frames[0]`` (methods must not look at the other frames, except ``real``)."""
+    at the comparison size, starting from the input (``clip.frames[0]``, or ``clip.input`` at its native size
+    brought there by ``clip.prepare``); methods must not look at the other frames, except ``real``."""
 
     name = "method"
     stochastic = False
@@ -344,23 +390,35 @@ class RealMethod(Method):
 
 
 class PipelineMethod(Method):
-    """A cinescape model (``CinemagraphPipeline``); the seed picks its motion (and appearance) codes."""
+    """A cinescape model (``CinemagraphPipeline``); the seed picks its motion (and appearance) codes.
+
+    It animates the clip's native frame 0 as ``cinescape animate`` would: the default
+    :class:`~cinescape.pipeline.AnimationSettings` except ``num_frames``, ``seed``, ``loop``, ``appearance`` and,
+    when given (not None), ``mode`` and ``auto_mask``; its frames are then prepared like the real frames."""
 
     stochastic = True
 
-    def __init__(self, pipeline, name: str, loop: str = "none", appearance: bool = False, mode: str = "recurrent",
+    def __init__(self, pipeline, name: str, loop: str = "none", appearance: bool = False, mode: str | None = None,
                  auto_mask: str | None = None):
         self.pipeline, self.name, self.loop, self.appearance, self.mode = pipeline, name, loop, appearance, mode
         self.auto_mask = auto_mask
 
+    def animation_settings(self, num_frames: int, seed: int):
+        """The :class:`~cinescape.pipeline.AnimationSettings` of one run: the CLI's defaults plus the protocol's."""
+        from dataclasses import replace
+
+        from ..pipeline import AnimationSettings
+
+        overrides = {"num_frames": num_frames, "seed": seed, "loop": self.loop, "appearance": self.appearance}
+        overrides.update({k: v for k, v in (("mode", self.mode), ("auto_mask", self.auto_mask)) if v is not None})
+        return replace(AnimationSettings(), **overrides)
+
     def generate(self, clip: EvalClip, seed: int) -> Generated:
-        n, h, w = clip.frames.shape[:3]
-        animation = self.pipeline.plan(clip.frames[0], num_frames=n, loop=self.loop, seed=seed,
-                                       appearance=self.appearance, mode=self.mode, auto_mask=self.auto_mask)
-        frames = np.stack(list(animation.frames()))
+        animation = self.pipeline.plan(clip.input, self.animation_settings(len(clip.frames), seed))
+        frames = clip.prepare(list(animation.frames()))
         flows = None
-        if self.loop == "none":  # with a cross-fade or symmetric loop, frames are blends: no single flow explains them
-            flows = flow_normalized_to_pixels(resize_flow(animation.steps, (h, w)), h, w)
+        if self.loop == "none":  # with a looping mode frames are blends: no single flow explains them
+            flows = clip.prepare_flows(animation.steps)
         return Generated(frames, flows)
 
 
@@ -646,7 +704,7 @@ def _markdown(report: dict) -> str:
     seeds = f"seeds {s['seed']}..{s['seed'] + s['samples'] - 1}"
     protocol = (f"{len(report['clips'])} clips ({' + '.join(sources)}), {s['frames']} frames each, compared at "
                 f"{shape}; {s['samples']} samples ({seeds}) per stochastic method; models: loop {s['loop']}, "
-                f"motion {s.get('mode', 'recurrent')}, "
+                f"motion {s.get('mode') or _default_mode() + ' (the default)'}, "
                 f"appearance {'on' if s['appearance'] else 'off'}. Figures average frames 1..N-1 (frame 0 is the "
                 "input), then samples and clips.")
     lines += [protocol, "", format_table(report), "", "| Metric | What it measures |", "|---|---|"]
@@ -660,6 +718,12 @@ def _markdown(report: dict) -> str:
                    "won by not animating at all (`static`); read them together with the motion ratio. Fréchet distances need hundreds of clips to be stable; "
                    "on a few clips they only rank methods roughly.")]
     return "\n".join(lines) + "\n"
+
+
+def _default_mode() -> str:
+    from ..pipeline import AnimationSettings
+
+    return AnimationSettings().mode
 
 
 def _csv(report: dict) -> str:

@@ -121,7 +121,7 @@ def color_transfer_hwc(maps: np.ndarray | torch.Tensor, image: np.ndarray) -> np
 
 
 def guided_color_coefficients(maps: np.ndarray, small: np.ndarray, *, radius: int = 2, eps: float = 4e-3,
-                              min_slope: float = 0.35) -> np.ndarray:
+                              min_slope: float = 0.35, locality: float = 1.0) -> np.ndarray:
     """AL's colour transfer at working size, re-expressed as a local affine map of the frame for guided
     upsampling (He et al.'s guided filter as an upsampler): ``tanh(C_w * I + C_b)`` of the (h, w, 3) working-size
     frame ``small`` is fitted per channel by ``a * I + b`` over (2r+1)² windows (:func:`~cinescape.ops.layers.
@@ -133,6 +133,9 @@ def guided_color_coefficients(maps: np.ndarray, small: np.ndarray, *, radius: in
         maps: (h, w, 6) float32 colour maps ``[C_w, C_b]`` (:func:`maps_to_hwc`).
         small: (h, w, 3) float32 working-size frame in [-1, 1] the maps were predicted for.
         radius, eps, min_slope: window radius in working-size pixels, ridge (squared [-1, 1] units), slope floor.
+        locality: 1 keeps the local fit; 0 replaces it by one affine map per channel fitted over the whole frame
+            (a global colour grade, the same for sky and land); in between, ``global + locality * (local -
+            global)``.
 
     Returns:
         (h, w, 6) float32 coefficients ``[a, b]``.
@@ -146,9 +149,16 @@ def guided_color_coefficients(maps: np.ndarray, small: np.ndarray, *, radius: in
     """
     from .layers import fit_local_affine
 
-    target = np.tanh(small * maps[..., :3] + maps[..., 3:])
-    return fit_local_affine(np.ascontiguousarray(small, np.float32), np.ascontiguousarray(target, np.float32),
-                            radius, eps, min_slope=min_slope)
+    small = np.ascontiguousarray(small, np.float32)
+    target = np.ascontiguousarray(np.tanh(small * maps[..., :3] + maps[..., 3:]), np.float32)
+    local = fit_local_affine(small, target, radius, eps, min_slope=min_slope) if locality > 0 else 0.0
+    if locality >= 1:
+        return local
+    mean_i, mean_p = small.mean((0, 1)), target.mean((0, 1))
+    cov = ((small - mean_i) * (target - mean_p)).mean((0, 1))
+    slope = np.maximum(cov / (small.var((0, 1)) + eps), min_slope)
+    overall = np.concatenate((slope, mean_p - slope * mean_i)).astype(np.float32)   # (6,): [a, b] per channel
+    return np.ascontiguousarray(overall + locality * (local - overall) * np.ones_like(maps), np.float32)
 
 
 def apply_local_affine_hwc(coefficients: np.ndarray, image: np.ndarray) -> np.ndarray:

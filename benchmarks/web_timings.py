@@ -1,0 +1,109 @@
+"""How long the web page waits: upload, mask, preview and full render of a 1024x576 photo through `cinescape serve`.
+
+    python benchmarks/web_timings.py                       # web defaults (eulerian, colour stride 2), 3 repeats
+    python benchmarks/web_timings.py --mode recurrent --appearance-stride 1 --repeat 1
+
+Starts `cinescape serve` in its own process (shipped model), uploads the bundled example resized to 1024x576,
+asks for its automatic mask, then for a preview and a full render (5 s at 20 fps = 100 frames) with the page's
+defaults, each time from the request to the moment the finished video is offered (the page polls the same
+status). Prints one row per repeat and the medians, and the machine's load average (the timings are wall
+clock: other jobs on the machine slow them down).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import select
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "synthetic_landscape.png"
+
+
+def request(url: str, data: bytes | None = None, method: str | None = None, content_type: str | None = None):
+    headers = {"Content-Type": content_type} if content_type else {}
+    with urllib.request.urlopen(urllib.request.Request(url, data=data, method=method, headers=headers),
+                                timeout=600) as response:
+        body = response.read()
+        return json.loads(body) if response.headers["Content-Type"] == "application/json" else body
+
+
+def wait_done(base: str, render_id: str) -> dict:
+    while True:
+        status = request(f"{base}api/renders/{render_id}")
+        if status["state"] in ("done", "failed", "cancelled"):
+            if status["state"] != "done":
+                raise SystemExit(f"render {status['state']}: {status['error']}")
+            return status
+        time.sleep(0.05)
+
+
+def timed_render(base: str, photo_id: str, settings: dict) -> tuple[float, dict]:
+    started = time.perf_counter()
+    body = json.dumps({"settings": settings, "mask": None}).encode()
+    status = request(f"{base}api/photos/{photo_id}/renders", body, "POST", "application/json")
+    status = wait_done(base, status["id"])
+    request(f"{base}{status['video_url'].lstrip('/')}")   # the finished file is there
+    return time.perf_counter() - started, status
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", default="1024x576", help="photo size WxH (default 1024x576)")
+    parser.add_argument("--mode", default=None, help="motion mode (default: the page's, eulerian)")
+    parser.add_argument("--appearance-stride", type=int, default=None, help="default: the page's, 2")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    width, height = (int(v) for v in args.size.lower().split("x"))
+    photo = cv2.resize(np.asarray(Image.open(EXAMPLE).convert("RGB")), (width, height), interpolation=cv2.INTER_CUBIC)
+    buffer = io.BytesIO()
+    Image.fromarray(photo).save(buffer, format="PNG")
+    settings = {key: value for key, value in (("mode", args.mode), ("appearance_stride", args.appearance_stride))
+                if value is not None}
+
+    server = subprocess.Popen([sys.executable, "-m", "cinescape.cli", "serve", "--port", "0", "--quiet"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        if not select.select([server.stdout], [], [], 120)[0]:
+            raise SystemExit("the server did not start in 120 s")
+        base = server.stdout.readline().strip()
+        rows = []
+        for repeat in range(args.repeat):
+            started = time.perf_counter()
+            photo_id = request(f"{base}api/photos?name=bench.png", buffer.getvalue(), "POST", "image/png")["id"]
+            uploaded = time.perf_counter()
+            request(f"{base}api/photos/{photo_id}/mask")
+            masked = time.perf_counter()
+            preview_s, preview = timed_render(base, photo_id, {**settings, "preview": True})
+            render_s, render = timed_render(base, photo_id, settings)
+            rows.append({"upload_s": uploaded - started, "mask_s": masked - uploaded, "preview_s": preview_s,
+                         "render_s": render_s, "preview_frames": preview["frames_total"],
+                         "render_frames": render["frames_total"]})
+            print(f"run {repeat + 1}: upload {rows[-1]['upload_s']:.2f} s, mask {rows[-1]['mask_s']:.2f} s, "
+                  f"preview {preview_s:.2f} s ({preview['frames_total']} frames), "
+                  f"render {render_s:.2f} s ({render['frames_total']} frames at {width}x{height})", flush=True)
+        median = {key: statistics.median(row[key] for row in rows) for key in ("upload_s", "mask_s", "preview_s",
+                                                                             "render_s")}
+        print(f"median of {len(rows)}: upload {median['upload_s']:.2f} s, mask {median['mask_s']:.2f} s, "
+              f"preview {median['preview_s']:.2f} s, render {median['render_s']:.2f} s; settings "
+              f"{settings or 'the page defaults'}; load average {' '.join(f'{v:.2f}' for v in os.getloadavg())} "
+              f"on {os.cpu_count()} CPUs")
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()

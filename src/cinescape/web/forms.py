@@ -1,0 +1,311 @@
+"""The page's render request, checked: JSON in, :class:`~cinescape.AnimationSettings` and output options out.
+
+A request is ``{"settings": {...}, "mask": "data:image/png;base64,..." | null}``. Every field of ``settings`` is
+optional (:data:`WEB_DEFAULTS` fills the rest) and mirrors a ``cinescape animate`` option; unknown fields, wrong
+types and out-of-range values are refused with a one-line :class:`~cinescape.web.errors.BadRequest`.
+
+The mask means what the page shows: white moves. ``settings.auto_mask`` names the automatic mask the painting
+started from (``GET /api/photos/{id}/mask?auto=...``, ``"none"``: a blank or all-white start), and ``mask`` is that
+mask after the brushes (null: not painted). Unlike the CLI, where ``--mask`` multiplies the automatic mask, the
+painted mask replaces it (:meth:`~cinescape.web.service.RenderService.render_mask`).
+
+A *preview* renders the same animation smaller and shorter, so that it comes back in a few seconds: the photo
+is downscaled to :attr:`RenderLimits.preview_short_side` px (short side), and the loop keeps its length in
+seconds at a lower frame rate (:attr:`RenderLimits.preview_fps`), with the motion per frame scaled up to match,
+so the preview moves as far per second as the full render does (:func:`preview_inputs`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import math
+import warnings
+from dataclasses import dataclass, replace
+from typing import Any
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from ..control import parse_arrows
+from ..errors import CinescapeError
+from ..pipeline import LOOP_MODES, AnimationSettings
+from .errors import BadRequest, TooLarge
+
+#: What the page starts with; a request's missing fields take these values. ``mode="eulerian"`` and
+#: ``appearance_stride=2`` keep a 100-frame 1024x576 loop within seconds (README, "Web page").
+WEB_DEFAULTS: dict[str, Any] = {
+    "preview": False,          # True: a small, quick version (see the module docstring)
+    "seconds": 5.0,            # loop length
+    "fps": 20.0,
+    "motion_speed": 1.0,
+    "mode": AnimationSettings.mode,   # the library's (and CLI's) defaults
+    "loop": AnimationSettings.loop,
+    "time_of_day": None,       # None: colours from a codebook sequence picked by the seed
+    "appearance": True,
+    "appearance_stride": 2,    # colour maps every 2nd frame, interpolated (about 55 dB from stride 1)
+    "seed": 0,
+    "format": "mp4",
+    "arrows": None,            # [{"from": [x, y], "to": [x, y]}, ...] in photo pixels, length = px per frame
+    "arrows_mode": "direct",   # what is drawn is what moves, inside the painted region
+    "auto_mask": "default",    # the automatic mask (the painting starts from); "default": the model's (sky+water)
+    "flow": False,             # also write the colour-coded flow as a second video
+}
+FORMATS = ("mp4", "webm", "gif")
+MEDIA_TYPES = {"mp4": "video/mp4", "webm": "video/webm", "gif": "image/gif"}
+AUTO_MASK_CHOICES = ("default", "none", "sky", "sky+water")
+MODES = ("eulerian", "recurrent")
+LOOPS = tuple(LOOP_MODES)   # whatever the pipeline offers ("crossfade", "symmetric", ...)
+ARROW_MODES = ("direct", "latent")
+#: Offered by the page; any list of day, sunset, twilight, night (and the aliases) is accepted.
+TIME_OF_DAY_PRESETS = ("day,sunset,night", "day,sunset", "day,twilight,night", "sunset", "twilight", "night")
+MAX_SEED = 2**31 - 1
+MAX_GIF_FPS = 50   # browsers play GIFs with shorter delays slower than asked
+
+
+@dataclass(frozen=True)
+class RenderLimits:
+    """Bounds of a render request (a server's choice, shown by ``GET /api/info``)."""
+
+    min_seconds: float = 0.5
+    max_seconds: float = 30.0
+    max_fps: float = 60.0
+    max_frames: int = 600            # seconds x fps
+    max_motion_speed: float = 10.0   # as AnimationSettings allows
+    preview_short_side: int = 384    # px; photos smaller than this are previewed at their own size
+    preview_fps: float = 10.0        # the preview's frame rate (at most the request's)
+    preview_appearance_stride: int = 4   # colour maps of a preview every 4th frame at least (the costly part)
+    max_mask_bytes: int = 8_000_000  # the painted mask PNG, decoded from base64
+    max_mask_pixels: int = 16_000_000
+
+
+@dataclass
+class RenderRequest:
+    """A checked request for one photo: what :meth:`~cinescape.CinemagraphPipeline.plan` gets, and how to write it.
+
+    ``settings`` are for the full photo (``preview_inputs`` derives the preview's); ``arrows`` is the request's
+    arrow list (photo pixels), already validated, also inside ``settings``.
+    """
+
+    preview: bool
+    seconds: float
+    fps: float
+    format: str
+    flow: bool
+    settings: AnimationSettings
+    arrows: list[dict] | None
+
+    @property
+    def num_frames(self) -> int:
+        return self.settings.num_frames
+
+
+# ------------------------------------------------------------------------------------------ field checks
+
+
+def _bool(fields: dict, name: str) -> bool:
+    value = fields[name]
+    if not isinstance(value, bool):
+        raise BadRequest(f"{name} must be true or false, got {_show(value)}")
+    return value
+
+
+def _number(fields: dict, name: str, low: float, high: float) -> float:
+    value = fields[name]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise BadRequest(f"{name} must be a number, got {_show(value)}")
+    if not low <= value <= high:
+        raise BadRequest(f"{name} must be between {low:g} and {high:g}, got {value:g}")
+    return float(value)
+
+
+def _integer(fields: dict, name: str, low: int, high: int) -> int:
+    value = fields[name]
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # JavaScript has one number type: 2.0 is 2
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BadRequest(f"{name} must be a whole number, got {_show(value)}")
+    if not low <= value <= high:
+        raise BadRequest(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _choice(fields: dict, name: str, choices: tuple[str, ...]) -> str:
+    value = fields[name]
+    if value not in choices:
+        raise BadRequest(f"{name} must be one of {', '.join(choices)}, got {_show(value)}")
+    return value
+
+
+def _show(value: Any, limit: int = 40) -> str:
+    """A short JSON-ish rendering of a bad value, for the message."""
+    text = repr(value) if not isinstance(value, str) else f'"{value}"'
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _option_message(exc: CinescapeError) -> str:
+    """A pipeline option error in the page's words: its fields have the CLI options' names without ``--``."""
+    return str(exc).replace("--", "")
+
+
+# ------------------------------------------------------------------------------------------ parsing
+
+
+def parse_render_request(payload: Any, photo_size: tuple[int, int],
+                         limits: RenderLimits = RenderLimits()) -> RenderRequest:
+    """Check a decoded request body for a photo of ``photo_size`` (H, W) and build the pipeline settings.
+
+    Raises :class:`~cinescape.web.errors.BadRequest` (one line) for anything wrong; the mask is checked here too.
+    """
+    if not isinstance(payload, dict):
+        raise BadRequest(f"the request must be a JSON object {{\"settings\": {{...}}, \"mask\": ...}}, "
+                         f"got {type(payload).__name__}")
+    unknown = sorted(set(payload) - {"settings", "mask"})
+    if unknown:
+        raise BadRequest(f'unknown request field "{unknown[0]}" (only "settings" and "mask")')
+    given = payload.get("settings") or {}
+    if not isinstance(given, dict):
+        raise BadRequest(f"settings must be a JSON object, got {type(given).__name__}")
+    unknown = sorted(set(given) - set(WEB_DEFAULTS))
+    if unknown:
+        raise BadRequest(f'unknown setting "{unknown[0]}" (known: {", ".join(WEB_DEFAULTS)})')
+    fields = {**WEB_DEFAULTS, **given}
+
+    preview = _bool(fields, "preview")
+    seconds = _number(fields, "seconds", limits.min_seconds, limits.max_seconds)
+    fps = _number(fields, "fps", 1.0, limits.max_fps)
+    num_frames = round(seconds * fps)
+    if not 2 <= num_frames <= limits.max_frames:
+        raise BadRequest(f"seconds x fps must give 2 to {limits.max_frames} frames, got {num_frames} "
+                         f"({seconds:g} s at {fps:g} fps)")
+    output_format = _choice(fields, "format", FORMATS)
+    if output_format == "gif" and fps > MAX_GIF_FPS:
+        raise BadRequest(f"GIF plays at most {MAX_GIF_FPS} fps, got {fps:g}; lower fps or choose MP4 or WebM")
+    time_of_day = fields["time_of_day"]
+    if time_of_day is not None and not isinstance(time_of_day, str):
+        raise BadRequest(f"time_of_day must be null or a text like \"day,sunset,night\", got {_show(time_of_day)}")
+    auto_mask = _choice(fields, "auto_mask", AUTO_MASK_CHOICES)
+
+    height, width = photo_size
+    arrows = fields["arrows"]
+    if arrows is not None:
+        if arrows == []:
+            arrows = None  # no arrows drawn: the model's own motion
+        else:
+            try:
+                parse_arrows(arrows, width, height, option="arrows")
+            except CinescapeError as exc:
+                raise BadRequest(str(exc)) from None
+
+    settings = AnimationSettings(
+        num_frames=num_frames,
+        loop=_choice(fields, "loop", LOOPS),
+        seed=_integer(fields, "seed", 0, MAX_SEED),
+        motion_speed=_number(fields, "motion_speed", 0.0, limits.max_motion_speed),
+        appearance=_bool(fields, "appearance"),
+        appearance_stride=_integer(fields, "appearance_stride", 1, 16),
+        mode=_choice(fields, "mode", MODES),
+        auto_mask=None if auto_mask == "default" else auto_mask,
+        mask=parse_mask(payload.get("mask"), photo_size, limits),
+        arrows=arrows,
+        arrows_mode=_choice(fields, "arrows_mode", ARROW_MODES),
+        time_of_day=(time_of_day or "").strip() or None,   # "" (the page's "codebook colours") is None
+    )
+    if settings.time_of_day is not None and not settings.appearance:
+        settings.time_of_day = None  # the page keeps the choice while colours are off; nothing to choose then
+    try:
+        settings.validate()
+    except CinescapeError as exc:
+        raise BadRequest(_option_message(exc)) from None
+    return RenderRequest(preview=preview, seconds=seconds, fps=fps, format="mp4" if preview else output_format,
+                         flow=_bool(fields, "flow"), settings=settings, arrows=arrows)
+
+
+def parse_mask(value: Any, photo_size: tuple[int, int], limits: RenderLimits = RenderLimits()) -> np.ndarray | None:
+    """The painted mask: a PNG as a data URL (or plain base64) -> (H, W) float32 in [0, 1] (white moves), or None.
+
+    Its size need not be the photo's (the pipeline resizes it), but its aspect ratio must be, so that what was
+    painted lies where it was painted.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadRequest(f"mask must be a PNG data URL (data:image/png;base64,...) or null, got {_show(value)}")
+    text = value.split(",", 1)[1] if value.startswith("data:") and "," in value else value
+    if len(text) > limits.max_mask_bytes * 4 // 3 + 4:
+        raise TooLarge(f"mask: over {limits.max_mask_bytes / 1e6:g} MB")
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise BadRequest("mask: not valid base64 (send the canvas's toDataURL('image/png'))") from None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                mask_width, mask_height = image.size
+                if mask_width * mask_height > limits.max_mask_pixels:
+                    raise TooLarge(f"mask: {mask_width}x{mask_height} is over {limits.max_mask_pixels / 1e6:g} "
+                                   "megapixels")
+                image.load()
+                gray = np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+            raise BadRequest(f"mask: not a readable image, or truncated ({' '.join(str(exc).split())[:80]})"
+                             ) from None
+    height, width = photo_size
+    if abs(mask_width / mask_height - width / height) > 0.02 * width / height + 1.0 / min(mask_height, height):
+        raise BadRequest(f"mask: its {mask_width}x{mask_height} does not have the photo's aspect ratio "
+                         f"({width}x{height})")
+    return gray
+
+
+# ------------------------------------------------------------------------------------------ preview
+
+
+def preview_size(photo_size: tuple[int, int], limits: RenderLimits = RenderLimits()) -> tuple[int, int]:
+    """(H, W) of a preview: the photo's aspect, short side at most ``limits.preview_short_side``; a downscaled
+    preview has even sides (H.264's 4:2:0 video would otherwise pad a row or column)."""
+    height, width = photo_size
+    scale = limits.preview_short_side / min(height, width)
+    if scale >= 1.0:
+        return height, width
+    return max(32, 2 * round(height * scale / 2)), max(32, 2 * round(width * scale / 2))
+
+
+def preview_inputs(request: RenderRequest, image: np.ndarray, limits: RenderLimits = RenderLimits()
+                   ) -> tuple[np.ndarray, AnimationSettings, float]:
+    """``(image, settings, fps)`` that render ``request``: the photo itself for a full render; for a preview the
+    photo downscaled (:func:`preview_size`) at ``min(fps, limits.preview_fps)`` with the same length in seconds.
+
+    Arrows are in photo pixels per frame: scaling their end points scales their lengths with the photo. A
+    preview frame spans ``fps / preview_fps`` frames of the full render, so the motion speed is multiplied by that
+    (capped at the pipeline's maximum): the preview moves as far per second as the render will. Its colour maps are
+    predicted every ``limits.preview_appearance_stride``-th frame at least, interpolated between.
+    """
+    if not request.preview:
+        return image, request.settings, request.fps
+    height, width = image.shape[:2]
+    small_height, small_width = preview_size((height, width), limits)
+    small = image if (small_height, small_width) == (height, width) else cv2.resize(
+        image, (small_width, small_height), interpolation=cv2.INTER_AREA)
+    fps = min(request.fps, limits.preview_fps)
+    frames = max(2, round(request.seconds * fps))
+    speed = min(limits.max_motion_speed, request.settings.motion_speed * request.fps / fps)
+    arrows = None
+    if request.arrows is not None:
+        sx, sy = small_width / width, small_height / height
+
+        def scaled(point):  # clamped: rounding must not push an end point past the smaller image's edge
+            return [min(max(point[0] * sx, 0.0), small_width), min(max(point[1] * sy, 0.0), small_height)]
+        arrows = [{"from": scaled(a["from"]), "to": scaled(a["to"])} for a in request.arrows]
+    changes = {"num_frames": frames, "motion_speed": speed, "arrows": arrows,
+               "appearance_stride": min(max(request.settings.appearance_stride, limits.preview_appearance_stride),
+                                        frames)}
+    if hasattr(request.settings, "loop_period"):  # a period in frames (loop="phased"): the same in seconds
+        changes["loop_period"] = max(2.0, request.settings.loop_period * fps / request.fps)
+    return small, replace(request.settings, **changes), fps
+
+
+__all__ = ["AUTO_MASK_CHOICES", "FORMATS", "MEDIA_TYPES", "RenderLimits", "RenderRequest", "TIME_OF_DAY_PRESETS",
+           "WEB_DEFAULTS", "parse_mask", "parse_render_request", "preview_inputs", "preview_size"]

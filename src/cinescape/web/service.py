@@ -1,0 +1,525 @@
+"""Photos, renders and the render queue: what the web routes do, without a web framework.
+
+* A :class:`Photo` is an upload, decoded once, with its own temporary folder (renders are written inside it). It
+  expires :attr:`ServiceLimits.photo_ttl_s` seconds after it was last used (a sweep every
+  :attr:`ServiceLimits.sweep_interval_s`), and at shutdown every folder goes.
+* A :class:`Render` is one preview or full render of a photo. Renders wait in a bounded queue (past
+  :attr:`ServiceLimits.max_queue` waiting renders a submit is refused with :class:`~cinescape.web.errors.Busy`)
+  and ONE worker thread runs them in order: the pipeline is loaded once per server and is not meant to plan two
+  animations at once. The worker writes the frames with :class:`~cinescape.io.video.VideoWriter`, which encodes
+  into a hidden temporary file and renames it when the video is complete; a render's files are offered only once
+  its state is ``"done"``. A cancelled render stops before the next frame.
+* Masks: the automatic mask is the pipeline's own full-resolution fluid matte, computed once per photo and choice
+  (:meth:`RenderService.auto_matte`); the page gets it at display size, and a render gets it with the page's brush
+  strokes applied (:meth:`RenderService.render_mask`) as ``mask=``, with ``auto_mask="none"``.
+
+States of a render: ``queued`` -> ``running`` -> ``done`` | ``failed`` | ``cancelled`` (or ``queued`` ->
+``cancelled``). Phases while running: ``planning`` (motion, masks, arrow fitting: no frame count yet),
+``rendering``, ``flow`` (the flow video), ``finishing`` (the encoders' last step).
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import io
+import logging
+import re
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+import warnings
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from ..errors import CinescapeError, InputImageError
+from ..io.image import MIN_IMAGE_SIDE, load_image
+from ..io.video import VideoWriter
+from ..pipeline import AnimationSettings
+from .errors import BadRequest, Busy, Conflict, NotFound, TooLarge, WebError
+from .forms import AUTO_MASK_CHOICES, MEDIA_TYPES, RenderLimits, RenderRequest, preview_inputs
+
+log = logging.getLogger("cinescape.web")
+
+TERMINAL_STATES = ("done", "failed", "cancelled")
+
+
+@dataclass(frozen=True)
+class ServiceLimits:
+    """How much one server takes on (the defaults suit one person on a laptop)."""
+
+    max_upload_bytes: int = 30_000_000    # the photo file
+    max_photo_pixels: int = 25_000_000    # 6000x4000; more would take minutes per loop anyway
+    display_long_side: int = 1024         # the page's copy of the photo and its masks
+    max_queue: int = 4                    # renders waiting behind the running one
+    max_photos: int = 8                   # photos held at once (the least recently used idle one gives way)
+    photo_ttl_s: float = 3600.0           # an unused photo and its renders are deleted after this
+    sweep_interval_s: float = 60.0
+
+
+class RenderCancelled(Exception):
+    """Raised inside the worker between frames when a render was cancelled."""
+
+
+@dataclass(eq=False)
+class Photo:
+    """An uploaded photo: the decoded pixels, the page's smaller copy, and a folder for its renders."""
+
+    id: str
+    name: str                       # file name stem of the upload, for download names
+    folder: Path
+    image: np.ndarray               # (H, W, 3) uint8, as the pipeline reads it (EXIF orientation applied)
+    display: bytes                  # JPEG of the photo at display size
+    display_size: tuple[int, int]   # (h, w)
+    last_used: float
+    # automatic-mask choice -> the pipeline's full-resolution fluid matte, (H, W) float32 (None: everything moves)
+    mattes: dict[str, np.ndarray | None] = field(default_factory=dict)
+    # automatic-mask choice -> that matte at display size, as the page gets it: (h, w) uint8 (white moves)
+    shown_mattes: dict[str, np.ndarray] = field(default_factory=dict)
+    renders: list[str] = field(default_factory=list)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(H, W) of the photo."""
+        return self.image.shape[0], self.image.shape[1]
+
+    def describe(self) -> dict:
+        height, width = self.size
+        display_height, display_width = self.display_size
+        return {"id": self.id, "name": self.name, "width": width, "height": height,
+                "display_width": display_width, "display_height": display_height,
+                "image_url": f"/api/photos/{self.id}/image", "mask_url": f"/api/photos/{self.id}/mask"}
+
+
+@dataclass(eq=False)
+class Render:
+    """One preview or full render of a photo, and where it stands."""
+
+    id: str
+    photo: Photo
+    request: RenderRequest
+    created: float
+    state: str = "queued"
+    phase: str = "queued"
+    frames_done: int = 0
+    frames_total: int = 0           # 0 until planned (frames, plus as many flow frames)
+    error: str | None = None
+    started: float | None = None
+    finished: float | None = None
+    video: Path | None = None       # set only when complete (state "done")
+    flow_video: Path | None = None
+    cancel_requested: threading.Event = field(default_factory=threading.Event)
+
+
+class RenderService:
+    """The server's state: photos, renders, the queue and its single worker thread.
+
+    ``pipeline``: a loaded :class:`~cinescape.CinemagraphPipeline` (loaded once per server). ``root``: where the
+    server's temporary folder is made (default: the system's temporary directory); it is removed by :meth:`close`.
+    ``clock``: seconds, monotonic (tests move it to expire photos).
+    """
+
+    def __init__(self, pipeline, *, root: str | Path | None = None, limits: ServiceLimits = ServiceLimits(),
+                 render_limits: RenderLimits = RenderLimits(), clock=time.monotonic):
+        self.pipeline = pipeline
+        self.limits = limits
+        self.render_limits = render_limits
+        self.clock = clock
+        self.root = Path(tempfile.mkdtemp(prefix="cinescape-web-", dir=root))
+        self._photos: dict[str, Photo] = {}
+        self._renders: dict[str, Render] = {}
+        self._queue: collections.deque[Render] = collections.deque()
+        self._running: Render | None = None
+        self._lock = threading.Lock()                      # guards the dicts, the queue and state changes
+        self._wake = threading.Condition(self._lock)       # the worker waits on it for renders
+        # The pipeline plans one animation at a time (it caches models and labels as it goes): the worker holds
+        # this while planning, the mask route while computing a mask. Rendering frames needs no lock.
+        self._pipeline_lock = threading.Lock()
+        self._closed = threading.Event()
+        self._worker = threading.Thread(target=self._work, name="cinescape-render", daemon=True)
+        self._janitor = threading.Thread(target=self._sweep_periodically, name="cinescape-janitor", daemon=True)
+        self._worker.start()
+        self._janitor.start()
+
+    # ------------------------------------------------------------------------------------------ photos
+
+    def add_photo(self, data: bytes, name: str | None = None) -> Photo:
+        """Decode an upload (the file's bytes) into a new :class:`Photo`; one-line 4xx errors for bad files."""
+        if self._closed.is_set():
+            raise WebError("the server is shutting down", status=503)
+        if not data:
+            raise BadRequest("empty upload: send the photo file as the request body")
+        if len(data) > self.limits.max_upload_bytes:
+            raise TooLarge(f"the photo file is {len(data) / 1e6:.1f} MB, over the limit of "
+                           f"{self.limits.max_upload_bytes / 1e6:g} MB")
+        self._check_pixels(data)
+        folder = Path(tempfile.mkdtemp(prefix="photo-", dir=self.root))
+        try:
+            upload = folder / "upload"
+            upload.write_bytes(data)
+            try:
+                image = load_image(upload, max_pixels=self.limits.max_photo_pixels, min_side=MIN_IMAGE_SIDE)
+            except InputImageError as exc:
+                # The message names the server's temporary file: say "the upload" instead.
+                message = str(exc).replace(f"image '{upload}'", "the upload").replace(f"'{upload}'", "the upload")
+                raise BadRequest(message.replace(str(upload), "the upload")) from None
+            upload.unlink()  # the decoded pixels are kept; the file is not needed any more
+            height, width = image.shape[:2]
+            scale = min(1.0, self.limits.display_long_side / max(height, width))
+            display_size = (max(1, round(height * scale)), max(1, round(width * scale)))
+            small = image if scale == 1.0 else cv2.resize(image, display_size[::-1], interpolation=cv2.INTER_AREA)
+            buffer = io.BytesIO()
+            Image.fromarray(small).save(buffer, format="JPEG", quality=90)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        photo = Photo(id=secrets.token_hex(8), name=_safe_stem(name), folder=folder, image=image,
+                      display=buffer.getvalue(), display_size=display_size, last_used=self.clock())
+        with self._lock:
+            if len(self._photos) >= self.limits.max_photos:
+                idle = [p for p in self._photos.values() if not self._busy(p)]
+                if not idle:
+                    shutil.rmtree(folder, ignore_errors=True)
+                    raise Busy(f"busy: {len(self._photos)} photos are being rendered; try again later")
+                self._forget(min(idle, key=lambda p: p.last_used))
+            self._photos[photo.id] = photo
+        return photo
+
+    def _check_pixels(self, data: bytes) -> None:
+        """Refuse a photo with too many pixels from its header, before decoding any pixel (413)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            try:
+                with Image.open(io.BytesIO(data)) as image:
+                    width, height = image.size
+            except Exception:  # not an image, or a header Pillow cannot parse: load_image says so in its words
+                return
+        if width * height > self.limits.max_photo_pixels:
+            raise TooLarge(f"the photo is {width}x{height} ({width * height / 1e6:.1f} megapixels), over the limit "
+                           f"of {self.limits.max_photo_pixels / 1e6:g} megapixels; downscale it first")
+
+    def photo(self, photo_id: str) -> Photo:
+        with self._lock:
+            photo = self._photos.get(photo_id)
+            if photo is None:
+                raise NotFound(f"unknown photo id {_show_id(photo_id)} (expired, or the server restarted: "
+                               "upload the photo again)")
+            photo.last_used = self.clock()
+            return photo
+
+    def delete_photo(self, photo_id: str) -> None:
+        """Forget a photo and delete its folder; its queued renders are cancelled, a running one is stopped."""
+        photo = self.photo(photo_id)
+        with self._lock:
+            self._forget(photo)
+
+    def auto_matte(self, photo: Photo, auto: str) -> np.ndarray | None:
+        """The motion mask :meth:`~cinescape.CinemagraphPipeline.plan` would compute for ``photo`` with
+        ``auto_mask=auto`` (``"default"``: the model's choice) and no user mask: the pipeline's own full-resolution
+        ``fluid_matte``, (H, W) float32 in [0, 1], or None where everything moves. Computed once per photo and
+        choice (the segmentation networks are the slow part) for the page and for every render of the photo."""
+        if auto not in AUTO_MASK_CHOICES:
+            raise BadRequest(f"auto must be one of {', '.join(AUTO_MASK_CHOICES)}, got {auto!r}")
+        if auto not in photo.mattes:
+            settings = AnimationSettings(auto_mask=None if auto == "default" else auto)
+            try:
+                with self._pipeline_lock:
+                    photo.mattes[auto] = self.pipeline.fluid_matte(photo.image, settings)
+            except CinescapeError as exc:  # e.g. the sky matte's runtime is missing on this machine
+                raise WebError(f"the {auto} mask is not available here: {exc}", status=422) from None
+        return photo.mattes[auto]
+
+    def shown_matte(self, photo: Photo, auto: str) -> np.ndarray:
+        """:meth:`auto_matte` at display size as the page shows it: (h, w) uint8, 255 = moves."""
+        if auto not in photo.shown_mattes:
+            matte = self.auto_matte(photo, auto)
+            display_height, display_width = photo.display_size
+            if matte is None:
+                shown = np.full((display_height, display_width), 255, np.uint8)
+            else:
+                small = cv2.resize(matte, (display_width, display_height), interpolation=cv2.INTER_AREA)
+                shown = np.clip(small * 255 + 0.5, 0, 255).astype(np.uint8)
+            photo.shown_mattes[auto] = shown
+        return photo.shown_mattes[auto]
+
+    def mask_png(self, photo: Photo, auto: str) -> bytes:
+        """:meth:`shown_matte` as a greyscale PNG."""
+        buffer = io.BytesIO()
+        Image.fromarray(self.shown_matte(photo, auto), mode="L").save(buffer, format="PNG")
+        return buffer.getvalue()
+
+    def render_mask(self, photo: Photo, auto: str, painted: np.ndarray | None) -> np.ndarray | None:
+        """The full-resolution motion mask of a render: what the page showed is what moves.
+
+        ``auto``: the automatic mask the page started from (``"none"``: none); ``painted``: the page's mask after
+        the brushes, (h, w) float in [0, 1], or None when it was not painted. Unpainted, the automatic matte itself.
+        Painted over an automatic mask, the strokes are applied to the full-resolution matte as the page applied
+        them to its copy: where the page's value went up from ``shown`` towards 1 (the move brush), the matte goes
+        the same fraction of its own way to 1; where it went down towards 0 (the freeze brush), likewise to 0. So
+        a stroke moves or freezes exactly what it covered, and where no brush went the matte keeps its full
+        resolution (the page's copy is at most 1024 px wide). Painted from nothing (``auto="none"``), the painted
+        mask as it is. None: everything moves.
+        """
+        matte = None if auto == "none" else self.auto_matte(photo, auto)
+        if painted is None:
+            return matte
+        if auto == "none":
+            return painted
+        shown = self.shown_matte(photo, auto)
+        height, width = shown.shape
+        if painted.shape != shown.shape:  # an API client's mask of another size (same aspect ratio)
+            painted = cv2.resize(painted, (width, height), interpolation=cv2.INTER_LINEAR)
+        before = shown.astype(np.float32) / 255
+        after = painted.astype(np.float32)
+        # The fraction of the way to 1 (moved) and to 0 (frozen) each page pixel went; 0 where unpainted.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            moved = np.where(after > before, (after - before) / (1 - before), 0).astype(np.float32)
+            frozen = np.where(after < before, (before - after) / before, 0).astype(np.float32)
+        # A page pixel at 1 that stays 1 has no fraction of its own (its full-resolution matte is 1 already): it
+        # takes its painted neighbours', so that the upsampled fraction does not fall off across it, half-way
+        # through a stroke's edge (likewise at 0 for the freeze brush).
+        neighbourhood = np.ones((3, 3), np.uint8)
+        moved = np.where((shown == 255) & (after >= 1), cv2.dilate(moved, neighbourhood), moved)
+        frozen = np.where((shown == 0) & (after <= 0), cv2.dilate(frozen, neighbourhood), frozen)
+        full_height, full_width = photo.size
+        if matte is None:
+            matte = np.ones((full_height, full_width), np.float32)
+        if moved.shape != matte.shape:
+            moved = cv2.resize(moved, (full_width, full_height), interpolation=cv2.INTER_LINEAR)
+            frozen = cv2.resize(frozen, (full_width, full_height), interpolation=cv2.INTER_LINEAR)
+        return np.clip(matte + moved * (1 - matte) - frozen * matte, 0.0, 1.0)
+
+    # ------------------------------------------------------------------------------------------ renders
+
+    def submit(self, photo: Photo, request: RenderRequest) -> Render:
+        """Queue a render of ``photo``; :class:`~cinescape.web.errors.Busy` (429) when the queue is full."""
+        with self._lock:
+            if self._closed.is_set():
+                raise WebError("the server is shutting down", status=503)
+            if photo.id not in self._photos:
+                raise NotFound(f"unknown photo id {_show_id(photo.id)} (expired: upload the photo again)")
+            if len(self._queue) >= self.limits.max_queue:
+                ahead = len(self._queue) + (self._running is not None)
+                raise Busy(f"busy: {ahead} renders ahead of yours; try again when one has finished", ahead=ahead)
+            render = Render(id=secrets.token_hex(8), photo=photo, request=request, created=self.clock())
+            self._renders[render.id] = render
+            photo.renders.append(render.id)
+            photo.last_used = render.created
+            self._queue.append(render)
+            self._wake.notify()
+        return render
+
+    def render(self, render_id: str) -> Render:
+        with self._lock:
+            render = self._renders.get(render_id)
+            if render is None:
+                raise NotFound(f"unknown render id {_show_id(render_id)} (expired, or the server restarted)")
+            render.photo.last_used = self.clock()
+            return render
+
+    def cancel(self, render: Render) -> None:
+        """Cancel a queued render at once, or ask the running one to stop before its next frame."""
+        with self._lock:
+            if render.state == "queued":
+                self._queue.remove(render)
+                self._finish(render, "cancelled")
+            elif render.state == "running":
+                render.cancel_requested.set()
+            else:
+                ended = "finished" if render.state == "done" else render.state
+                raise Conflict(f"render {render.id} has already {ended}")
+
+    def status(self, render: Render) -> dict:
+        """What the page shows: state, phase, progress, queue position, error, and the files once done."""
+        with self._lock:
+            ahead = 0
+            if render.state == "queued":
+                ahead = self._queue.index(render) + (self._running is not None)
+            request = render.request
+            now = self.clock()
+            status = {
+                "id": render.id, "photo_id": render.photo.id, "preview": request.preview, "state": render.state,
+                "phase": render.phase, "frames_done": render.frames_done, "frames_total": render.frames_total,
+                "ahead": ahead, "error": render.error, "format": request.format,
+                "cancelling": render.cancel_requested.is_set() and render.state == "running",
+                "seconds": None if render.started is None else round((render.finished or now) - render.started, 3),
+                "video_url": None, "flow_url": None,
+            }
+            if render.state == "done":
+                status["video_url"] = f"/api/renders/{render.id}/video"
+                if render.flow_video is not None:
+                    status["flow_url"] = f"/api/renders/{render.id}/flow"
+            return status
+
+    def output(self, render: Render, kind: str) -> tuple[Path, str, str]:
+        """``(path, media type, download name)`` of a finished render's ``"video"`` or ``"flow"``."""
+        if render.state != "done":
+            raise Conflict(f"render {render.id} is {render.state}: its video is offered once it has finished")
+        path = render.video if kind == "video" else render.flow_video
+        if path is None:
+            raise NotFound(f"render {render.id} has no flow video (ask for one with \"flow\": true)")
+        if not path.is_file():
+            raise NotFound(f"render {render.id}'s files have expired")
+        suffix = ("-preview" if render.request.preview else "") + ("-flow" if kind == "flow" else "")
+        return path, MEDIA_TYPES[path.suffix[1:]], f"{render.photo.name}{suffix}{path.suffix}"
+
+    # ------------------------------------------------------------------------------------------ the worker
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                while not self._queue and not self._closed.is_set():
+                    self._wake.wait()
+                if self._closed.is_set():
+                    return
+                render = self._queue.popleft()
+                render.state, render.phase, render.started = "running", "planning", self.clock()
+                self._running = render
+            state, error = "done", None
+            try:
+                self._run(render)
+            except RenderCancelled:
+                state = "cancelled"
+            except (CinescapeError, WebError) as exc:   # a setting the pipeline refuses, a mask it cannot compute
+                state, error = "failed", str(exc).replace(str(self.root), "<server>")
+            except Exception as exc:  # a bug: the page gets one line, the server's log the traceback
+                log.exception("render %s failed", render.id)
+                state, error = "failed", f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+            if state != "done":
+                shutil.rmtree(render.photo.folder / f"render-{render.id}", ignore_errors=True)
+            with self._lock:
+                self._running = None
+                self._finish(render, state, error)
+                render.photo.last_used = self.clock()
+
+    def _run(self, render: Render) -> None:
+        """Plan and write one render; its files appear (renamed from temporary names) only when complete."""
+        request = render.request
+        image, settings, fps = preview_inputs(request, render.photo.image, self.render_limits)
+        # The mask the page showed (the automatic matte, computed once per photo, plus the brush strokes) is the
+        # motion mask, given as the user mask with no automatic mask on top: the pipeline does not segment the
+        # photo again, and it would otherwise multiply the painted mask by the automatic one.
+        auto = "default" if settings.auto_mask is None else settings.auto_mask
+        settings = replace(settings, mask=self.render_mask(render.photo, auto, settings.mask), auto_mask="none")
+        folder = render.photo.folder / f"render-{render.id}"
+        folder.mkdir()
+        stem = render.photo.name + ("-preview" if request.preview else "")
+        video_path = folder / f"{stem}.{request.format}"
+        flow_path = folder / f"{stem}-flow.mp4" if request.flow else None
+        self._check_cancelled(render)
+        with self._pipeline_lock:
+            animation = self.pipeline.plan(image, settings)
+        render.frames_total = animation.num_frames * (2 if request.flow else 1)
+        size = (animation.width, animation.height)
+        with contextlib.ExitStack() as stack:  # on any error both writers delete their temporary files
+            writer = stack.enter_context(VideoWriter(video_path, fps=fps, size=size))
+            flow_writer = stack.enter_context(VideoWriter(flow_path, fps=fps, size=size)) if flow_path else None
+            render.phase = "rendering"
+            for frame in animation.frames():
+                self._check_cancelled(render)
+                writer.write(frame)
+                render.frames_done += 1
+            if flow_writer is not None:
+                render.phase = "flow"
+                for frame in animation.flow_frames():
+                    self._check_cancelled(render)
+                    flow_writer.write(frame)
+                    render.frames_done += 1
+            render.phase = "finishing"
+        render.video, render.flow_video = video_path, flow_path
+
+    @staticmethod
+    def _check_cancelled(render: Render) -> None:
+        if render.cancel_requested.is_set():
+            raise RenderCancelled
+
+    def _finish(self, render: Render, state: str, error: str | None = None) -> None:
+        """Mark a render finished (call with ``self._lock`` held)."""
+        render.state, render.phase, render.error = state, state, error
+        render.finished = self.clock()
+
+    # ------------------------------------------------------------------------------------------ cleanup
+
+    def _busy(self, photo: Photo) -> bool:
+        """Whether a render of ``photo`` is queued or running (call with ``self._lock`` held)."""
+        return any(self._renders[r].state in ("queued", "running") for r in photo.renders if r in self._renders)
+
+    def _forget(self, photo: Photo) -> None:
+        """Drop a photo and its renders and delete its folder (call with ``self._lock`` held). A render of it that
+        is running is asked to stop; its writer then deletes its temporary files."""
+        self._photos.pop(photo.id, None)
+        for render_id in photo.renders:
+            render = self._renders.pop(render_id, None)
+            if render is None:
+                continue
+            if render.state == "queued":
+                self._queue.remove(render)
+                self._finish(render, "cancelled")
+            elif render.state == "running":
+                render.cancel_requested.set()
+        shutil.rmtree(photo.folder, ignore_errors=True)
+
+    def sweep(self, now: float | None = None) -> list[str]:
+        """Delete the photos (and their renders) unused for :attr:`ServiceLimits.photo_ttl_s`; their ids."""
+        now = self.clock() if now is None else now
+        with self._lock:
+            expired = [p for p in self._photos.values()
+                       if now - p.last_used > self.limits.photo_ttl_s and not self._busy(p)]
+            for photo in expired:
+                self._forget(photo)
+        return [photo.id for photo in expired]
+
+    def _sweep_periodically(self) -> None:
+        while not self._closed.wait(self.limits.sweep_interval_s):
+            try:
+                self.sweep()
+            except Exception:  # never let the janitor die of one bad folder
+                log.exception("sweep failed")
+
+    @property
+    def closing(self) -> bool:
+        """Whether :meth:`stop` (or :meth:`close`) was called: event streams end, uploads are refused."""
+        return self._closed.is_set()
+
+    def stop(self) -> None:
+        """Begin shutting down: refuse new work, cancel what is queued, ask the running render to stop."""
+        with self._lock:
+            self._closed.set()
+            while self._queue:
+                self._finish(self._queue.popleft(), "cancelled")
+            if self._running is not None:
+                self._running.cancel_requested.set()
+            self._wake.notify_all()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Shut down: :meth:`stop`, wait for the worker (it stops before its next frame), delete every file."""
+        self.stop()
+        self._worker.join(timeout)
+        self._janitor.join(timeout)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    @property
+    def queue_length(self) -> int:
+        """Renders queued or running."""
+        with self._lock:
+            return len(self._queue) + (self._running is not None)
+
+
+def _safe_stem(name: str | None) -> str:
+    """A download name from the upload's file name: its stem, letters, digits, ``-`` and ``_`` only."""
+    stem = Path(name or "").stem if name else ""
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", stem).strip("-")[:60]
+    return f"cinescape-{stem}" if stem else "cinescape"
+
+
+def _show_id(value: str) -> str:
+    return repr(value if len(value) <= 40 else value[:37] + "...")
+
+
+__all__ = ["Photo", "Render", "RenderService", "ServiceLimits", "TERMINAL_STATES"]

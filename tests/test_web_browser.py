@@ -1,0 +1,228 @@
+"""The page in a real browser: `cinescape serve` in its own process, Debian's Chromium driven by Playwright.
+
+Upload the bundled example, paint a stroke with the move brush and drag one arrow with real mouse events,
+render, and check that the served MP4 moves along the arrow inside the painted stroke and nowhere else. The
+browser is the system's (``/usr/bin/chromium``, ``apt-get install chromium``); Playwright never downloads one.
+Every request the page makes to anything but the local server is blocked and counted: there must be none.
+
+Set ``CINESCAPE_WEB_SCREENSHOT=docs/web_screenshot.png`` to keep the page's screenshot (the README's).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from cinescape.io.video import read_video_frames
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "synthetic_landscape.png"
+SCREENSHOT_MAX_BYTES = 300_000
+
+# The stroke and the arrow, in pixels of the 512x288 example: a band across the lake, moved right and down.
+STROKE = ((150, 218), (380, 218))
+BRUSH = 56
+ARROW = ((250, 218), (256, 222))
+
+if not CHROMIUM.exists():
+    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium): the browser test is skipped",
+                allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed "
+                               "(pip install playwright; it drives the system's Chromium, no browser download)")
+pytest.importorskip("fastapi", reason='the web extra is not installed: pip install -e ".[web]"')
+
+
+# `cinescape serve` run so that, on Linux, the kernel sends it SIGTERM when the test process dies
+# (PR_SET_PDEATHSIG = 1): not even a killed test run leaves a server behind. Set in the child itself, as its first
+# step (a preexec_fn is unsafe in a process with threads, which this one has).
+SERVE = ("import ctypes, runpy, signal, sys\n"
+         "try:\n"
+         "    ctypes.CDLL('libc.so.6').prctl(1, signal.SIGTERM)\n"
+         "except (OSError, AttributeError):\n"
+         "    pass\n"
+         "sys.argv = ['cinescape', 'serve', '--port', '0', '--quiet']\n"
+         "runpy.run_module('cinescape.cli', run_name='__main__')\n")
+
+
+@pytest.fixture
+def server(tmp_path):
+    """`cinescape serve --port 0` with the shipped model, in its own process; its URL. Stopped (SIGTERM, then
+    SIGKILL) at the end of the test, however the test ends, and its temporary folder must be gone then."""
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    stderr_path = tmp_path / "server-stderr.txt"
+    with open(stderr_path, "w") as stderr:
+        process = subprocess.Popen([sys.executable, "-c", SERVE], stdout=subprocess.PIPE, stderr=stderr, text=True,
+                                   env=env)
+    try:
+        ready, _, _ = select.select([process.stdout], [], [], 90)
+        if not ready:
+            raise AssertionError(f"the server printed no URL in 90 s: {stderr_path.read_text()[-2000:]}")
+        url = process.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:"), (url, stderr_path.read_text()[-2000:])
+        yield url
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+    assert not list(tmp_path.glob("cinescape-web-*")), "the server left its temporary folder behind"
+
+
+def _wait_until(page, expression: str, timeout: float = 20.0) -> None:
+    """Poll a JavaScript expression until it is true (Playwright's wait_for_function evaluates strings with eval,
+    which the page's Content Security Policy forbids, as it should)."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"not true after {timeout} s: {expression}"
+        time.sleep(0.1)
+
+
+def _page_point(box: dict, photo_size: tuple[int, int], x: float, y: float) -> tuple[float, float]:
+    """Photo pixel (x, y) -> page coordinates on the canvas ``box`` showing a photo of ``photo_size`` (W, H)."""
+    width, height = photo_size
+    return box["x"] + x * box["width"] / width, box["y"] + y * box["height"] / height
+
+
+def _small_png(png: bytes) -> bytes:
+    """The screenshot under SCREENSHOT_MAX_BYTES: fewer colours (and, if need be, smaller) until it fits."""
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    for scale in (1.0, 0.85, 0.7, 0.55):
+        resized = image if scale == 1 else image.resize((round(image.width * scale), round(image.height * scale)),
+                                                        Image.Resampling.LANCZOS)
+        buffer = io.BytesIO()
+        resized.quantize(256, method=Image.Quantize.MEDIANCUT).save(buffer, format="PNG", optimize=True)
+        if buffer.tell() <= SCREENSHOT_MAX_BYTES:
+            break
+    return buffer.getvalue()
+
+
+def test_paint_arrow_render_in_chromium(server, tmp_path):
+    started = time.monotonic()
+    outside_requests = []
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 940}, device_scale_factor=1)
+            server_host = urllib.parse.urlsplit(server).netloc
+
+            def only_local(route):
+                if urllib.parse.urlsplit(route.request.url).netloc == server_host:
+                    route.continue_()
+                else:  # the page must work with the network off: nothing may go elsewhere
+                    outside_requests.append(route.request.url)
+                    route.abort()
+
+            page.route("**/*", only_local)
+            errors = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(server)
+            page.wait_for_selector("body[data-ready=true]", timeout=30_000)
+
+            # A short, plain loop: 1 s at 10 fps, frame 0 is the photo, colours fixed, the arrow's own field.
+            page.fill("#seconds", "1")
+            page.fill("#fps", "10")
+            page.select_option("#loop", "none")
+            page.uncheck("#appearance")
+            page.select_option("#mode", "eulerian")
+            page.select_option("#arrows-mode", "direct")
+
+            page.set_input_files("#file-input", str(EXAMPLE))
+            page.wait_for_selector("body[data-photo=ready]", timeout=60_000)
+            page.select_option("#region", "empty")   # nothing moves until painted
+            _wait_until(page, "!window.cinescape.state.maskEdited && window.cinescape.state.region === 'empty'")
+
+            # Paint a stroke with the move brush, with the mouse.
+            page.click("#tool-move")
+            page.locator("#brush-size").fill(str(BRUSH))
+            box = page.locator("#canvas").bounding_box()
+            size = (512, 288)
+            page.mouse.move(*_page_point(box, size, *STROKE[0]))
+            page.mouse.down()
+            page.mouse.move(*_page_point(box, size, *STROKE[1]), steps=25)
+            page.mouse.up()
+
+            # Drag one arrow inside the stroke.
+            page.click("#tool-arrow")
+            page.mouse.move(*_page_point(box, size, *ARROW[0]))
+            page.mouse.down()
+            page.mouse.move(*_page_point(box, size, *ARROW[1]), steps=8)
+            page.mouse.up()
+            page.mouse.move(box["x"] + box["width"] - 5, box["y"] + 5)   # the cursor off the stroke
+            arrows = page.evaluate("window.cinescape.state.arrows")
+            assert len(arrows) == 1, arrows
+            arrow = np.subtract(arrows[0]["to"], arrows[0]["from"])
+            assert np.allclose(arrow, np.subtract(ARROW[1], ARROW[0]), atol=1.0), arrow
+
+            # Preview, then render.
+            page.click("#preview-button")
+            page.wait_for_selector("body[data-render=done]", timeout=60_000)
+            assert "Preview done" in page.text_content("#status")
+            page.evaluate("document.body.dataset.render = ''")
+            page.click("#render-button")
+            page.wait_for_selector("body[data-render=done]", timeout=90_000)
+            assert "Render done" in page.text_content("#status"), page.text_content("#status")
+            _wait_until(page, "document.getElementById('result-video').readyState >= 2")
+
+            screenshot = _small_png(page.screenshot(full_page=True))
+            keep = os.environ.get("CINESCAPE_WEB_SCREENSHOT")
+            (Path(keep) if keep else tmp_path / "web_screenshot.png").write_bytes(screenshot)
+
+            mask_url = page.evaluate("window.cinescape.maskDataUrl()")
+            href = page.get_attribute("#download-link", "href")
+            assert not errors, errors
+        finally:
+            browser.close()
+    assert not outside_requests, f"the page asked the network for {outside_requests}"
+
+    # The served video: a finished MP4, as an attachment.
+    with urllib.request.urlopen(urllib.parse.urljoin(server, href), timeout=30) as response:
+        assert response.headers["Content-Type"] == "video/mp4"
+        assert response.headers["Content-Disposition"].startswith("attachment")
+        (tmp_path / "loop.mp4").write_bytes(response.read())
+    frames = np.stack(read_video_frames(tmp_path / "loop.mp4")).astype(np.float32)
+    assert frames.shape == (10, 288, 512, 3)
+
+    # Where the page's mask says "moves" (shrunk by the feathering and the motion) and where it says "still"
+    # (grown likewise), from the mask the page sent.
+    mask = np.asarray(Image.open(io.BytesIO(base64.b64decode(mask_url.split(",", 1)[1]))).convert("L")) / 255.0
+    assert mask.shape == (288, 512) and 0.05 < mask.mean() < 0.3
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (25, 25))
+    inside = cv2.erode((mask > 0.99).astype(np.uint8), kernel).astype(bool)
+    outside = cv2.erode((mask < 0.01).astype(np.uint8), kernel).astype(bool)
+    assert inside.sum() > 2000 and outside.sum() > 50_000
+
+    change = np.abs(frames[1:] - frames[0]).mean(axis=(0, 3))
+    assert change[outside].mean() < 1.0, change[outside].mean()   # the rest of the photo stays still
+    assert change[inside].mean() > 4.0, change[inside].mean()      # the stroke moves
+
+    # ... along the arrow: the optical flow from each frame to the next, inside the stroke, is the arrow.
+    gray = [cv2.cvtColor(frame.astype(np.uint8), cv2.COLOR_RGB2GRAY) for frame in frames]
+    flow_estimator = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    flows = np.stack([flow_estimator.calc(a, b, None) for a, b in zip(gray[:4], gray[1:5])])
+    moving = np.median(flows[:, inside], axis=(0, 1))
+    still = np.median(np.linalg.norm(flows[:, outside], axis=-1))
+    cosine = moving @ arrow / (np.linalg.norm(moving) * np.linalg.norm(arrow))
+    print(f"stroke moves {change[inside].mean():.1f} levels per frame, the rest {change[outside].mean():.2f}; "
+          f"median flow in the stroke {moving.round(2)} px/frame for the arrow {arrow}, outside {still:.3f} px")
+    assert cosine > 0.95 and 0.6 < np.linalg.norm(moving) / np.linalg.norm(arrow) < 1.4, (moving, arrow)
+    assert still < 0.2, still
+    assert time.monotonic() - started < 60
