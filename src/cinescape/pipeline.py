@@ -4,21 +4,27 @@ Data flow for an H×W photo and a working size ``s`` (the predictors run on a co
 ``s``, so scene content has about the scale the networks were trained at; the full-resolution photo is
 sampled exactly once per output frame):
 
-1. Motion, at working size: ``B_{t+1} = P^M(I_t, z^M) * motion_speed * mask`` and the accumulated flow
-   ``A_{t+1} = accumulate_flow(A_t, B_{t+1})``, with ``I_t = warp(I_small, A_t)`` fed back (``mode="recurrent"``,
-   AL); or, with ``mode="eulerian"`` (Holynski et al. 2021), ONE call ``V = P^V(I_small, z^M) * motion_speed * mask``
-   (``P^V``: a velocity predictor distilled to the recurrent mode's mean flow, :mod:`cinescape.velocity`, or P^M
-   when the model has none) taken as a static velocity field and Euler-integrated,
-   ``A_{t+1} = accumulate_flow(A_t, V)``. The mask (1 = may move, 0 = frozen; a user mask and/or the automatic
-   sky/water mask, shrunk by 2 px, feathered at working size) multiplies every step flow, so frozen pixels keep
-   ``A_t = 0`` and sample themselves exactly.
-2. Loop: with ``loop="crossfade"`` a loop of L frames blends ``warp(I, A_k)`` and ``warp(I, A_{k+L})``
-   (AL Sec. 5); with ``loop="symmetric"`` frame t blends the photo moved t steps forward with the photo moved
-   L - t steps backward (the negated motion, integrated), weights ``1 - t/L`` and ``t/L`` (Holynski et al.
-   2021), so frame 0 is the photo and frame L would be too; with ``loop="none"`` frame 0 is the photo and
-   frames 1..N-1 are predicted.
-3. Appearance: codes keyframed from the photo's own code through a codebook sequence and back
-   (cyclic), predicted colour maps resized to H×W and applied as ``tanh(C_w * I + C_b)``.
+0. Layers, at full resolution: the fluid matte (the automatic sky/water mask refined against the photo's edges,
+   and/or a user mask; :meth:`CinemagraphPipeline.fluid_matte`) splits the photo into a still layer and a fluid
+   layer filled behind it (:class:`~cinescape.ops.layers.PhotoLayers`). Only the fluid layer moves; a frame is
+   ``alpha * warp(fluid, A_t) + (photo - alpha * fluid)``, so still pixels are the photo's own exactly.
+1. Motion, at working size: ``B_{t+1} = P^M(I_t, z^M) * motion_speed`` and the accumulated flow
+   ``A_{t+1} = accumulate_flow(A_t, B_{t+1})``, with ``I_t`` the still layer over the moved fluid layer fed back
+   (``mode="recurrent"``, AL); or, with ``mode="eulerian"`` (Holynski et al. 2021, the default), ONE call
+   ``V = P^V(I_small, z^M) * motion_speed`` (``P^V``: a velocity predictor distilled to the recurrent mode's mean
+   flow, :mod:`cinescape.velocity`, or P^M when the model has none) taken as a static velocity field and
+   Euler-integrated. With layers every flow is continued behind the still layer and smoothed
+   (:meth:`~cinescape.ops.layers.PhotoLayers.fluid_flow`), so the fluid moves as one sheet.
+2. Loop: with ``loop="phased"`` (the default) two copies of the photo, each moved from -T/2 to +T/2 steps over
+   a cycle of T frames and half a cycle apart, are faded in turn (:func:`~cinescape.ops.phased_schedule`), so no
+   frame is more than T/2 steps from the photo; with ``loop="crossfade"`` a loop of L frames blends
+   ``warp(I, A_k)`` and ``warp(I, A_{k+L})`` (AL Sec. 5); with ``loop="symmetric"`` frame t blends the photo
+   moved t steps forward with the photo moved L - t steps backward (weights ``1 - t/L`` and ``t/L``, Holynski et
+   al. 2021); with ``loop="none"`` frame 0 is the photo and frames 1..N-1 are predicted.
+3. Appearance: codes keyframed from the photo's own code through a codebook sequence and back (cyclic); the
+   predicted ``tanh(C_w * I + C_b)`` of each working-size frame is fitted as ``a * I + b`` (locally, or as one
+   grade per channel with ``appearance_locality=0``, the default) and applied to the full-resolution frame
+   (:func:`~cinescape.ops.render.guided_color_coefficients`).
 
 Control (AL Sec. 6.4, :mod:`cinescape.control`): ``arrows`` either optimise ``z^M`` so the predicted flow follows
 them (AL Eq. 12, ``arrows_mode="latent"``) or give the velocity field directly (``"direct"``); ``appearance_patches``
