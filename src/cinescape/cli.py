@@ -14,7 +14,6 @@ partial output file is left behind.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 import warnings
 from pathlib import Path
@@ -30,6 +29,8 @@ EXAMPLES = """examples:
   cinescape animate photo.jpg -o loop.mp4 --mode eulerian --loop symmetric --auto-mask sky
   cinescape animate photo.jpg -o loop.mp4 --arrows arrows.json --auto-mask sky
   cinescape animate photo.jpg -o loop.mp4 --time-of-day day,sunset,night
+  cinescape animate photos/ -o loops/ --workers 2          # every photo in photos/ -> loops/NAME.mp4, resumable
+  cinescape animate 'trip/*.jpg' -o 'loops/{stem}.webm' --backend ray
 """
 
 
@@ -88,8 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Animate a photo (AL Algorithm 1). OUTPUT's extension picks the format: .mp4 (H.264), .webm "
                     "(VP9), .gif, .webp (animated), or a path ending in / for numbered PNG frames.")
-    animate.add_argument("input", help="the photo (JPEG, PNG, WebP, TIFF, ...)")
-    animate.add_argument("-o", "--output", required=True, help="output video file, or folder/ for PNG frames")
+    animate.add_argument("input", nargs="+",
+                         help="the photo (JPEG, PNG, WebP, TIFF, ...); several photos, a folder of photos or a glob "
+                              "pattern animate each (see --workers)")
+    animate.add_argument("-o", "--output", required=True,
+                         help="output video file, or folder/ for PNG frames; several photos: a folder (DIR/ gets "
+                              "DIR/{stem}.mp4 and DIR/manifest.jsonl) or a name pattern with {stem}, {name}, {parent} "
+                              "(e.g. 'DIR/{stem}.gif', 'DIR/{stem}/' for PNG frames)")
     animate.add_argument("--frames", type=_positive_int, default=60, help="number of output frames (default 60)")
     animate.add_argument("--fps", type=_positive_float, default=20.0, help="frames per second (default 20)")
     animate.add_argument("--loop", choices=["phased", "crossfade", "symmetric", "none"], default="phased",
@@ -178,6 +184,20 @@ def build_parser() -> argparse.ArgumentParser:
                               "(default codebook)")
     control.add_argument("--control-steps", type=int, default=100, metavar="N",
                          help="Adam steps of the arrow and patch optimisations (default 100)")
+    batch = animate.add_argument_group(
+        "several photos (cinescape.batch)",
+        "Rerunning the same command skips the photos already done with the same settings and retries failed "
+        "ones; a photo that fails is reported on one line and the others go on; the exit status is 1 if any "
+        "failed. Every photo gets the same --seed, so its loop equals a one-photo `cinescape animate`.")
+    batch.add_argument("--workers", type=_positive_int, default=1, metavar="N",
+                       help="animate in N worker processes (or Ray actors), each loading the models once and "
+                            "using cores/N threads (default 1: this process)")
+    batch.add_argument("--backend", choices=["local", "ray"], default="local",
+                       help="local: worker processes on this machine (default); ray: Ray actors on a local Ray or "
+                            "the cluster at --ray-address (pip install \"cinescape[distributed]\"; on a cluster the "
+                            "photos and -o must be on shared storage)")
+    batch.add_argument("--ray-address", default=None, metavar="ADDR",
+                       help="an existing Ray cluster (e.g. auto, ray://head:10001) for --backend ray")
     animate.add_argument("--overwrite", action="store_true", help="replace an existing PNG frame folder")
     animate.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
@@ -385,12 +405,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run_animate(args: argparse.Namespace) -> None:
-    from .io.image import load_image
-    from .io.video import VideoWriter
-    from .control import load_arrows, load_patches
+def _animate_settings(args: argparse.Namespace):
     from .pipeline import AnimationSettings
-    from .segmentation import load_mask
 
     settings = AnimationSettings(num_frames=args.frames, loop=args.loop, loop_period=args.loop_period,
                                  appearance_locality=args.appearance_locality, seed=args.seed, motion_code=args.motion_code,
@@ -401,6 +417,22 @@ def run_animate(args: argparse.Namespace) -> None:
                                  time_of_day=args.time_of_day, appearance_sequence=args.appearance_sequence,
                                  appearance_stride=args.appearance_stride)
     settings.validate()
+    return settings
+
+
+def run_animate(args: argparse.Namespace) -> int:
+    from .batch import is_batch_request, write_animation
+    from .io.image import load_image
+    from .control import load_arrows, load_patches
+    from .segmentation import load_mask
+
+    if is_batch_request(args.input, args.output):
+        return _run_animate_batch(args)
+    if args.workers != 1 or args.backend != "local" or args.ray_address:
+        raise CinescapeError("--workers, --backend and --ray-address are for several photos: give a folder, a glob "
+                             "or several files, and -o DIR/")
+    args.input = args.input[0]
+    settings = _animate_settings(args)
     image = load_image(args.input)
     if args.mask:
         settings.mask = load_mask(args.mask)  # read before the model, so a bad mask fails early
@@ -413,22 +445,34 @@ def run_animate(args: argparse.Namespace) -> None:
     size = (image.shape[1], image.shape[0])
     if args.flow_video and Path(args.flow_video).resolve() == Path(args.output).resolve():
         raise CinescapeError("--flow-video must differ from the output path")
-    # Open the writers first, so a bad output path fails before any work; on any error both discard their files.
-    with contextlib.ExitStack() as stack:
-        writer = stack.enter_context(VideoWriter(args.output, fps=args.fps, size=size, overwrite=args.overwrite))
-        flow_writer = None
-        if args.flow_video:
-            flow_writer = stack.enter_context(VideoWriter(args.flow_video, fps=args.fps, size=size,
-                                                          overwrite=args.overwrite))
-        animation = pipeline.plan(image, settings, progress=not args.quiet, **plan_options)
-        for frame in animation.frames():
-            writer.write(frame)
-        if flow_writer is not None:
-            for frame in animation.flow_frames():
-                flow_writer.write(frame)
+    animation = write_animation(pipeline, image, settings, args.output, fps=args.fps, plan_options=plan_options,
+                                overwrite=args.overwrite, flow_video=args.flow_video, progress=not args.quiet)
     if not args.quiet:
         print(f"wrote {args.output} ({animation.num_frames} frames, {size[0]}x{size[1]}, {args.fps:g} fps)"
               + (f" and {args.flow_video}" if args.flow_video else ""), file=sys.stderr)
+    return 0
+
+
+def _run_animate_batch(args: argparse.Namespace) -> int:
+    """Several photos (:func:`cinescape.batch.animate_many`): one line per failed photo, a summary, and exit
+    status 1 if any photo failed."""
+    from .batch import animate_many
+
+    per_photo = [flag for flag, given in (("--mask", args.mask), ("--arrows", args.arrows),
+                                          ("--appearance-patches", args.appearance_patches),
+                                          ("--flow-video", args.flow_video)) if given]
+    if per_photo:
+        raise CinescapeError(f"{per_photo[0]} is for one photo; animate such photos one at a time")
+    result = animate_many(args.input, args.output, _animate_settings(args), fps=args.fps, method=args.method,
+                          model=args.model, references=args.reference, region_speeds=args.region_speed,
+                          reference_regions=args.reference_region, workers=args.workers, backend=args.backend,
+                          ray_address=args.ray_address, progress=not args.quiet)
+    for item in result.failed:
+        reason = item.error if item.input in (item.error or "") else f"{item.input}: {item.error}"
+        print(f"cinescape: failed: {reason}", file=sys.stderr)
+    print(f"cinescape: {len(result.done)} animated, {len(result.skipped)} already done, {len(result.failed)} failed "
+          f"(manifest: {result.manifest})", file=sys.stderr)
+    return 1 if result.failed else 0
 
 
 def _animate_pipeline(args: argparse.Namespace):
@@ -661,7 +705,7 @@ def main(argv: list[str] | None = None) -> int:
     handlers = {"animate": run_animate, "train": run_train, "codebook": run_codebook, "evaluate": run_evaluate,
                 "bench": run_bench, "serve": run_serve}
     try:
-        handlers[args.command](args)
+        status = handlers[args.command](args) or 0
     except CinescapeError as exc:
         print(f"cinescape: error: {exc}", file=sys.stderr)
         return 2
@@ -673,7 +717,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         warnings.showwarning = previous_showwarning
-    return 0
+    return status
 
 
 if __name__ == "__main__":
