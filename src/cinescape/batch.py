@@ -51,6 +51,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -403,6 +404,8 @@ def _watch_parent(parent_pid: int) -> None:
 def _worker_main(worker_id: int, job: _Job, tasks, results, stop, parent_pid: int) -> None:
     """A worker process: build the pipeline once, then animate tasks until a None (or ``stop``)."""
     signal.signal(signal.SIGINT, _on_sigint)
+    # Library warnings as one stderr line, as the CLI prints them in the calling process.
+    warnings.showwarning = lambda message, *rest, **kw: print(f"cinescape: warning: {message}", file=sys.stderr)
     threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
     set_worker_threads(job.threads)
     try:
@@ -546,7 +549,7 @@ def animate_many(inputs: str | os.PathLike | Iterable[str | os.PathLike], output
         raise OptionError(f"workers must be between 1 and 256, got {workers}")
     if backend == "local" and ray_address is not None:
         raise OptionError("ray_address needs backend='ray'")
-    spec = PipelineSpec(method=method, model=None if model is None else os.fspath(model),
+    spec = PipelineSpec(method=method, model=None if model is None else os.path.abspath(os.fspath(model)),
                         references=tuple(references), region_speeds=tuple(region_speeds),
                         reference_regions=tuple(reference_regions),
                         motion_code=None if settings.motion_code is None else str(settings.motion_code))
