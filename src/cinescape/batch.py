@@ -101,11 +101,12 @@ def build_pipeline(spec: PipelineSpec):
 
 def write_animation(pipeline, image, settings: AnimationSettings, output: str | os.PathLike, *, fps: float,
                     plan_options: dict | None = None, overwrite: bool = False, flow_video: str | None = None,
-                    progress: bool = False):
+                    progress: bool = False, cancelled: Callable[[], bool] | None = None):
     """Animate ``image`` (uint8 (H, W, 3)) with ``pipeline`` into ``output`` (and the flow into ``flow_video``).
 
     The writers are opened first, so a bad output path fails before any work; on any error (Ctrl-C included)
-    both discard their temporary files and nothing appears at the output paths. Returns the Animation.
+    both discard their temporary files and nothing appears at the output paths. ``cancelled``, if given, is
+    asked before each frame: True stops with KeyboardInterrupt. Returns the Animation.
     """
     import contextlib
 
@@ -117,6 +118,8 @@ def write_animation(pipeline, image, settings: AnimationSettings, output: str | 
             flow_writer = stack.enter_context(VideoWriter(flow_video, fps=fps, size=size, overwrite=overwrite))
         animation = pipeline.plan(image, settings, progress=progress, **(plan_options or {}))
         for frame in animation.frames():
+            if cancelled is not None and cancelled():
+                raise KeyboardInterrupt
             writer.write(frame)
         if flow_writer is not None:
             for frame in animation.flow_frames():
@@ -344,7 +347,8 @@ def _remove_stale_temporaries(output: str) -> None:
 
 # --------------------------------------------------------------------------------------------- one item
 
-def _run_item(pipeline, plan_options: dict, job: _Job, task: _Task) -> dict:
+def _run_item(pipeline, plan_options: dict, job: _Job, task: _Task,
+              cancelled: Callable[[], bool] | None = None) -> dict:
     """Animate one item; return its manifest record (a failure is a record too, never an exception, except
     KeyboardInterrupt, which aborts the output and propagates)."""
     from .io.image import load_image
@@ -355,7 +359,7 @@ def _run_item(pipeline, plan_options: dict, job: _Job, task: _Task) -> dict:
         Path(task.output).parent.mkdir(parents=True, exist_ok=True)
         image = load_image(task.input)
         write_animation(pipeline, image, dataclasses.replace(job.settings), task.output, fps=job.fps,
-                        plan_options=plan_options, overwrite=True)
+                        plan_options=plan_options, overwrite=True, cancelled=cancelled)
     except CinescapeError as exc:
         error = _one_line(exc, 300)
     except Exception as exc:  # a bug or a resource error; still one line, and the batch goes on
@@ -378,11 +382,13 @@ def set_worker_threads(threads: int | None) -> None:
 
 # --------------------------------------------------------------------------------------------- local workers
 
-_BUSY = threading.Event()  # a worker is rendering an item (SIGINT then aborts it; idle, SIGINT is ignored)
+_busy = False  # this worker process is rendering an item: SIGINT aborts it (idle, SIGINT is ignored)
 
 
 def _on_sigint(signum, frame):
-    if _BUSY.is_set():
+    global _busy
+    if _busy:
+        _busy = False   # a second Ctrl-C (the terminal's and then the batch's own) is ignored
         raise KeyboardInterrupt
 
 
@@ -393,16 +399,17 @@ def _watch_parent(parent_pid: int) -> None:
 
     while os.getppid() == parent_pid:
         time.sleep(0.5)
-    if _BUSY.is_set():
+    if _busy:
         _thread.interrupt_main()
         deadline = time.monotonic() + 30
-        while _BUSY.is_set() and time.monotonic() < deadline:
+        while _busy and time.monotonic() < deadline:
             time.sleep(0.1)
     os._exit(1)
 
 
 def _worker_main(worker_id: int, job: _Job, tasks, results, stop, parent_pid: int) -> None:
     """A worker process: build the pipeline once, then animate tasks until a None (or ``stop``)."""
+    global _busy
     signal.signal(signal.SIGINT, _on_sigint)
     # Library warnings as one stderr line, as the CLI prints them in the calling process.
     warnings.showwarning = lambda message, *rest, **kw: print(f"cinescape: warning: {message}", file=sys.stderr)
@@ -418,14 +425,14 @@ def _worker_main(worker_id: int, job: _Job, tasks, results, stop, parent_pid: in
         if task is None or stop.is_set():
             break
         results.put(("started", worker_id, task.index))
-        _BUSY.set()
         try:
+            _busy = True
             record = _run_item(pipeline, plan_options, job, task)
+            _busy = False
         except KeyboardInterrupt:
+            _busy = False
             results.put(("interrupted", worker_id, task.index))
             break
-        finally:
-            _BUSY.clear()
         if job.manifest:
             _append_record(job.manifest, record)
         results.put(("result", worker_id, task.index, record))

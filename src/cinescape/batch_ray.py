@@ -32,10 +32,18 @@ class _Animator:
         except Exception as exc:  # reported to the driver, which stops the batch with this line
             self.error = _one_line(exc, 300)
 
-    def animate(self, task: _Task) -> tuple[str, dict | str]:
+    def animate(self, task: _Task) -> tuple[str, dict | str | None]:
+        import ray
+
         if self.error is not None:
             return "fatal", self.error
-        return "result", _run_item(self.pipeline, self.plan_options, self.job, task)
+        # ray.cancel() cannot interrupt an actor's running method; it sets a flag, asked before every frame.
+        context = ray.get_runtime_context()
+        cancelled = getattr(context, "is_canceled", None)
+        try:
+            return "result", _run_item(self.pipeline, self.plan_options, self.job, task, cancelled=cancelled)
+        except KeyboardInterrupt:   # the output was discarded
+            return "cancelled", None
 
 
 def run_on_ray(job: _Job, tasks: list[_Task], *, workers: int, address: str | None,
@@ -86,6 +94,11 @@ def run_on_ray(job: _Job, tasks: list[_Task], *, workers: int, address: str | No
                     record(failure)
                     on_record(task.index, failure)
                 pending.clear()
+    except BaseException:   # Ctrl-C or a fatal error: stop the items in progress, which discard their outputs
+        for ref in running:
+            ray.cancel(ref)
+        ray.wait(list(running), num_returns=len(running), timeout=30)
+        raise
     finally:
         for actor in actors:
             ray.kill(actor)
