@@ -190,8 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
         "ones; a photo that fails is reported on one line and the others go on; the exit status is 1 if any "
         "failed. Every photo gets the same --seed, so its loop equals a one-photo `cinescape animate`.")
     batch.add_argument("--workers", type=_positive_int, default=1, metavar="N",
-                       help="animate in N worker processes (or Ray actors), each loading the models once and "
-                            "using cores/N threads (default 1: this process)")
+                       help="animate in N worker processes, each loading the models once and using cores/N "
+                            "threads (--backend ray: N actors of 1 CPU and 1 thread) (default 1: this process)")
     batch.add_argument("--backend", choices=["local", "ray"], default="local",
                        help="local: worker processes on this machine (default); ray: Ray actors on a local Ray or "
                             "the cluster at --ray-address (pip install \"cinescape[distributed]\"; on a cluster the "
