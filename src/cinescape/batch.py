@@ -25,10 +25,10 @@ Rerunning the same command skips an item whose output exists and whose latest re
 hash; every other item (failed, never finished, output deleted, settings or photo changed) is done again. Only
 one batch may write into an output folder at a time (a lock on the manifest says so in one line).
 
-Seeds: every item is animated with the batch's ``seed`` itself, so a photo's output does not depend on its
-position in the batch or on the other photos, and equals ``cinescape animate PHOTO --seed SEED`` with the same
-settings (same backend or not; the codes a seed picks still depend on the photo's own content only through the
-model). Use separate runs with different ``--seed`` for variations.
+Seeds: every item is animated with the batch's ``seed`` itself (not seed + position), so a photo's output does
+not depend on its position in the batch or on the other photos, is the same on both backends, and equals
+``cinescape animate PHOTO --seed SEED`` with the same settings. For variations of one photo, run again with
+another ``seed`` into another folder.
 
 Workers: each worker process (``spawn``: no state inherited from the caller) builds its own pipeline once and
 renders items one at a time with ``threads_per_worker`` torch/OpenCV threads (default: the CPU cores divided
@@ -443,8 +443,7 @@ def _run_local_pool(job: _Job, tasks: list[_Task], workers: int, on_record: Call
 
     context = multiprocessing.get_context("spawn")   # no torch/OpenMP state forked from the caller
     task_queue, results, stop = context.Queue(), context.Queue(), context.Event()
-    # Largest photos first: the last items to finish are then small, so the workers end together.
-    for task in sorted(tasks, key=lambda t: -_pixel_count(t.input)):
+    for task in tasks:
         task_queue.put(task)
     workers = min(workers, len(tasks))
     for _ in range(workers):
@@ -599,6 +598,8 @@ def _run_batch(items, outputs, root, manifest, spec, settings, fps, workers, bac
         _remove_stale_temporaries(out)
         tasks.append(_Task(index, source, out, key, settings_hash))
 
+    # Largest photos first: the last items to finish are then small ones, so the workers end together.
+    tasks.sort(key=lambda t: -_pixel_count(t.input))
     bar = tqdm(total=len(items), initial=len(items) - len(tasks), unit="photo", desc="animate",
                disable=not progress, file=sys.stderr, dynamic_ncols=True)
 
