@@ -4,16 +4,17 @@
     python benchmarks/batch_speed.py --workers 2 --frames 60 --keep outputs/batch_speed
 
 Both runs in this one invocation, one after the other, with default settings and the same output format (MP4);
-each is a fresh process running the CLI, as a user would run it, timed by wall clock. Prints
-the two times, the ratio (batch / separate; the goal of issue 18 is <= 0.65), how many batch outputs are
-byte-identical to the separate calls', and the load average before and after (the machine may be shared:
-figures are upper bounds under that load).
+each is a fresh process running the CLI, as a user would run it, timed by wall clock (and by the CPU seconds of
+the processes, user + system, workers included). Prints the two times, the ratio (batch / separate; the goal of
+issue 18 is <= 0.65), how many batch outputs are byte-identical to the separate calls', and the load average
+before and after (the machine may be shared: figures are upper bounds under that load).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -28,6 +29,11 @@ CLI = [sys.executable, "-c", "import sys; from cinescape.cli import main; sys.ex
 def load() -> str:
     one, five, fifteen = os.getloadavg()
     return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f} ({os.cpu_count()} cores)"
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run(args: list[str]) -> float:
@@ -55,11 +61,15 @@ def main() -> int:
         folder.mkdir(parents=True)
     print(f"{len(photos)} photos from {args.photos}; before: {load()}", flush=True)
 
+    cpu = children_cpu()
     separate = sum(run([str(p), "-o", str(separate_dir / f"{p.stem}.mp4"), *options]) for p in photos)
-    print(f"separate: {len(photos)} `cinescape animate` calls: {separate:.1f} s; {load()}", flush=True)
+    cpu, separate_cpu = children_cpu(), children_cpu() - cpu
+    print(f"separate: {len(photos)} `cinescape animate` calls: {separate:.1f} s ({separate_cpu:.1f} CPU s); "
+          f"{load()}", flush=True)
     batch = run([str(args.photos), "-o", f"{batch_dir}/", "--workers", str(args.workers), *options])
-    print(f"batch: one `cinescape animate {args.photos} -o DIR/ --workers {args.workers}`: {batch:.1f} s; {load()}",
-          flush=True)
+    batch_cpu = children_cpu() - cpu
+    print(f"batch: one `cinescape animate {args.photos} -o DIR/ --workers {args.workers}`: {batch:.1f} s "
+          f"({batch_cpu:.1f} CPU s); {load()}", flush=True)
 
     same = sum((separate_dir / f"{p.stem}.mp4").read_bytes() == (batch_dir / f"{p.stem}.mp4").read_bytes()
                for p in photos)
