@@ -1,6 +1,7 @@
 """``cinescape`` command line: a thin shell over the Python API.
 
     cinescape animate photo.jpg -o loop.mp4
+    cinescape animate photos/ -o loops/ --workers 2
     cinescape train motion --data ../shared/data/motion --out runs/motion
     cinescape codebook --model runs/appearance/model --appearance-data ../shared/data/appearance
     cinescape evaluate --data ../shared/data/motion/skytimelapse128 --method static shift default
@@ -8,7 +9,8 @@
     cinescape serve --open                      # a local web page: paint what moves, draw arrows, render
 
 User errors print one line (``cinescape: error: ...``) and exit with status 2; no traceback, and no
-partial output file is left behind.
+partial output file is left behind. Several photos (``cinescape animate photos/ -o loops/``, :mod:`cinescape.batch`)
+print one line per photo that failed and exit with status 1 if any did.
 """
 
 from __future__ import annotations
