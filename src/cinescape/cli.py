@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import re
 import sys
 import warnings
 from pathlib import Path
 
 from . import __version__
-from .errors import CinescapeError
-from .pipeline import DEFAULT_LOOP_PERIOD
+from .errors import CinescapeError, OptionError
+from .methods.al.pipeline import DEFAULT_LOOP_PERIOD
 
 EXAMPLES = """examples:
   cinescape animate photo.jpg -o loop.mp4
@@ -136,9 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
                          help="predict the colour maps every K-th frame and interpolate between (faster; K=2 "
                               "measured about 55 dB PSNR from K=1, scripts/measure_appearance_stride.py; default 1)")
     animate.add_argument("--model", default=None, metavar="DIR", help="model folder (default: the shipped model)")
-    animate.add_argument("--method", choices=["al", "fgla"], default="al",
+    animate.add_argument("--method", choices=["al", "fgla"], default=None,
                          help="al: Animating Landscape, one motion code (default); fgla: FGLA per-region motion, "
-                              "uses the shipped FGLA model unless --model DIR names a `cinescape train fgla` run")
+                              "the shipped FGLA model. With --model DIR the folder's pipeline.json says the method "
+                              "(--method, if given, must agree)")
     animate.add_argument("--reference", action="append", default=[], metavar="GROUP=CLIP",
                          help="fgla: move GROUP (sky, tree, grass, water, waterfall, others) like it moves in CLIP (a "
                               "video or frame folder, CLIP:STRIDE allowed); repeatable. Groups without a reference keep "
@@ -187,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
                                             "Resumable with --resume.")
     train.add_argument("kind", choices=["motion", "appearance", "fgla", "velocity"],
                        help="velocity: distil the Eulerian mode's one-call velocity predictor from a model's recurrent "
-                            "motion (--init-from MODEL_DIR, default the shipped model; see cinescape.velocity)")
+                            "motion (--init-from MODEL_DIR, default the shipped model; see cinescape.methods.al.velocity)")
     train.add_argument("--data", action="append", default=[], metavar="PATH[:STRIDE]",
                        help="a clip or a folder of clips, optionally with a frame stride; repeatable")
     train.add_argument("--synthetic", type=int, default=0, metavar="N", help="add N procedural clips")
@@ -388,8 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
 def run_animate(args: argparse.Namespace) -> None:
     from .io.image import load_image
     from .io.video import VideoWriter
-    from .control import load_arrows, load_patches
-    from .pipeline import AnimationSettings
+    from .methods.al.control import load_arrows, load_patches
+    from .methods.al.pipeline import AnimationSettings
     from .segmentation import load_mask
 
     settings = AnimationSettings(num_frames=args.frames, loop=args.loop, loop_period=args.loop_period,
@@ -432,24 +434,64 @@ def run_animate(args: argparse.Namespace) -> None:
 
 
 def _animate_pipeline(args: argparse.Namespace):
-    """The pipeline of ``--method`` and the extra arguments of its ``plan``."""
-    from .pipeline import CinemagraphPipeline
+    """The pipeline of ``--model`` (its pipeline.json names the class) or of the shipped model of ``--method``, and
+    the extra arguments of its ``plan``."""
+    from .methods import SHIPPED_MODELS, load_pipeline, method_of
 
-    if args.method == "al":
-        if args.reference or args.region_speed or args.reference_region:
-            raise CinescapeError("--reference, --reference-region and --region-speed need --method fgla")
-        return CinemagraphPipeline.from_pretrained(args.model), {}
-    from .fgla import FGLAPipeline, parse_region_options
-
+    region_given = bool(args.reference or args.region_speed or args.reference_region)
+    if region_given and args.method == "al":
+        raise CinescapeError("--reference, --reference-region and --region-speed need --method fgla")
+    # the region options are checked before the model loads
     references, speeds, regions = parse_region_options(args.reference, args.region_speed, args.reference_region)
+    pipeline = load_pipeline(args.model if args.model is not None else SHIPPED_MODELS[args.method or "al"])
+    method = method_of(pipeline)
+    if args.method is not None and method != args.method:
+        raise CinescapeError(f"--method {args.method}: {args.model} is a {method} model folder")
+    if method != "fgla":
+        if region_given:
+            raise CinescapeError("--reference, --reference-region and --region-speed need --method fgla")
+        return pipeline, {}
     if args.motion_code is not None:
         raise CinescapeError("--motion-code is for --method al; FGLA takes --reference GROUP=CLIP (or --seed)")
-    return FGLAPipeline.from_pretrained(args.model), {"references": references, "speeds": speeds,
-                                                  "reference_regions": regions}
+    return pipeline, {"references": references, "speeds": speeds, "reference_regions": regions}
+
+
+def parse_region_options(references: list[str] = (), speeds: list[str] = (),
+                         regions: list[str] = ()) -> tuple[dict[str, str], dict[str, float], dict[str, str]]:
+    """``--reference GROUP=CLIP``, ``--region-speed GROUP=X`` and ``--reference-region GROUP=REGION`` lists ->
+    the ``references``, ``speeds`` and ``reference_regions`` dicts :meth:`~cinescape.methods.fgla.FGLAPipeline.plan` takes."""
+    from .methods.fgla import parse_group
+    from .segmentation import GROUP_NAMES
+
+    def split(text: str, flag: str) -> tuple[str, str]:
+        group, sep, value = text.partition("=")
+        if not sep or not value:
+            raise OptionError(f"{flag} takes GROUP=VALUE (e.g. sky=clouds.mp4), got {text!r}")
+        return GROUP_NAMES[parse_group(group)], value
+
+    def collect(texts: list[str], flag: str) -> dict[str, str]:
+        values: dict[str, str] = {}
+        for text in texts:
+            group, value = split(text, flag)
+            if group in values:
+                raise OptionError(f"{flag} {group}= is given twice")
+            values[group] = value
+        return values
+
+    refs = collect(references, "--reference")
+    rates: dict[str, float] = {}
+    for text in speeds:
+        group, value = split(text, "--region-speed")
+        try:
+            rates[group] = float(value)
+        except ValueError:
+            raise OptionError(f"--region-speed {group}= takes a number, got {value!r}") from None
+    return refs, rates, collect(regions, "--reference-region")
+
 
 
 def _run_train_fgla(args: argparse.Namespace) -> None:
-    from .fgla import FGLALossWeights, FGLATrainConfig, train_fgla
+    from .methods.fgla.train import FGLALossWeights, FGLATrainConfig, train_fgla
 
     if args.init_from:
         raise CinescapeError("--init-from is not supported by cinescape train fgla")
@@ -471,7 +513,7 @@ def _run_train_fgla(args: argparse.Namespace) -> None:
 
 
 def _run_train_velocity(args: argparse.Namespace) -> None:
-    from .velocity import VelocityTrainConfig, train_velocity
+    from .methods.al.velocity import VelocityTrainConfig, train_velocity
 
     if args.synthetic or args.latent_prior != "none":
         raise CinescapeError("train velocity takes --data frames and a teacher model (--init-from DIR), "
@@ -489,8 +531,8 @@ def _run_train_velocity(args: argparse.Namespace) -> None:
 
 
 def run_train(args: argparse.Namespace) -> None:
-    from .motion import MotionLossWeights
-    from .train import TrainConfig, train
+    from .methods.al.motion import MotionLossWeights
+    from .methods.al.train import TrainConfig, train
 
     if args.lr is None:
         args.lr = 3e-5 if args.kind == "velocity" else 1e-4
@@ -500,10 +542,6 @@ def run_train(args: argparse.Namespace) -> None:
     if args.kind == "velocity":
         return _run_train_velocity(args)
 
-    if args.crop % 8:
-        raise CinescapeError(f"--crop must be a multiple of 8, got {args.crop}")
-    if not args.data and not args.synthetic:
-        raise CinescapeError("give training data with --data PATH (repeatable) and/or --synthetic N")
     config = TrainConfig(kind=args.kind, out=args.out, data=args.data, synthetic=args.synthetic, steps=args.steps,
                          batch_size=args.batch_size, crop=args.crop, short_side=args.short_side, lr=args.lr,
                          width=args.width, num_res_blocks=args.res_blocks, beta=args.beta,
@@ -522,7 +560,7 @@ def run_train(args: argparse.Namespace) -> None:
 
 
 def run_codebook(args: argparse.Namespace) -> None:
-    from .train import rebuild_codebook
+    from .methods.al.train import rebuild_codebook
 
     if not args.motion_checkpoint and not args.appearance_data and not args.train_lstm:
         raise CinescapeError("nothing to do: give --motion-checkpoint, --appearance-data and/or --train-lstm")
@@ -532,8 +570,9 @@ def run_codebook(args: argparse.Namespace) -> None:
         print(f"codebook of {args.model}: {codebook.motion.shape[0]} motion codes, "
               f"{len(codebook.appearance)} appearance sequences", file=sys.stderr)
     if args.train_lstm:
-        from .appearance_lstm import FOLDER, appearance_lstm_loss, train_appearance_lstm
-        from .codebook import Codebook
+        from .methods.al.appearance_lstm import FOLDER
+        from .methods.al.codebook import Codebook
+        from .methods.al.train_lstm import appearance_lstm_loss, train_appearance_lstm
 
         if not Path(args.model).is_dir():
             raise CinescapeError(f"model folder {args.model} does not exist")
@@ -648,6 +687,32 @@ def run_serve(args: argparse.Namespace) -> None:
     serve(args.host, args.port, open_browser=args.open, model=args.model, quiet=args.quiet)
 
 
+# Library errors name parameters (AnimationSettings and training-config fields); the CLI says its flags instead.
+_ANIMATE_FLAGS = {"num_frames": "--frames", "appearance=False": "--no-appearance",
+                  "appearance_sequence='lstm'": "--appearance-sequence lstm", "arrows_mode='latent'": "--arrows-mode latent",
+                  "arrows_mode='direct'": "--arrows-mode direct"}
+_TRAIN_FLAGS = {"num_res_blocks": "--res-blocks", "init_from": "--init-from", "teacher": "--init-from",
+                "alpha": "--fgla-alpha", "bf16": "--no-bf16", "loss_floor": "--velocity-loss", "out": "--out"}
+
+
+def _flag_words(message: str, command: str) -> str:
+    """``message`` with the parameter names it starts with or quotes (``num_frames must ...``, ``pool: ...``,
+    ``appearance=False``) replaced by this command's flags (``--frames``, ``--pool``, ``--no-appearance``)."""
+    special = _ANIMATE_FLAGS if command == "animate" else _TRAIN_FLAGS if command == "train" else {}
+    for name, flag in special.items():
+        message = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", flag, message)
+    # a parameter name is a snake_case word followed by what a message says of it
+    return re.sub(r"(?<![\w/.-])([a-z][a-z0-9]*(?:_[a-z0-9]+)*)(?=( must| \(|=|: | both| and [^ ]+( [a-z]+)? both| sets the))",
+                  lambda m: f"--{m.group(1).replace('_', '-')}" if _is_flag(m.group(1), command) else m.group(1),
+                  message)
+
+
+def _is_flag(name: str, command: str) -> bool:
+    parser = build_parser()
+    sub = next(a for a in parser._subparsers._group_actions if hasattr(a, "choices")).choices.get(command)
+    return sub is not None and any(f"--{name.replace('_', '-')}" in action.option_strings for action in sub._actions)
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
@@ -663,7 +728,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         handlers[args.command](args)
     except CinescapeError as exc:
-        print(f"cinescape: error: {exc}", file=sys.stderr)
+        print(f"cinescape: error: {_flag_words(str(exc), args.command)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("cinescape: interrupted", file=sys.stderr)

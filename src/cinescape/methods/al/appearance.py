@@ -17,9 +17,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .models import EncoderConfig, LatentEncoder, Predictor, PredictorConfig
-from .models.base import PredictorEncoderPair
-from .ops import color_transfer, edge_aware_tv
+from ...models import EncoderConfig, LatentEncoder, Predictor, PredictorConfig
+from ...models.base import PredictorEncoderPair
+from ...ops import color_transfer, edge_aware_tv
 
 
 class AppearanceModel(PredictorEncoderPair):

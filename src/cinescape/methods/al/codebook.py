@@ -19,8 +19,8 @@ from pathlib import Path
 
 import torch
 
-from .errors import ModelLoadError, OptionError
-from .models.base import load_tensors, save_tensors_atomic
+from ...errors import ModelLoadError, OptionError
+from ...models.base import load_tensors, save_tensors_atomic
 
 CODEBOOK_NAME = "codebook.safetensors"
 

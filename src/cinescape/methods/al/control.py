@@ -43,8 +43,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .errors import OptionError
-from .ops import base_grid, color_transfer, flow_normalized_to_pixels
+from ...errors import OptionError
+from ...ops import base_grid, color_transfer, flow_normalized_to_pixels
 
 __all__ = [
     "ARROW_MARGIN",
@@ -279,7 +279,7 @@ def optimize_motion_code(motion, image: torch.Tensor, target: torch.Tensor, mask
     """AL Eq. 12: the motion code whose predicted flow on ``image`` follows the arrows.
 
     Args:
-        motion: a :class:`~cinescape.motion.MotionModel` (frozen; only the code is optimised).
+        motion: a :class:`~cinescape.methods.al.motion.MotionModel` (frozen; only the code is optimised).
         image: (1, 3, h, w) working-size photo in [-1, 1].
         target, mask: :func:`rasterize_arrows` at (h, w).
         start: (D,) the code to start from (the selected codebook code).
@@ -418,7 +418,7 @@ def optimize_appearance_code(appearance, image: torch.Tensor, target: torch.Tens
                              ) -> tuple[torch.Tensor, list[dict[str, float]]]:
     """AL Eq. 13: the appearance code whose colour transfer of ``image`` matches the patches.
 
-    ``appearance``: an :class:`~cinescape.appearance.AppearanceModel` (frozen); ``image`` (1, 3, h, w) in [-1, 1];
+    ``appearance``: an :class:`~cinescape.methods.al.appearance.AppearanceModel` (frozen); ``image`` (1, 3, h, w) in [-1, 1];
     ``target``, ``weight``: :meth:`AppearancePatches.at` (h, w); ``start``: (D,) code, usually the photo's own.
     Returns the best (D,) code and the loss history (``history[0]``: the start code's).
     """

@@ -20,10 +20,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from .errors import ModelLoadError
-from .models import EncoderConfig, LatentEncoder, Predictor, PredictorConfig
-from .models.base import PredictorEncoderPair
-from .ops import edge_aware_tv, flow_normalized_to_pixels, warp
+from ...errors import ModelLoadError
+from ...models import EncoderConfig, LatentEncoder, Predictor, PredictorConfig
+from ...models.base import PredictorEncoderPair
+from ...ops import edge_aware_tv, flow_normalized_to_pixels, warp
 
 
 def flow_to_input_size(flow: torch.Tensor, reference_size: int, size: tuple[int, int]) -> torch.Tensor:
@@ -36,14 +36,14 @@ def flow_to_input_size(flow: torch.Tensor, reference_size: int, size: tuple[int,
     return flow
 
 
-VELOCITY_FOLDER = "velocity_predictor"   # optional, beside motion_predictor/ (see cinescape.velocity)
+VELOCITY_FOLDER = "velocity_predictor"   # optional, beside motion_predictor/ (see cinescape.methods.al.velocity)
 
 
 class MotionModel(PredictorEncoderPair):
     """P^M and E^M together. ``predictor.config.beta`` restricts the flow range.
 
     ``velocity_predictor``: an optional second U-Net for the Eulerian mode that predicts, in one call, the
-    recurrent motion's mean flow per frame (:mod:`cinescape.velocity`); None: the Eulerian mode uses P^M's flow
+    recurrent motion's mean flow per frame (:mod:`cinescape.methods.al.velocity`); None: the Eulerian mode uses P^M's flow
     on the photo.
     """
 

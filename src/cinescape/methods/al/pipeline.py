@@ -12,7 +12,7 @@ sampled exactly once per output frame):
    ``A_{t+1} = accumulate_flow(A_t, B_{t+1})``, with ``I_t`` the still layer over the moved fluid layer fed back
    (``mode="recurrent"``, AL); or, with ``mode="eulerian"`` (Holynski et al. 2021, the default), ONE call
    ``V = P^V(I_small, z^M) * motion_speed`` (``P^V``: a velocity predictor distilled to the recurrent mode's mean
-   flow, :mod:`cinescape.velocity`, or P^M when the model has none) taken as a static velocity field and
+   flow, :mod:`cinescape.methods.al.velocity`, or P^M when the model has none) taken as a static velocity field and
    Euler-integrated. With layers every flow is continued behind the still layer and smoothed
    (:meth:`~cinescape.ops.layers.PhotoLayers.fluid_flow`), so the fluid moves as one sheet.
 2. Loop: with ``loop="phased"`` (the default) two copies of the photo, each moved from -T/2 to +T/2 steps over
@@ -26,10 +26,10 @@ sampled exactly once per output frame):
    grade per channel with ``appearance_locality=0``, the default) and applied to the full-resolution frame
    (:func:`~cinescape.ops.render.guided_color_coefficients`).
 
-Control (AL Sec. 6.4, :mod:`cinescape.control`): ``arrows`` either optimise ``z^M`` so the predicted flow follows
+Control (AL Sec. 6.4, :mod:`cinescape.methods.al.control`): ``arrows`` either optimise ``z^M`` so the predicted flow follows
 them (AL Eq. 12, ``arrows_mode="latent"``) or give the velocity field directly (``"direct"``); ``appearance_patches``
 optimise the appearance code towards target colours (AL Eq. 13); ``time_of_day`` keyframes labelled codebook codes
-(:mod:`cinescape.time_of_day`); ``appearance_sequence="lstm"`` generates the codes with AL Appendix B's LSTM
+(:mod:`cinescape.methods.al.time_of_day`); ``appearance_sequence="lstm"`` generates the codes with AL Appendix B's LSTM
 (:mod:`cinescape.appearance_lstm`).
 
 Frames are rendered lazily, one at a time, so memory does not grow with the number of frames.
@@ -37,15 +37,13 @@ Frames are rendered lazily, one at a time, so memory does not grow with the numb
 
 from __future__ import annotations
 
-import json
 import math
 import random
+import threading
 import time
 import warnings
-from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Iterator
 
 import cv2
 import numpy as np
@@ -53,25 +51,25 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from ...errors import CinescapeError, ModelLoadError, OptionError
+from ...io.image import image_to_tensor, load_image, tensor_to_image
+from ...ops import (accumulate_flow, crossfade_schedule, integrate_velocity, interpolate_cyclic, phased_schedule,
+                    symmetric_schedule, warp)
+from ...ops.layers import PhotoLayers, refine_matte
+from ...ops.render import maps_to_hwc
+from .. import PIPELINE_CONFIG, read_pipeline_config, write_pipeline_config
+from .animation import Animation, displaced_states
 from .appearance import AppearanceModel
 from .appearance_lstm import FOLDER as APPEARANCE_LSTM_FOLDER
 from .appearance_lstm import AppearanceLSTM
 from .codebook import Codebook, CodeSelector
 from .control import (ARROW_MODES, DEFAULT_CONTROL_STEPS, AppearancePatches, Arrows, arrow_field, load_arrows,
                       load_patches, optimize_appearance_code, optimize_motion_code, rasterize_arrows)
-from .errors import CinescapeError, ModelLoadError, OptionError
-from .io.image import image_to_tensor, load_image, tensor_to_image
-from .ops.layers import PhotoLayers, composite_layers_hwc, refine_matte
-from .ops.render import (apply_local_affine_hwc, flow_to_pixel_map, guided_color_coefficients, hwc_to_uint8,
-                         maps_to_hwc, remap_hwc)
-from .models.base import atomic_write_bytes
 from .motion import MotionModel
 from .time_of_day import TimeOfDayCodes, parse_time_of_day, time_of_day_keyframes
-from .ops import (accumulate_flow, crossfade_schedule, flow_normalized_to_pixels, flow_to_color, integrate_velocity,
-                  interpolate_cyclic, phased_schedule, resize_flow, symmetric_schedule, warp)
 
-DEFAULT_MODEL_DIR = Path(__file__).parent / "default_model"
-PIPELINE_CONFIG = "pipeline.json"
+DEFAULT_MODEL_DIR = Path(__file__).parents[2] / "default_model"   # the AL model shipped in the package
+PIPELINE_CLASS = "al.CinemagraphPipeline"   # pipeline.json's "pipeline_class" (cinescape.methods.load_pipeline)
 LOOP_MODES = ("crossfade", "symmetric", "phased", "none")
 MOTION_MODES = ("recurrent", "eulerian")
 AUTO_MASKS = ("none", "sky", "sky+water", "fluid")   # "fluid" = "sky+water"
@@ -86,7 +84,6 @@ MIN_FLUID_AREA = 0.01
 # The phased loop's cycle (frames): each copy moves at most half of it. Chosen on the 10 masked shared photos by
 # patch coherence at equal motion (README, "Photos").
 DEFAULT_LOOP_PERIOD = 20.0
-MAP_BATCH = 4              # colour maps predicted per appearance-net call while rendering (8: no faster, +80 MB)
 
 
 @dataclass
@@ -124,47 +121,47 @@ class AnimationSettings:
 
     def validate(self) -> None:
         if not 2 <= self.num_frames <= 10_000:
-            raise OptionError(f"--frames must be between 2 and 10000, got {self.num_frames}")
+            raise OptionError(f"num_frames must be between 2 and 10000, got {self.num_frames}")
         if self.loop not in LOOP_MODES:
-            raise OptionError(f"--loop must be one of {', '.join(LOOP_MODES)}, got {self.loop!r}")
+            raise OptionError(f"loop must be one of {', '.join(LOOP_MODES)}, got {self.loop!r}")
         if not (math.isfinite(self.loop_period) and 2 <= self.loop_period <= 10_000):
             raise OptionError(f"loop_period must be between 2 and 10000 frames, got {self.loop_period}")
         if self.mode not in MOTION_MODES:
-            raise OptionError(f"--mode must be one of {', '.join(MOTION_MODES)}, got {self.mode!r}")
+            raise OptionError(f"mode must be one of {', '.join(MOTION_MODES)}, got {self.mode!r}")
         if self.auto_mask is not None and self.auto_mask not in AUTO_MASKS:
-            raise OptionError(f"--auto-mask must be one of {', '.join(AUTO_MASKS)}, got {self.auto_mask!r}")
+            raise OptionError(f"auto_mask must be one of {', '.join(AUTO_MASKS)}, got {self.auto_mask!r}")
         if not (math.isfinite(self.motion_speed) and 0 <= self.motion_speed <= 10):
-            raise OptionError(f"--motion-speed must be between 0 and 10, got {self.motion_speed}")
+            raise OptionError(f"motion_speed must be between 0 and 10, got {self.motion_speed}")
         if not 1 <= self.appearance_speed <= self.num_frames:
-            raise OptionError(f"--appearance-speed must be between 1 and --frames ({self.num_frames}), "
+            raise OptionError(f"appearance_speed must be between 1 and num_frames ({self.num_frames}), "
                               f"got {self.appearance_speed}")
         if self.loop != "none" and self.num_frames % self.appearance_speed:
-            raise OptionError(f"--frames ({self.num_frames}) must be a multiple of --appearance-speed "
+            raise OptionError(f"num_frames ({self.num_frames}) must be a multiple of appearance_speed "
                               f"({self.appearance_speed}) so the motion loops meet the appearance cycle")
         if not 1 <= self.appearance_stride <= 16:
-            raise OptionError(f"--appearance-stride must be between 1 and 16, got {self.appearance_stride}")
+            raise OptionError(f"appearance_stride must be between 1 and 16, got {self.appearance_stride}")
         if not (math.isfinite(self.appearance_locality) and 0 <= self.appearance_locality <= 1):
             raise OptionError(f"appearance_locality must be between 0 and 1, got {self.appearance_locality}")
         if not 1 <= self.appearance_keyframes <= 64:
             raise OptionError(f"appearance_keyframes must be between 1 and 64, got {self.appearance_keyframes}")
         if self.working_size is not None and not 32 <= self.working_size <= 1024:
-            raise OptionError(f"--working-size must be between 32 and 1024, got {self.working_size}")
+            raise OptionError(f"working_size must be between 32 and 1024, got {self.working_size}")
         if self.arrows_mode not in ARROW_MODES:
-            raise OptionError(f"--arrows-mode must be one of {', '.join(ARROW_MODES)}, got {self.arrows_mode!r}")
+            raise OptionError(f"arrows_mode must be one of {', '.join(ARROW_MODES)}, got {self.arrows_mode!r}")
         if not 0 <= self.control_steps <= 10_000:
-            raise OptionError(f"--control-steps must be between 0 and 10000, got {self.control_steps}")
+            raise OptionError(f"control_steps must be between 0 and 10000, got {self.control_steps}")
         if self.appearance_sequence not in APPEARANCE_SEQUENCES:
-            raise OptionError(f"--appearance-sequence must be one of {', '.join(APPEARANCE_SEQUENCES)}, "
+            raise OptionError(f"appearance_sequence must be one of {', '.join(APPEARANCE_SEQUENCES)}, "
                               f"got {self.appearance_sequence!r}")
         if self.time_of_day is not None:
             parse_time_of_day(self.time_of_day)
-        chosen = [name for name, given in (("--appearance-patches", self.appearance_patches is not None),
-                                           ("--time-of-day", self.time_of_day is not None),
-                                           ("--appearance-sequence lstm", self.appearance_sequence == "lstm")) if given]
+        chosen = [name for name, given in (("appearance_patches", self.appearance_patches is not None),
+                                           ("time_of_day", self.time_of_day is not None),
+                                           ("appearance_sequence='lstm'", self.appearance_sequence == "lstm")) if given]
         if len(chosen) > 1:
             raise OptionError(f"{' and '.join(chosen)} both choose the appearance codes: give only one")
         if chosen and not self.appearance:
-            raise OptionError(f"{chosen[0]} sets the colours, which --no-appearance (appearance=False) turns off")
+            raise OptionError(f"{chosen[0]} sets the colours, which appearance=False turns off")
 
 
 def working_shape(height: int, width: int, short_side: int, max_long_side: int | None = None) -> tuple[int, int]:
@@ -187,180 +184,13 @@ def drop_specks(mask: np.ndarray, min_area: float) -> np.ndarray:
     return np.where(speck_zone & ~large, 0.0, mask).astype(np.float32)
 
 
-def displaced_states(accumulated: torch.Tensor, steps: torch.Tensor, count: int,
-                     schedule: list[tuple[tuple[float, float], ...]]
-                     ) -> tuple[torch.Tensor, torch.Tensor, list[tuple[tuple[int, float], ...]]]:
-    """Motion states at the fractional displacements of a phased loop (:func:`~cinescape.ops.phased_schedule`).
-
-    ``accumulated``/``steps``: (2 * count - 1, 2, h, w) states as :meth:`CinemagraphPipeline._motion_states`
-    returns them for a two-way loop: displacements 0..count-1 forward, then -1..-(count-1) backward. A
-    fractional displacement ``d`` interpolates the flows of its two neighbouring integer states linearly.
-    Returns the states of the distinct displacements of ``schedule`` and the schedule with their indices.
-    """
-    def state(k: int) -> int:          # index of integer displacement k
-        return k if k >= 0 else count - 1 - k
-
-    index_of: dict[float, int] = {}
-    chosen_acc, chosen_steps, indexed = [], [], []
-    for frame in schedule:
-        entries = []
-        for displacement, weight in frame:
-            key = round(displacement, 6)
-            if key not in index_of:
-                low = math.floor(key)
-                frac = key - low
-                high = low + 1 if frac > 0 else low
-                index_of[key] = len(chosen_acc)
-                chosen_acc.append((1 - frac) * accumulated[state(low)] + frac * accumulated[state(high)])
-                chosen_steps.append((1 - frac) * steps[state(low)] + frac * steps[state(high)])
-            entries.append((index_of[key], weight))
-        indexed.append(tuple(entries))
-    return torch.stack(chosen_acc), torch.stack(chosen_steps), indexed
-
-
-class Animation:
-    """A planned animation: motion is already predicted, frames are rendered on iteration.
-
-    Attributes: ``height``, ``width``, ``num_frames``; :meth:`frames` yields uint8 (H, W, 3) frames and
-    :meth:`flow_frames` their colour-coded frame-to-frame flow. With ``layers`` only the fluid layer moves and
-    the still layer (the photo) is composited over it with the matte.
-    """
-
-    def __init__(self, image: torch.Tensor, small: torch.Tensor, accumulated: torch.Tensor, steps: torch.Tensor,
-                 schedule: list[tuple[tuple[int, float], ...]], maps_fn, progress: bool, *,
-                 map_stride: int = 1, cyclic: bool = True, layers: PhotoLayers | None = None,
-                 color_locality: float = 1.0):
-        self.image, self.small = image, small
-        self.layers = layers
-        self.color_locality = color_locality                 # see guided_color_coefficients
-        self.accumulated, self.steps = accumulated, steps   # (M, 2, h, w) each, normalised
-        self.schedule = schedule                             # per output frame: ((motion index, weight), ...)
-        # (output indices, small frames) -> a list of (h, w, 6) maps or None each; maps_fn None: no appearance
-        self._maps_fn = maps_fn
-        self._progress = progress
-        self.map_stride = map_stride                         # colour maps predicted every map_stride-th frame
-        self.cyclic = cyclic                                 # frame num_frames is frame 0 again (a loop)
-        self._anchor_cache: dict[int, np.ndarray | None] = {}
-        self._image_hwc: np.ndarray | None = None            # the photo as (H, W, 3) float32, for rendering
-        self.height, self.width = image.shape[-2:]
-        self.num_frames = len(schedule)
-        self.timings: dict[str, float] = defaultdict(float)  # seconds per stage, for benchmarks
-        self.control: dict[str, list[dict]] = {}             # "arrows" / "patches": latent optimisation loss histories
-
-    def _blend_small(self, index: int) -> torch.Tensor:
-        if self.layers is None:
-            return sum(w * warp(self.small, self.accumulated[m:m + 1]) for m, w in self.schedule[index])
-        fluid = sum(w * warp(self.layers.fluid_small, self.accumulated[m:m + 1]) for m, w in self.schedule[index])
-        return self.layers.composite_small(fluid)
-
-    def _predict_maps(self, indices: list[int]) -> list[np.ndarray | None]:
-        """Colour coefficients (h, w, 6) of output frames ``indices`` (one batched appearance-net call): the
-        predicted maps re-expressed as local affine maps of each working-size frame
-        (:func:`~cinescape.ops.render.guided_color_coefficients`), so that the colour change follows the
-        full-resolution edges."""
-        frames_small = torch.cat([self._blend_small(index) for index in indices])
-        maps = self._maps_fn(indices, frames_small)
-        small_hwc = maps_to_hwc(frames_small)
-        return [None if m is None else guided_color_coefficients(m, small_hwc[k], locality=self.color_locality)
-                for k, m in enumerate(maps)]
-
-    def _anchors(self) -> list[int]:
-        """The output frames whose colour maps are predicted: every ``map_stride``-th one (and the last, without
-        a loop)."""
-        anchors = list(range(0, self.num_frames, self.map_stride))
-        if not self.cyclic and anchors[-1] != self.num_frames - 1:
-            anchors.append(self.num_frames - 1)
-        return anchors
-
-    def _anchor_maps(self, index: int) -> np.ndarray | None:
-        """Maps of anchor frame ``index``. Anchors are predicted MAP_BATCH at a time, from ``index`` on: batched
-        calls use the cores better, and the rendering in between them runs without the network (see
-        :mod:`cinescape.ops.render`). The anchor before ``index`` stays cached (the frames between the two lerp
-        from it), and so does frame 0 (a loop's last frames lerp towards it): with frames rendered in order,
-        every anchor is predicted once."""
-        if index not in self._anchor_cache:
-            anchors = self._anchors()
-            position = anchors.index(index)
-            batch = anchors[position:position + MAP_BATCH]
-            kept = {a: maps for a, maps in self._anchor_cache.items() if a == 0 or index - self.map_stride <= a < index}
-            self._anchor_cache = {**kept, **dict(zip(batch, self._predict_maps(batch)))}
-        return self._anchor_cache[index]
-
-    def _maps_hwc(self, index: int) -> np.ndarray | None:
-        if self._maps_fn is None:
-            return None
-        stride, count = self.map_stride, self.num_frames
-        lower = index - index % stride
-        upper = min(lower + stride, count)
-        if not self.cyclic and upper == count:
-            upper = count - 1
-        if index == lower or index == upper:
-            return self._anchor_maps(index)
-        low_maps, high_maps = self._anchor_maps(lower), self._anchor_maps(upper % count)
-        if low_maps is None or high_maps is None:  # the photo's own colours have no maps: predict this frame's
-            return self._predict_maps([index])[0]
-        return cv2.addWeighted(low_maps, 1 - (index - lower) / (upper - lower), high_maps,
-                               (index - lower) / (upper - lower), 0.0)
-
-    def maps(self, index: int) -> torch.Tensor | None:
-        """Colour coefficients (1, 6, h, w) ``[a, b]`` of output frame ``index`` (the frame's colours are
-        ``a * I + b``, the appearance net's ``tanh(C_w * I + C_b)`` fitted locally, see :meth:`_predict_maps`), or
-        None (no appearance, or the photo's own colours). With ``map_stride`` k > 1 the predictor runs on every k-th frame (and the last one, without a
-        loop) and the maps in between are interpolated linearly; in a loop the anchor after the last frame is
-        frame 0. The maps change slowly (smooth codes, slow motion at the working size), and the predictor is
-        the costliest part of a frame."""
-        maps = self._maps_hwc(index)
-        return None if maps is None else torch.from_numpy(maps).permute(2, 0, 1).unsqueeze(0)
-
-    @torch.no_grad()
-    def frame(self, index: int) -> np.ndarray:
-        """Output frame ``index`` as uint8 (H, W, 3): the photo sampled once per blended motion state.
-
-        Rendered on (H, W, 3) arrays with OpenCV (:mod:`cinescape.ops.render`): the same as
-        :func:`~cinescape.ops.warp` with ``mode="bicubic"`` and :func:`~cinescape.ops.color_transfer`, 2-3x faster.
-        Bicubic sampling keeps moved frames as sharp as the photo (see :mod:`cinescape.ops.render`)."""
-        started = time.perf_counter()
-        if self._image_hwc is None:
-            self._image_hwc = np.ascontiguousarray(self.image[0].float().permute(1, 2, 0).numpy())
-        size = (self.height, self.width)
-        source = self._image_hwc if self.layers is None else self.layers.fluid
-        frame = None
-        for m, w in self.schedule[index]:
-            warped = remap_hwc(source, flow_to_pixel_map(self.accumulated[m:m + 1], size))
-            if frame is None:
-                frame = warped if w == 1 else np.multiply(warped, np.float32(w), out=warped)
-            else:
-                cv2.scaleAdd(warped, float(w), frame, dst=frame)  # frame += w * warped, in place
-        if self.layers is not None:
-            frame = composite_layers_hwc(frame, self.layers.still, self.layers.alpha)
-        loop_done = time.perf_counter()
-        coefficients = self._maps_hwc(index)
-        if coefficients is not None:
-            frame = apply_local_affine_hwc(coefficients, frame)
-        appearance_done = time.perf_counter()
-        image = hwc_to_uint8(frame)
-        # "loop" = full-resolution warps, blends and the conversion to uint8; "appearance" = colour maps
-        self.timings["loop"] += (loop_done - started) + (time.perf_counter() - appearance_done)
-        self.timings["appearance"] += appearance_done - loop_done
-        return image
-
-    def frames(self) -> Iterator[np.ndarray]:
-        for index in tqdm(range(self.num_frames), desc="rendering", unit="frame", disable=not self._progress):
-            yield self.frame(index)
-
-    def flow_frames(self, max_magnitude: float | None = None) -> Iterator[np.ndarray]:
-        """Colour-coded frame-to-frame flow in pixels, one saturation scale for the whole video."""
-        pixels = flow_normalized_to_pixels(self.steps, self.height, self.width)
-        if max_magnitude is None:
-            max_magnitude = max(float(pixels.norm(dim=1).amax()), 1e-6)
-        for index in range(self.num_frames):
-            flow = sum(w * pixels[m:m + 1] for m, w in self.schedule[index])
-            color = flow_to_color(resize_flow(flow, (self.height, self.width)), max_magnitude)
-            yield tensor_to_image(color * 2 - 1)
-
-
 class CinemagraphPipeline:
-    """Motion model + appearance model + codebook; ``from_pretrained()`` loads the shipped default."""
+    """Motion model + appearance model + codebook; ``from_pretrained()`` loads the shipped default.
+
+    An instance holds only its components (and caches of what they compute from them, filled under a lock): every
+    per-call input is an argument of :meth:`plan`, so one instance may animate from two threads at once."""
+
+    settings_class = AnimationSettings
 
     def __init__(self, motion: MotionModel, appearance: AppearanceModel | None, codebook: Codebook,
                  working_size: int = 144, defaults: dict | None = None):
@@ -375,6 +205,7 @@ class CinemagraphPipeline:
         self._sky_matte = None  # the U²-Net-p sky matte, loaded on first use (auto_mask="sky" or "sky+water")
         self._segmenter = None  # the ADE20K segmenter, loaded on first use (auto_mask="sky+water")
         self._warned_no_mask = False
+        self._lock = threading.Lock()   # the lazily loaded parts above are loaded once, by one thread
 
     # ------------------------------------------------------------------------------------ loading
 
@@ -385,18 +216,14 @@ class CinemagraphPipeline:
         ``path=None`` loads the default model shipped inside the package.
         """
         folder = DEFAULT_MODEL_DIR if path is None else Path(path)
-        if not folder.is_dir():
-            raise ModelLoadError(f"model folder {folder} does not exist")
         config_path = folder / PIPELINE_CONFIG
-        if not config_path.is_file():
-            raise ModelLoadError(f"{folder} is not a cinescape model folder: {PIPELINE_CONFIG} is missing")
+        settings = read_pipeline_config(folder)
         try:
-            settings = json.loads(config_path.read_text())
             working_size = int(settings.get("working_size", 144))
             defaults = dict(settings.get("defaults", {}))
             if defaults.get("auto_mask", "none") not in AUTO_MASKS:
                 raise ValueError(f"unknown auto_mask {defaults['auto_mask']!r}")
-        except (json.JSONDecodeError, UnicodeDecodeError, TypeError, ValueError, AttributeError) as exc:
+        except (TypeError, ValueError, AttributeError) as exc:
             raise ModelLoadError(f"corrupt {config_path}: {exc}") from None
         motion = MotionModel.from_pretrained(folder)
         appearance = None
@@ -414,7 +241,8 @@ class CinemagraphPipeline:
         self.codebook.save(folder)
         if self.appearance_lstm is not None:
             self.appearance_lstm.save_pretrained(folder / APPEARANCE_LSTM_FOLDER)
-        atomic_write_bytes(folder / PIPELINE_CONFIG, (json.dumps({"working_size": self.working_size, "defaults": self.defaults}, indent=2) + "\n").encode())
+        write_pipeline_config(folder, {"pipeline_class": PIPELINE_CLASS, "working_size": self.working_size,
+                                       "defaults": self.defaults})
         return folder
 
     # ---------------------------------------------------------------------------------- inference
@@ -422,7 +250,8 @@ class CinemagraphPipeline:
     @torch.no_grad()
     def predict_motion(self, small: torch.Tensor, z: torch.Tensor, count: int, speed: float,
                        progress: bool = False, *, mask: torch.Tensor | None = None,
-                       direction: float = 1.0, layers: PhotoLayers | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                       direction: float = 1.0, layers: PhotoLayers | None = None,
+                       motion=None) -> tuple[torch.Tensor, torch.Tensor]:
         """Recurrent motion prediction at working size (Algorithm 1, lines 1-8).
 
         Returns ``(accumulated, steps)``, each (count, 2, h, w) normalised backward flows: frame ``t`` is the
@@ -430,14 +259,16 @@ class CinemagraphPipeline:
         ``mask`` (1, 1, h, w) in [0, 1] multiplies every step (0 = frozen). ``direction=-1`` runs the motion
         backwards in time: each step is the *negated* prediction for the current frame (the symmetric loop's
         backward half). With ``layers`` each step is the fluid layer's motion (:meth:`PhotoLayers.fluid_flow`) and
-        the network sees the still layer composited over the moved fluid layer.
+        the network sees the still layer composited over the moved fluid layer. ``motion``: the model of this call
+        (:meth:`motion_model`; default ``self.motion``).
         """
+        motion = self.motion if motion is None else motion
         accumulated = [torch.zeros_like(small[:, :2])]
         steps = [torch.zeros_like(small[:, :2])]
         current = small
         for _ in tqdm(range(count - 1), desc="motion", unit="frame", disable=not progress):
             with torch.autocast("cpu", dtype=torch.bfloat16):
-                step = self.motion.predict_flow(current, z[None]).float() * (speed * direction)
+                step = motion.predict_flow(current, z[None]).float() * (speed * direction)
             if mask is not None:
                 step = step * mask
             if layers is not None:
@@ -452,16 +283,16 @@ class CinemagraphPipeline:
 
     @torch.no_grad()
     def predict_velocity(self, small: torch.Tensor, z: torch.Tensor, speed: float,
-                         mask: torch.Tensor | None = None) -> torch.Tensor:
+                         mask: torch.Tensor | None = None, motion=None) -> torch.Tensor:
         """Eulerian motion (Holynski et al. 2021): ONE prediction on the photo, a static velocity field.
 
         Returns the (1, 2, h, w) normalised backward flow per frame step, ``V(small, z) * speed * mask``, in
         the units of :meth:`predict_motion`'s steps; :func:`~cinescape.ops.integrate_velocity` turns it into
         accumulated flows. ``V`` is the model's velocity predictor, distilled to the recurrent mode's mean flow
-        (:mod:`cinescape.velocity`), or P^M's flow on the photo when the model has none.
+        (:mod:`cinescape.methods.al.velocity`), or P^M's flow on the photo when the model has none.
         """
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            velocity = self.motion.predict_velocity(small, z[None]).float() * speed
+            velocity = (self.motion if motion is None else motion).predict_velocity(small, z[None]).float() * speed
         return velocity * mask if mask is not None else velocity
 
     def fluid_matte(self, image: np.ndarray, settings: AnimationSettings) -> np.ndarray | None:
@@ -475,7 +306,7 @@ class CinemagraphPipeline:
         still structures inside the sky (branches, wires, tree tops) and ridges fall in the still layer. A user
         mask (any size, resized bilinearly) multiplies it as given.
         """
-        from .segmentation import ADE20KSegmenter, SkyMatte, as_mask_tensor, fluid_mask, sky_mask
+        from ...segmentation import ADE20KSegmenter, SkyMatte, as_mask_tensor, fluid_mask, sky_mask
 
         height, width = image.shape[:2]
         matte = None
@@ -488,10 +319,11 @@ class CinemagraphPipeline:
             auto_mask = self.defaults.get("auto_mask", "none")
         if auto_mask != "none":
             try:
-                if self._sky_matte is None:
-                    self._sky_matte = SkyMatte()  # loaded once per pipeline; a missing file or package fails here
-                if auto_mask != "sky" and self._segmenter is None:
-                    self._segmenter = ADE20KSegmenter()  # likewise loaded once
+                with self._lock:
+                    if self._sky_matte is None:
+                        self._sky_matte = SkyMatte()  # loaded once per pipeline; a missing file or package fails here
+                    if auto_mask != "sky" and self._segmenter is None:
+                        self._segmenter = ADE20KSegmenter()  # likewise loaded once
             except CinescapeError as exc:
                 if not from_model:
                     raise
@@ -513,10 +345,10 @@ class CinemagraphPipeline:
         return np.clip(matte, 0.0, 1.0).astype(np.float32)
 
     def motion_mask(self, image: np.ndarray | torch.Tensor, settings: AnimationSettings, size: tuple[int, int],
-                    *, matte: np.ndarray | None = None) -> torch.Tensor | None:
+                    *, matte: np.ndarray | None = None, request=None) -> torch.Tensor | None:
         """The (1, 1, h, w) motion mask at working size ``size`` (1 = moves), or None when everything moves: the
         full-resolution :meth:`fluid_matte` (or the given ``matte``) area-averaged down. ``image``: the photo,
-        uint8 (H, W, 3) or (1, 3, H, W) in [-1, 1]."""
+        uint8 (H, W, 3) or (1, 3, H, W) in [-1, 1]. ``request``: this call's :meth:`prepare_request` (AL: None)."""
         if matte is None:
             array = image if isinstance(image, np.ndarray) else tensor_to_image(image)
             matte = self.fluid_matte(array, settings)
@@ -527,19 +359,19 @@ class CinemagraphPipeline:
 
     def _motion_states(self, small: torch.Tensor, z: torch.Tensor, count: int, settings: AnimationSettings,
                        mask: torch.Tensor | None, progress: bool, field: torch.Tensor | None = None,
-                       layers: PhotoLayers | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                       layers: PhotoLayers | None = None, motion=None) -> tuple[torch.Tensor, torch.Tensor]:
         """``(accumulated, steps)`` for :class:`Animation`: ``count`` forward states, followed, for the symmetric
         and phased loops, by ``count - 1`` backward states (the photo moved 1..count-1 steps back in time).
         ``steps`` of a backward state is its flow in the direction of play (the negated backward step), for the
         flow video. ``field`` (1, 2, h, w), e.g. :meth:`arrow_velocity`, replaces the network: a static velocity
         field (times speed and mask), integrated as in the Eulerian mode whatever ``settings.mode`` (a recurrent
         run of a static field is the same). With ``layers`` the flows move the fluid layer
-        (:meth:`PhotoLayers.fluid_flow`)."""
+        (:meth:`PhotoLayers.fluid_flow`). ``motion``: this call's :meth:`motion_model`."""
         speed = settings.motion_speed
         both_ways = settings.loop in ("symmetric", "phased") and count > 1
         if settings.mode == "eulerian" or field is not None:
             if field is None:
-                velocity = self.predict_velocity(small, z, speed, mask)
+                velocity = self.predict_velocity(small, z, speed, mask, motion=motion)
             else:
                 velocity = field * speed if mask is None else field * speed * mask
             if layers is not None:
@@ -551,19 +383,33 @@ class CinemagraphPipeline:
                 accumulated = torch.cat((accumulated, backward))
                 steps = torch.cat((steps, velocity.expand(count - 1, -1, -1, -1)))
             return accumulated, steps.contiguous()
-        accumulated, steps = self.predict_motion(small, z, count, speed, progress, mask=mask, layers=layers)
+        accumulated, steps = self.predict_motion(small, z, count, speed, progress, mask=mask, layers=layers,
+                                                 motion=motion)
         if both_ways:
             # Recurrent backward half: the network sees each backward-moved frame; its negated flow is the step.
             back_accumulated, back_steps = self.predict_motion(small, z, count, speed, progress, mask=mask,
-                                                               direction=-1.0, layers=layers)
+                                                               direction=-1.0, layers=layers, motion=motion)
             accumulated = torch.cat((accumulated, back_accumulated[1:]))
             steps = torch.cat((steps, -back_steps[1:]))
         return accumulated, steps
 
-    def motion_code(self, settings: AnimationSettings, rng: random.Random) -> torch.Tensor:
-        """The motion input of :meth:`plan`, passed to ``self.motion.predict_flow`` (with a batch axis): here a
-        (D,) codebook code picked by ``settings.motion_code``, or drawn from N(0, I) for ``"gaussian"`` (FGLA's
-        pipeline returns its latent set)."""
+    def prepare_request(self, image: np.ndarray, size: tuple[int, int], **per_call):
+        """What a subclass needs of one :meth:`plan` call besides its settings (e.g. FGLA's references and the
+        photo's group map at working size ``size``), passed to :meth:`motion_code`, :meth:`motion_mask` and
+        :meth:`motion_model`; AL takes none (None)."""
+        if per_call:
+            raise TypeError(f"unknown animation settings {sorted(per_call)}")
+        return None
+
+    def motion_model(self, request=None):
+        """The motion model of one call, with ``predict_flow(image, z)`` and ``predict_velocity(image, z)``:
+        ``self.motion`` (FGLA binds the photo's group map to its model here)."""
+        return self.motion
+
+    def motion_code(self, settings: AnimationSettings, rng: random.Random, request=None) -> torch.Tensor:
+        """The motion input of :meth:`plan`, passed to :meth:`motion_model`'s ``predict_flow`` (with a batch axis):
+        here a (D,) codebook code picked by ``settings.motion_code``, or drawn from N(0, I) for ``"gaussian"``
+        (FGLA's pipeline returns its latent set)."""
         selector = CodeSelector.parse(settings.motion_code)
         if selector.gaussian:
             return self.gaussian_codes(self.motion, 1, rng)[0]
@@ -620,14 +466,14 @@ class CinemagraphPipeline:
                           steps: int = DEFAULT_CONTROL_STEPS, **options) -> tuple[torch.Tensor, list[dict]]:
         """AL Eq. 12: the motion code, optimised from ``start`` (Adam on the code only), whose flow on the
         working-size photo ``small`` (1, 3, h, w) follows ``arrows``; returns it and the loss history
-        (:func:`~cinescape.control.optimize_motion_code`, whose keyword ``options`` pass through)."""
+        (:func:`~cinescape.methods.al.control.optimize_motion_code`, whose keyword ``options`` pass through)."""
         target, weight = rasterize_arrows(arrows, tuple(small.shape[-2:]))
         return optimize_motion_code(self.motion, small, target, weight, start, steps=steps, **options)
 
     @staticmethod
     def arrow_velocity(arrows: Arrows, size: tuple[int, int]) -> torch.Tensor:
         """The direct mode's (1, 2, h, w) normalised velocity field at working size ``size``
-        (:func:`~cinescape.control.arrow_field`); :meth:`plan` multiplies it by the speed and the motion mask."""
+        (:func:`~cinescape.methods.al.control.arrow_field`); :meth:`plan` multiplies it by the speed and the motion mask."""
         return arrow_field(arrows, size)
 
     def patch_appearance_code(self, small: torch.Tensor, patches: AppearancePatches, start: torch.Tensor, *,
@@ -638,36 +484,38 @@ class CinemagraphPipeline:
         return optimize_appearance_code(self.appearance, small, target, weight, start, steps=steps, **options)
 
     def time_of_day_codes(self) -> TimeOfDayCodes:
-        """Every codebook appearance code labelled day/sunset/twilight/night (:mod:`cinescape.time_of_day`),
+        """Every codebook appearance code labelled day/sunset/twilight/night (:mod:`cinescape.methods.al.time_of_day`),
         computed once per pipeline."""
-        if self._time_of_day is None:
-            if self.appearance is None:
-                raise OptionError("this model has no appearance predictor to label its codes with")
-            self._time_of_day = TimeOfDayCodes.from_codebook(self.appearance, self.codebook)
+        if self.appearance is None:
+            raise OptionError("this model has no appearance predictor to label its codes with")
+        with self._lock:
+            if self._time_of_day is None:
+                self._time_of_day = TimeOfDayCodes.from_codebook(self.appearance, self.codebook)
         return self._time_of_day
 
     def _require_lstm(self) -> AppearanceLSTM:
         if self.appearance_lstm is None:
-            raise OptionError("--appearance-sequence lstm: this model has no appearance LSTM (appearance_lstm/ in its "
+            raise OptionError("appearance_sequence='lstm': this model has no appearance LSTM (appearance_lstm/ in its "
                               "folder); train one with `cinescape codebook --model DIR --train-lstm`")
         return self.appearance_lstm
 
     def plan(self, image: np.ndarray | torch.Tensor | str | Path, settings: AnimationSettings | None = None,
-             *, progress: bool = False, **overrides) -> Animation:
+             *, progress: bool = False, **per_call) -> Animation:
         """Predict motion for ``image`` and return an :class:`Animation` that renders frames on demand.
 
-        ``image``: a path, a uint8 (H, W, 3) RGB array, or a (1, 3, H, W) tensor in [-1, 1].
-        ``overrides`` set :class:`AnimationSettings` fields by name.
+        ``image``: a path, a uint8 (H, W, 3) RGB array, or a (1, 3, H, W) tensor in [-1, 1]. ``per_call``:
+        :class:`AnimationSettings` fields by name (they override ``settings``), and what :meth:`prepare_request`
+        takes (FGLA: references, speeds, ...).
         """
         settings = settings or AnimationSettings()
+        setting_names = {f.name for f in fields(AnimationSettings)}
+        overrides = {k: v for k, v in per_call.items() if k in setting_names}
+        per_call = {k: v for k, v in per_call.items() if k not in setting_names}
         if overrides:
-            unknown = set(overrides) - set(AnimationSettings.__dataclass_fields__)
-            if unknown:
-                raise TypeError(f"unknown animation settings {sorted(unknown)}")
-            settings = AnimationSettings(**{**settings.__dict__, **overrides})
+            settings = replace(settings, **overrides)
         settings.validate()
         if settings.appearance and self.appearance is None:
-            raise OptionError("this model has no appearance predictor; use --no-appearance")
+            raise OptionError("this model has no appearance predictor: set appearance=False")
         if settings.appearance and settings.appearance_sequence == "lstm":
             self._require_lstm()
         if isinstance(image, (str, Path)):
@@ -680,8 +528,10 @@ class CinemagraphPipeline:
             else load_patches(settings.appearance_patches, tuple(full.shape[-2:]))})
         small = F.interpolate(full, size=working_shape(*full.shape[-2:], settings.working_size or self.working_size),
                               mode="bilinear", align_corners=False, antialias=True)
+        photo = image if isinstance(image, np.ndarray) else tensor_to_image(full)
+        request = self.prepare_request(photo, tuple(small.shape[-2:]), **per_call)
         rng = random.Random(settings.seed)
-        z_motion = self.motion_code(settings, rng)
+        z_motion = self.motion_code(settings, rng, request)
 
         loop_length = settings.num_frames // settings.appearance_speed
         phased = None
@@ -698,9 +548,8 @@ class CinemagraphPipeline:
             motion_frames = settings.num_frames
             loop = [((i, 1.0),) for i in range(settings.num_frames)]
         started = time.perf_counter()
-        photo = image if isinstance(image, np.ndarray) else tensor_to_image(full)
         matte = self.fluid_matte(photo, settings)
-        mask = self.motion_mask(photo, settings, tuple(small.shape[-2:]), matte=matte)
+        mask = self.motion_mask(photo, settings, tuple(small.shape[-2:]), matte=matte, request=request)
         layers = None
         if matte is not None:
             full_hwc = np.ascontiguousarray(full[0].float().permute(1, 2, 0).numpy())
@@ -713,7 +562,7 @@ class CinemagraphPipeline:
         elif settings.arrows is not None:
             field = self.arrow_velocity(settings.arrows, tuple(small.shape[-2:]))
         accumulated, steps = self._motion_states(small, z_motion, motion_frames, settings, mask, progress, field,
-                                                 layers)
+                                                 layers, motion=self.motion_model(request))
         if phased is not None:
             accumulated, steps, loop = displaced_states(accumulated, steps, motion_frames, phased)
         if layers is not None:
@@ -738,9 +587,9 @@ class CinemagraphPipeline:
         animation.control = control  # loss histories of the arrow / patch optimisations, if any
         return animation
 
-    def __call__(self, image, settings: AnimationSettings | None = None, **overrides) -> list[np.ndarray]:
+    def __call__(self, image, settings: AnimationSettings | None = None, **per_call) -> list[np.ndarray]:
         """All frames as a list of uint8 (H, W, 3) arrays (for long or large videos, iterate :meth:`plan`)."""
-        return list(self.plan(image, settings, **overrides).frames())
+        return list(self.plan(image, settings, **per_call).frames())
 
 
 _DEFAULT_PIPELINE: CinemagraphPipeline | None = None

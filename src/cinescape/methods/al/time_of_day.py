@@ -35,9 +35,9 @@ from dataclasses import dataclass
 
 import torch
 
-from .errors import OptionError
-from .io.image import image_to_tensor
-from .ops import color_transfer
+from ...errors import OptionError
+from ...io.image import image_to_tensor
+from ...ops import color_transfer
 
 TIME_OF_DAY = ("day", "sunset", "twilight", "night")
 ALIASES = {"dusk": "twilight", "dawn": "twilight", "evening": "sunset", "sunrise": "sunset", "noon": "day"}
@@ -66,7 +66,7 @@ def parse_time_of_day(text: str | list[str] | tuple[str, ...]) -> tuple[str, ...
 
 def reference_photo() -> torch.Tensor:
     """The fixed reference: a (1, 3, 64, 112) procedural day landscape in [-1, 1]."""
-    from .data.synthetic import generate_landscape_photo
+    from ...data.synthetic import generate_landscape_photo
 
     return image_to_tensor(generate_landscape_photo(*REFERENCE_SIZE, seed=9))
 

@@ -14,18 +14,12 @@ trained part into a pipeline folder DIR (the other part's files there are kept).
 from __future__ import annotations
 
 import copy
-import csv
-import dataclasses
-import json
-import os
 import random
 import shutil
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
@@ -33,17 +27,19 @@ from tqdm import tqdm
 
 from .appearance import AppearanceLoss, AppearanceLossWeights, AppearanceModel, appearance_loss
 from .codebook import Codebook
-from .data.clips import (Clip, CropParams, apply_crop, apply_crop_flow, attach_flows, clip_from_tensor,
-                         common_motion_field, load_clip, random_crop_params, sample_clip_indices, select_motion_pairs)
-from .data.splits import is_validation_clip
-from .errors import CinescapeError, OptionError
-from .models.base import atomic_write_bytes
+from ...data.clips import (Clip, CropParams, apply_crop, apply_crop_flow, attach_flows, clip_from_tensor,
+                           common_motion_field, discover_clips, load_clip, parse_source, random_crop_params,
+                           sample_clip_indices, select_motion_pairs)
+from ...data.splits import is_validation_clip
+from ...errors import CinescapeError, OptionError
+from ...ops import flow_normalized_to_pixels, resize_flow
+from ...training import Distributed, TrainingRun, adam, load_checkpoint, optimizer_step, training_settings
+from .. import PIPELINE_CONFIG, read_pipeline_config, write_pipeline_config
 from .motion import VELOCITY_FOLDER, MotionLossWeights, MotionModel, motion_loss
-from .ops import flow_normalized_to_pixels, resize_flow
-from .pipeline import PIPELINE_CONFIG
+from .pipeline import PIPELINE_CLASS
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
-VIDEO_SUFFIXES = {".mp4", ".webm", ".mov", ".avi", ".mkv", ".gif"}
+KINDS = ("motion", "appearance")
+COMMON_FIELDS = ("predicted", "flow", "pair")
 
 
 @dataclass
@@ -84,37 +80,36 @@ class TrainConfig:
     snapshot_every: int = 0                     # also export OUT/snapshots/step_N every N steps (0: never)
     log_every: int = 10
 
+    def validate(self) -> None:
+        """One-line :class:`~cinescape.errors.OptionError` naming the first field out of range."""
+        if self.kind not in KINDS:
+            raise OptionError(f"kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+        if not self.data and not self.synthetic:
+            raise OptionError("give training data: data (clips or folders of clips) and/or synthetic (a count)")
+        if self.crop < 8 or self.crop % 8:
+            raise OptionError(f"crop must be a positive multiple of 8, got {self.crop}")
+        if self.common_field not in COMMON_FIELDS:
+            raise OptionError(f"common_field must be one of {', '.join(COMMON_FIELDS)}, got {self.common_field!r}")
+        if self.latent_prior not in ("none", "vae", "wae"):
+            raise OptionError(f"latent_prior must be none, vae or wae, got {self.latent_prior!r}")
+        if self.motion_norm not in ("l2", "charbonnier"):
+            raise OptionError(f"motion_norm must be l2 or charbonnier, got {self.motion_norm!r}")
+        for name in ("steps", "batch_size", "short_side", "checkpoint_every", "log_every"):
+            if getattr(self, name) < 1:
+                raise OptionError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("synthetic", "snapshot_every", "threads", "flow_loss", "min_pair_difference", "min_pair_motion",
+                     "latent_prior_weight", "motion_tv"):
+            if getattr(self, name) < 0:
+                raise OptionError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise OptionError(f"lr must be > 0, got {self.lr}")
+
 
 # --------------------------------------------------------------------------------------------- data
 
 # TrainConfig fields that shape the network: a checkpoint resumes only with the same values.
 ARCHITECTURE_FIELDS = ("width", "num_res_blocks", "encoder_width", "encoder_size", "latent_dim", "latent_prior",
                        "beta", "motion_gate", "crop")
-
-
-def parse_source(spec: str) -> tuple[Path, int]:
-    """``PATH`` or ``PATH:STRIDE`` -> (path, stride)."""
-    head, sep, tail = spec.rpartition(":")
-    if not (sep and head and tail.isdigit()):
-        return Path(spec), 1
-    if int(tail) < 1:
-        raise OptionError(f"stride in {spec!r} must be >= 1")
-    return Path(head), int(tail)
-
-
-def discover_clips(root: Path) -> list[Path]:
-    """Clips under ``root``: video files, and folders holding at least two image files."""
-    if not root.exists():
-        raise OptionError(f"training data {root} does not exist")
-    if root.is_file():
-        return [root] if root.suffix.lower() in VIDEO_SUFFIXES else []
-    images = [p for p in root.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
-    if len(images) >= 2:
-        return [root]
-    clips = []
-    for child in sorted(root.iterdir()):
-        clips.extend(discover_clips(child))
-    return clips
 
 
 def uses_flows(config: TrainConfig) -> bool:
@@ -125,11 +120,13 @@ def uses_flows(config: TrainConfig) -> bool:
 def load_training_clips(config: TrainConfig) -> list[Clip]:
     """Decode every clip of ``config.data`` (minus the validation split) plus the synthetic ones; motion
     clips get their pseudo-GT flows when the configuration uses them."""
-    if config.common_field not in ("predicted", "flow", "pair"):
-        raise OptionError(f"unknown common field {config.common_field!r}: use predicted, flow or pair")
+    if config.common_field not in COMMON_FIELDS:
+        raise OptionError(f"common_field must be one of {', '.join(COMMON_FIELDS)}, got {config.common_field!r}")
     paths: list[tuple[Path, int]] = []
     for spec in config.data:
         root, stride = parse_source(spec)
+        if not root.exists():
+            raise OptionError(f"training data {root} does not exist")
         found = discover_clips(root)
         if not found:
             raise OptionError(f"no clips (frame folders or videos) found under {root}")
@@ -142,7 +139,7 @@ def load_training_clips(config: TrainConfig) -> list[Clip]:
         except CinescapeError as exc:
             tqdm.write(f"skipping {path}: {exc}")
     if config.synthetic:
-        from .data.synthetic import generate_timelapse
+        from ...data.synthetic import generate_timelapse
 
         for i in tqdm(range(config.synthetic), desc="synthetic clips", unit="clip"):
             clip = generate_timelapse(num_frames=24 if config.kind == "motion" else 16, height=config.short_side,
@@ -233,9 +230,9 @@ def initialise_from(model: nn.Module, source: str | Path) -> list[str]:
     elif path.is_dir():
         state = type(model).from_pretrained(path).state_dict()
     else:
-        raise OptionError(f"--init-from {path} does not exist")
+        raise OptionError(f"init_from {path} does not exist")
     if not isinstance(state, dict):
-        raise OptionError(f"--init-from {path} holds no model weights")
+        raise OptionError(f"init_from {path} holds no model weights")
     partial = []
     own = model.state_dict()
     with torch.no_grad():
@@ -250,83 +247,6 @@ def initialise_from(model: nn.Module, source: str | Path) -> list[str]:
             else:
                 partial.append(name)
     return partial
-
-
-def _save_checkpoint(path: Path, state: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-
-
-class RunLog:
-    """A run's ``log.csv``, appended to (a resumed run goes on in the same file): :meth:`write` adds a row of the
-    step, the seconds since this log was opened and the step's figures, flushed at once; a new file gets a header
-    of the first row's columns."""
-
-    def __init__(self, path: Path):
-        self.file = open(path, "a", newline="")
-        self.writer: csv.DictWriter | None = None
-        self.started = time.time()
-
-    def write(self, step: int, stats: dict[str, float]) -> None:
-        row = {"step": step, "seconds": round(time.time() - self.started, 1),
-               **{k: f"{v:.6g}" for k, v in stats.items()}}
-        if self.writer is None:
-            self.writer = csv.DictWriter(self.file, fieldnames=list(row))
-            if self.file.tell() == 0:
-                self.writer.writeheader()
-        self.writer.writerow(row)
-        self.file.flush()
-
-    def close(self) -> None:
-        self.file.close()
-
-
-# ------------------------------------------------------------------------------- data parallelism
-
-@dataclass
-class Distributed:
-    """Where this process sits in a ``torchrun`` job (world size 1 without one)."""
-
-    rank: int = 0
-    world_size: int = 1
-    device: torch.device = torch.device("cpu")
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    @classmethod
-    def from_environment(cls) -> "Distributed":
-        """Join the process group that ``torchrun`` describes in RANK / WORLD_SIZE / LOCAL_RANK: NCCL with
-        one GPU per process where CUDA is available, gloo on CPU."""
-        world_size = int(os.environ.get("WORLD_SIZE", "1"))
-        cuda = torch.cuda.is_available()
-        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-        device = torch.device("cuda", local_rank) if cuda else torch.device("cpu")
-        if cuda:
-            torch.cuda.set_device(device)
-        if world_size == 1:
-            return cls(device=device)
-        if not dist.is_initialized():
-            dist.init_process_group(backend="nccl" if cuda else "gloo")
-        return cls(rank=dist.get_rank(), world_size=dist.get_world_size(), device=device)
-
-    def mean(self, stats: dict[str, float]) -> dict[str, float]:
-        """Average a dict of floats (same keys on every rank) over the ranks."""
-        if self.world_size == 1:
-            return stats
-        values = torch.tensor(list(stats.values()), dtype=torch.float64, device=self.device)
-        dist.all_reduce(values)
-        return dict(zip(stats, (values / self.world_size).tolist()))
-
-    def gather(self, tensor: torch.Tensor) -> torch.Tensor:
-        """Concatenate every rank's ``tensor`` (same shape on all ranks) along dim 0, in rank order."""
-        if self.world_size == 1:
-            return tensor
-        parts = [torch.empty_like(tensor) for _ in range(self.world_size)]
-        dist.all_gather(parts, tensor.contiguous())
-        return torch.cat(parts)
 
 
 class TrainingStep(nn.Module):
@@ -358,27 +278,29 @@ def train(config: TrainConfig, *, resume: bool = False, export: str | Path | Non
 
     ``appearance_features`` replaces the SqueezeNet-1.1 feature network (tests pass a random one).
     """
+    config.validate()
     if config.threads:
         torch.set_num_threads(config.threads)
     world = Distributed.from_environment()
-    progress = progress and world.is_main
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    checkpoint_path = out / "checkpoint.pt"
     rng = random.Random(config.seed)
     torch.manual_seed(config.seed)
 
     if config.kind == "appearance" and appearance_features is None:
-        from .models.squeezenet import SqueezeFeatures
+        from ...models.squeezenet import SqueezeFeatures
 
         appearance_features = SqueezeFeatures(pretrained=True)  # before decoding data: a missing file fails fast
     clips = load_training_clips(config)
+    clip_names = [c.name for c in clips]
     model = build_model(config)
-    if config.init_from and not (resume and checkpoint_path.exists()):
+    optimizer = adam(model, config.lr)
+    run = TrainingRun(out, config.kind, config, model, optimizer, rng, world=world, architecture=ARCHITECTURE_FIELDS,
+                      progress=progress)
+    if config.init_from and not (resume and run.checkpoint_path.exists()):
         partial = initialise_from(model, config.init_from)
         if world.is_main and partial:
-            tqdm.write(f"--init-from: {len(partial)} tensors not copied in full: {', '.join(partial[:6])}")
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.5, 0.999))
+            tqdm.write(f"init_from: {len(partial)} tensors not copied in full: {', '.join(partial[:6])}")
     size = config.encoder_size
     field_from_flow = config.kind == "motion" and config.common_field in ("flow", "pair")
     # AL Algorithm 2: every clip's common motion field starts at zero and follows the predictions.
@@ -387,30 +309,9 @@ def train(config: TrainConfig, *, resume: bool = False, export: str | Path | Non
     mean_fields = [common_motion_field(c) for c in clips] if config.common_field == "flow" else None
     common_fields = (flow_common_fields(clips, size, config.common_field) if field_from_flow
                      else torch.zeros(len(clips), 2, size, size))
-    start = 0
-    if resume and checkpoint_path.exists():
-        state = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
-        if state["clip_names"] != [c.name for c in clips]:
-            raise OptionError(f"cannot resume {checkpoint_path}: its training clips differ from --data/--synthetic")
-        if state["config"]["kind"] != config.kind:
-            raise OptionError(f"cannot resume {checkpoint_path}: it is a {state['config']['kind']} run")
-        if state.get("world_size", 1) != world.world_size:
-            raise OptionError(f"cannot resume {checkpoint_path}: it was trained by {state.get('world_size', 1)} "
-                              f"processes, this run has {world.world_size}")
-        saved = state["config"]
-        for name in ARCHITECTURE_FIELDS:
-            ours, theirs = getattr(config, name), saved.get(name, getattr(TrainConfig, name, None))
-            if ours != theirs:
-                raise OptionError(f"cannot resume {checkpoint_path}: it was trained with {name}={theirs!r}, "
-                                  f"this run has {ours!r}")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
+    state = run.resume_if(resume, clip_names=clip_names)
+    if state is not None:
         common_fields = state["common_fields"]
-        start = state["step"]
-        rng.setstate(state["rng"])
-        torch.set_rng_state(state["torch_rng"])
-    elif resume and world.is_main:
-        tqdm.write(f"no checkpoint in {out}; starting from scratch")
 
     criterion = None
     if config.kind == "appearance":
@@ -421,13 +322,10 @@ def train(config: TrainConfig, *, resume: bool = False, export: str | Path | Non
     if world.world_size > 1:
         step_module = DistributedDataParallel(step_module, device_ids=[world.device] if world.device.type == "cuda"
                                               else None)
-
     model.train()
-    log = RunLog(out / "log.csv") if world.is_main else None
-    bar = tqdm(range(start, config.steps), initial=start, total=config.steps, desc=f"train {config.kind}",
-               unit="step", disable=not progress)
     mine = slice(world.rank * config.batch_size, (world.rank + 1) * config.batch_size)
-    for step in bar:
+
+    def step_fn(step: int) -> dict[str, float]:
         # The whole global batch is drawn on every rank (same RNG stream), each rank builds its slice.
         indices = sample_clip_indices(len(clips), config.batch_size * world.world_size, rng)
         batch: dict[str, list] = {"first": [], "second": [], "field": [], "target": []}
@@ -457,44 +355,16 @@ def train(config: TrainConfig, *, resume: bool = False, export: str | Path | Non
         inputs = {k: torch.stack(v).to(world.device) for k, v in batch.items() if v}
         with torch.autocast(world.device.type, dtype=torch.bfloat16, enabled=config.bf16):
             loss, stats, flow = step_module(inputs)
-        if not torch.isfinite(loss):
-            raise RuntimeError(f"loss became {loss.item()} at step {step}; lower --lr")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        optimizer_step(optimizer, loss, step)
         if config.kind == "motion" and not field_from_flow:
             # Algorithm 2 line 14: the predicted flow becomes the clip's common motion field.
             new_fields = world.gather(resize_flow(flow.detach().float(), (size, size))).cpu()
             for row, (i, flipped) in enumerate(zip(indices, flips)):
                 common_fields[i] = flip_flow(new_fields[row]) if flipped else new_fields[row]
+        return stats
 
-        log_now = step % config.log_every == 0 or step == config.steps - 1
-        if log_now:
-            stats = world.mean(stats)  # the global batch's figures, as one process would log them
-        if not world.is_main:
-            continue
-        if log_now:
-            log.write(step, stats)
-            bar.set_postfix(loss=f"{stats['loss']:.4g}")
-        if (step + 1) % config.checkpoint_every == 0 or step == config.steps - 1:
-            _save_checkpoint(checkpoint_path, {
-                "model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step + 1,
-                "common_fields": common_fields, "rng": rng.getstate(), "torch_rng": torch.get_rng_state(),
-                "config": dataclasses.asdict(config), "clip_names": [c.name for c in clips],
-                "world_size": world.world_size})
-        if config.snapshot_every and (step + 1) % config.snapshot_every == 0:
-            export_model(model, config, clips, common_fields, out / "snapshots" / f"step_{step + 1:06d}")
-
-    model_dir = out / "model"
-    if world.is_main:
-        log.close()
-        export_model(model, config, clips, common_fields, model_dir)
-        if export is not None:
-            export_model(model, config, clips, common_fields, Path(export))
-    if world.world_size > 1:
-        dist.barrier()  # no rank leaves before the model is written
-        dist.destroy_process_group()
-    return model_dir
+    return run.run(step_fn, export=lambda folder: export_model(model, config, clips, common_fields, folder),
+                   export_to=export, extra_state=lambda: {"common_fields": common_fields, "clip_names": clip_names})
 
 
 # ------------------------------------------------------------------------------------------ export
@@ -538,12 +408,11 @@ def export_model(model, config: TrainConfig, clips: list[Clip], common_fields: t
         codebook.appearance = appearance_codebook(model, clips, config.crop)
         codebook.appearance_names = [c.name for c in clips]
     codebook.save(folder)
-    pipeline_file = folder / PIPELINE_CONFIG
-    settings = json.loads(pipeline_file.read_text()) if pipeline_file.exists() else {}
+    settings = read_pipeline_config(folder) if (folder / PIPELINE_CONFIG).exists() else {}
+    settings.setdefault("pipeline_class", PIPELINE_CLASS)
     settings.setdefault("working_size", 144)
-    settings[f"{config.kind}_training"] = {k: v for k, v in dataclasses.asdict(config).items()
-                                           if k not in ("out", "threads", "checkpoint_every", "log_every")}
-    atomic_write_bytes(pipeline_file, (json.dumps(settings, indent=2) + "\n").encode())
+    settings[f"{config.kind}_training"] = training_settings(config)
+    write_pipeline_config(folder, settings)
 
 
 def rebuild_codebook(model_dir: Path, *, motion_checkpoint: str | Path | None = None,
@@ -553,10 +422,8 @@ def rebuild_codebook(model_dir: Path, *, motion_checkpoint: str | Path | None = 
     codebook = Codebook.load(model_dir)
     if motion_checkpoint is not None:
         path = Path(motion_checkpoint)
-        if not path.is_file():
-            raise OptionError(f"motion checkpoint {path} does not exist")
-        state = torch.load(path, map_location="cpu", weights_only=False)
-        if not isinstance(state, dict) or "common_fields" not in state or state.get("config", {}).get("kind") != "motion":
+        state = load_checkpoint(path, "motion")
+        if "common_fields" not in state:
             raise OptionError(f"{path} is not a cinescape motion checkpoint")
         model = MotionModel.from_pretrained(model_dir)
         codebook.motion = motion_codebook(model, state["common_fields"])
@@ -566,8 +433,7 @@ def rebuild_codebook(model_dir: Path, *, motion_checkpoint: str | Path | None = 
                              include_validation=True)
         clips = load_training_clips(config)
         model = AppearanceModel.from_pretrained(model_dir)
-        pipeline_file = Path(model_dir) / PIPELINE_CONFIG
-        settings = json.loads(pipeline_file.read_text()) if pipeline_file.exists() else {}
+        settings = read_pipeline_config(model_dir) if (Path(model_dir) / PIPELINE_CONFIG).exists() else {}
         crop = settings.get("appearance_training", {}).get("crop", 128)  # encode frames as training saw them
         codebook.appearance = appearance_codebook(model, clips, crop)
         codebook.appearance_names = [c.name for c in clips]

@@ -24,25 +24,27 @@ are ``reference_size`` squares, where the predictor's raw output is already norm
 from __future__ import annotations
 
 import copy
-import csv
 import hashlib
 import json
 import math
 import random
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
-from .data.clips import apply_crop, load_clip, random_crop_params
-from .data.splits import is_validation_clip
-from .errors import CinescapeError, OptionError
-from .models import Predictor
-from .models.base import atomic_write_bytes
+from ...data.clips import apply_crop, discover_clips, load_clip, parse_source, random_crop_params
+from ...data.splits import is_validation_clip
+from ...errors import CinescapeError, OptionError
+from ...models import Predictor
+from ...models.base import atomic_write_bytes
+from ...ops import accumulate_flow, flow_normalized_to_pixels, warp
+from ...training import Distributed, TrainingRun, adam, optimizer_step
+from .. import PIPELINE_CONFIG, read_pipeline_config, write_pipeline_config
+from .codebook import Codebook
 from .motion import VELOCITY_FOLDER, MotionModel
-from .ops import accumulate_flow, flow_normalized_to_pixels, warp
+from .pipeline import DEFAULT_MODEL_DIR
 
 
 @torch.no_grad()
@@ -131,14 +133,14 @@ def load_target_pool(paths: list[str], recipe: dict) -> list[dict[str, torch.Ten
     for spec in paths:
         path = Path(spec) / "targets.pt" if Path(spec).is_dir() else Path(spec)
         if not path.is_file():
-            raise OptionError(f"--pool: no targets at {path}")
+            raise OptionError(f"pool: no targets at {path}")
         data = torch.load(path)
         other = json.loads(data.get("recipe", "{}"))
         if {k: v for k, v in other.items() if k not in POOLABLE_FIELDS} != \
                 {k: v for k, v in recipe.items() if k not in POOLABLE_FIELDS}:
-            raise OptionError(f"--pool: {path} was built with another teacher, data or rollout settings")
+            raise OptionError(f"pool: {path} was built with another teacher, data or rollout settings")
         if other["seed"] in seeds:
-            raise OptionError(f"--pool: {path} repeats seed {other['seed']}: its targets are already in the set")
+            raise OptionError(f"pool: {path} repeats seed {other['seed']}: its targets are already in the set")
         seeds.add(other["seed"])
         pool.append(data)
     return pool
@@ -167,19 +169,21 @@ class VelocityTrainConfig:
 
     def validate(self) -> None:
         if not self.data:
-            raise OptionError("cinescape train velocity needs --data (frames to start the teacher's rollouts from)")
-        if self.targets < 0 or self.rollout < 2 or self.steps < 1 or self.batch_size < 1:
-            raise OptionError("--steps and --batch-size must be >= 1, --targets >= 0 and --rollout >= 2")
+            raise OptionError("the velocity distillation needs data (frames to start the teacher's rollouts from)")
+        for name, low in (("steps", 1), ("batch_size", 1), ("targets", 0), ("rollout", 2), ("short_side", 8),
+                          ("checkpoint_every", 1), ("log_every", 1), ("threads", 0)):
+            if getattr(self, name) < low:
+                raise OptionError(f"{name} must be >= {low}, got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise OptionError(f"lr must be > 0, got {self.lr}")
         if self.lr_schedule not in ("constant", "cosine"):
-            raise OptionError(f"--lr-schedule must be constant or cosine, got {self.lr_schedule!r}")
+            raise OptionError(f"lr_schedule must be constant or cosine, got {self.lr_schedule!r}")
         if self.targets == 0 and not self.pool:
-            raise OptionError("--targets 0 trains on --pool targets only: give at least one --pool")
+            raise OptionError("targets=0 trains on other runs' targets only: give pool (their folders or targets.pt)")
 
 
 def _start_frames(config: VelocityTrainConfig, size: int, rng: random.Random, progress: bool = True) -> torch.Tensor:
     """``config.targets`` random square crops (resized to ``size``) of random frames of the training clips."""
-    from .train import discover_clips, parse_source
-
     frames = []
     for spec in config.data:
         root, stride = parse_source(spec)
@@ -219,20 +223,18 @@ def train_velocity(config: VelocityTrainConfig, *, resume: bool = False, export:
     """Distil the velocity predictor (module docstring); returns the exported ``OUT/model/velocity_predictor``.
 
     ``OUT/targets.pt`` keeps the teacher's targets (built once; ``config.pool`` adds other runs' targets,
-    :func:`load_target_pool`), ``OUT/checkpoint.pt`` the student, optimiser, step
-    and RNG states (``resume=True`` continues from it), ``OUT/log.csv`` the loss. ``export``: also write the
-    predictor into that model folder as ``velocity_predictor/`` (the Eulerian mode then uses it).
+    :func:`load_target_pool`); the rest of the run folder is :class:`~cinescape.training.TrainingRun`'s
+    (checkpoint, ``resume``, log). ``export``: also write the predictor into that model folder as
+    ``velocity_predictor/`` (the Eulerian mode then uses it). One process (no torchrun).
     """
-    from .codebook import Codebook
-    from .pipeline import DEFAULT_MODEL_DIR
-
     config.validate()
+    world = Distributed.single_process("cinescape train velocity")
     if config.threads:
         torch.set_num_threads(config.threads)
     teacher_dir = Path(config.teacher) if config.teacher else DEFAULT_MODEL_DIR
     teacher = MotionModel.from_pretrained(teacher_dir)
     codebook = Codebook.load(teacher_dir)
-    out = Path(config.out)   # made once the teacher has loaded: a bad --init-from leaves no empty run folder
+    out = Path(config.out)   # made once the teacher has loaded: a bad teacher leaves no empty run folder
     out.mkdir(parents=True, exist_ok=True)
     rng = random.Random(config.seed)
     torch.manual_seed(config.seed)
@@ -247,7 +249,7 @@ def train_velocity(config: VelocityTrainConfig, *, resume: bool = False, export:
         sets = [torch.load(targets_path)]
         if json.loads(sets[0].get("recipe", "{}")) != recipe:
             raise OptionError(f"{targets_path} was built with another teacher, data or rollout settings: "
-                              "use a new --out")
+                              "use a new out folder")
     else:
         sets = [build_targets(config, teacher, codebook.motion, rng, progress=progress)]
         sets[0]["recipe"] = json.dumps(recipe, sort_keys=True)
@@ -255,79 +257,44 @@ def train_velocity(config: VelocityTrainConfig, *, resume: bool = False, export:
         targets_path.with_suffix(".tmp").replace(targets_path)
     data = {key: torch.cat([s[key] for s in sets + pool]) for key in ("images", "codes", "targets")}
     del sets, pool   # the concatenated copy is all training needs (4096 targets: 1.3 GB)
-    if not resume:
-        rng = random.Random(config.seed + 1)   # the batch order, the same whether or not the targets were cached
+    rng = random.Random(config.seed + 1)   # the batch order, the same whether or not the targets were cached
 
     # The student starts from the teacher's velocity predictor (further distillation) or, the first time, from its
     # per-frame P^M, whose flow on the photo is already close to the rollout mean.
     student = copy.deepcopy(teacher.velocity_predictor or teacher.predictor).train()
-    optimiser = torch.optim.Adam(student.parameters(), lr=config.lr, betas=(0.5, 0.999))
-    step = 0
-    checkpoint_path = out / "checkpoint.pt"
-    if resume:
-        if not checkpoint_path.is_file():
-            raise OptionError(f"--resume: no checkpoint at {checkpoint_path}")
-        state = torch.load(checkpoint_path, weights_only=False)
-        student.load_state_dict(state["student"])
-        optimiser.load_state_dict(state["optimiser"])
-        step = state["step"]
-        rng.setstate(state["rng"])
-        torch.set_rng_state(state["torch_rng"])
+    optimiser = adam(student, config.lr)
+    run = TrainingRun(out, "velocity", config, student, optimiser, rng, world=world, progress=progress)
+    run.resume_if(resume)
+    count = data["images"].shape[0]
 
-    def save_checkpoint() -> None:
-        state = {"student": student.state_dict(), "optimiser": optimiser.state_dict(), "step": step,
-                 "rng": rng.getstate(), "torch_rng": torch.get_rng_state(), "config": asdict(config)}
-        tmp = checkpoint_path.with_suffix(".tmp")
-        torch.save(state, tmp)
-        tmp.replace(checkpoint_path)
+    def step_fn(step: int) -> dict[str, float]:
+        batch = torch.tensor([rng.randrange(count) for _ in range(config.batch_size)])
+        if config.lr_schedule == "cosine":   # a function of the step alone, so resume needs no state for it
+            for group in optimiser.param_groups:
+                group["lr"] = config.lr * (1 + math.cos(math.pi * step / config.steps)) / 2
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
+            loss = velocity_loss(student, data["images"][batch], data["codes"][batch], data["targets"][batch],
+                                 floor=config.loss_floor)
+        optimizer_step(optimiser, loss, step)
+        return {"loss": loss.item()}
 
-    log_path = out / "log.csv"
-    with open(log_path, "a", newline="") as log_file:
-        log = csv.writer(log_file)
-        if log_file.tell() == 0:
-            log.writerow(["step", "loss", "seconds"])
-        started, count = time.perf_counter(), data["images"].shape[0]
-        bar = tqdm(total=config.steps, initial=step, desc="velocity", unit="step", disable=not progress)
-        while step < config.steps:
-            batch = torch.tensor([rng.randrange(count) for _ in range(config.batch_size)])
-            if config.lr_schedule == "cosine":   # a function of the step alone, so --resume needs no state for it
-                for group in optimiser.param_groups:
-                    group["lr"] = config.lr * (1 + math.cos(math.pi * step / config.steps)) / 2
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
-                loss = velocity_loss(student, data["images"][batch], data["codes"][batch], data["targets"][batch],
-                                     floor=config.loss_floor)
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            step += 1
-            bar.update(1)
-            if step % config.log_every == 0 or step == config.steps:
-                log.writerow([step, f"{loss.item():.5f}", f"{time.perf_counter() - started:.1f}"])
-                log_file.flush()
-                bar.set_postfix(loss=f"{loss.item():.4f}")
-            if step % config.checkpoint_every == 0 or step == config.steps:
-                save_checkpoint()
-        bar.close()
+    def write_run_model(folder: Path) -> None:
+        student.eval()
+        student.save_pretrained(folder / VELOCITY_FOLDER)
+        atomic_write_bytes(folder / "velocity_training.json", (json.dumps(asdict(config), indent=2) + "\n").encode())
 
-    student.eval()
-    folder = student.save_pretrained(out / "model" / VELOCITY_FOLDER)
-    atomic_write_bytes(out / "model" / "velocity_training.json",
-                       (json.dumps(asdict(config), indent=2) + "\n").encode())
-    if export is not None:
-        export_velocity_predictor(student, config, export)
-    return folder
+    model_dir = run.run(step_fn, export=write_run_model, export_to=export,
+                        export_into=lambda folder: export_velocity_predictor(student, config, folder))
+    return model_dir / VELOCITY_FOLDER
 
 
 def export_velocity_predictor(predictor: Predictor, config: VelocityTrainConfig, folder: str | Path) -> Path:
     """Write ``predictor`` into the model folder ``folder`` as ``velocity_predictor/`` (float16, as the shipped
     weights are) and record ``config`` under ``"velocity_training"`` in its ``pipeline.json``, if it has one."""
-    from .pipeline import PIPELINE_CONFIG
-
     target = predictor.save_pretrained(Path(folder) / VELOCITY_FOLDER, dtype=torch.float16)
-    settings_path = Path(folder) / PIPELINE_CONFIG
-    if settings_path.is_file():
-        settings = json.loads(settings_path.read_text())
+    if (Path(folder) / PIPELINE_CONFIG).is_file():
+        settings = read_pipeline_config(folder)
         settings["velocity_training"] = asdict(config)
-        atomic_write_bytes(settings_path, (json.dumps(settings, indent=2) + "\n").encode())
+        write_pipeline_config(folder, settings)
     return target
 
