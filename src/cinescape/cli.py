@@ -690,7 +690,8 @@ def run_serve(args: argparse.Namespace) -> None:
 # Library errors name parameters (AnimationSettings and training-config fields); the CLI says its flags instead.
 _ANIMATE_FLAGS = {"num_frames": "--frames", "appearance=False": "--no-appearance",
                   "appearance_sequence='lstm'": "--appearance-sequence lstm", "arrows_mode='latent'": "--arrows-mode latent",
-                  "arrows_mode='direct'": "--arrows-mode direct"}
+                  "arrows_mode='direct'": "--arrows-mode direct", "reference_regions": "--reference-region",
+                  "references": "--reference", "speeds": "--region-speed"}
 _TRAIN_FLAGS = {"num_res_blocks": "--res-blocks", "init_from": "--init-from", "teacher": "--init-from",
                 "alpha": "--fgla-alpha", "bf16": "--no-bf16", "loss_floor": "--velocity-loss", "out": "--out"}
 

@@ -56,11 +56,11 @@ def parse_time_of_day(text: str | list[str] | tuple[str, ...]) -> tuple[str, ...
         name = str(raw).strip().lower()
         name = ALIASES.get(name, name)
         if name not in TIME_OF_DAY:
-            raise OptionError(f"--time-of-day: unknown time of day {str(raw).strip()!r}: use a comma-separated list of "
+            raise OptionError(f"time_of_day: unknown time of day {str(raw).strip()!r}: use a comma-separated list of "
                               f"{', '.join(TIME_OF_DAY)} (e.g. day,sunset,night)")
         result.append(name)
     if not result:
-        raise OptionError("--time-of-day: give at least one of " + ", ".join(TIME_OF_DAY))
+        raise OptionError("time_of_day: give at least one of " + ", ".join(TIME_OF_DAY))
     return tuple(result)
 
 
@@ -135,7 +135,7 @@ class TimeOfDayCodes:
         members = torch.tensor([i for i, label in enumerate(self.labels) if label == name], dtype=torch.long)
         if members.numel() == 0:
             found = ", ".join(f"{k} ({v})" for k, v in self.counts().items() if v) or "none"
-            raise OptionError(f"--time-of-day: the model's codebook has no {name} codes (by their colours on a "
+            raise OptionError(f"time_of_day: the model's codebook has no {name} codes (by their colours on a "
                               f"reference photo; it has: {found})")
         group = self.codes[members]
         return int(members[(group - group.mean(0)).norm(dim=1).argmin()])

@@ -238,7 +238,7 @@ class FGLAPipeline(CinemagraphPipeline):
         regions = {parse_group(k): v for k, v in (reference_regions or {}).items()}
         for group, speed in speeds.items():
             if not (np.isfinite(speed) and 0 <= speed <= 10):
-                raise OptionError(f"--region-speed {GROUP_NAMES[group]} must be between 0 and 10, got {speed}")
+                raise OptionError(f"speeds: {GROUP_NAMES[group]} must be between 0 and 10, got {speed}")
         for group, region in regions.items():
             if group not in references:
                 raise OptionError(f"reference_regions names {GROUP_NAMES[group]}, which has no reference")

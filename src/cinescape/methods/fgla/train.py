@@ -121,11 +121,11 @@ class FGLATrainConfig:
 
     def validate(self) -> None:
         if self.crop % 8:
-            raise OptionError(f"--crop must be a multiple of 8, got {self.crop}")
+            raise OptionError(f"crop must be a multiple of 8, got {self.crop}")
         if self.frame_stride < 1:
-            raise OptionError(f"--frame-stride must be >= 1, got {self.frame_stride}")
+            raise OptionError(f"frame_stride must be >= 1, got {self.frame_stride}")
         if not self.data and not self.synthetic:
-            raise OptionError("give training data with --data PATH (repeatable) and/or --synthetic N")
+            raise OptionError("give training data: data (clips or folders of clips) and/or synthetic (a count)")
         if min(self.alpha, self.beta) < 0 or self.flow_range <= 1:
             raise OptionError("alpha and beta must be >= 0 and the flow range c > 1")
 
