@@ -7,7 +7,7 @@
 2. Smoothness: animations of the input (appearance only, motion speed 0, ``--seeds``) must have no
    frame-to-frame step (mean absolute difference) larger than 3x the median step.
 
-    python scripts/check_appearance.py --model src/cinescape/default_model
+    python experiments/check_appearance.py --model src/cinescape/default_model
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from cinescape.io.image import image_to_tensor
 from cinescape.io.video import read_frame_folder
 from cinescape.ops import color_transfer
-from cinescape.pipeline import AnimationSettings, CinemagraphPipeline, working_shape
+from cinescape.methods.al.pipeline import AnimationSettings, CinemagraphPipeline, working_shape
 
 WEBCAM = Path(__file__).resolve().parents[2] / "shared" / "data" / "appearance" / "tilde_webcam" / "stlouis"
 

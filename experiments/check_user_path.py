@@ -13,7 +13,7 @@
 Prints both tables as one, the user-minus-evaluate differences of the headline figures, and the largest
 per-clip differences.
 
-    CINESCAPE_WEIGHTS=../shared/weights python scripts/check_user_path.py --threads 1
+    CINESCAPE_WEIGHTS=../shared/weights python experiments/check_user_path.py --threads 1
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Compare per-code evaluations (``scripts/measure_motion_codes.py`` JSON) against a reference, at equal motion.
+"""Compare per-code evaluations (``experiments/measure_motion_codes.py`` JSON) against a reference, at equal motion.
 
 Still-pixel PSNR falls as the motion speeds up, so two ways to animate that differ slightly in speed also differ in
 PSNR for that reason alone. This script reports, for each candidate against the reference (both evaluated code by
@@ -14,7 +14,7 @@ code on the same clips), paired over the codebook's codes:
   as the evaluator averages them), and in how many of 200 groups of 5 consecutive seeds the candidate's PSNR and
   motion ratio are both at least the reference's.
 
-    python scripts/compare_motion_codes.py --reference outputs/motion_codes.json:recurrent \\
+    python experiments/compare_motion_codes.py --reference outputs/motion_codes.json:recurrent \\
         --probe outputs/motion_codes.json:eulerian outputs/motion_codes_eulerian_speed098.json:eulerian \\
         outputs/motion_codes.json:eulerian outputs/motion_codes_rollout_mean.json
 
@@ -29,8 +29,8 @@ import math
 import random
 from pathlib import Path
 
-from cinescape.codebook import Codebook, CodeSelector
-from cinescape.pipeline import DEFAULT_MODEL_DIR
+from cinescape.methods.al.codebook import Codebook, CodeSelector
+from cinescape.methods.al.pipeline import DEFAULT_MODEL_DIR
 
 GROUPS = 200   # groups of 5 consecutive seeds: 0-4, 5-9, ...
 

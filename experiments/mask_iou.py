@@ -1,6 +1,6 @@
 """IoU of the automatic fluid masks with hand-made ones, and the ADE20K segmenter's speed.
 
-    CINESCAPE_WEIGHTS=../shared/weights python scripts/mask_iou.py --photos ../shared/data/photos --threads 1
+    CINESCAPE_WEIGHTS=../shared/weights python experiments/mask_iou.py --photos ../shared/data/photos --threads 1
 
 For every ``PHOTOS/masks/NAME.png`` (white = moves) and its photo ``PHOTOS/NAME.*``, at the photo's size,
 both masks thresholded at 0.5:

@@ -14,7 +14,7 @@ Expected: PSNR well above 40 dB (differences invisible) with the appearance stag
 
 Command:
 
-    CINESCAPE_WEIGHTS=../shared/weights python scripts/measure_appearance_stride.py --strides 1 2 3 --threads 1
+    CINESCAPE_WEIGHTS=../shared/weights python experiments/measure_appearance_stride.py --strides 1 2 3 --threads 1
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    from cinescape.pipeline import CinemagraphPipeline
+    from cinescape.methods.al.pipeline import CinemagraphPipeline
 
     if args.photos is None:
         if not PHOTOS.is_dir():

@@ -13,8 +13,8 @@ converted to pixels per frame of the photo as given (``--width``). Reported:
   its maximum, which sits at the mask's feathered edge; ``frozen interior max``: the maximum more than 3
   working-size pixels from the moving region. The target is <= 0.05 px/frame.
 
-    python scripts/measure_arrows.py --threads 1                      # the shipped model
-    python scripts/measure_arrows.py --model runs/motion/model --threads 1
+    python experiments/measure_arrows.py --threads 1                      # the shipped model
+    python experiments/measure_arrows.py --model runs/motion/model --threads 1
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def main() -> None:
     import torch.nn.functional as F
 
     from cinescape.ops import flow_normalized_to_pixels
-    from cinescape.pipeline import CinemagraphPipeline
+    from cinescape.methods.al.pipeline import CinemagraphPipeline
 
     pipe = CinemagraphPipeline.from_pretrained(args.model)
     image = Image.open(args.photo).convert("RGB")

@@ -1,6 +1,6 @@
 """Which static field should the Eulerian mode integrate? Diagnostic variants, scored per code (issue 5).
 
-Runs ``scripts/measure_motion_codes.py`` (every codebook motion code on the validation clips, the codebook mean)
+Runs ``experiments/measure_motion_codes.py`` (every codebook motion code on the validation clips, the codebook mean)
 with the Eulerian mode's motion states built another way (loop "none", as that script plans):
 
 * ``advected``: the first-frame field carried along with the content, ``V_t(p) = mask(p) * V(p + A_t(p))``:
@@ -9,13 +9,13 @@ with the Eulerian mode's motion states built another way (loop "none", as that s
 * ``streamline-mean``: the first-frame field averaged along each pixel's path over the clip,
   ``mask(p) * mean_t V(p + A_t(p))``: the rollout mean if P^M's flow simply travelled with the content; one call.
 * ``rollout-mean``: the recurrent mode's per-frame flows (masked, as it renders them) averaged over the clip and
-  integrated as one static field: the field a distilled velocity predictor (:mod:`cinescape.velocity`) aims at.
+  integrated as one static field: the field a distilled velocity predictor (:mod:`cinescape.methods.al.velocity`) aims at.
   It needs the recurrent mode's calls, so it is an upper bound, not a mode.
 
 The shipped Eulerian field (P^M on the photo) and a distilled velocity predictor are measured with
 ``measure_motion_codes.py --mode eulerian`` itself (``--model DIR`` for a folder with ``velocity_predictor/``).
 
-    CINESCAPE_WEIGHTS=../shared/weights python scripts/measure_eulerian_fields.py --field advected \\
+    CINESCAPE_WEIGHTS=../shared/weights python experiments/measure_eulerian_fields.py --field advected \\
         --data ../shared/data/motion/skytimelapse128 --out outputs/motion_codes_advected.json
 
 (about 8 minutes for ``advected`` and ``streamline-mean``, 12 for ``rollout-mean`` on 2 cores).
@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 
 from cinescape.ops import accumulate_flow, integrate_velocity, warp
-from cinescape.pipeline import CinemagraphPipeline
+from cinescape.methods.al.pipeline import CinemagraphPipeline
 
 FIELDS = ("advected", "rollout-mean", "streamline-mean")
 _shipped_states = CinemagraphPipeline._motion_states

@@ -31,7 +31,7 @@ others ~0 px/frame.
 
 Command (newest FGLA snapshot by default; 1 thread; about a minute of CPU):
 
-    CINESCAPE_WEIGHTS=../shared/weights python scripts/measure_fgla_references.py \\
+    CINESCAPE_WEIGHTS=../shared/weights python experiments/measure_fgla_references.py \\
         --model runs/fgla/snapshots/step_006000 --threads 1
 """
 
@@ -105,7 +105,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)
     from cinescape.data.clips import load_clip
-    from cinescape.fgla import REFERENCE_REGION_ALL, FGLAPipeline, parse_group
+    from cinescape.methods.fgla.pipeline import REFERENCE_REGION_ALL, FGLAPipeline, parse_group
     from cinescape.io.video import read_clip
     from cinescape.ops.optical_flow import optical_flow_dis
     from cinescape.segmentation import GROUP_NAMES, GROUP_OTHERS, GROUP_SKY, GROUP_WATER
@@ -183,7 +183,7 @@ def main() -> None:
     print("px/frame of the photo (DIS forward flow on the output frames, mean over "
           f"{args.frames - 1} pairs); x > 0: content moves right. ref x: the reference's DIS x velocity in its "
           f"encoded region at the photo's scale.")
-    command = "CINESCAPE_WEIGHTS=../shared/weights python scripts/measure_fgla_references.py " + \
+    command = "CINESCAPE_WEIGHTS=../shared/weights python experiments/measure_fgla_references.py " + \
         shlex.join(sys.argv[1:] if "--model" in sys.argv else ["--model", args.model, *sys.argv[1:]])
     print(f"command: {command}")
     print(f"({time.time() - start:.0f} s)")

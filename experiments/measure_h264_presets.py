@@ -6,7 +6,7 @@ through PyAV exactly as the writer does (libx264, CRF 18, yuv420p), timing the e
 
 Command:
 
-    CINESCAPE_WEIGHTS=../shared/weights python scripts/measure_h264_presets.py --presets fast veryfast superfast
+    CINESCAPE_WEIGHTS=../shared/weights python experiments/measure_h264_presets.py --presets fast veryfast superfast
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import time
 import av
 
 from cinescape.data.synthetic import generate_landscape_photo
-from cinescape.pipeline import CinemagraphPipeline
+from cinescape.methods.al.pipeline import CinemagraphPipeline
 
 
 def main() -> None:

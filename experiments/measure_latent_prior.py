@@ -22,7 +22,7 @@ model, Gaussian codes (about 6x larger than its codes) give a different speed.
 
 Command (about 5 minutes):
 
-    CINESCAPE_WEIGHTS=../shared/weights python scripts/measure_latent_prior.py --model runs/motion_wae/model
+    CINESCAPE_WEIGHTS=../shared/weights python experiments/measure_latent_prior.py --model runs/motion_wae/model
 """
 
 from __future__ import annotations
@@ -39,10 +39,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from select_motion import PHOTOS, masked_photos  # noqa: E402
 
-from cinescape.codebook import Codebook  # noqa: E402
-from cinescape.motion import MotionModel  # noqa: E402
+from cinescape.methods.al.codebook import Codebook  # noqa: E402
+from cinescape.methods.al.motion import MotionModel  # noqa: E402
 from cinescape.ops import mmd_to_standard_normal, resize_flow  # noqa: E402
-from cinescape.pipeline import AnimationSettings, CinemagraphPipeline  # noqa: E402
+from cinescape.methods.al.pipeline import AnimationSettings, CinemagraphPipeline  # noqa: E402
 
 
 def with_motion_of(folder: str) -> CinemagraphPipeline:

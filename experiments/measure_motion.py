@@ -5,7 +5,7 @@ prints the 90th percentile of the OpenCV DIS flow magnitude per frame pair (the 
 water) and the mean frame difference. The stride that brings a source's motion per training pair to
 a target of a few pixels is ``ceil(target / p90)``.
 
-    python scripts/measure_motion.py ../shared/data/motion --target 2.0
+    python experiments/measure_motion.py ../shared/data/motion --target 2.0
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import torch
 
 from cinescape.data.clips import load_clip, mean_pair_difference
 from cinescape.ops.optical_flow import backward_flow_dis
-from cinescape.train import discover_clips
+from cinescape.data.clips import discover_clips
 from pathlib import Path
 
 

@@ -14,7 +14,7 @@ and the ``static`` baseline.
 
 Command (about 15 minutes for both modes on 2 cores):
 
-    CINESCAPE_WEIGHTS=../shared/weights python scripts/measure_motion_codes.py \\
+    CINESCAPE_WEIGHTS=../shared/weights python experiments/measure_motion_codes.py \\
         --data ../shared/data/motion/skytimelapse128 --mode recurrent eulerian --out outputs/motion_codes.json
 """
 
@@ -31,7 +31,7 @@ import torch
 
 from cinescape.eval.evaluate import EvalSettings, Generated, PipelineMethod, evaluate
 from cinescape.models.base import atomic_write_bytes
-from cinescape.pipeline import CinemagraphPipeline
+from cinescape.methods.al.pipeline import CinemagraphPipeline
 
 KEYS = ("psnr_static", "ssim_static", "lpips_real_best", "motion_ratio")
 

@@ -2,12 +2,12 @@
 
 For each model folder, the field its Eulerian mode would integrate (its ``velocity_predictor/``, else P^M on the
 start crop) is predicted for every (start crop, code) of each targets file and compared with the teacher's
-rollout-mean flow: the relative L1 error the distillation minimises (:func:`cinescape.velocity.velocity_loss`,
+rollout-mean flow: the relative L1 error the distillation minimises (:func:`cinescape.methods.al.velocity.velocity_loss`,
 floor 0.1 px) and the ratio of mean speeds (predicted / target; below 1: the field moves slower than the rollout).
 Targets a predictor was trained on say how well it fits; targets it never saw (another ``--seed``) how well it
 generalises.
 
-    python scripts/measure_velocity_targets.py --targets runs/velocity_t2 \\
+    python experiments/measure_velocity_targets.py --targets runs/velocity_t2 \\
         --model src/cinescape/default_model runs/velocity_model2 runs/velocity_model3
 """
 
@@ -18,9 +18,9 @@ from pathlib import Path
 
 import torch
 
-from cinescape.motion import MotionModel
+from cinescape.methods.al.motion import MotionModel
 from cinescape.ops import flow_normalized_to_pixels
-from cinescape.velocity import velocity_loss
+from cinescape.methods.al.velocity import velocity_loss
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """Plot the loss curves of training runs from their ``log.csv`` files.
 
-    python scripts/plot_training.py runs/motion_flow runs/appearance_v1 --out docs/loss_curves.png
+    python experiments/plot_training.py runs/motion_flow runs/appearance_v1 --out docs/loss_curves.png
 
 One panel per logged column (loss terms, flow magnitude); a moving average over ``--smooth`` logged
 rows, one line per run. Needs matplotlib (``pip install 'cinescape[eval]'``).

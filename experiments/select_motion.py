@@ -7,7 +7,7 @@ frame-to-frame flow magnitude in pixels of that 512 px image is measured inside 
 mask. The loop seam ratio (mean |last - first| / mean |frame k+1 - frame k|) uses ``--loop``.
 Targets (issue 4): inside >= 0.3 px/frame, outside <= 0.05 px/frame, seam <= 1.5.
 
-    python scripts/select_motion.py runs/motion_flow/snapshots/step_* --seeds 0 1 2 3 4
+    python experiments/select_motion.py runs/motion_flow/snapshots/step_* --seeds 0 1 2 3 4
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from PIL import Image
 
 from cinescape.io.image import load_image
 from cinescape.ops import resize_flow
-from cinescape.pipeline import AnimationSettings, CinemagraphPipeline
+from cinescape.methods.al.pipeline import AnimationSettings, CinemagraphPipeline
 
 PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "photos"
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The exact commands that trained the shipped default model (src/cinescape/default_model), on this
 # project's 2-core CPU machine, with ../shared/data beside the repository (docs/training.md explains
-# every choice). Stages: scripts/train_default_model.sh [motion|appearance|export|all|experiments|priors|velocity]
+# every choice). Stages: experiments/train_default_model.sh [motion|appearance|export|all|experiments|priors|velocity]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 D=../shared/data
@@ -48,7 +48,7 @@ if [ "$stage" = export ] || [ "$stage" = all ]; then
   python - <<'PY'
 import json, shutil
 from pathlib import Path
-from cinescape.codebook import Codebook
+from cinescape.methods.al.codebook import Codebook
 motion_dir = Path("runs/motion_gated/snapshots/step_004000")
 appearance_dir = Path("runs/appearance_v1/model")
 out = Path("src/cinescape/default_model")
@@ -75,7 +75,7 @@ fi
 
 if [ "$stage" = velocity ]; then
   # Not shipped (docs/training.md, "A velocity predictor for the Eulerian mode"): the Eulerian mode's one-call
-  # field distilled from the shipped motion model's recurrent rollouts (cinescape.velocity). 1. 1024 (crop, code)
+  # field distilled from the shipped motion model's recurrent rollouts (cinescape.methods.al.velocity). 1. 1024 (crop, code)
   # targets, 32-frame rollouts, 2000 steps from P^M at lr 3e-5, exported into a copy of the shipped model;
   # 2. 2000 more steps on 1024 fresh targets (--seed 1), from 1's predictor, into a second copy.
   # 3. 2048 more targets (--seed 2; the run's one training step is discarded), then 3000 steps with a cosine

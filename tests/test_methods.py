@@ -131,3 +131,37 @@ def test_configs_validate_themselves_and_name_the_parameter():
         VelocityTrainConfig(out="x", data=["clips"], rollout=1).validate()
     with pytest.raises(OptionError, match=r"^num_frames must be between 2 and 10000, got 1$"):
         AnimationSettings(num_frames=1).validate()
+
+
+def test_inference_imports_no_training_code():
+    import subprocess
+    import sys
+
+    code = ("import sys, cinescape, cinescape.cli, cinescape.eval.evaluate, cinescape.eval.bench; "
+            "from cinescape import load_pipeline; load_pipeline('fgla'); "
+            "print(' '.join(m for m in sys.modules if m.startswith('cinescape')))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    training = {"cinescape.training", "cinescape.methods.al.train", "cinescape.methods.al.velocity",
+                "cinescape.methods.al.train_lstm", "cinescape.methods.fgla.train"}
+    assert "cinescape.methods.fgla.pipeline" in loaded and not training & set(loaded)
+
+
+def test_train_options_of_the_cli_are_config_fields():
+    """Every `cinescape train` option sets a field of a training config (the CLI writes no default of its own
+    for them: argparse's default is None, the dataclass' default applies)."""
+    import dataclasses
+
+    from cinescape.cli import TRAIN_OPTION_FIELDS, build_parser
+    from cinescape.methods.al.train import TrainConfig
+    from cinescape.methods.al.velocity import VelocityTrainConfig
+    from cinescape.methods.fgla.train import FGLATrainConfig
+
+    fields = set().union(*({f.name for f in dataclasses.fields(c)}
+                           for c in (TrainConfig, VelocityTrainConfig, FGLATrainConfig)))
+    train = build_parser()._subparsers._group_actions[0].choices["train"]
+    for action in train._actions:
+        if action.dest in ("help", "kind", "resume", "export"):
+            continue
+        field = TRAIN_OPTION_FIELDS.get(action.dest, action.dest)
+        assert field in fields, action.option_strings
+        assert action.default in (None, False, []), (action.option_strings, action.default)

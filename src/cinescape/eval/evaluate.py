@@ -11,7 +11,7 @@ Protocol (FGLA Sec. 4, DeepLandscape Sec. 5, AL Fig. 10). For each test clip:
    the model's default settings, except the protocol's ``loop`` (``none``) and ``appearance`` (off), and
    their frames are then cropped and resized exactly like the real frames (:meth:`EvalClip.prepare`). So a
    model's figures are those of ``cinescape animate PHOTO -o OUT/ --loop none --no-appearance --frames N
-   --seed S`` scored against the prepared real frames (``scripts/check_user_path.py`` checks this).
+   --seed S`` scored against the prepared real frames.
 3. Metrics compare generated frame n with the input and with real frame n. Averages run over frames
    1..N-1 (frame 0 is the input for every method), then over samples and clips; "best" figures take the
    best sample of each clip. Set-level distances (FID-style, FVD) pool all clips.

@@ -36,19 +36,12 @@ __all__ = ["PIPELINE_CONFIG", "SHIPPED_MODELS", "load_pipeline", "method_of", "p
 def read_pipeline_config(folder: str | Path) -> dict:
     """A model folder's ``pipeline.json`` as a dict; a missing folder or file, or a corrupt one, is a one-line
     :class:`~cinescape.errors.ModelLoadError`."""
+    from ..models.base import read_folder_json
+
     folder = Path(folder).expanduser()
     if not folder.is_dir():
         raise ModelLoadError(f"model folder {folder} does not exist")
-    path = folder / PIPELINE_CONFIG
-    if not path.is_file():
-        raise ModelLoadError(f"{folder} is not a cinescape model folder: {PIPELINE_CONFIG} is missing")
-    try:
-        settings = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelLoadError(f"corrupt {path}: {exc}") from None
-    if not isinstance(settings, dict):
-        raise ModelLoadError(f"corrupt {path}: not a JSON object")
-    return settings
+    return read_folder_json(folder, PIPELINE_CONFIG)
 
 
 def write_pipeline_config(folder: str | Path, settings: dict) -> Path:

@@ -82,7 +82,7 @@ FLOW_SMOOTH_SIGMA = 3.0
 # segmenters' specks (a patch of grass or of a dark rock called water) would otherwise move while all around stays.
 MIN_FLUID_AREA = 0.01
 # The phased loop's cycle (frames): each copy moves at most half of it. Chosen on the 10 masked shared photos by
-# patch coherence at equal motion (README, "Photos").
+# patch coherence at equal motion (docs/results.md, "Photos").
 DEFAULT_LOOP_PERIOD = 20.0
 
 

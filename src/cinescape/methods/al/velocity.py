@@ -10,7 +10,7 @@ The velocity predictor here is the same U-Net (a copy of the motion predictor, f
 from the photo and the code, the **mean of the recurrent mode's per-frame flows over a rollout** of ``rollout``
 frames (:func:`rollout_mean_flow`): the recurrent motion averaged at each place, as Holynski's targets average
 the real flow. No footage is needed beyond start frames; the teacher is the motion model itself. Measured on the
-validation clips over all 57 codebook codes (``scripts/measure_eulerian_fields.py``), integrating the *exact*
+validation clips over all 57 codebook codes (docs/training.md), integrating the *exact*
 rollout mean as the static field gave 40.43 dB on still pixels at motion ratio 0.902, against 40.39 / 0.902 for
 the recurrent mode and 40.36 / 0.909 for the first-frame field; the distilled predictors' figures, and why the
 shipped model has none yet, are in docs/training.md.
