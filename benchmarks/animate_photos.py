@@ -22,7 +22,7 @@ from PIL import Image
 
 from cinescape.io.image import load_image
 from cinescape.ops import flow_normalized_to_pixels, resize_flow
-from cinescape.pipeline import AnimationSettings, CinemagraphPipeline
+from cinescape.methods.al.pipeline import AnimationSettings, CinemagraphPipeline
 
 PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "photos"
 

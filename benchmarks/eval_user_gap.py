@@ -31,7 +31,7 @@ from cinescape.eval import metrics as M
 from cinescape.eval.evaluate import (EvalSettings, Generated, Method, PipelineMethod, _ClipState, _frame_metrics,
                                      _Networks, _summarise_clip, load_clips)
 from cinescape.io.video import read_clip
-from cinescape.pipeline import CinemagraphPipeline
+from cinescape.methods.al.pipeline import CinemagraphPipeline
 
 KEYS = ("psnr_static", "ssim_static", "lpips_real", "lpips_real_best", "rmse_real_best", "motion_ratio")
 

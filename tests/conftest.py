@@ -42,10 +42,10 @@ def no_segmentation_weights(tmp_path, monkeypatch):
 @pytest.fixture
 def tiny_pipeline():
     """A randomly initialised, tiny pipeline with a random codebook (fast; no shipped weights needed)."""
-    from cinescape.appearance import AppearanceModel
-    from cinescape.codebook import Codebook
-    from cinescape.motion import MotionModel
-    from cinescape.pipeline import CinemagraphPipeline
+    from cinescape.methods.al.appearance import AppearanceModel
+    from cinescape.methods.al.codebook import Codebook
+    from cinescape.methods.al.motion import MotionModel
+    from cinescape.methods.al.pipeline import CinemagraphPipeline
 
     torch.manual_seed(0)
     motion = MotionModel.create(width=0.0625, num_res_blocks=1, beta=16.0, encoder_width=0.125, encoder_size=32,

@@ -301,7 +301,7 @@ def test_auto_sky_mask_freezes_the_land(tiny_pipeline):
 
 def test_automatic_matte_snaps_to_the_photos_edges_and_a_user_mask_is_used_as_given(tiny_pipeline, monkeypatch):
     import cinescape.segmentation as segmentation
-    from cinescape.pipeline import AnimationSettings
+    from cinescape.methods.al.pipeline import AnimationSettings
 
     photo = np.full((40, 40, 3), 200, np.uint8)
     photo[23:] = 40                                             # the land: rows 23 on

@@ -9,14 +9,15 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from cinescape.appearance_lstm import AppearanceLSTM, appearance_lstm_loss, train_appearance_lstm
-from cinescape.codebook import Codebook
-from cinescape.control import (AppearancePatches, arrow_field, arrow_loss, load_arrows, load_patches, patch_loss,
+from cinescape.methods.al.appearance_lstm import AppearanceLSTM
+from cinescape.methods.al.train_lstm import appearance_lstm_loss, train_appearance_lstm
+from cinescape.methods.al.codebook import Codebook
+from cinescape.methods.al.control import (AppearancePatches, arrow_field, arrow_loss, load_arrows, load_patches, patch_loss,
                                rasterize_arrows)
 from cinescape.errors import CinescapeError, OptionError
 from cinescape.ops import color_transfer, flow_normalized_to_pixels
-from cinescape.pipeline import AnimationSettings, CinemagraphPipeline
-from cinescape.time_of_day import (TimeOfDayCodes, classify_time_of_day, image_statistics, parse_time_of_day,
+from cinescape.methods.al.pipeline import AnimationSettings, CinemagraphPipeline
+from cinescape.methods.al.time_of_day import (TimeOfDayCodes, classify_time_of_day, image_statistics, parse_time_of_day,
                                    time_of_day_keyframes)
 
 from conftest import run_cli
@@ -28,7 +29,7 @@ RIGHT = [{"from": [20, 12], "to": [23, 12]}, {"from": [40, 30], "to": [43, 30]}]
 
 def _small(pipeline, photo):
     from cinescape.io.image import image_to_tensor
-    from cinescape.pipeline import working_shape
+    from cinescape.methods.al.pipeline import working_shape
 
     full = image_to_tensor(photo)
     return F.interpolate(full, size=working_shape(H, W, pipeline.working_size), mode="bilinear", align_corners=False,
@@ -79,7 +80,7 @@ def test_bad_arrow_files_are_one_line_cli_errors(model_dir, photo_path, tmp_path
 def test_bad_arrows_through_the_api(tiny_pipeline, photo):
     with pytest.raises(OptionError, match="outside"):
         tiny_pipeline.plan(photo, num_frames=3, arrows=[{"from": [0, 0], "to": [W + 1, 0]}])
-    with pytest.raises(OptionError, match="arrows-mode"):
+    with pytest.raises(OptionError, match="arrows_mode"):
         tiny_pipeline.plan(photo, num_frames=3, arrows=LEFT, arrows_mode="sideways")
 
 
@@ -318,7 +319,7 @@ def test_time_of_day_names():
         AnimationSettings(time_of_day="day,teatime").validate()
     with pytest.raises(OptionError, match="only one"):
         AnimationSettings(time_of_day="day", appearance_sequence="lstm").validate()
-    with pytest.raises(OptionError, match="no-appearance"):
+    with pytest.raises(OptionError, match="appearance=False"):
         AnimationSettings(time_of_day="day", appearance=False).validate()
 
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from cinescape.data.synthetic import generate_timelapse
 from cinescape.ops import flow_normalized_to_pixels, resize_flow
-from cinescape.pipeline import DEFAULT_MODEL_DIR, CinemagraphPipeline
+from cinescape.methods.al.pipeline import DEFAULT_MODEL_DIR, CinemagraphPipeline
 
 # The model alone (no automatic mask), on the demo scene: v0.1 measured 1.41 and an L2-trained candidate
 # that moved everything alike 1.1; the v0.2 model (gated flow head) measures 34 (0.47 vs 0.014 px/frame).
@@ -62,7 +62,7 @@ def test_default_model_changes_colours_over_the_cycle():
 def test_shipped_model_has_an_appearance_lstm_trained_on_its_own_codebook():
     # `--appearance-sequence lstm` works out of the box: the LSTM predicts the shipped codebook's next appearance
     # codes far better than "the next code is this one" (the untrained LSTM's prediction).
-    from cinescape.appearance_lstm import appearance_lstm_loss, train_appearance_lstm
+    from cinescape.methods.al.train_lstm import appearance_lstm_loss, train_appearance_lstm
 
     pipeline = CinemagraphPipeline.from_pretrained()
     assert pipeline.appearance_lstm is not None

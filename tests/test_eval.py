@@ -335,7 +335,7 @@ def test_a_model_is_scored_on_what_cinescape_animate_writes(native_clip, model_d
     from cinescape import cli
     from cinescape.eval.evaluate import EvalSettings, PipelineMethod, load_clips, prepare_frames
     from cinescape.io.video import read_clip
-    from cinescape.pipeline import CinemagraphPipeline
+    from cinescape.methods.al.pipeline import CinemagraphPipeline
 
     settings = EvalSettings(data=str(native_clip), frames=4, size=32, sky_matte=False)
     (clip,), _ = load_clips(settings)

@@ -7,8 +7,10 @@ import torch.nn.functional as F
 from PIL import Image
 
 from cinescape.errors import ModelLoadError, OptionError
-from cinescape.fgla import (FGLACodebook, FGLAModel, FGLAPipeline, FGLATrainConfig, build_codebook, fgla_loss,
-                            fgla_step, fill_latent_map, load_fgla_clips, mirror, parse_region_options, train_fgla)
+from cinescape.cli import parse_region_options
+from cinescape.methods.fgla import FGLACodebook, FGLAModel, FGLAPipeline
+from cinescape.methods.fgla.model import fill_latent_map, mirror
+from cinescape.methods.fgla.train import FGLATrainConfig, build_codebook, fgla_loss, fgla_step, load_fgla_clips, train_fgla
 from cinescape.models import LatentMapPredictor, PartialConv2d, Predictor, PredictorConfig
 from cinescape.ops import flow_normalized_to_pixels, flow_pixels_to_normalized, warp
 from cinescape.segmentation import ADE20K_WEIGHTS, GROUP_OTHERS, GROUP_SKY, GROUP_WATER
@@ -299,7 +301,7 @@ def test_regions_without_a_reference_keep_exactly_still_and_speeds_scale(directi
 
 
 def test_sky_matte_segmenter_takes_its_sky_from_the_matte():
-    from cinescape.fgla import SkyMatteSegmenter
+    from cinescape.segmentation import SkyMatteSegmenter
 
     class AllSkyLeftWaterRight:
         source = "test"
@@ -395,7 +397,7 @@ def test_missing_segmentation_weights_is_a_one_line_error(tmp_path, capsys, no_s
 
 
 def test_shipped_fgla_model_loads_and_is_small():
-    from cinescape.fgla import DEFAULT_FGLA_DIR, FGLAPipeline
+    from cinescape.methods.fgla import DEFAULT_FGLA_DIR, FGLAPipeline
 
     files = [p for p in DEFAULT_FGLA_DIR.rglob("*") if p.is_file()]
     assert sum(p.stat().st_size for p in files) <= 6 * 1024 * 1024

@@ -9,10 +9,10 @@ import torch
 
 from cinescape.errors import OptionError
 from cinescape.models import EncoderConfig, LatentEncoder
-from cinescape.motion import MotionModel
+from cinescape.methods.al.motion import MotionModel
 from cinescape.ops import kl_to_standard_normal, mmd_to_standard_normal
-from cinescape.pipeline import AnimationSettings, CinemagraphPipeline
-from cinescape.train import TrainConfig, train
+from cinescape.methods.al.pipeline import AnimationSettings, CinemagraphPipeline
+from cinescape.methods.al.train import TrainConfig, train
 
 
 def test_kl_closed_form():
@@ -110,7 +110,7 @@ def test_gaussian_codes_need_a_model_with_a_prior(tiny_pipeline, photo):
 
 
 def test_gaussian_appearance_keyframes(tiny_pipeline):
-    from cinescape.appearance import AppearanceModel
+    from cinescape.methods.al.appearance import AppearanceModel
 
     appearance = AppearanceModel.create(width=0.0625, num_res_blocks=1, encoder_width=0.125, encoder_size=32,
                                         prior="wae")

@@ -70,7 +70,7 @@ def test_layers_reproduce_the_photo_unmoved_and_fill_behind_the_still_layer():
     alpha = np.zeros((20, 24), np.float32)
     alpha[:10] = 1
     alpha[10:12] = 0.5                                                # a soft edge
-    layers = PhotoLayers.from_photo(photo, alpha, (10, 12))
+    layers = PhotoLayers.from_photo(photo, alpha, (10, 12), edge_margin=0)
     np.testing.assert_allclose(layers.fluid, np.full_like(photo, 0.5), atol=1e-6)   # filled from the fluid
     unmoved = composite_layers_hwc(layers.fluid.copy(), layers.still, layers.alpha)
     np.testing.assert_allclose(unmoved, photo, atol=1e-6)            # frame 0 is the photo
@@ -81,6 +81,23 @@ def test_layers_reproduce_the_photo_unmoved_and_fill_behind_the_still_layer():
     flow = torch.zeros(1, 2, 10, 12)
     flow[:, :, :5] = 0.3                                              # fluid rows (alpha_small == 1)
     np.testing.assert_allclose(layers.fluid_flow(flow).numpy(), 0.3, atol=1e-6)   # one sheet behind the land
+
+
+def test_edge_margin_keeps_the_skylines_mixed_pixels_out_of_the_moving_layer():
+    photo = np.full((20, 8, 3), 0.5, np.float32)                     # sky
+    photo[10:] = -0.8                                                 # land
+    photo[9] = -0.2                                                   # the sky row touching the land: mixed by blur
+    alpha = np.zeros((20, 8), np.float32)
+    alpha[:10] = 1                                                    # the matte calls the mixed row sky
+    layers = PhotoLayers.from_photo(photo, alpha, (10, 4), edge_margin=2)
+    np.testing.assert_allclose(layers.alpha[7:10, 0, 0], [1.0, 2 / 3, 1 / 3], atol=1e-6)   # feathered inside
+    np.testing.assert_allclose(layers.fluid[:10], 0.5, atol=1e-6)    # the fluid colour only from clear sky
+    unmoved = composite_layers_hwc(layers.fluid.copy(), layers.still, layers.alpha)
+    np.testing.assert_allclose(unmoved, photo, atol=1e-6)            # frame 0 is still the photo
+    # the fluid layer moved up by 4 rows: the mixed colour stays at the skyline, none of it enters the sky
+    moved = composite_layers_hwc(np.roll(layers.fluid, -4, axis=0), layers.still, layers.alpha)
+    np.testing.assert_allclose(moved[:8], 0.5, atol=1e-6)
+    np.testing.assert_allclose(moved[9], photo[9], atol=1e-6)        # alpha 1/3 of a flat sky: unchanged
 
 
 def test_fill_behind_keeps_known_pixels_and_continues_a_gradient():
@@ -168,7 +185,7 @@ def test_appearance_locality_zero_is_one_grade_per_channel_and_one_the_local_fit
 
 
 def test_specks_of_the_automatic_mask_are_dropped_and_large_parts_kept():
-    from cinescape.pipeline import drop_specks
+    from cinescape.methods.al.pipeline import drop_specks
 
     mask = np.zeros((100, 100), np.float32)
     mask[:40] = 1                       # the sky: 40 % of the photo

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cinescape.errors import ModelLoadError
-from cinescape.pipeline import AnimationSettings, CinemagraphPipeline
+from cinescape.methods.al.pipeline import AnimationSettings, CinemagraphPipeline
 
 
 def _photo(height=48, width=64):

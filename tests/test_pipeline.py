@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from cinescape.codebook import Codebook, CodeSelector, first_pc_order
+from cinescape.methods.al.codebook import Codebook, CodeSelector, first_pc_order
 from cinescape.errors import ModelLoadError, OptionError
 from cinescape.io.image import image_to_tensor, tensor_to_image
 from cinescape.ops import resize_flow, warp
-from cinescape.pipeline import AnimationSettings, CinemagraphPipeline, working_shape
+from cinescape.methods.al.pipeline import AnimationSettings, CinemagraphPipeline, working_shape
 from conftest import assert_renders_alike
 
 
@@ -187,7 +187,7 @@ def test_motion_flow_units_follow_the_image_not_the_training_crop(tiny_pipeline)
 
 
 def test_batched_colour_maps_equal_maps_predicted_one_frame_at_a_time(tiny_pipeline, photo, monkeypatch):
-    import cinescape.pipeline as pipeline_module
+    import cinescape.methods.al.animation as pipeline_module
 
     maps = {}
     for batch in (1, 3):
@@ -201,7 +201,7 @@ def test_batched_colour_maps_equal_maps_predicted_one_frame_at_a_time(tiny_pipel
 
 @pytest.mark.parametrize("stride, loop", [(1, "crossfade"), (2, "symmetric"), (3, "symmetric"), (4, "none")])
 def test_rendering_in_order_predicts_every_anchor_once(tiny_pipeline, photo, monkeypatch, stride, loop):
-    from cinescape.pipeline import Animation
+    from cinescape.methods.al import Animation
 
     predicted = []
     original = Animation._predict_maps

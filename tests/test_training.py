@@ -4,12 +4,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cinescape.appearance import AppearanceLoss, AppearanceModel, appearance_loss
-from cinescape.codebook import Codebook
+from cinescape.methods.al.appearance import AppearanceLoss, AppearanceModel, appearance_loss
+from cinescape.methods.al.codebook import Codebook
 from cinescape.models.squeezenet import SqueezeFeatures
-from cinescape.motion import MotionModel, motion_loss
+from cinescape.methods.al.motion import MotionModel, motion_loss
 from cinescape.ops import flow_normalized_to_pixels
-from cinescape.train import TrainConfig, train
+from cinescape.methods.al.train import TrainConfig, train
 
 
 def smooth_texture(height: int, width: int, seed: int = 0) -> torch.Tensor:
@@ -99,7 +99,7 @@ def test_appearance_run_exports_a_code_sequence_per_clip(tmp_path):
 
 
 def test_photometric_error_norms_closed_form():
-    from cinescape.motion import photometric_error
+    from cinescape.methods.al.motion import photometric_error
 
     a = torch.zeros(1, 3, 2, 2)
     b = torch.full((1, 3, 2, 2), 0.5)

@@ -10,9 +10,9 @@ import torch
 
 from cinescape.errors import OptionError
 from cinescape.data.clips import Clip, CropParams, apply_crop_flow, attach_flows, common_motion_field
-from cinescape.motion import MotionLossWeights, MotionModel, motion_loss
+from cinescape.methods.al.motion import MotionLossWeights, MotionModel, motion_loss
 from cinescape.ops import flow_pixels_to_normalized
-from cinescape.train import TrainConfig, load_training_clips, train
+from cinescape.methods.al.train import TrainConfig, load_training_clips, train
 
 from test_training import smooth_texture
 
@@ -97,8 +97,8 @@ def test_min_pair_motion_keeps_only_moving_pairs(tmp_path):
 
 
 def test_flow_supervised_run_logs_the_flow_term_and_encodes_mean_flows(tmp_path):
-    from cinescape.codebook import Codebook
-    from cinescape.train import flow_common_fields
+    from cinescape.methods.al.codebook import Codebook
+    from cinescape.methods.al.train import flow_common_fields
 
     model_dir = train(_flow_config(tmp_path), progress=False)
     header = (tmp_path / "run" / "log.csv").read_text().splitlines()[0]
@@ -149,7 +149,7 @@ def test_two_process_torchrun_equals_one_process_with_the_global_batch(tmp_path,
 
 
 def test_gated_head_closes_to_exact_stillness_and_opens_to_the_plain_head(tmp_path):
-    from cinescape.train import initialise_from
+    from cinescape.methods.al.train import initialise_from
 
     torch.manual_seed(0)
     plain = MotionModel.create(width=0.125, num_res_blocks=1, encoder_width=0.125, encoder_size=16)

@@ -10,9 +10,9 @@ import torch
 from PIL import Image
 
 from cinescape.data.synthetic import generate_timelapse
-from cinescape.motion import VELOCITY_FOLDER, MotionModel
+from cinescape.methods.al.motion import VELOCITY_FOLDER, MotionModel
 from cinescape.ops import flow_normalized_to_pixels
-from cinescape.velocity import VelocityTrainConfig, rollout_mean_flow, train_velocity, velocity_loss
+from cinescape.methods.al.velocity import VelocityTrainConfig, rollout_mean_flow, train_velocity, velocity_loss
 
 
 class _ConstantFlow:
@@ -157,14 +157,14 @@ def test_distillation_moves_the_student_towards_the_rollout_means_and_resumes_ex
     a = torch.load(tmp_path / "straight" / "run" / "checkpoint.pt", weights_only=False)
     b = torch.load(tmp_path / "resumed" / "run" / "checkpoint.pt", weights_only=False)
     assert a["step"] == b["step"] == 10
-    for key in a["student"]:
-        assert torch.equal(a["student"][key], b["student"][key]), key
+    for key in a["model"]:
+        assert torch.equal(a["model"][key], b["model"][key]), key
 
     # --export writes the predictor into a model folder, which then loads with it, and records the settings
     exported = _config(tmp_path / "resumed", data, model_dir, steps=10)
     train_velocity(exported, resume=True, export=model_dir, progress=False)
     reloaded = MotionModel.from_pretrained(model_dir).velocity_predictor
-    assert reloaded is not None and torch.equal(reloaded.upconv3.bias, b["student"]["upconv3.bias"].half().float())
+    assert reloaded is not None and torch.equal(reloaded.upconv3.bias, b["model"]["upconv3.bias"].half().float())
     assert json.loads((Path(model_dir) / "pipeline.json").read_text())["velocity_training"]["rollout"] == 3
 
     # targets built from other settings are not silently reused
@@ -172,13 +172,13 @@ def test_distillation_moves_the_student_towards_the_rollout_means_and_resumes_ex
 
     changed = _config(tmp_path / "straight", data, model_dir, steps=10)
     changed.rollout = 4
-    with pytest.raises(OptionError, match="new --out"):
+    with pytest.raises(OptionError, match="new out folder"):
         train_velocity(changed, progress=False)
 
 
 def test_pooled_targets_train_as_the_run_s_own_and_must_match_the_teacher(tiny_pipeline, tmp_path):
     from cinescape.errors import OptionError
-    from cinescape.velocity import load_target_pool, target_recipe
+    from cinescape.methods.al.velocity import load_target_pool, target_recipe
 
     model_dir = str(tiny_pipeline.save_pretrained(tmp_path / "teacher"))
     data = [_frame_folder(tmp_path / "clips" / "a", 1)]
@@ -189,8 +189,8 @@ def test_pooled_targets_train_as_the_run_s_own_and_must_match_the_teacher(tiny_p
     pooled.targets, pooled.pool = 0, [own.out]
     train_velocity(pooled, progress=False)
     assert not (tmp_path / "pooled" / "run" / "targets.pt").exists()
-    a = torch.load(Path(own.out) / "checkpoint.pt", weights_only=False)["student"]
-    b = torch.load(Path(pooled.out) / "checkpoint.pt", weights_only=False)["student"]
+    a = torch.load(Path(own.out) / "checkpoint.pt", weights_only=False)["model"]
+    b = torch.load(Path(pooled.out) / "checkpoint.pt", weights_only=False)["model"]
     assert all(torch.equal(a[key], b[key]) for key in a)
 
     # Targets from a copy of the teacher in another folder pool (the recipe names its weights, not its path) ...
@@ -212,7 +212,7 @@ def test_pooled_targets_train_as_the_run_s_own_and_must_match_the_teacher(tiny_p
         load_target_pool([str(tmp_path / "nowhere")], recipe)
     nothing = _config(tmp_path / "nothing", data, model_dir, steps=1)
     nothing.targets = 0
-    with pytest.raises(OptionError, match="--pool"):
+    with pytest.raises(OptionError, match="pool"):
         train_velocity(nothing, progress=False)
 
 
@@ -230,7 +230,7 @@ def test_cosine_learning_rate_follows_the_step_and_resumes_exactly(tiny_pipeline
     train_velocity(config("straight"), progress=False)
     straight = torch.load(Path(config("straight").out) / "checkpoint.pt", weights_only=False)
     # the last of steps 0..7 ran at lr * (1 + cos(pi * 7/8)) / 2
-    assert straight["optimiser"]["param_groups"][0]["lr"] == pytest.approx(1e-3 * (1 + math.cos(math.pi * 7 / 8)) / 2)
+    assert straight["optimizer"]["param_groups"][0]["lr"] == pytest.approx(1e-3 * (1 + math.cos(math.pi * 7 / 8)) / 2)
 
     # Interrupted during step 6 (after the checkpoint at 5), then resumed: the same student as the straight run.
     adam_step, calls = torch.optim.Adam.step, []
@@ -248,12 +248,12 @@ def test_cosine_learning_rate_follows_the_step_and_resumes_exactly(tiny_pipeline
     assert torch.load(Path(config("resumed").out) / "checkpoint.pt", weights_only=False)["step"] == 5
     train_velocity(config("resumed"), resume=True, progress=False)
     resumed = torch.load(Path(config("resumed").out) / "checkpoint.pt", weights_only=False)
-    for key, value in straight["student"].items():
-        assert torch.equal(value, resumed["student"][key]), key
+    for key, value in straight["model"].items():
+        assert torch.equal(value, resumed["model"][key]), key
 
 
 def test_exporting_a_new_motion_model_removes_the_stale_velocity_predictor(tiny_pipeline, tmp_path):
-    from cinescape.train import TrainConfig, train
+    from cinescape.methods.al.train import TrainConfig, train
 
     tiny_pipeline.motion = _with_velocity(tiny_pipeline.motion)
     folder = tiny_pipeline.save_pretrained(tmp_path / "model")

@@ -150,7 +150,7 @@ def test_upload_returns_the_photo_its_display_copy_and_its_mask(client):
 
 
 def test_sky_mask_is_the_pipelines_own(client, tiny_pipeline, photo_id):
-    from cinescape.pipeline import AnimationSettings
+    from cinescape.methods.al.pipeline import AnimationSettings
 
     response = client.get(f"/api/photos/{photo_id}/mask?auto=sky")
     assert response.status_code == 200, response.text

@@ -2,18 +2,22 @@
 
     import cinescape
     frames = cinescape.animate("photo.jpg", num_frames=60)          # list of uint8 (H, W, 3)
-    pipe = cinescape.CinemagraphPipeline.from_pretrained()           # the shipped default model
+    pipe = cinescape.load_pipeline()                                 # the shipped default model (AL)
     cinescape.write_video(pipe.plan("photo.jpg").frames(), "loop.mp4", fps=20)
+    fgla = cinescape.load_pipeline("fgla")                           # any model folder: its pipeline.json says
     cinescape.animate_many("photos/", "loops/", workers=2)          # a folder of photos, resumable
+
+The methods live in :mod:`cinescape.methods` (one package each); this module re-exports the public API.
 """
 
 __version__ = "0.1.0"
 
 from .batch import BatchResult, animate_many
-from .codebook import Codebook, CodeSelector
 from .errors import CinescapeError
 from .io import load_image, write_video
-from .pipeline import Animation, AnimationSettings, CinemagraphPipeline, animate
+from .methods import load_pipeline
+from .methods.al import Animation, AnimationSettings, CinemagraphPipeline, Codebook, CodeSelector, animate
+from .methods.fgla import FGLAPipeline
 
 __all__ = [
     "Animation",
@@ -23,8 +27,10 @@ __all__ = [
     "CinescapeError",
     "Codebook",
     "CodeSelector",
+    "FGLAPipeline",
     "animate",
     "animate_many",
+    "load_pipeline",
     "load_image",
     "write_video",
     "__version__",

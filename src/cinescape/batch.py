@@ -59,7 +59,7 @@ from typing import Callable, Iterable, Sequence
 from .errors import CinescapeError, OptionError, OutputError
 from .io.image import _one_line
 from .io.video import FRAME_EXTENSIONS, VideoWriter, _output_kind
-from .pipeline import AnimationSettings
+from .methods.al.pipeline import AnimationSettings
 
 MANIFEST_NAME = "manifest.jsonl"
 DEFAULT_NAME_PATTERN = "{stem}.mp4"
@@ -76,7 +76,7 @@ _PER_PHOTO_FIELDS = ("mask", "arrows", "appearance_patches")
 class PipelineSpec:
     """Which pipeline to build (the ``cinescape animate`` options that choose it); the same for every item."""
 
-    method: str = "al"                     # "al" or "fgla"
+    method: str | None = None              # "al" or "fgla"; None: the model folder's own (shipped: al)
     model: str | None = None               # model folder; None: the shipped model of the method
     references: tuple[str, ...] = ()       # fgla: "GROUP=CLIP" (as --reference)
     region_speeds: tuple[str, ...] = ()    # fgla: "GROUP=X" (as --region-speed)
@@ -87,9 +87,9 @@ class PipelineSpec:
 def build_pipeline(spec: PipelineSpec):
     """(pipeline, extra ``plan`` arguments) for ``spec``: the ONE place a batch builds a pipeline.
 
-    It goes through the function ``cinescape animate`` uses for one photo, so a batch item is animated exactly as
-    that command animates it. (Once model folders name their pipeline class, this becomes
-    ``cinescape.methods.load_pipeline(folder)``.)
+    It goes through the function ``cinescape animate`` uses for one photo (which loads the folder with
+    :func:`cinescape.methods.load_pipeline` and checks the method's options), so a batch item is animated exactly
+    as that command animates it.
     """
     from .cli import _animate_pipeline
 
@@ -527,7 +527,7 @@ def _default_threads(workers: int) -> int:
 # --------------------------------------------------------------------------------------------- the API
 
 def animate_many(inputs: str | os.PathLike | Iterable[str | os.PathLike], output: str | os.PathLike,
-                 settings: AnimationSettings | None = None, *, fps: float = 20.0, method: str = "al",
+                 settings: AnimationSettings | None = None, *, fps: float = 20.0, method: str | None = None,
                  model: str | os.PathLike | None = None, references: Sequence[str] = (),
                  region_speeds: Sequence[str] = (), reference_regions: Sequence[str] = (), workers: int = 1,
                  backend: str = "local", ray_address: str | None = None, threads_per_worker: int | None = None,

@@ -16,13 +16,14 @@ print one line per photo that failed and exit with status 1 if any did.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import warnings
 from pathlib import Path
 
 from . import __version__
-from .errors import CinescapeError
-from .pipeline import DEFAULT_LOOP_PERIOD
+from .errors import CinescapeError, OptionError
+from .methods.al.pipeline import DEFAULT_LOOP_PERIOD
 
 EXAMPLES = """examples:
   cinescape animate photo.jpg -o loop.mp4
@@ -142,11 +143,12 @@ def build_parser() -> argparse.ArgumentParser:
     animate.add_argument("--no-appearance", action="store_true", help="motion only: keep the photo's colours")
     animate.add_argument("--appearance-stride", type=_positive_int, default=1, metavar="K",
                          help="predict the colour maps every K-th frame and interpolate between (faster; K=2 "
-                              "measured about 55 dB PSNR from K=1, scripts/measure_appearance_stride.py; default 1)")
+                              "measured about 55 dB PSNR from K=1; default 1)")
     animate.add_argument("--model", default=None, metavar="DIR", help="model folder (default: the shipped model)")
-    animate.add_argument("--method", choices=["al", "fgla"], default="al",
+    animate.add_argument("--method", choices=["al", "fgla"], default=None,
                          help="al: Animating Landscape, one motion code (default); fgla: FGLA per-region motion, "
-                              "uses the shipped FGLA model unless --model DIR names a `cinescape train fgla` run")
+                              "the shipped FGLA model. With --model DIR the folder's pipeline.json says the method "
+                              "(--method, if given, must agree)")
     animate.add_argument("--reference", action="append", default=[], metavar="GROUP=CLIP",
                          help="fgla: move GROUP (sky, tree, grass, water, waterfall, others) like it moves in CLIP (a "
                               "video or frame folder, CLIP:STRIDE allowed); repeatable. Groups without a reference keep "
@@ -209,36 +211,36 @@ def build_parser() -> argparse.ArgumentParser:
                                             "Resumable with --resume.")
     train.add_argument("kind", choices=["motion", "appearance", "fgla", "velocity"],
                        help="velocity: distil the Eulerian mode's one-call velocity predictor from a model's recurrent "
-                            "motion (--init-from MODEL_DIR, default the shipped model; see cinescape.velocity)")
+                            "motion (--init-from MODEL_DIR, default the shipped model; see cinescape.methods.al.velocity)")
     train.add_argument("--data", action="append", default=[], metavar="PATH[:STRIDE]",
                        help="a clip or a folder of clips, optionally with a frame stride; repeatable")
-    train.add_argument("--synthetic", type=int, default=0, metavar="N", help="add N procedural clips")
+    train.add_argument("--synthetic", type=int, default=None, metavar="N", help="add N procedural clips")
     train.add_argument("--out", required=True, help="run folder (checkpoint.pt, log.csv, model/)")
-    train.add_argument("--steps", type=_positive_int, default=2000)
-    train.add_argument("--batch-size", type=_positive_int, default=8)
-    train.add_argument("--crop", type=_positive_int, default=128, help="training crop side, multiple of 8")
-    train.add_argument("--short-side", type=_positive_int, default=160, help="clips are decoded at this short side")
+    train.add_argument("--steps", type=_positive_int, default=None)
+    train.add_argument("--batch-size", type=_positive_int, default=None)
+    train.add_argument("--crop", type=_positive_int, default=None, help="training crop side, multiple of 8")
+    train.add_argument("--short-side", type=_positive_int, default=None, help="clips are decoded at this short side")
     train.add_argument("--lr", type=_positive_float, default=None,
                        help="Adam learning rate (default 1e-4; velocity 3e-5: it fine-tunes a predictor that is "
                             "already close)")
-    train.add_argument("--width", type=_positive_float, default=0.25, help="predictor channel multiplier (paper: 1)")
-    train.add_argument("--res-blocks", type=_positive_int, default=5)
-    train.add_argument("--beta", type=_positive_float, default=16.0, help="motion flow range 1/beta (motion only)")
+    train.add_argument("--width", type=_positive_float, default=None, help="predictor channel multiplier (paper: 1)")
+    train.add_argument("--res-blocks", type=_positive_int, default=None)
+    train.add_argument("--beta", type=_positive_float, default=None, help="motion flow range 1/beta (motion only)")
     train.add_argument("--motion-tv", type=_nonnegative_float, default=None, help="lambda_tv of the motion loss")
-    train.add_argument("--motion-norm", choices=["l2", "charbonnier"], default="l2",
+    train.add_argument("--motion-norm", choices=["l2", "charbonnier"], default=None,
                        help="photometric error of the motion loss: l2 (AL Eq. 1) or charbonnier (robust L1)")
-    train.add_argument("--min-pair-difference", type=_nonnegative_float, default=0.02)
-    train.add_argument("--min-pair-motion", type=_nonnegative_float, default=0.0, metavar="PX",
+    train.add_argument("--min-pair-difference", type=_nonnegative_float, default=None)
+    train.add_argument("--min-pair-motion", type=_nonnegative_float, default=None, metavar="PX",
                        help="motion: skip frame pairs whose 90th-percentile pseudo-GT flow is below PX pixels")
-    train.add_argument("--flow-loss", type=_nonnegative_float, default=0.0, metavar="WEIGHT",
+    train.add_argument("--flow-loss", type=_nonnegative_float, default=None, metavar="WEIGHT",
                        help="motion: weight of an L1 loss to OpenCV DIS pseudo-ground-truth flow (FGLA's L_flow; "
                             "synthetic clips use their exact flow); 0 = AL's losses only")
-    train.add_argument("--common-field", choices=["predicted", "flow", "pair"], default="predicted",
+    train.add_argument("--common-field", choices=["predicted", "flow", "pair"], default=None,
                        help="motion encoder input: predicted (AL Algorithm 2), flow (each clip's mean pseudo-GT flow) "
                             "or pair (each pair's own pseudo-GT flow; codebook: each clip's median-speed pair)")
     train.add_argument("--motion-gate", action="store_true",
                        help="motion: gated flow head (sigmoid gate per pixel) so still regions can stop exactly")
-    train.add_argument("--latent-prior", choices=["none", "vae", "wae"], default="none",
+    train.add_argument("--latent-prior", choices=["none", "vae", "wae"], default=None,
                        help="motion/appearance: regularise the encoder's codes towards N(0, I) (AL Sec. 6.6) so "
                             "animate can draw them with --motion-code gaussian / --appearance-code gaussian; "
                             "none (default) keeps AL's codebook-only codes")
@@ -246,29 +248,29 @@ def build_parser() -> argparse.ArgumentParser:
                        help="weight of the prior's KL (vae) or MMD (wae) term (default 1e-3)")
     train.add_argument("--init-from", default=None, metavar="PATH",
                        help="start from the weights of a run's checkpoint.pt or a model folder (fine-tuning)")
-    train.add_argument("--snapshot-every", type=int, default=0, metavar="N",
+    train.add_argument("--snapshot-every", type=int, default=None, metavar="N",
                        help="also export the model to OUT/snapshots/step_N every N steps, for selection")
     train.add_argument("--include-validation", action="store_true",
                        help="also train on the fixed validation clips (see cinescape.data.splits)")
-    train.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--threads", type=int, default=None, help="torch threads (0 = default)")
+    train.add_argument("--seed", type=int, default=None)
     train.add_argument("--no-bf16", action="store_true", help="train in float32 (bf16 autocast is the default)")
-    train.add_argument("--checkpoint-every", type=_positive_int, default=250)
+    train.add_argument("--checkpoint-every", type=_positive_int, default=None)
     train.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     train.add_argument("--export", default=None, metavar="DIR", help="also write the trained part into a model folder")
-    train.add_argument("--frame-stride", type=_positive_int, default=4, metavar="N",
+    train.add_argument("--frame-stride", type=_positive_int, default=None, metavar="N",
                        help="fgla: frame stride of --data sources given without :STRIDE (FGLA: 4)")
-    train.add_argument("--rollout", type=_positive_int, default=32, metavar="N",
+    train.add_argument("--rollout", type=_positive_int, default=None, metavar="N",
                        help="velocity: frames of each recurrent rollout whose mean flow is a target (default 32)")
-    train.add_argument("--targets", type=_non_negative_int, default=2048, metavar="N",
+    train.add_argument("--targets", type=_non_negative_int, default=None, metavar="N",
                        help="velocity: (start crop, code) pairs the teacher rolls out (default 2048; 0: train on "
                             "--pool targets only)")
     train.add_argument("--pool", action="append", default=[], metavar="RUN",
                        help="velocity: also train on another run's targets (its folder or targets.pt), built by the "
                             "same teacher and settings with another --seed; repeatable")
-    train.add_argument("--lr-schedule", choices=["constant", "cosine"], default="constant",
+    train.add_argument("--lr-schedule", choices=["constant", "cosine"], default=None,
                        help="velocity: constant learning rate (default) or cosine decay to 0 over --steps")
-    train.add_argument("--velocity-loss", choices=["relative", "l1"], default="relative",
+    train.add_argument("--velocity-loss", choices=["relative", "l1"], default=None,
                        help="velocity: L1 per sample over (its mean speed + 0.1 px) (default), or plain L1 in pixels")
     train.add_argument("--fgla-alpha", type=_nonnegative_float, default=None,
                        help="fgla: weight of L_flow on normalised flows (FGLA: 0.5)")
@@ -408,7 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _animate_settings(args: argparse.Namespace):
-    from .pipeline import AnimationSettings
+    from .methods.al.pipeline import AnimationSettings
 
     settings = AnimationSettings(num_frames=args.frames, loop=args.loop, loop_period=args.loop_period,
                                  appearance_locality=args.appearance_locality, seed=args.seed, motion_code=args.motion_code,
@@ -425,7 +427,7 @@ def _animate_settings(args: argparse.Namespace):
 def run_animate(args: argparse.Namespace) -> int:
     from .batch import is_batch_request, write_animation
     from .io.image import load_image
-    from .control import load_arrows, load_patches
+    from .methods.al.control import load_arrows, load_patches
     from .segmentation import load_mask
 
     if is_batch_request(args.input, args.output):
@@ -478,97 +480,115 @@ def _run_animate_batch(args: argparse.Namespace) -> int:
 
 
 def _animate_pipeline(args: argparse.Namespace):
-    """The pipeline of ``--method`` and the extra arguments of its ``plan``."""
-    from .pipeline import CinemagraphPipeline
+    """The pipeline of ``--model`` (its pipeline.json names the class) or of the shipped model of ``--method``, and
+    the extra arguments of its ``plan``."""
+    from .methods import SHIPPED_MODELS, load_pipeline, method_of
 
-    if args.method == "al":
-        if args.reference or args.region_speed or args.reference_region:
-            raise CinescapeError("--reference, --reference-region and --region-speed need --method fgla")
-        return CinemagraphPipeline.from_pretrained(args.model), {}
-    from .fgla import FGLAPipeline, parse_region_options
-
+    region_given = bool(args.reference or args.region_speed or args.reference_region)
+    if region_given and args.method == "al":
+        raise CinescapeError("--reference, --reference-region and --region-speed need --method fgla")
+    # the region options are checked before the model loads
     references, speeds, regions = parse_region_options(args.reference, args.region_speed, args.reference_region)
+    pipeline = load_pipeline(args.model if args.model is not None else SHIPPED_MODELS[args.method or "al"])
+    method = method_of(pipeline)
+    if args.method is not None and method != args.method:
+        raise CinescapeError(f"--method {args.method}: {args.model} is a {method} model folder")
+    if method != "fgla":
+        if region_given:
+            raise CinescapeError("--reference, --reference-region and --region-speed need --method fgla")
+        return pipeline, {}
     if args.motion_code is not None:
         raise CinescapeError("--motion-code is for --method al; FGLA takes --reference GROUP=CLIP (or --seed)")
-    return FGLAPipeline.from_pretrained(args.model), {"references": references, "speeds": speeds,
-                                                  "reference_regions": regions}
+    return pipeline, {"references": references, "speeds": speeds, "reference_regions": regions}
 
 
-def _run_train_fgla(args: argparse.Namespace) -> None:
-    from .fgla import FGLALossWeights, FGLATrainConfig, train_fgla
+def parse_region_options(references: list[str] = (), speeds: list[str] = (),
+                         regions: list[str] = ()) -> tuple[dict[str, str], dict[str, float], dict[str, str]]:
+    """``--reference GROUP=CLIP``, ``--region-speed GROUP=X`` and ``--reference-region GROUP=REGION`` lists ->
+    the ``references``, ``speeds`` and ``reference_regions`` dicts :meth:`~cinescape.methods.fgla.FGLAPipeline.plan` takes."""
+    from .methods.fgla import parse_group
+    from .segmentation import GROUP_NAMES
 
-    if args.init_from:
-        raise CinescapeError("--init-from is not supported by cinescape train fgla")
-    if args.latent_prior != "none":
-        raise CinescapeError("--latent-prior is for train motion|appearance; FGLA takes its latents from references")
-    defaults = FGLALossWeights()
-    config = FGLATrainConfig(out=args.out, data=args.data, synthetic=args.synthetic,
-                             frame_stride=args.frame_stride, steps=args.steps, batch_size=args.batch_size,
-                             crop=args.crop, short_side=args.short_side, lr=args.lr, width=args.width,
-                             num_res_blocks=args.res_blocks,
-                             alpha=defaults.flow if args.fgla_alpha is None else args.fgla_alpha,
-                             beta=defaults.tv if args.fgla_beta is None else args.fgla_beta,
-                             min_pair_difference=args.min_pair_difference, min_pair_motion=args.min_pair_motion,
-                             include_validation=args.include_validation, bf16=not args.no_bf16, threads=args.threads,
-                             seed=args.seed, checkpoint_every=args.checkpoint_every, snapshot_every=args.snapshot_every)
-    model_dir = train_fgla(config, resume=args.resume, export=args.export)
-    print(f"trained fgla model in {model_dir}" + (f" (exported to {args.export})" if args.export else ""),
-          file=sys.stderr)
+    def split(text: str, flag: str) -> tuple[str, str]:
+        group, sep, value = text.partition("=")
+        if not sep or not value:
+            raise OptionError(f"{flag} takes GROUP=VALUE (e.g. sky=clouds.mp4), got {text!r}")
+        return GROUP_NAMES[parse_group(group)], value
+
+    def collect(texts: list[str], flag: str) -> dict[str, str]:
+        values: dict[str, str] = {}
+        for text in texts:
+            group, value = split(text, flag)
+            if group in values:
+                raise OptionError(f"{flag} {group}= is given twice")
+            values[group] = value
+        return values
+
+    refs = collect(references, "--reference")
+    rates: dict[str, float] = {}
+    for text in speeds:
+        group, value = split(text, "--region-speed")
+        try:
+            rates[group] = float(value)
+        except ValueError:
+            raise OptionError(f"--region-speed {group}= takes a number, got {value!r}") from None
+    return refs, rates, collect(regions, "--reference-region")
 
 
-def _run_train_velocity(args: argparse.Namespace) -> None:
-    from .velocity import VelocityTrainConfig, train_velocity
 
-    if args.synthetic or args.latent_prior != "none":
-        raise CinescapeError("train velocity takes --data frames and a teacher model (--init-from DIR), "
-                             "not --synthetic or --latent-prior")
-    config = VelocityTrainConfig(out=args.out, data=args.data, teacher=args.init_from, targets=args.targets,
-                                 pool=args.pool, lr_schedule=args.lr_schedule,
-                                 rollout=args.rollout, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
-                                 short_side=args.short_side, include_validation=args.include_validation,
-                                 bf16=not args.no_bf16, threads=args.threads, seed=args.seed,
-                                 checkpoint_every=args.checkpoint_every,
-                                 loss_floor=None if args.velocity_loss == "l1" else VelocityTrainConfig.loss_floor)
-    folder = train_velocity(config, resume=args.resume, export=args.export)
-    print(f"trained velocity predictor in {folder}" + (f" (exported to {args.export})" if args.export else ""),
-          file=sys.stderr)
+# `cinescape train` options whose config field has another name (by kind where the name differs per config);
+# every other option's dest is its field's name. Defaults live in the config dataclasses only.
+TRAIN_OPTION_FIELDS = {"res_blocks": "num_res_blocks", "no_bf16": "bf16", "fgla_alpha": "alpha",
+                       "fgla_beta": "beta", "velocity_loss": "loss_floor"}
+_KIND_FIELDS = {"fgla": {"fgla_alpha": "alpha", "fgla_beta": "beta", "beta": None},
+                "velocity": {"init_from": "teacher"}}
+
+
+def train_config(args: argparse.Namespace):
+    """The training config of ``args.kind`` from the options given (None: the dataclass default); an option the
+    kind has no field for is a one-line error."""
+    import dataclasses
+
+    from .methods.al.train import TrainConfig
+    from .methods.al.velocity import VelocityTrainConfig
+    from .methods.fgla.train import FGLATrainConfig
+
+    cls = {"fgla": FGLATrainConfig, "velocity": VelocityTrainConfig}.get(args.kind, TrainConfig)
+    names = {f.name for f in dataclasses.fields(cls)}
+    renamed = {**{k: v for k, v in TRAIN_OPTION_FIELDS.items() if k not in ("fgla_alpha", "fgla_beta")},
+               **_KIND_FIELDS.get(args.kind, {})}
+    values = {"kind": args.kind} if "kind" in names else {}
+    for dest, value in vars(args).items():
+        if dest in ("command", "kind", "resume", "export", "argv") or value in (None, False, []):
+            continue
+        field = renamed.get(dest, dest)
+        if field not in names:
+            raise CinescapeError(f"--{dest.replace('_', '-')} is not an option of `cinescape train {args.kind}`")
+        if dest == "no_bf16":
+            value = False
+        elif dest == "velocity_loss":
+            value = None if value == "l1" else cls.loss_floor
+        values[field] = value
+    config = cls(**values)
+    config.validate()
+    return config
 
 
 def run_train(args: argparse.Namespace) -> None:
-    from .motion import MotionLossWeights
-    from .train import TrainConfig, train
-
-    if args.lr is None:
-        args.lr = 3e-5 if args.kind == "velocity" else 1e-4
-
+    config = train_config(args)
     if args.kind == "fgla":
-        return _run_train_fgla(args)
-    if args.kind == "velocity":
-        return _run_train_velocity(args)
-
-    if args.crop % 8:
-        raise CinescapeError(f"--crop must be a multiple of 8, got {args.crop}")
-    if not args.data and not args.synthetic:
-        raise CinescapeError("give training data with --data PATH (repeatable) and/or --synthetic N")
-    config = TrainConfig(kind=args.kind, out=args.out, data=args.data, synthetic=args.synthetic, steps=args.steps,
-                         batch_size=args.batch_size, crop=args.crop, short_side=args.short_side, lr=args.lr,
-                         width=args.width, num_res_blocks=args.res_blocks, beta=args.beta,
-                         motion_tv=MotionLossWeights.tv if args.motion_tv is None else args.motion_tv,
-                         motion_norm=args.motion_norm,
-                         min_pair_difference=args.min_pair_difference, include_validation=args.include_validation,
-                         bf16=not args.no_bf16, threads=args.threads, seed=args.seed,
-                         checkpoint_every=args.checkpoint_every, flow_loss=args.flow_loss, min_pair_motion=args.min_pair_motion,
-                         common_field=args.common_field, snapshot_every=args.snapshot_every,
-                         motion_gate=args.motion_gate, init_from=args.init_from, latent_prior=args.latent_prior,
-                         latent_prior_weight=(MotionLossWeights.prior if args.latent_prior_weight is None
-                                              else args.latent_prior_weight))
-    model_dir = train(config, resume=args.resume, export=args.export)
-    print(f"trained {args.kind} model in {model_dir}" + (f" (exported to {args.export})" if args.export else ""),
-          file=sys.stderr)
+        from .methods.fgla.train import train_fgla as train
+    elif args.kind == "velocity":
+        from .methods.al.velocity import train_velocity as train
+    else:
+        from .methods.al.train import train
+    trained = train(config, resume=args.resume, export=args.export)
+    what = "velocity predictor" if args.kind == "velocity" else f"{args.kind} model"
+    print(f"trained {what} in {trained}" + (f" (exported to {args.export})" if args.export else ""), file=sys.stderr)
 
 
 def run_codebook(args: argparse.Namespace) -> None:
-    from .train import rebuild_codebook
+    from .methods.al.train import rebuild_codebook
 
     if not args.motion_checkpoint and not args.appearance_data and not args.train_lstm:
         raise CinescapeError("nothing to do: give --motion-checkpoint, --appearance-data and/or --train-lstm")
@@ -578,8 +598,9 @@ def run_codebook(args: argparse.Namespace) -> None:
         print(f"codebook of {args.model}: {codebook.motion.shape[0]} motion codes, "
               f"{len(codebook.appearance)} appearance sequences", file=sys.stderr)
     if args.train_lstm:
-        from .appearance_lstm import FOLDER, appearance_lstm_loss, train_appearance_lstm
-        from .codebook import Codebook
+        from .methods.al.appearance_lstm import FOLDER
+        from .methods.al.codebook import Codebook
+        from .methods.al.train_lstm import appearance_lstm_loss, train_appearance_lstm
 
         if not Path(args.model).is_dir():
             raise CinescapeError(f"model folder {args.model} does not exist")
@@ -694,6 +715,33 @@ def run_serve(args: argparse.Namespace) -> None:
     serve(args.host, args.port, open_browser=args.open, model=args.model, quiet=args.quiet)
 
 
+# Library errors name parameters (AnimationSettings and training-config fields); the CLI says its flags instead.
+_ANIMATE_FLAGS = {"num_frames": "--frames", "appearance=False": "--no-appearance",
+                  "appearance_sequence='lstm'": "--appearance-sequence lstm", "arrows_mode='latent'": "--arrows-mode latent",
+                  "arrows_mode='direct'": "--arrows-mode direct", "reference_regions": "--reference-region",
+                  "references": "--reference", "speeds": "--region-speed"}
+_TRAIN_FLAGS = {"num_res_blocks": "--res-blocks", "init_from": "--init-from", "teacher": "--init-from",
+                "alpha": "--fgla-alpha", "bf16": "--no-bf16", "loss_floor": "--velocity-loss", "out": "--out"}
+
+
+def _flag_words(message: str, command: str) -> str:
+    """``message`` with the parameter names it starts with or quotes (``num_frames must ...``, ``pool: ...``,
+    ``appearance=False``) replaced by this command's flags (``--frames``, ``--pool``, ``--no-appearance``)."""
+    special = _ANIMATE_FLAGS if command == "animate" else _TRAIN_FLAGS if command == "train" else {}
+    for name, flag in special.items():
+        message = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", flag, message)
+    # a parameter name is a snake_case word followed by what a message says of it
+    return re.sub(r"(?<![\w/.-])([a-z][a-z0-9]*(?:_[a-z0-9]+)*)(?=( must| \(|=|: | both| and [^ ]+( [a-z]+)? both| sets the))",
+                  lambda m: f"--{m.group(1).replace('_', '-')}" if _is_flag(m.group(1), command) else m.group(1),
+                  message)
+
+
+def _is_flag(name: str, command: str) -> bool:
+    parser = build_parser()
+    sub = next(a for a in parser._subparsers._group_actions if hasattr(a, "choices")).choices.get(command)
+    return sub is not None and any(f"--{name.replace('_', '-')}" in action.option_strings for action in sub._actions)
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
@@ -709,7 +757,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         status = handlers[args.command](args) or 0
     except CinescapeError as exc:
-        print(f"cinescape: error: {exc}", file=sys.stderr)
+        print(f"cinescape: error: {_flag_words(str(exc), args.command)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("cinescape: interrupted", file=sys.stderr)

@@ -9,6 +9,7 @@ a pair.
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..errors import InputImageError
+from ..errors import InputImageError, OptionError
 
 
 @dataclass
@@ -32,6 +33,45 @@ class Clip:
 
     def __len__(self) -> int:
         return self.frames.shape[0]
+
+
+def natural_key(text: str) -> list:
+    """Sort key of names with numbers in numeric order: ``clip2`` before ``clip10``."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", text)]
+
+
+def parse_source(spec: str) -> tuple[Path, int]:
+    """``PATH`` or ``PATH:STRIDE`` -> (path, stride).
+
+    Example:
+        >>> parse_source("clips/sky:4")
+        (PosixPath('clips/sky'), 4)
+        >>> parse_source("clips/sky")
+        (PosixPath('clips/sky'), 1)
+    """
+    head, sep, tail = spec.rpartition(":")
+    if not (sep and head and tail.isdigit()):
+        return Path(spec), 1
+    if int(tail) < 1:
+        raise OptionError(f"stride in {spec!r} must be >= 1")
+    return Path(head), int(tail)
+
+
+def discover_clips(root: str | Path) -> list[Path]:
+    """The clips under ``root``, in natural name order: ``root`` itself if it is a video file or a folder holding
+    at least two frame images, else every clip in its sub-folders (searched recursively). Hidden files and
+    folders are skipped. The one rule of training, evaluation and the velocity distillation."""
+    from ..io.video import FRAME_EXTENSIONS, VIDEO_EXTENSIONS
+
+    root = Path(root).expanduser()
+    if not root.exists():
+        raise OptionError(f"{root} does not exist")
+    if root.is_file():
+        return [root] if root.suffix.lower() in VIDEO_EXTENSIONS else []
+    children = sorted((p for p in root.iterdir() if not p.name.startswith(".")), key=lambda p: natural_key(p.name))
+    if sum(p.is_file() and p.suffix.lower() in FRAME_EXTENSIONS for p in children) >= 2:
+        return [root]
+    return [clip for child in children for clip in discover_clips(child)]
 
 
 def resize_short_side(frame: np.ndarray, short_side: int) -> torch.Tensor:

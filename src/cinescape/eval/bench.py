@@ -90,14 +90,15 @@ def bench_one(config: BenchConfig) -> dict:
     """Time one configuration in this process; returns one table row."""
     from ..io.image import load_image
     from ..io.video import VideoWriter
-    from ..pipeline import AnimationSettings, CinemagraphPipeline
+    from ..methods import load_pipeline
+    from ..methods.al import AnimationSettings
 
     if config.threads:
         torch.set_num_threads(config.threads)
     settings = AnimationSettings(num_frames=config.frames, loop=config.loop, appearance=config.appearance,
                                  mode=config.mode, appearance_stride=config.appearance_stride)
     started = time.perf_counter()
-    pipeline = CinemagraphPipeline.from_pretrained(config.model)
+    pipeline = load_pipeline(config.model)
     photo = load_image(config.photo)
     load = time.perf_counter() - started
     loaded_rss = _current_rss_mb()
@@ -137,9 +138,9 @@ def run_bench(sizes=BENCH_SIZES, *, frames: int = 60, loops=("phased", "none"), 
         raise OptionError(f"--frames must be between 2 and 10000, got {frames}")
     from ..data.synthetic import generate_landscape_photo
     from ..io.image import save_image
-    from ..pipeline import CinemagraphPipeline
+    from ..methods import load_pipeline
 
-    CinemagraphPipeline.from_pretrained(model)  # a bad model folder fails here, before any photo is rendered
+    load_pipeline(model)  # a bad model folder fails here, before any photo is rendered
     with tempfile.TemporaryDirectory(prefix="cinescape-bench-") as tmp:
         configs = []
         for width, height in sizes:

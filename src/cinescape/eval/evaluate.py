@@ -11,7 +11,7 @@ Protocol (FGLA Sec. 4, DeepLandscape Sec. 5, AL Fig. 10). For each test clip:
    the model's default settings, except the protocol's ``loop`` (``none``) and ``appearance`` (off), and
    their frames are then cropped and resized exactly like the real frames (:meth:`EvalClip.prepare`). So a
    model's figures are those of ``cinescape animate PHOTO -o OUT/ --loop none --no-appearance --frames N
-   --seed S`` scored against the prepared real frames (``scripts/check_user_path.py`` checks this).
+   --seed S`` scored against the prepared real frames.
 3. Metrics compare generated frame n with the input and with real frame n. Averages run over frames
    1..N-1 (frame 0 is the input for every method), then over samples and clips; "best" figures take the
    best sample of each clip. Set-level distances (FID-style, FVD) pool all clips.
@@ -19,7 +19,7 @@ Protocol (FGLA Sec. 4, DeepLandscape Sec. 5, AL Fig. 10). For each test clip:
 Methods: ``static`` (the input repeated: wins every static-consistency metric and scores 0 motion),
 ``shift`` (the whole image translated at ``shift_speed`` px/frame in a seeded direction), ``real``
 (the real clip itself, a reference), ``default`` (the shipped model), any model folder and ``fgla:DIR``
-(an FGLA model folder, :mod:`cinescape.fgla`; each seed picks a latent per semantic group from its codebook).
+(an FGLA model folder, :mod:`cinescape.methods.fgla`; each seed picks a latent per semantic group from its codebook).
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from ..data.clips import discover_clips, natural_key
 from ..errors import CinescapeError, ModelLoadError, OptionError
 from ..models.base import atomic_write_bytes
 from ..ops import flow_normalized_to_pixels, flow_pixels_to_normalized, resize_flow, warp
@@ -93,7 +94,7 @@ class EvalSettings:
             raise OptionError(f"--max-clips must be >= 1, got {self.max_clips}")
         if not 0 <= self.synthetic <= 1000:
             raise OptionError(f"--synthetic must be between 0 and 1000, got {self.synthetic}")
-        from ..pipeline import LOOP_MODES, MOTION_MODES
+        from ..methods.al.pipeline import LOOP_MODES, MOTION_MODES
 
         if self.loop not in LOOP_MODES:
             raise OptionError(f"--loop must be one of {', '.join(LOOP_MODES)}, got {self.loop!r}")
@@ -199,32 +200,18 @@ class EvalClip:
         return pixels
 
 
-def _natural_key(text: str) -> list:
-    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", text)]
+_natural_key = natural_key   # eval.photos sorts its photos with it
 
 
 def find_clips(data: str | Path) -> list[Path]:
-    """The clips under ``data``: ``data`` itself if it is a video or a folder of frames, else its sub-folders
-    of frames and its video files, in natural name order."""
-    from ..io.video import FRAME_EXTENSIONS, VIDEO_EXTENSIONS
-
+    """The clips under ``data`` (:func:`~cinescape.data.clips.discover_clips`); none is an error."""
     root = Path(data).expanduser()
     if not root.exists():
         raise OptionError(f"--data {root} does not exist")
-    if root.is_file():
-        return [root]
-
-    def has_frames(folder: Path) -> bool:
-        return any(p.suffix.lower() in FRAME_EXTENSIONS and not p.name.startswith(".") for p in folder.iterdir()
-                   if p.is_file())
-
-    if has_frames(root):
-        return [root]
-    clips = [p for p in root.iterdir() if not p.name.startswith(".") and
-             ((p.is_dir() and has_frames(p)) or (p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS))]
+    clips = discover_clips(root)
     if not clips:
         raise OptionError(f"--data {root} holds no clips (folders of frames or video files)")
-    return sorted(clips, key=lambda p: _natural_key(p.name))
+    return clips
 
 
 def prepare_frames(frames: list[np.ndarray] | np.ndarray, size: int, keep_aspect: bool = False) -> np.ndarray:
@@ -393,7 +380,7 @@ class PipelineMethod(Method):
     """A cinescape model (``CinemagraphPipeline``); the seed picks its motion (and appearance) codes.
 
     It animates the clip's native frame 0 as ``cinescape animate`` would: the default
-    :class:`~cinescape.pipeline.AnimationSettings` except ``num_frames``, ``seed``, ``loop``, ``appearance`` and,
+    :class:`~cinescape.methods.al.AnimationSettings` except ``num_frames``, ``seed``, ``loop``, ``appearance`` and,
     when given (not None), ``mode`` and ``auto_mask``; its frames are then prepared like the real frames."""
 
     stochastic = True
@@ -404,10 +391,10 @@ class PipelineMethod(Method):
         self.auto_mask = auto_mask
 
     def animation_settings(self, num_frames: int, seed: int):
-        """The :class:`~cinescape.pipeline.AnimationSettings` of one run: the CLI's defaults plus the protocol's."""
+        """The :class:`~cinescape.methods.al.AnimationSettings` of one run: the CLI's defaults plus the protocol's."""
         from dataclasses import replace
 
-        from ..pipeline import AnimationSettings
+        from ..methods.al import AnimationSettings
 
         overrides = {"num_frames": num_frames, "seed": seed, "loop": self.loop, "appearance": self.appearance}
         overrides.update({k: v for k, v in (("mode", self.mode), ("auto_mask", self.auto_mask)) if v is not None})
@@ -423,7 +410,8 @@ class PipelineMethod(Method):
 
 
 def resolve_method(name: str | Method, settings: EvalSettings) -> Method:
-    """``static`` / ``shift`` / ``real`` / ``default`` (shipped model) / a model folder / ``fgla:DIR`` -> a :class:`Method`."""
+    """``static`` / ``shift`` / ``real`` / ``default`` or ``fgla`` (a shipped model) / a model folder (``fgla:DIR``
+    also accepted) -> a :class:`Method`; a model folder's pipeline.json says which pipeline loads it."""
     if isinstance(name, Method):
         return name
     if name == "static":
@@ -432,21 +420,13 @@ def resolve_method(name: str | Method, settings: EvalSettings) -> Method:
         return ShiftMethod(settings.shift_speed)
     if name == "real":
         return RealMethod()
-    from ..pipeline import CinemagraphPipeline
+    from ..methods import SHIPPED_MODELS, load_pipeline
 
-    if name == "default":
-        return PipelineMethod(CinemagraphPipeline.from_pretrained(None), "default", settings.loop, settings.appearance,
-                              settings.mode, settings.auto_mask)
-    from ..fgla import FGLAPipeline, is_fgla_folder
-
-    if name.startswith("fgla:") or is_fgla_folder(name):
+    folder = name[len("fgla:"):] if name.startswith("fgla:") else name
+    if folder in SHIPPED_MODELS or Path(folder).expanduser().is_dir():
         # FGLA: each seed picks a latent per semantic group from the model's per-group codebook
-        folder = Path(name[len("fgla:"):] if name.startswith("fgla:") else name).expanduser()
-        return PipelineMethod(FGLAPipeline.from_pretrained(folder), name, settings.loop, settings.appearance,
-                              settings.mode, settings.auto_mask)
-    if Path(name).expanduser().is_dir():
-        return PipelineMethod(CinemagraphPipeline.from_pretrained(Path(name).expanduser()), name, settings.loop,
-                              settings.appearance, settings.mode, settings.auto_mask)
+        return PipelineMethod(load_pipeline(folder or "fgla"), name, settings.loop, settings.appearance, settings.mode,
+                              settings.auto_mask)
     raise OptionError(f"unknown method {name!r}: use static, shift, real, default, a model folder or fgla:DIR")
 
 
@@ -721,7 +701,7 @@ def _markdown(report: dict) -> str:
 
 
 def _default_mode() -> str:
-    from ..pipeline import AnimationSettings
+    from ..methods.al.pipeline import AnimationSettings
 
     return AnimationSettings().mode
 

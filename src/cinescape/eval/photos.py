@@ -192,7 +192,7 @@ _TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
 
 def _setting_parsers() -> dict[str, tuple[str, callable]]:
     """AnimationSettings field -> (its annotation, a parser of a spec value to the field's type)."""
-    from ..pipeline import AnimationSettings
+    from ..methods.al import AnimationSettings
 
     def parse_bool(text: str) -> bool:
         if text.lower() in _TRUE:
@@ -230,7 +230,7 @@ def parse_method_spec(text: str) -> MethodSpec:
     take no settings. Raises :class:`~cinescape.errors.OptionError` (one line) for an unknown key, a bad
     value, or settings :meth:`AnimationSettings.validate` refuses.
     """
-    from ..pipeline import AnimationSettings
+    from ..methods.al import AnimationSettings
 
     text = text.strip()
     match = _SETTINGS_START.search(text)
@@ -341,7 +341,7 @@ class PipelinePhotoMethod(PhotoMethod):
         self.pipeline, self.label, self.overrides = pipeline, label, dict(overrides or {})
 
     def settings(self, num_frames: int, seed: int):
-        from ..pipeline import AnimationSettings
+        from ..methods.al import AnimationSettings
 
         return AnimationSettings(**{"num_frames": num_frames, "seed": seed, **self.overrides})
 
@@ -367,18 +367,11 @@ def resolve_photo_method(spec: MethodSpec, settings: PhotoEvalSettings, pipeline
         return ShiftPhotoMethod(settings.shift_speed, settings.shift_angle)
     pipelines = {} if pipelines is None else pipelines
     if spec.base not in pipelines:
-        from ..fgla import FGLAPipeline, is_fgla_folder
-        from ..pipeline import CinemagraphPipeline
+        from ..methods import SHIPPED_MODELS, load_pipeline
 
-        if spec.base == "default":
-            pipelines[spec.base] = CinemagraphPipeline.from_pretrained(None)
-        elif spec.base == "fgla" or spec.base.startswith("fgla:"):
-            folder = spec.base[len("fgla:"):] or None
-            pipelines[spec.base] = FGLAPipeline.from_pretrained(folder)
-        elif is_fgla_folder(spec.base):
-            pipelines[spec.base] = FGLAPipeline.from_pretrained(spec.base)
-        elif Path(spec.base).expanduser().is_dir():
-            pipelines[spec.base] = CinemagraphPipeline.from_pretrained(Path(spec.base).expanduser())
+        folder = spec.base[len("fgla:"):] if spec.base.startswith("fgla:") else spec.base
+        if folder in SHIPPED_MODELS or Path(folder).expanduser().is_dir():
+            pipelines[spec.base] = load_pipeline(folder or "fgla")
         else:
             raise OptionError(f"unknown method {spec.base!r}: use static, shift, default, fgla, fgla:DIR or a "
                               "model folder, optionally with :KEY=VALUE,... settings")

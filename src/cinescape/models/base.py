@@ -68,6 +68,21 @@ def load_tensors(path: Path) -> dict[str, torch.Tensor]:
         raise ModelLoadError(f"corrupt weights file {path}: {str(exc).splitlines()[0]}") from None
 
 
+def read_folder_json(folder: str | os.PathLike, name: str) -> dict:
+    """The JSON object ``folder/name`` of a model folder; a missing, corrupt or non-object file is a one-line
+    :class:`~cinescape.errors.ModelLoadError`."""
+    path = Path(folder) / name
+    if not path.is_file():
+        raise ModelLoadError(f"{folder} is not a cinescape model folder: {name} is missing")
+    try:
+        raw = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelLoadError(f"corrupt {path}: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ModelLoadError(f"corrupt {path}: not a JSON object")
+    return raw
+
+
 class PretrainedMixin:
     """Adds ``save_pretrained`` / ``from_pretrained`` to an ``nn.Module`` built from a config dataclass.
 
@@ -95,14 +110,8 @@ class PretrainedMixin:
 
     @classmethod
     def load_config(cls, path: str | os.PathLike) -> Any:
-        config_path = Path(path) / CONFIG_NAME
-        if not config_path.is_file():
-            raise ModelLoadError(f"{path} is not a cinescape model folder: {CONFIG_NAME} is missing")
-        try:
-            raw = json.loads(config_path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ModelLoadError(f"corrupt {config_path}: {exc}") from None
-        if not isinstance(raw, dict) or raw.pop("model_type", None) != cls.model_type:
+        raw = read_folder_json(path, CONFIG_NAME)
+        if raw.pop("model_type", None) != cls.model_type:
             raise ModelLoadError(f"{path} does not hold a {cls.model_type} model (model_type in {CONFIG_NAME} differs)")
         fields = {f.name for f in dataclasses.fields(cls.config_class)}
         unknown = set(raw) - fields

@@ -178,6 +178,31 @@ def fill_behind(image: np.ndarray, known: np.ndarray, *, levels: int | None = No
 #: Matte values at or above this count as wholly fluid (resizing a matte of ones can give 0.99999994).
 FLUID_ALPHA = 0.999
 
+#: Pixels of the fluid region within this many photo pixels of the still layer are mixed pixels: the photo's own
+#: edge blur (optics, demosaicing, resizing) puts some of the still object's colour in them. Dragged along with the
+#: fluid they would carry a faint copy of the edge across it (a dark fringe leaving the skyline).
+EDGE_MARGIN = 2.0
+
+
+def feather_inside(alpha: np.ndarray, margin: float) -> np.ndarray:
+    """Lower a (H, W) float32 matte in [0, 1] linearly to 0 over the ``margin`` pixels of its wholly fluid region
+    (``alpha >=`` :data:`FLUID_ALPHA`) that are nearest to the rest: a pixel at Euclidean distance ``d`` (pixel
+    centres, 1 = next to a pixel that is not wholly fluid) keeps at most ``d / (margin + 1)``. Pixels deeper inside
+    keep their value; ``margin <= 0`` returns the matte unchanged. The still layer then keeps the mixed edge pixels.
+
+    Example:
+        >>> row = np.ones((1, 6), np.float32); row[0, 0] = 0
+        >>> (3 * feather_inside(row, 2.0)).round().tolist()   # thirds; the image border is no edge
+        [[0.0, 1.0, 2.0, 3.0, 3.0, 3.0]]
+    """
+    if margin <= 0:
+        return alpha
+    wholly = (alpha >= FLUID_ALPHA).astype(np.uint8)
+    if wholly.all():
+        return alpha
+    inside = cv2.distanceTransform(wholly, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    return np.minimum(alpha, np.clip(inside / np.float32(margin + 1.0), 0.0, 1.0)).astype(np.float32)
+
 
 def composite_layers_hwc(warped_fluid: np.ndarray, still: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """``alpha * warped_fluid + still`` on (H, W, C) float32 arrays, where ``still`` is the *premultiplied* still
@@ -220,10 +245,14 @@ class PhotoLayers:
     still_small: torch.Tensor
 
     @classmethod
-    def from_photo(cls, photo: np.ndarray, alpha: np.ndarray, size: tuple[int, int]) -> "PhotoLayers":
+    def from_photo(cls, photo: np.ndarray, alpha: np.ndarray, size: tuple[int, int], *,
+                   edge_margin: float = EDGE_MARGIN) -> "PhotoLayers":
         """Layers of ``photo`` (H, W, 3) float32 in [-1, 1] for the (H, W) matte ``alpha``; working size ``size``
-        (h, w), both layers area-averaged down to it."""
+        (h, w), both layers area-averaged down to it. The matte is first feathered ``edge_margin`` pixels into
+        its wholly fluid region (:func:`feather_inside`), so the fluid layer's own colours are taken only from
+        pixels clear of the still objects' edge blur."""
         alpha = np.ascontiguousarray(np.clip(alpha, 0.0, 1.0), np.float32)
+        alpha = feather_inside(alpha, edge_margin)
         fluid = fill_behind(photo, (alpha >= FLUID_ALPHA).astype(np.float32))
         still = photo - alpha[..., None] * fluid
         height, width = size

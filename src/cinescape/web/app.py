@@ -117,9 +117,9 @@ def create_app(pipeline=None, *, root: str | Path | None = None, limits: Service
     ``trusted_hosts``: the only ``Host`` names answered (``serve`` passes its own on a loopback address)."""
     if service is None:
         if pipeline is None:
-            from ..pipeline import CinemagraphPipeline
+            from ..methods import load_pipeline
 
-            pipeline = CinemagraphPipeline.from_pretrained()
+            pipeline = load_pipeline()
         service = RenderService(pipeline, root=root, limits=limits, render_limits=render_limits)
 
     @asynccontextmanager

@@ -29,9 +29,9 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from ..control import parse_arrows
+from ..methods.al.control import parse_arrows
 from ..errors import CinescapeError
-from ..pipeline import LOOP_MODES, AnimationSettings
+from ..methods.al.pipeline import LOOP_MODES, AnimationSettings
 from .errors import BadRequest, TooLarge
 
 #: What the page starts with; a request's missing fields take these values. ``mode="eulerian"`` and

@@ -41,7 +41,7 @@ from PIL import Image
 from ..errors import CinescapeError, InputImageError
 from ..io.image import MIN_IMAGE_SIDE, load_image
 from ..io.video import VideoWriter
-from ..pipeline import AnimationSettings
+from ..methods.al.pipeline import AnimationSettings
 from .errors import BadRequest, Busy, Conflict, NotFound, TooLarge, WebError
 from .forms import AUTO_MASK_CHOICES, MEDIA_TYPES, RenderLimits, RenderRequest, preview_inputs
 

@@ -1,0 +1,196 @@
+"""The animation :meth:`CinemagraphPipeline.plan <cinescape.methods.al.CinemagraphPipeline.plan>` returns: motion is
+predicted, frames are rendered one at a time on demand (so memory does not grow with the number of frames), at full
+resolution with OpenCV (:mod:`cinescape.ops.render`), the two layers of :class:`~cinescape.ops.layers.PhotoLayers`
+composited and the colour maps of the appearance network applied."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+from typing import Iterator
+
+import cv2
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ...io.image import tensor_to_image
+from ...ops import flow_normalized_to_pixels, flow_to_color, resize_flow, warp
+from ...ops.layers import PhotoLayers, composite_layers_hwc
+from ...ops.render import (apply_local_affine_hwc, flow_to_pixel_map, guided_color_coefficients, hwc_to_uint8,
+                           maps_to_hwc, remap_hwc)
+
+MAP_BATCH = 4              # colour maps predicted per appearance-net call while rendering (8: no faster, +80 MB)
+
+
+def displaced_states(accumulated: torch.Tensor, steps: torch.Tensor, count: int,
+                     schedule: list[tuple[tuple[float, float], ...]]
+                     ) -> tuple[torch.Tensor, torch.Tensor, list[tuple[tuple[int, float], ...]]]:
+    """Motion states at the fractional displacements of a phased loop (:func:`~cinescape.ops.phased_schedule`).
+
+    ``accumulated``/``steps``: (2 * count - 1, 2, h, w) states as :meth:`CinemagraphPipeline._motion_states`
+    returns them for a two-way loop: displacements 0..count-1 forward, then -1..-(count-1) backward. A
+    fractional displacement ``d`` interpolates the flows of its two neighbouring integer states linearly.
+    Returns the states of the distinct displacements of ``schedule`` and the schedule with their indices.
+    """
+    def state(k: int) -> int:          # index of integer displacement k
+        return k if k >= 0 else count - 1 - k
+
+    index_of: dict[float, int] = {}
+    chosen_acc, chosen_steps, indexed = [], [], []
+    for frame in schedule:
+        entries = []
+        for displacement, weight in frame:
+            key = round(displacement, 6)
+            if key not in index_of:
+                low = math.floor(key)
+                frac = key - low
+                high = low + 1 if frac > 0 else low
+                index_of[key] = len(chosen_acc)
+                chosen_acc.append((1 - frac) * accumulated[state(low)] + frac * accumulated[state(high)])
+                chosen_steps.append((1 - frac) * steps[state(low)] + frac * steps[state(high)])
+            entries.append((index_of[key], weight))
+        indexed.append(tuple(entries))
+    return torch.stack(chosen_acc), torch.stack(chosen_steps), indexed
+
+
+class Animation:
+    """A planned animation: motion is already predicted, frames are rendered on iteration.
+
+    Attributes: ``height``, ``width``, ``num_frames``; :meth:`frames` yields uint8 (H, W, 3) frames and
+    :meth:`flow_frames` their colour-coded frame-to-frame flow. With ``layers`` only the fluid layer moves and
+    the still layer (the photo) is composited over it with the matte.
+    """
+
+    def __init__(self, image: torch.Tensor, small: torch.Tensor, accumulated: torch.Tensor, steps: torch.Tensor,
+                 schedule: list[tuple[tuple[int, float], ...]], maps_fn, progress: bool, *,
+                 map_stride: int = 1, cyclic: bool = True, layers: PhotoLayers | None = None,
+                 color_locality: float = 1.0):
+        self.image, self.small = image, small
+        self.layers = layers
+        self.color_locality = color_locality                 # see guided_color_coefficients
+        self.accumulated, self.steps = accumulated, steps   # (M, 2, h, w) each, normalised
+        self.schedule = schedule                             # per output frame: ((motion index, weight), ...)
+        # (output indices, small frames) -> a list of (h, w, 6) maps or None each; maps_fn None: no appearance
+        self._maps_fn = maps_fn
+        self._progress = progress
+        self.map_stride = map_stride                         # colour maps predicted every map_stride-th frame
+        self.cyclic = cyclic                                 # frame num_frames is frame 0 again (a loop)
+        self._anchor_cache: dict[int, np.ndarray | None] = {}
+        self._image_hwc: np.ndarray | None = None            # the photo as (H, W, 3) float32, for rendering
+        self.height, self.width = image.shape[-2:]
+        self.num_frames = len(schedule)
+        self.timings: dict[str, float] = defaultdict(float)  # seconds per stage, for benchmarks
+        self.control: dict[str, list[dict]] = {}             # "arrows" / "patches": latent optimisation loss histories
+
+    def _blend_small(self, index: int) -> torch.Tensor:
+        if self.layers is None:
+            return sum(w * warp(self.small, self.accumulated[m:m + 1]) for m, w in self.schedule[index])
+        fluid = sum(w * warp(self.layers.fluid_small, self.accumulated[m:m + 1]) for m, w in self.schedule[index])
+        return self.layers.composite_small(fluid)
+
+    def _predict_maps(self, indices: list[int]) -> list[np.ndarray | None]:
+        """Colour coefficients (h, w, 6) of output frames ``indices`` (one batched appearance-net call): the
+        predicted maps re-expressed as local affine maps of each working-size frame
+        (:func:`~cinescape.ops.render.guided_color_coefficients`), so that the colour change follows the
+        full-resolution edges."""
+        frames_small = torch.cat([self._blend_small(index) for index in indices])
+        maps = self._maps_fn(indices, frames_small)
+        small_hwc = maps_to_hwc(frames_small)
+        return [None if m is None else guided_color_coefficients(m, small_hwc[k], locality=self.color_locality)
+                for k, m in enumerate(maps)]
+
+    def _anchors(self) -> list[int]:
+        """The output frames whose colour maps are predicted: every ``map_stride``-th one (and the last, without
+        a loop)."""
+        anchors = list(range(0, self.num_frames, self.map_stride))
+        if not self.cyclic and anchors[-1] != self.num_frames - 1:
+            anchors.append(self.num_frames - 1)
+        return anchors
+
+    def _anchor_maps(self, index: int) -> np.ndarray | None:
+        """Maps of anchor frame ``index``. Anchors are predicted MAP_BATCH at a time, from ``index`` on: batched
+        calls use the cores better, and the rendering in between them runs without the network (see
+        :mod:`cinescape.ops.render`). The anchor before ``index`` stays cached (the frames between the two lerp
+        from it), and so does frame 0 (a loop's last frames lerp towards it): with frames rendered in order,
+        every anchor is predicted once."""
+        if index not in self._anchor_cache:
+            anchors = self._anchors()
+            position = anchors.index(index)
+            batch = anchors[position:position + MAP_BATCH]
+            kept = {a: maps for a, maps in self._anchor_cache.items() if a == 0 or index - self.map_stride <= a < index}
+            self._anchor_cache = {**kept, **dict(zip(batch, self._predict_maps(batch)))}
+        return self._anchor_cache[index]
+
+    def _maps_hwc(self, index: int) -> np.ndarray | None:
+        if self._maps_fn is None:
+            return None
+        stride, count = self.map_stride, self.num_frames
+        lower = index - index % stride
+        upper = min(lower + stride, count)
+        if not self.cyclic and upper == count:
+            upper = count - 1
+        if index == lower or index == upper:
+            return self._anchor_maps(index)
+        low_maps, high_maps = self._anchor_maps(lower), self._anchor_maps(upper % count)
+        if low_maps is None or high_maps is None:  # the photo's own colours have no maps: predict this frame's
+            return self._predict_maps([index])[0]
+        return cv2.addWeighted(low_maps, 1 - (index - lower) / (upper - lower), high_maps,
+                               (index - lower) / (upper - lower), 0.0)
+
+    def maps(self, index: int) -> torch.Tensor | None:
+        """Colour coefficients (1, 6, h, w) ``[a, b]`` of output frame ``index`` (the frame's colours are
+        ``a * I + b``, the appearance net's ``tanh(C_w * I + C_b)`` fitted locally, see :meth:`_predict_maps`), or
+        None (no appearance, or the photo's own colours). With ``map_stride`` k > 1 the predictor runs on every k-th frame (and the last one, without a
+        loop) and the maps in between are interpolated linearly; in a loop the anchor after the last frame is
+        frame 0. The maps change slowly (smooth codes, slow motion at the working size), and the predictor is
+        the costliest part of a frame."""
+        maps = self._maps_hwc(index)
+        return None if maps is None else torch.from_numpy(maps).permute(2, 0, 1).unsqueeze(0)
+
+    @torch.no_grad()
+    def frame(self, index: int) -> np.ndarray:
+        """Output frame ``index`` as uint8 (H, W, 3): the photo sampled once per blended motion state.
+
+        Rendered on (H, W, 3) arrays with OpenCV (:mod:`cinescape.ops.render`): the same as
+        :func:`~cinescape.ops.warp` with ``mode="bicubic"`` and :func:`~cinescape.ops.color_transfer`, 2-3x faster.
+        Bicubic sampling keeps moved frames as sharp as the photo (see :mod:`cinescape.ops.render`)."""
+        started = time.perf_counter()
+        if self._image_hwc is None:
+            self._image_hwc = np.ascontiguousarray(self.image[0].float().permute(1, 2, 0).numpy())
+        size = (self.height, self.width)
+        source = self._image_hwc if self.layers is None else self.layers.fluid
+        frame = None
+        for m, w in self.schedule[index]:
+            warped = remap_hwc(source, flow_to_pixel_map(self.accumulated[m:m + 1], size))
+            if frame is None:
+                frame = warped if w == 1 else np.multiply(warped, np.float32(w), out=warped)
+            else:
+                cv2.scaleAdd(warped, float(w), frame, dst=frame)  # frame += w * warped, in place
+        if self.layers is not None:
+            frame = composite_layers_hwc(frame, self.layers.still, self.layers.alpha)
+        loop_done = time.perf_counter()
+        coefficients = self._maps_hwc(index)
+        if coefficients is not None:
+            frame = apply_local_affine_hwc(coefficients, frame)
+        appearance_done = time.perf_counter()
+        image = hwc_to_uint8(frame)
+        # "loop" = full-resolution warps, blends and the conversion to uint8; "appearance" = colour maps
+        self.timings["loop"] += (loop_done - started) + (time.perf_counter() - appearance_done)
+        self.timings["appearance"] += appearance_done - loop_done
+        return image
+
+    def frames(self) -> Iterator[np.ndarray]:
+        for index in tqdm(range(self.num_frames), desc="rendering", unit="frame", disable=not self._progress):
+            yield self.frame(index)
+
+    def flow_frames(self, max_magnitude: float | None = None) -> Iterator[np.ndarray]:
+        """Colour-coded frame-to-frame flow in pixels, one saturation scale for the whole video."""
+        pixels = flow_normalized_to_pixels(self.steps, self.height, self.width)
+        if max_magnitude is None:
+            max_magnitude = max(float(pixels.norm(dim=1).amax()), 1e-6)
+        for index in range(self.num_frames):
+            flow = sum(w * pixels[m:m + 1] for m, w in self.schedule[index])
+            color = flow_to_color(resize_flow(flow, (self.height, self.width)), max_magnitude)
+            yield tensor_to_image(color * 2 - 1)
