@@ -1,0 +1,151 @@
+"""DeepLandscape: static/dynamic split of the generator, homography warps of noise maps, guided blending."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from cinescape.methods.deeplandscape.generator import DeepLandscapeGenerator, DeepLandscapeGeneratorConfig
+from cinescape.methods.deeplandscape.homography import (cloud_homography, homography_from_points,
+                                                         homography_power, warp_homography)
+
+TINY = DeepLandscapeGeneratorConfig(resolution=16, z_static_dim=8, z_dynamic_dim=8, w_dim=16, mapping_layers=2,
+                                    channel_base=128, channel_max=16)
+
+
+def _tiny_generator(seed: int = 0) -> DeepLandscapeGenerator:
+    torch.manual_seed(seed)
+    g = DeepLandscapeGenerator(TINY).eval()
+    with torch.no_grad():  # noise scales start at 0; make every noise input matter
+        for name, p in g.named_parameters():
+            if name.endswith("noise.scale"):
+                p.normal_()
+    return g
+
+
+def _record(generator, suffix: str):
+    outputs, handles = {}, []
+    for name, module in generator.named_modules():
+        if name.endswith(suffix):
+            handles.append(module.register_forward_hook(lambda m, i, o, n=name: outputs.__setitem__(n, o.clone())))
+    return outputs, handles
+
+
+def test_changing_only_dynamic_inputs_leaves_static_layers_unchanged():
+    g = _tiny_generator()
+    gen = torch.Generator().manual_seed(1)
+    z_st, z_dyn = g.sample_latents(2, generator=gen)
+    s_st, s_dyn = g.sample_noise(2, generator=gen), g.sample_noise(2, generator=gen)
+    z_dyn2, s_dyn2 = torch.randn(z_dyn.shape, generator=gen), g.sample_noise(2, generator=gen)
+
+    static_a, handles_a = _record(g, "static_noise")
+    dynamic_a, handles_b = _record(g, "dynamic_noise")
+    with torch.no_grad():
+        image_a = g(z_st, z_dyn, s_st, s_dyn)
+        first_static, first_dynamic = dict(static_a), dict(dynamic_a)
+        image_b = g(z_st, z_dyn2, s_st, s_dyn2)
+    for h in handles_a + handles_b:
+        h.remove()
+    assert len(first_static) == 2 * TINY.num_ws - 1  # one static branch per synthesis layer
+    for name, out in first_static.items():
+        assert torch.equal(out, static_a[name]), name
+    assert all(not torch.allclose(out, dynamic_a[name]) for name, out in first_dynamic.items())
+    assert (image_a - image_b).abs().mean() > 1e-3  # the dynamic inputs do change the picture
+
+
+def test_dynamic_noise_at_the_finest_level_changes_only_that_level():
+    g = _tiny_generator()
+    gen = torch.Generator().manual_seed(2)
+    z_st, z_dyn = g.sample_latents(1, generator=gen)
+    s_st, s_dyn = g.sample_noise(1, generator=gen), g.sample_noise(1, generator=gen)
+    s_dyn2 = [n.clone() for n in s_dyn]
+    s_dyn2[-1] = torch.randn(s_dyn2[-1].shape, generator=gen)
+    blocks, handles = _record(g, "to_rgb")
+    with torch.no_grad():
+        g(z_st, z_dyn, s_st, s_dyn)
+        before = dict(blocks)
+        assert torch.equal(g.styles(z_st, z_dyn), g.styles(z_st, z_dyn))
+        g(z_st, z_dyn, s_st, s_dyn2)
+    for h in handles:
+        h.remove()
+    names = sorted(before, key=lambda n: int(n.split(".")[1]))
+    for name in names[:-1]:
+        assert torch.equal(before[name], blocks[name]), name
+    assert not torch.allclose(before[names[-1]], blocks[names[-1]])
+
+
+def test_generator_round_trips_through_save_pretrained(tmp_path):
+    g = _tiny_generator(3)
+    g.save_pretrained(tmp_path / "generator")
+    loaded = DeepLandscapeGenerator.from_pretrained(tmp_path / "generator")
+    z = g.sample_latents(1, generator=torch.Generator().manual_seed(0))
+    noise = g.zero_noise(1)
+    with torch.no_grad():
+        assert torch.equal(g(*z, noise, noise), loaded(*z, noise, noise))
+    assert loaded(*z, noise, noise).shape == (1, 3, 16, 16)
+
+
+def test_paper_configuration_is_constructible():
+    config = DeepLandscapeGeneratorConfig.paper_256()
+    assert config.num_ws == 7 and config.channels(4) == 512 and config.channels(256) == 64
+    with pytest.raises(ValueError, match="resolution"):
+        DeepLandscapeGeneratorConfig(resolution=100)
+
+
+# ----------------------------------------------------------------------------------------------- homographies
+
+def _pixel_grid(size: int):
+    centres = (torch.arange(size, dtype=torch.float64) * 2 + 1) / size - 1
+    y, x = torch.meshgrid(centres, centres, indexing="ij")
+    return x, y
+
+
+def test_translation_warp_shifts_the_noise_map_by_whole_pixels():
+    size = 16
+    noise = torch.randn(1, 1, size, size, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    shift = torch.eye(3, dtype=torch.float64)
+    shift[0, 2] = 2 * 2 / size  # two pixels right
+    shift[1, 2] = -1 * 2 / size  # one pixel up
+    out = warp_homography(noise, shift)
+    # out(p) = noise(p - (2, -1) px): row r, column c of out is row r + 1, column c - 2 of noise.
+    assert torch.allclose(out[0, 0, :-1, 2:], noise[0, 0, 1:, :-2], atol=1e-12)
+
+
+def test_projective_warp_of_a_linear_ramp_matches_the_closed_form():
+    size = 32
+    x, y = _pixel_grid(size)
+    ramp = (0.7 * x - 0.3 * y + 0.1)[None, None]
+    matrix = homography_from_points(torch.tensor([[-1.0, -1], [1, -1], [-1, 1], [1, 1]]),
+                                    torch.tensor([[-0.95, -1.02], [1.03, -0.97], [-1.0, 1.01], [0.98, 1.0]]))
+    out = warp_homography(ramp, matrix, padding="border")
+    inv = torch.linalg.inv(matrix)
+    hom = torch.stack((x, y, torch.ones_like(x)), dim=-1) @ inv.T
+    sx, sy = hom[..., 0] / hom[..., 2], hom[..., 1] / hom[..., 2]
+    expected = 0.7 * sx - 0.3 * sy + 0.1
+    inside = (sx.abs() < 1 - 2 / size) & (sy.abs() < 1 - 2 / size)  # bilinear is exact on a ramp inside
+    assert inside.sum() > 0.7 * size * size
+    assert torch.allclose(out[0, 0][inside], expected[inside], atol=1e-9)
+
+
+def test_motion_below_the_horizon_is_mirrored():
+    size = 16
+    noise = torch.randn(1, 1, size, size, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    up = cloud_homography(270.0, 2 * 2 / size, horizon=0.0, perspective=1.0)  # a plain 2-px upward translation
+    out = warp_homography(noise, up, horizon=0.0)
+    half = size // 2
+    assert torch.allclose(out[0, 0, : half - 2], noise[0, 0, 2:half], atol=1e-12)  # sky rows move up
+    assert torch.allclose(out[0, 0, half + 2:], noise[0, 0, half:-2], atol=1e-12)  # reflections move down
+
+
+def test_homography_powers():
+    step = cloud_homography(30.0, 0.05, horizon=0.2, perspective=0.3)
+    assert torch.allclose(homography_power(step, 3), step @ step @ step, atol=1e-12)
+    assert torch.allclose(homography_power(step, -1), torch.linalg.inv(step), atol=1e-12)
+    half = homography_power(step, 0.5)
+    assert torch.allclose(half @ half, step, atol=1e-12)
+    corners = torch.tensor([[-1.0, -1.0, 1.0], [1.0, -1.0, 1.0]], dtype=torch.float64)
+    moved = corners @ step.T
+    expected = 0.05 * torch.tensor([math.cos(math.radians(30)), math.sin(math.radians(30))], dtype=torch.float64)
+    assert torch.allclose(moved[:, :2] / moved[:, 2:] - corners[:, :2], expected.expand(2, 2), atol=1e-12)
