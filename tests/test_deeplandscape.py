@@ -149,3 +149,75 @@ def test_homography_powers():
     moved = corners @ step.T
     expected = 0.05 * torch.tensor([math.cos(math.radians(30)), math.sin(math.radians(30))], dtype=torch.float64)
     assert torch.allclose(moved[:, :2] / moved[:, 2:] - corners[:, :2], expected.expand(2, 2), atol=1e-12)
+
+
+# ----------------------------------------------------------------------------------------------- blending
+
+def test_guided_blend_keeps_still_pixels_exactly():
+    import numpy as np
+
+    from cinescape.methods.deeplandscape.blend import guided_blend
+
+    rng = np.random.default_rng(0)
+    photo = rng.integers(0, 256, (24, 40, 3), dtype=np.uint8)
+    fluid = rng.uniform(-1, 1, (24, 40, 3)).astype(np.float32)
+    matte = np.zeros((24, 40), np.float32)
+    matte[:8] = 1.0
+    matte[8:10] = 0.5
+    out = guided_blend(photo, fluid, matte)
+    assert np.array_equal(out[10:], photo[10:])                     # still rows: the photo's own pixels
+    assert np.array_equal(out[:8], np.rint((fluid[:8] + 1) * 127.5).clip(0, 255).astype(np.uint8))  # fluid rows
+    half = np.rint((0.5 * fluid[8:10] + 0.5 * (photo[8:10] / 127.5 - 1) + 1) * 127.5).astype(np.uint8)
+    assert np.abs(out[8:10].astype(int) - half).max() <= 1
+    # a zero lighting change keeps the still pixels exactly; a uniform one shifts them by that amount
+    assert np.array_equal(guided_blend(photo, fluid, matte, np.zeros((6, 10, 3), np.float32))[10:], photo[10:])
+    brighter = guided_blend(photo, fluid, matte, np.full((6, 10, 3), 20 / 127.5, np.float32))
+    assert np.abs(brighter[10:].astype(int) - np.clip(photo[10:].astype(int) + 20, 0, 255)).max() <= 1
+
+
+# ----------------------------------------------------------------------------------------------- pipeline
+
+def _tiny_pipeline():
+    from cinescape.methods.deeplandscape.encoder import (LightingApproximator, LightingApproximatorConfig,
+                                                         StyleEncoder, StyleEncoderConfig)
+    from cinescape.methods.deeplandscape.pipeline import DeepLandscapePipeline
+    from cinescape.methods.deeplandscape.sr import SuperResolution, SuperResolutionConfig
+
+    torch.manual_seed(0)
+    encoder = StyleEncoder(StyleEncoderConfig(resolution=16, num_ws=TINY.num_ws, w_dim=16, widths=(8, 8), hidden=16))
+    lighting = LightingApproximator(LightingApproximatorConfig(w_dim=16, z_dynamic_dim=8, hidden=16, num_layers=1))
+    sr = SuperResolution(SuperResolutionConfig(channels=8, num_blocks=1))
+    return DeepLandscapePipeline(_tiny_generator(), encoder, lighting, sr,
+                                 defaults=dict(latent_steps=3, finetune_steps=3, perceptual="none", use_mask=False,
+                                               finetune_from=8, num_frames=6, period=6))
+
+
+def test_pipeline_animates_any_aspect_ratio_at_the_photo_size_and_loops(tmp_path):
+    import numpy as np
+
+    pipe = _tiny_pipeline()
+    photo = np.random.default_rng(1).integers(0, 256, (30, 52, 3), dtype=np.uint8)
+    animation = pipe.plan(photo, speed=1.0, lighting=0.5)
+    frames = list(animation.frames())
+    assert animation.num_frames == len(frames) == 6
+    assert all(f.shape == (30, 52, 3) and f.dtype == np.uint8 for f in frames)
+    # frame 0 is the inverted photo itself: its dynamic noise is the optimised one and its style unchanged
+    for moved, original in zip(animation.dynamic_noise(0), animation.inversion.dynamic_noise):
+        assert torch.allclose(moved, original, atol=1e-6)
+    assert torch.equal(animation.styles(0), animation.inversion.ws)
+    # the loop closes: one step past the last frame equals frame 0
+    assert torch.allclose(animation.styles(6), animation.inversion.ws, atol=1e-6)
+    assert not torch.allclose(animation.dynamic_noise(1)[-1], animation.dynamic_noise(0)[-1])
+    pipe.save_pretrained(tmp_path / "model")
+    again = type(pipe).from_pretrained(tmp_path / "model")
+    assert again.defaults["num_frames"] == 6 and again.super_resolution is not None
+
+
+def test_pipeline_settings_name_the_parameter():
+    pipe = _tiny_pipeline()
+    with pytest.raises(ValueError, match="num_frames must be >= 2"):
+        pipe.settings(num_frames=1)
+    with pytest.raises(ValueError, match="lighting"):
+        pipe.settings(lighting=2.0)
+    with pytest.raises(TypeError, match="unknown DeepLandscape setting"):
+        pipe.settings(frames=3)

@@ -289,11 +289,20 @@ class DeepLandscapeGenerator(PretrainedMixin, nn.Module):
         if ws.shape[1] != n or len(static_noise) != n or len(dynamic_noise) != n:
             raise ValueError(f"the generator needs {n} styles and {n} static and dynamic noise maps, got "
                              f"{ws.shape[1]}, {len(static_noise)} and {len(dynamic_noise)}")
-        x = self.const.unsqueeze(0).expand(ws.shape[0], -1, -1, -1)
-        rgb = None
-        for i, block in enumerate(self.blocks):
-            x, rgb = block(x, rgb, ws[:, i], static_noise[i], dynamic_noise[i])
+        _, rgb = self.run_blocks(ws, static_noise, dynamic_noise)
         return rgb
+
+    def run_blocks(self, ws: torch.Tensor, static_noise: list[torch.Tensor], dynamic_noise: list[torch.Tensor], *,
+                   start: int = 0, stop: int | None = None, state: tuple | None = None) -> tuple:
+        """Run synthesis blocks ``start`` to ``stop`` (exclusive) from ``state = (features, rgb)`` (None: the
+        constant input) and return the new ``(features, rgb)``. Lets a caller cache the output of blocks whose
+        inputs do not change (e.g. while fine-tuning only the finer blocks)."""
+        if state is None:
+            state = (self.const.unsqueeze(0).expand(ws.shape[0], -1, -1, -1), None)
+        x, rgb = state
+        for i in range(start, len(self.blocks) if stop is None else stop):
+            x, rgb = self.blocks[i](x, rgb, ws[:, i], static_noise[i], dynamic_noise[i])
+        return x, rgb
 
     def forward(self, z_static: torch.Tensor, z_dynamic: torch.Tensor, static_noise: list[torch.Tensor],
                 dynamic_noise: list[torch.Tensor]) -> torch.Tensor:
