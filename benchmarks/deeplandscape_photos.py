@@ -34,6 +34,7 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=512)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--max-photos", type=int, default=None)
+    parser.add_argument("--first", type=int, default=0, help="skip the photos before this index (to split a run)")
     parser.add_argument("--out", default="runs/deeplandscape/eval")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -44,7 +45,7 @@ def main() -> None:
     pipe = DeepLandscapePipeline.from_pretrained(args.model)
     lpips = LPIPS()
     rows = []
-    for photo_entry in find_photos(args.photos, max_photos=args.max_photos):
+    for photo_entry in find_photos(args.photos, max_photos=args.max_photos)[args.first:]:
         image, mask = photo_entry.load()
         small = resize_to_width(image, args.width)
         start = time.time()
@@ -69,7 +70,7 @@ def main() -> None:
         cv2.imwrite(str(out / f"{photo_entry.name}_reconstruction.png"), cv2.cvtColor(recon, cv2.COLOR_RGB2BGR))
         rows.append(row)
         print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}), flush=True)
-    (out / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
+    (out / f"results_{args.first}.json").write_text(json.dumps(rows, indent=2) + "\n")
     print("\n| photo | PSNR dB | LPIPS | fluid px/f | still px/f | seam | inversion s |\n|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['photo']} | {r['psnr']:.2f} | {r['lpips']:.3f} | {r.get('fluid_px', float('nan')):.3f} | "

@@ -16,8 +16,9 @@ Steps (the paper's "EOIFS" variant, with its segmentation mask):
    (``perceptual="auto"``) the fine-tuning uses L1 alone and the animation records it.
 4. Animation: frame t moves S^dyn by the homography ``H^s`` (:mod:`.homography`, mirrored below the horizon),
    seamlessly looped with the project's phased schedule (:func:`cinescape.ops.loop.phased_schedule`: two copies
-   half a cycle apart, weights w_k summing to 1, combined as ``sum sqrt(w_k) H^{s_k} S^dyn`` so noise keeps its
-   variance); frame 0 is the inverted photo itself. The lighting moves W towards a random z^dyn with the
+   half a cycle apart, sin² weights w_k, combined as ``sum w_k H^{s_k} S^dyn / sqrt(sum w_k²)`` so noise keeps its
+   variance and a copy fades in smoothly (square-root weights fade in with a kink, which showed as a seam ratio
+   of 1.7); frame 0 is the inverted photo itself. The lighting moves W towards a random z^dyn with the
    approximator A, ``c(t) = lighting * sin²(pi t / N)``, which is 0 again at the loop's end.
 5. ×4 super-resolution (:mod:`.sr`), resize to the photo's size, and :func:`.blend.guided_blend` with the photo.
 
@@ -355,11 +356,13 @@ class DeepLandscapeAnimation:
 
     def dynamic_noise(self, index: int) -> list[torch.Tensor]:
         """S^dyn of frame ``index``: phased copies moved by powers of the step homography, masked to the fluid."""
+        copies = self.schedule[index % self.num_frames]
+        norm = math.sqrt(sum(weight * weight for _, weight in copies))
         out = []
         for noise, mask in zip(self.inversion.dynamic_noise, self.inversion.masks):
-            moved = sum(math.sqrt(weight) * warp_homography(noise, homography_power(self.step_homography, steps),
-                                                            horizon=self.horizon)
-                        for steps, weight in self.schedule[index % self.num_frames])
+            moved = sum(weight / norm * warp_homography(noise, homography_power(self.step_homography, steps),
+                                                        horizon=self.horizon)
+                        for steps, weight in copies)
             out.append(moved * mask)
         return out
 
