@@ -280,3 +280,15 @@ def test_pairs_come_from_one_clip_and_crop_identity():
         vb = ((b + 1) * 127.5).round()[:, 0].amax(dim=(1, 2))
         assert torch.equal(va // 10, vb // 10) and not torch.equal(va, vb) and (va != vb).all()
         assert set((va // 10).tolist()) <= {1, 2}  # the one-frame clip 3 never forms a pair
+
+
+def test_entry_point_reports_bad_input_in_one_line(tmp_path, capsys):
+    from cinescape.methods.deeplandscape.__main__ import main
+
+    out = tmp_path / "loop.mp4"
+    assert main([str(tmp_path / "missing.jpg"), "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "\n" not in err and "missing.jpg" in err
+    assert not out.exists()
+    assert main([str(tmp_path / "missing.jpg"), "-o", str(out), "--frames", "1"]) == 2
+    assert "num_frames must be >= 2" in capsys.readouterr().err
