@@ -27,7 +27,7 @@ PIPELINE_CONFIG = "pipeline.json"
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 # The model folders shipped in the package, by the names the CLI and evaluate accept.
 SHIPPED_MODELS = {"default": PACKAGE_DIR / "default_model", "al": PACKAGE_DIR / "default_model",
-                  "fgla": PACKAGE_DIR / "fgla_model"}
+                  "fgla": PACKAGE_DIR / "fgla_model", "deeplandscape": PACKAGE_DIR / "deeplandscape_model"}
 
 __all__ = ["PIPELINE_CONFIG", "SHIPPED_MODELS", "load_pipeline", "method_of", "pipeline_class",
            "read_pipeline_config", "write_pipeline_config"]

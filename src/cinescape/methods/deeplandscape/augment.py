@@ -1,0 +1,68 @@
+"""Differentiable augmentations for training GANs on little data (DiffAugment, Zhao et al. 2020) and the
+random crops of DeepLandscape's pairwise discriminator.
+
+All ops take (B, C, H, W) images in [-1, 1] where C is 3 (a frame) or 6 (a pair of frames stacked along
+channels); one random draw is made per *sample* and applied to every frame of it, so augmentation never
+creates a difference between the two frames of a pair. ``generator`` makes them reproducible.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["diff_augment", "crop_resize"]
+
+
+def _per_sample(x: torch.Tensor, generator) -> torch.Tensor:
+    return torch.rand(x.shape[0], 1, 1, 1, 1, device=x.device, generator=generator, dtype=torch.float32)
+
+
+def diff_augment(x: torch.Tensor, policy: str = "color,translation,cutout", *,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+    """DiffAugment: ``color`` (brightness ±0.5, saturation ×[0, 2], contrast ×[0.5, 1.5], in [0, 1] units),
+    ``translation`` (integer shifts up to 1/8 of the size, zero fill), ``cutout`` (a zeroed square of half the
+    size). Differentiable with respect to ``x``."""
+    if not policy:
+        return x
+    b, c, h, w = x.shape
+    frames = x.view(b, c // 3, 3, h, w)
+    for op in policy.split(","):
+        if op == "color":
+            frames = frames + (_per_sample(x, generator) - 0.5) * 2.0  # ±0.5 in [0, 1] units is ±1 in [-1, 1]
+            mean = frames.mean(dim=2, keepdim=True)
+            frames = (frames - mean) * (_per_sample(x, generator) * 2) + mean
+            mean = frames.mean(dim=(2, 3, 4), keepdim=True)
+            frames = (frames - mean) * (_per_sample(x, generator) + 0.5) + mean
+        elif op == "translation":
+            shift = torch.randint(-(h // 8), h // 8 + 1, (b, 2), device=x.device, generator=generator)
+            ys = torch.arange(h, device=x.device).view(1, h, 1) - shift[:, 0].view(b, 1, 1)
+            xs = torch.arange(w, device=x.device).view(1, 1, w) - shift[:, 1].view(b, 1, 1)
+            valid = ((ys >= 0) & (ys < h) & (xs >= 0) & (xs < w)).to(frames.dtype)
+            index = (ys.clamp(0, h - 1) * w + xs.clamp(0, w - 1)).view(b, 1, 1, h * w)
+            flat = frames.reshape(b, c // 3, 3, h * w)
+            frames = flat.gather(3, index.expand(b, c // 3, 3, h * w)).view(b, c // 3, 3, h, w)
+            frames = frames * valid.view(b, 1, 1, h, w)
+        elif op == "cutout":
+            size_y, size_x = h // 2, w // 2
+            oy = torch.randint(0, h - size_y + 1, (b, 1, 1), device=x.device, generator=generator)
+            ox = torch.randint(0, w - size_x + 1, (b, 1, 1), device=x.device, generator=generator)
+            ys = torch.arange(h, device=x.device).view(1, h, 1)
+            xs = torch.arange(w, device=x.device).view(1, 1, w)
+            inside = (ys >= oy) & (ys < oy + size_y) & (xs >= ox) & (xs < ox + size_x)
+            frames = frames * (~inside).to(frames.dtype).view(b, 1, 1, h, w)
+        elif op:
+            raise ValueError(f"unknown DiffAugment op {op!r} (use color, translation, cutout)")
+    return frames.reshape(b, c, h, w)
+
+
+def crop_resize(x: torch.Tensor, scale: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
+    """Bilinear crop of a square of relative side ``scale`` (B,) centred at ``offset`` (B, 2) (normalised
+    coordinates, x then y), resized back to (H, W). scale = 1, offset = 0 is the identity."""
+    b = x.shape[0]
+    theta = torch.zeros(b, 2, 3, device=x.device, dtype=torch.float32)
+    theta[:, 0, 0] = scale
+    theta[:, 1, 1] = scale
+    theta[:, :, 2] = offset
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid.to(x.dtype), mode="bilinear", padding_mode="reflection", align_corners=False)

@@ -1,0 +1,310 @@
+"""DeepLandscape generator (Logacheva et al. 2020, Sec. 3.1): a StyleGAN generator whose inputs are split
+into a *static* part (the scene) and a *dynamic* part (lighting, clouds, water).
+
+Inputs ("original latents" in the paper):
+
+* ``z_static`` (B, D_st) and ``z_dynamic`` (B, D_dyn): concatenated, pixel-normalised and mapped by the MLP
+  :class:`MappingNetwork` to one style vector ``w`` (B, w_dim).
+* ``static_noise`` and ``dynamic_noise``: lists of N maps, one per resolution 4, 8, ..., R, each (B, 1, r, r),
+  unit normal when sampled. The paper's S^st_n and S^dyn_n.
+
+The synthesis network takes the extended style ``W`` (B, N, w_dim), one style per resolution (the paper's
+W = {w_1..w_N}; the same ``w`` repeated unless styles are mixed or inverted). Each block is
+``(upsample +) modulated conv -> + a_st * S^st_n + a_dyn * S^dyn_n -> bias, leaky ReLU``, twice, where
+``a_st``/``a_dyn`` are learnt per-channel scales (:class:`NoiseBranch`): the paper's "two elementwise additions
+of two tensors obtained from S^st_n and S^dyn_n by a learnable per-channel scaling". A ``to_rgb`` layer per
+resolution feeds a skip-connected RGB output. Output: (B, 3, R, R) in [-1, 1] (not clamped).
+
+Deviations from the paper (which builds on the 2019 StyleGAN, AdaIN and progressive growing), stated here:
+
+* StyleGAN2-style layers (Karras et al. 2020): weight modulation + demodulation instead of AdaIN, skip RGB
+  outputs, no progressive growing; equalised learning rate as in both. Modulation is written as "scale the
+  input channels, convolve with the shared weight, scale the output channels by the demodulation factor",
+  which equals the per-sample modulated weight and runs as one ordinary convolution.
+* Upsampling is bilinear ×2 before the 3×3 convolution (StyleGAN2 uses a transposed conv + blur).
+* Widths, depth of the mapping MLP and latent sizes are config fields: ``DeepLandscapeGeneratorConfig.paper_256()``
+  is the paper's 256-px configuration; the shipped model is a CPU-sized 128-px one.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ...models.base import PretrainedMixin
+
+__all__ = [
+    "DeepLandscapeGeneratorConfig",
+    "DeepLandscapeGenerator",
+    "MappingNetwork",
+    "ModulatedConv2d",
+    "NoiseBranch",
+    "EqualLinear",
+    "EqualConv2d",
+]
+
+_ACT_GAIN = math.sqrt(2.0)
+
+
+def leaky_relu_gain(x: torch.Tensor) -> torch.Tensor:
+    """Leaky ReLU (slope 0.2) times sqrt(2), StyleGAN's activation that keeps unit variance."""
+    return F.leaky_relu(x, 0.2) * _ACT_GAIN
+
+
+class EqualLinear(nn.Module):
+    """Linear layer with equalised learning rate: weights stored N(0, 1/lr_mul²), scaled by ``lr_mul/sqrt(fan_in)``
+    at run time, so Adam's step is the same relative size for every layer."""
+
+    def __init__(self, in_features: int, out_features: int, *, bias_init: float = 0.0, lr_multiplier: float = 1.0,
+                 activation: bool = False):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_features, in_features) / lr_multiplier)
+        self.bias = nn.Parameter(torch.full((out_features,), float(bias_init)))
+        self.weight_gain = lr_multiplier / math.sqrt(in_features)
+        self.bias_gain = lr_multiplier
+        self.activation = activation
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.linear(x, self.weight * self.weight_gain, self.bias * self.bias_gain)
+        return leaky_relu_gain(x) if self.activation else x
+
+
+class EqualConv2d(nn.Module):
+    """Conv2d with equalised learning rate (weights scaled by ``1/sqrt(fan_in)`` at run time), 'same' padding."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, *, bias: bool = True,
+                 activation: bool = False):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
+        self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
+        self.weight_gain = 1.0 / math.sqrt(in_channels * kernel_size * kernel_size)
+        self.activation = activation
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.conv2d(x, self.weight * self.weight_gain, self.bias, padding=self.weight.shape[-1] // 2)
+        return leaky_relu_gain(x) if self.activation else x
+
+
+class ModulatedConv2d(nn.Module):
+    """Style-modulated convolution (StyleGAN2): ``y = conv(x * s, W) * d`` with styles ``s = affine(w)`` and
+    demodulation ``d_o = 1 / sqrt(sum_{i,k} (W_oik s_i)^2 + eps)`` (per sample and output channel).
+
+    Shapes: x (B, C_in, H, W) [upsampled ×2 first when ``upsample``], w (B, w_dim) -> (B, C_out, H', W').
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, w_dim: int, *,
+                 demodulate: bool = True, upsample: bool = False):
+        super().__init__()
+        self.affine = EqualLinear(w_dim, in_channels, bias_init=1.0)  # styles start at 1 (identity modulation)
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
+        self.weight_gain = 1.0 / math.sqrt(in_channels * kernel_size * kernel_size)
+        self.demodulate = demodulate
+        self.upsample = upsample
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        styles = self.affine(w)  # (B, C_in)
+        weight = self.weight * self.weight_gain
+        if self.upsample:
+            x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+        x = x * styles[:, :, None, None].to(x.dtype)
+        y = F.conv2d(x, weight.to(x.dtype), padding=weight.shape[-1] // 2)
+        if self.demodulate:
+            # sum_{i,k} (W_oik s_i)^2 = sum_i s_i^2 * (sum_k W_oik^2): one (B, C_in) x (C_in, C_out) product.
+            weight_energy = weight.float().pow(2).sum(dim=(2, 3))  # (C_out, C_in)
+            demod = torch.rsqrt(styles.float().pow(2) @ weight_energy.t() + 1e-8)  # (B, C_out)
+            y = y * demod[:, :, None, None].to(y.dtype)
+        return y
+
+
+class NoiseBranch(nn.Module):
+    """One noise input of a layer: the (B, 1, H, W) map times a learnt per-channel scale -> (B, C, H, W).
+
+    A layer has two of these, ``static_noise`` (fed S^st) and ``dynamic_noise`` (fed S^dyn); their outputs are
+    added to the convolution's output. Scales start at zero, so a fresh generator ignores noise."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.scale = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, noise: torch.Tensor) -> torch.Tensor:
+        return noise * self.scale.view(1, -1, 1, 1).to(noise.dtype)
+
+
+class SynthesisLayer(nn.Module):
+    """Modulated conv, + static and dynamic noise, + bias, leaky ReLU."""
+
+    def __init__(self, in_channels: int, out_channels: int, w_dim: int, *, upsample: bool = False):
+        super().__init__()
+        self.conv = ModulatedConv2d(in_channels, out_channels, 3, w_dim, upsample=upsample)
+        self.static_noise = NoiseBranch(out_channels)
+        self.dynamic_noise = NoiseBranch(out_channels)
+        self.bias = nn.Parameter(torch.zeros(out_channels))
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor, static_noise: torch.Tensor,
+                dynamic_noise: torch.Tensor) -> torch.Tensor:
+        x = self.conv(x, w)
+        x = x + self.static_noise(static_noise.to(x.dtype)) + self.dynamic_noise(dynamic_noise.to(x.dtype))
+        return leaky_relu_gain(x + self.bias.view(1, -1, 1, 1).to(x.dtype))
+
+
+class ToRGB(nn.Module):
+    """1×1 modulated conv without demodulation to RGB (StyleGAN2's skip output)."""
+
+    def __init__(self, in_channels: int, w_dim: int):
+        super().__init__()
+        self.conv = ModulatedConv2d(in_channels, 3, 1, w_dim, demodulate=False)
+        self.bias = nn.Parameter(torch.zeros(3))
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        return self.conv(x, w) + self.bias.view(1, -1, 1, 1).to(x.dtype)
+
+
+class SynthesisBlock(nn.Module):
+    """One resolution r: (upsample) two synthesis layers sharing the block's style and noise maps, RGB skip."""
+
+    def __init__(self, in_channels: int, out_channels: int, w_dim: int, *, first: bool):
+        super().__init__()
+        self.first = first
+        if first:
+            self.layers = nn.ModuleList([SynthesisLayer(in_channels, out_channels, w_dim)])
+        else:
+            self.layers = nn.ModuleList([SynthesisLayer(in_channels, out_channels, w_dim, upsample=True),
+                                         SynthesisLayer(out_channels, out_channels, w_dim)])
+        self.to_rgb = ToRGB(out_channels, w_dim)
+
+    def forward(self, x, rgb, w, static_noise, dynamic_noise):
+        for layer in self.layers:
+            x = layer(x, w, static_noise, dynamic_noise)
+        y = self.to_rgb(x, w)
+        if rgb is not None:
+            y = y + F.interpolate(rgb, scale_factor=2, mode="bilinear", align_corners=False)
+        return x, y
+
+
+class MappingNetwork(nn.Module):
+    """M: [z_static, z_dynamic] -> w. Pixel-norm of the concatenated code, then an MLP (equalised lr, ×0.01)."""
+
+    def __init__(self, z_static_dim: int, z_dynamic_dim: int, w_dim: int, num_layers: int, lr_multiplier: float):
+        super().__init__()
+        dims = [z_static_dim + z_dynamic_dim] + [w_dim] * num_layers
+        self.layers = nn.Sequential(*(EqualLinear(a, b, lr_multiplier=lr_multiplier, activation=True)
+                                      for a, b in zip(dims[:-1], dims[1:])))
+
+    def forward(self, z_static: torch.Tensor, z_dynamic: torch.Tensor) -> torch.Tensor:
+        z = torch.cat((z_static, z_dynamic), dim=1)
+        z = z * torch.rsqrt(z.pow(2).mean(dim=1, keepdim=True) + 1e-8)
+        return self.layers(z)
+
+
+@dataclass
+class DeepLandscapeGeneratorConfig:
+    resolution: int = 128          # output side R (a power of two >= 8); N = log2(R) - 1 resolutions 4..R
+    z_static_dim: int = 128        # D_st
+    z_dynamic_dim: int = 128       # D_dyn
+    w_dim: int = 256
+    mapping_layers: int = 4
+    mapping_lr_multiplier: float = 0.01
+    channel_base: int = 4096       # channels at resolution r: min(channel_max, channel_base // r)
+    channel_max: int = 256
+
+    def __post_init__(self):
+        if self.resolution < 8 or self.resolution & (self.resolution - 1):
+            raise ValueError(f"resolution must be a power of two >= 8, got {self.resolution}")
+        for name in ("z_static_dim", "z_dynamic_dim", "w_dim", "mapping_layers", "channel_base", "channel_max"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+    @classmethod
+    def paper_256(cls) -> "DeepLandscapeGeneratorConfig":
+        """The paper's 256×256 model: z = [z_st, z_dyn] in R^512, w in R^512, 8-layer MLP, StyleGAN widths."""
+        return cls(resolution=256, z_static_dim=256, z_dynamic_dim=256, w_dim=512, mapping_layers=8,
+                   channel_base=16384, channel_max=512)
+
+    @property
+    def resolutions(self) -> list[int]:
+        return [2 ** k for k in range(2, int(math.log2(self.resolution)) + 1)]
+
+    @property
+    def num_ws(self) -> int:
+        return len(self.resolutions)
+
+    def channels(self, resolution: int) -> int:
+        return min(self.channel_max, self.channel_base // resolution)
+
+
+class DeepLandscapeGenerator(PretrainedMixin, nn.Module):
+    """Mapping network M + synthesis network G with static/dynamic latents and noise (module docstring)."""
+
+    config_class = DeepLandscapeGeneratorConfig
+    model_type = "deeplandscape_generator"
+
+    def __init__(self, config: DeepLandscapeGeneratorConfig = DeepLandscapeGeneratorConfig()):
+        super().__init__()
+        self.config = config
+        c = config
+        self.mapping = MappingNetwork(c.z_static_dim, c.z_dynamic_dim, c.w_dim, c.mapping_layers,
+                                      c.mapping_lr_multiplier)
+        self.const = nn.Parameter(torch.randn(c.channels(4), 4, 4))
+        blocks = []
+        in_channels = c.channels(4)
+        for r in c.resolutions:
+            blocks.append(SynthesisBlock(in_channels, c.channels(r), c.w_dim, first=(r == 4)))
+            in_channels = c.channels(r)
+        self.blocks = nn.ModuleList(blocks)
+        # Running mean of w, for the truncation trick and as the inversion's fallback start.
+        self.register_buffer("w_avg", torch.zeros(c.w_dim))
+
+    # ------------------------------------------------------------------ inputs
+    def sample_latents(self, batch: int, *, generator: torch.Generator | None = None, device=None):
+        """Unit-normal (z_static, z_dynamic)."""
+        device = device or self.const.device
+        return (torch.randn(batch, self.config.z_static_dim, generator=generator, device=device),
+                torch.randn(batch, self.config.z_dynamic_dim, generator=generator, device=device))
+
+    def sample_noise(self, batch: int, *, generator: torch.Generator | None = None, device=None) -> list[torch.Tensor]:
+        """One set of unit-normal noise maps: a list of (B, 1, r, r) for r = 4..R."""
+        device = device or self.const.device
+        return [torch.randn(batch, 1, r, r, generator=generator, device=device) for r in self.config.resolutions]
+
+    def zero_noise(self, batch: int, *, device=None) -> list[torch.Tensor]:
+        device = device or self.const.device
+        return [torch.zeros(batch, 1, r, r, device=device) for r in self.config.resolutions]
+
+    # ------------------------------------------------------------------ forward
+    def styles(self, z_static: torch.Tensor, z_dynamic: torch.Tensor) -> torch.Tensor:
+        """(B, D_st), (B, D_dyn) -> W (B, N, w_dim), the one mapped ``w`` repeated at every resolution."""
+        w = self.mapping(z_static, z_dynamic)
+        return w.unsqueeze(1).expand(-1, self.config.num_ws, -1)
+
+    def synthesis(self, ws: torch.Tensor, static_noise: list[torch.Tensor],
+                  dynamic_noise: list[torch.Tensor]) -> torch.Tensor:
+        """W (B, N, w_dim) or (B, w_dim), S^st and S^dyn (lists of N (B|1, 1, r, r)) -> image (B, 3, R, R) in ~[-1, 1]."""
+        if ws.dim() == 2:
+            ws = ws.unsqueeze(1).expand(-1, self.config.num_ws, -1)
+        n = self.config.num_ws
+        if ws.shape[1] != n or len(static_noise) != n or len(dynamic_noise) != n:
+            raise ValueError(f"the generator needs {n} styles and {n} static and dynamic noise maps, got "
+                             f"{ws.shape[1]}, {len(static_noise)} and {len(dynamic_noise)}")
+        _, rgb = self.run_blocks(ws, static_noise, dynamic_noise)
+        return rgb
+
+    def run_blocks(self, ws: torch.Tensor, static_noise: list[torch.Tensor], dynamic_noise: list[torch.Tensor], *,
+                   start: int = 0, stop: int | None = None, state: tuple | None = None) -> tuple:
+        """Run synthesis blocks ``start`` to ``stop`` (exclusive) from ``state = (features, rgb)`` (None: the
+        constant input) and return the new ``(features, rgb)``. Lets a caller cache the output of blocks whose
+        inputs do not change (e.g. while fine-tuning only the finer blocks)."""
+        if state is None:
+            state = (self.const.unsqueeze(0).expand(ws.shape[0], -1, -1, -1), None)
+        x, rgb = state
+        for i in range(start, len(self.blocks) if stop is None else stop):
+            x, rgb = self.blocks[i](x, rgb, ws[:, i], static_noise[i], dynamic_noise[i])
+        return x, rgb
+
+    def forward(self, z_static: torch.Tensor, z_dynamic: torch.Tensor, static_noise: list[torch.Tensor],
+                dynamic_noise: list[torch.Tensor]) -> torch.Tensor:
+        """G(M(z_st, z_dyn), S^st, S^dyn): (B, 3, R, R) in ~[-1, 1]."""
+        return self.synthesis(self.styles(z_static, z_dynamic), static_noise, dynamic_noise)

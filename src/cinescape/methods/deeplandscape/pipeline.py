@@ -1,0 +1,402 @@
+"""DeepLandscape photo animation (Logacheva et al. 2020, Sec. 3.2): invert the photo into the generator, move its
+dynamic noise with homographies, change its lighting, super-resolve ×4 and blend with the full-resolution photo.
+
+    pipe = DeepLandscapePipeline.from_pretrained()            # the shipped model folder
+    frames = pipe("photo.jpg", num_frames=60)                  # list of uint8 (H, W, 3) at the photo's size
+
+Steps (the paper's "EOIFS" variant, with its segmentation mask):
+
+1. The photo is resized to the generator's R×R (squashed: any aspect ratio; the output is resized back).
+   The encoder gives W'; the fluid mask (sky + water, the project's segmentation) is taken at every resolution.
+2. Latent optimisation: W from W', S^st and S^dyn from zero; loss ``L1 + lpips_weight * LPIPS + 0.01 |W - W'|²``,
+   Adam (lr 0.1 for W, ``noise_lr`` for S, halved when the loss stops improving); S^st is kept at zero in the fluid
+   region and S^dyn in the still region (multiplied by the masks).
+3. Generator fine-tuning with the latents frozen: ``L1 + lpips_weight * LPIPS``, Adam lr 1e-3. LPIPS is the
+   project's SqueezeNet LPIPS (:class:`cinescape.eval.metrics.LPIPS`); when its weights are not available
+   (``perceptual="auto"``) the fine-tuning uses L1 alone and the animation records it.
+4. Animation: frame t moves S^dyn by the homography ``H^s`` (:mod:`.homography`, mirrored below the horizon),
+   seamlessly looped with the project's phased schedule (:func:`cinescape.ops.loop.phased_schedule`: two copies
+   half a cycle apart, sin² weights w_k, combined as ``sum w_k H^{s_k} S^dyn / sqrt(sum w_k²)`` so noise keeps its
+   variance and a copy fades in smoothly (square-root weights fade in with a kink, which showed as a seam ratio
+   of 1.7); frame 0 is the inverted photo itself. The lighting moves W towards a random z^dyn with the
+   approximator A, ``c(t) = lighting * sin²(pi t / N)``, which is 0 again at the loop's end.
+5. ×4 super-resolution (:mod:`.sr`), resize to the photo's size, and :func:`.blend.guided_blend` with the photo.
+
+Budgets: the paper runs 500 + 500 steps on a GPU; the defaults here (``latent_steps``, ``finetune_steps``) fit the
+project's CPU goal and are settings.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import math
+import os
+import random
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from ...errors import CinescapeError, ModelLoadError, OptionError
+from ...io import load_image
+from ...ops.loop import phased_schedule
+from .blend import guided_blend
+from .encoder import LightingApproximator, StyleEncoder
+from .generator import DeepLandscapeGenerator
+from .homography import cloud_homography, homography_power, warp_homography
+from .sr import SuperResolution
+
+__all__ = ["DeepLandscapeSettings", "DeepLandscapePipeline", "DeepLandscapeAnimation", "Inversion"]
+
+DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "deeplandscape_model"
+PIPELINE_FILE = "pipeline.json"
+
+
+@dataclass
+class DeepLandscapeSettings:
+    num_frames: int = 60
+    seed: int = 0
+    latent_steps: int = 30            # step 2 (paper: up to 500)
+    finetune_steps: int = 100         # step 3 (paper: 500)
+    latent_lr: float = 0.1
+    noise_lr: float = 0.5             # our noise scales are small after a short training: S must move far
+    finetune_lr: float = 0.02         # paper 1e-3 over 500 steps; 100 steps need a larger one
+    finetune_from: int = 16           # fine-tune the generator blocks at this resolution and above
+    lpips_weight: float = 1.0         # paper: 10x (VGG perceptual loss); with LPIPS, 1 gave 24.0 dB against 20.7
+    perceptual: str = "auto"          # "lpips", "none", or "auto" (LPIPS when its weights are found)
+    direction: float | None = None    # degrees of the sky motion on screen (0 right, 270 up); None: seeded clock position
+    speed: float = 0.5                # sky motion at the top of the frame, generator pixels per frame
+    perspective: float = 0.3          # motion at the horizon relative to the top
+    period: float = 40.0              # frames of one phased-loop cycle
+    lighting: float = 0.0             # strength of the lighting change (0 = off, 1 = full resample of z_dyn)
+    use_mask: bool = True             # the paper's segmentation variant (EOIFS)
+    super_resolution: bool = True
+    threads: int = 0                  # torch threads for this call (0: leave as is)
+
+    def validate(self) -> None:
+        if self.num_frames < 2:
+            raise OptionError("num_frames must be >= 2")
+        for name in ("latent_steps", "finetune_steps"):
+            if getattr(self, name) < 0:
+                raise OptionError(f"{name} must be >= 0")
+        for name in ("latent_lr", "noise_lr", "finetune_lr", "period"):
+            if not getattr(self, name) > 0:
+                raise OptionError(f"{name} must be > 0")
+        if self.finetune_from < 4 or self.finetune_from & (self.finetune_from - 1):
+            raise OptionError("finetune_from must be a power of two >= 4")
+        if self.lpips_weight < 0:
+            raise OptionError("lpips_weight must be >= 0")
+        if self.perceptual not in ("auto", "lpips", "none"):
+            raise OptionError("perceptual must be 'auto', 'lpips' or 'none'")
+        if not 0 <= self.lighting <= 1:
+            raise OptionError("lighting must lie in [0, 1]")
+        if self.speed < 0:
+            raise OptionError("speed must be >= 0")
+        if not 0 <= self.perspective <= 1:
+            raise OptionError("perspective must lie in [0, 1]")
+        if self.threads < 0:
+            raise OptionError("threads must be >= 0")
+
+
+def _to_tensor(image: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().unsqueeze(0) / 127.5 - 1.0
+
+
+def _to_uint8(x: torch.Tensor) -> np.ndarray:
+    return ((x[0].clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
+
+
+def horizon_from_mask(mask: np.ndarray) -> float | None:
+    """Normalised y of the bottom of the sky: the first row from the top whose mean fluid coverage drops below
+    one half, if the top row is mostly fluid; None otherwise (then the motion is not mirrored)."""
+    rows = mask.mean(axis=1)
+    if rows[0] < 0.5:
+        return None
+    below = np.nonzero(rows < 0.5)[0]
+    if len(below) == 0:
+        return None
+    return float(2 * below[0] / len(rows) - 1)
+
+
+@dataclass
+class Inversion:
+    """What the photo was inverted to: fine-tuned generator, W, the two noise sets, masks, reconstruction error."""
+
+    generator: DeepLandscapeGenerator
+    ws: torch.Tensor
+    static_noise: list[torch.Tensor]
+    dynamic_noise: list[torch.Tensor]
+    masks: list[torch.Tensor]
+    target: torch.Tensor
+    losses: dict
+    perceptual: str
+
+    def reconstruction(self) -> torch.Tensor:
+        with torch.no_grad():
+            return self.generator.synthesis(self.ws, self.static_noise, self.dynamic_noise)
+
+
+class DeepLandscapePipeline:
+    """Photo -> seamless loop with the DeepLandscape model (module docstring). Holds only read-only models:
+    per-call state lives in the returned :class:`DeepLandscapeAnimation`, so one instance serves many threads."""
+
+    settings_class = DeepLandscapeSettings
+
+    def __init__(self, generator: DeepLandscapeGenerator, encoder: StyleEncoder, lighting: LightingApproximator,
+                 super_resolution: SuperResolution | None = None, defaults: dict | None = None):
+        self.generator = generator.eval().requires_grad_(False)
+        self.encoder = encoder.eval().requires_grad_(False)
+        self.lighting = lighting.eval().requires_grad_(False)
+        self.super_resolution = super_resolution.eval().requires_grad_(False) if super_resolution else None
+        self.defaults = dict(defaults or {})
+        self._lpips = None
+        self._lpips_lock = threading.Lock()
+        self._segmenters = None
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def from_pretrained(cls, folder: str | os.PathLike | None = None) -> "DeepLandscapePipeline":
+        folder = Path(folder) if folder is not None else DEFAULT_MODEL
+        spec_path = folder / PIPELINE_FILE
+        if not spec_path.is_file():
+            raise ModelLoadError(f"{folder} is not a DeepLandscape model folder: {PIPELINE_FILE} is missing")
+        try:
+            spec = json.loads(spec_path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ModelLoadError(f"corrupt {spec_path}: {exc}") from None
+        sr = SuperResolution.from_pretrained(folder / "sr") if (folder / "sr").is_dir() else None
+        return cls(DeepLandscapeGenerator.from_pretrained(folder / "generator"),
+                   StyleEncoder.from_pretrained(folder / "encoder"),
+                   LightingApproximator.from_pretrained(folder / "lighting"), sr,
+                   defaults=spec.get("defaults", {}))
+
+    def save_pretrained(self, folder: str | os.PathLike, *, extra: dict | None = None) -> Path:
+        folder = Path(folder)
+        self.generator.save_pretrained(folder / "generator", dtype=torch.float16)
+        self.encoder.save_pretrained(folder / "encoder", dtype=torch.float16)
+        self.lighting.save_pretrained(folder / "lighting", dtype=torch.float16)
+        if self.super_resolution is not None:
+            self.super_resolution.save_pretrained(folder / "sr", dtype=torch.float16)
+        spec = {"pipeline_class": "deeplandscape.DeepLandscapePipeline", "method": "deeplandscape",
+                "defaults": self.defaults, **(extra or {})}
+        (folder / PIPELINE_FILE).write_text(json.dumps(spec, indent=2) + "\n")
+        return folder
+
+    # ------------------------------------------------------------------ settings and helpers
+    def settings(self, settings: DeepLandscapeSettings | None = None, **per_call) -> DeepLandscapeSettings:
+        base = settings if settings is not None else DeepLandscapeSettings(**self.defaults)
+        known = {f.name for f in dataclasses.fields(DeepLandscapeSettings)}
+        unknown = set(per_call) - known
+        if unknown:
+            raise TypeError(f"unknown DeepLandscape setting(s): {', '.join(sorted(unknown))}")
+        result = dataclasses.replace(base, **per_call)
+        result.validate()
+        return result
+
+    def _perceptual(self, mode: str):
+        """The LPIPS module, or None (mode 'none', or 'auto' without its weights)."""
+        if mode == "none":
+            return None
+        with self._lpips_lock:
+            if self._lpips is None:
+                from ...eval.metrics import LPIPS
+
+                try:
+                    self._lpips = LPIPS(pretrained=True)
+                except CinescapeError:
+                    if mode == "lpips":
+                        raise
+                    self._lpips = False
+        return self._lpips or None
+
+    def fluid_matte(self, photo: np.ndarray) -> np.ndarray:
+        """(H, W) float32 fluid matte of the photo at full resolution (sky + water), refined against its edges."""
+        from ...ops.layers import refine_matte
+        from ...segmentation import fluid_mask
+
+        height, width = photo.shape[:2]
+        work = (min(height, 512), min(width, round(512 * width / height))) if height > 512 else (height, width)
+        coarse = fluid_mask(photo, work)
+        coarse = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_LINEAR)
+        return refine_matte(photo.astype(np.float32) / 127.5 - 1.0, coarse)
+
+    # ------------------------------------------------------------------ inversion (steps 1-3)
+    def invert(self, photo: np.ndarray, settings: DeepLandscapeSettings, matte: np.ndarray | None = None,
+               progress: bool = False) -> Inversion:
+        """Steps 1-3 on a uint8 photo (any size); ``matte`` (H, W) in [0, 1] (None: no mask, the EOIF variant)."""
+        base = self.generator
+        r = base.config.resolution
+        target = _to_tensor(cv2.resize(photo, (r, r), interpolation=cv2.INTER_AREA))
+        if matte is not None:
+            small = torch.from_numpy(cv2.resize(matte.astype(np.float32), (r, r), interpolation=cv2.INTER_AREA))[None, None]
+            masks = [F.interpolate(small, size=(s, s), mode="area") for s in base.config.resolutions]
+        else:
+            masks = [torch.ones(1, 1, s, s) for s in base.config.resolutions]
+        lpips = self._perceptual(settings.perceptual)
+        target_features = lpips.features((target + 1) * 127.5) if lpips is not None else None
+
+        def loss_of(image: torch.Tensor) -> torch.Tensor:
+            loss = (image - target).abs().mean()
+            if lpips is not None and settings.lpips_weight > 0:
+                loss = loss + settings.lpips_weight * lpips.distance(lpips.features((image + 1) * 127.5),
+                                                                      target_features).mean()
+            return loss
+
+        with torch.no_grad():
+            w_start = self.encoder(target)
+        ws = w_start.clone().requires_grad_(True)
+        static = [torch.zeros(1, 1, s, s, requires_grad=True) for s in base.config.resolutions]
+        dynamic = [torch.zeros(1, 1, s, s, requires_grad=True) for s in base.config.resolutions]
+        still_masks = [1 - m for m in masks] if matte is not None else masks
+
+        def noises():
+            return [s * m for s, m in zip(static, still_masks)], [d * m for d, m in zip(dynamic, masks)]
+
+        losses = {}
+        if settings.latent_steps:
+            opt = torch.optim.Adam([{"params": [ws], "lr": settings.latent_lr},
+                                    {"params": static + dynamic, "lr": settings.noise_lr}])
+            plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=20)
+            for _ in tqdm(range(settings.latent_steps), desc="inverting", unit="step", disable=not progress):
+                s_st, s_dyn = noises()
+                loss = loss_of(base.synthesis(ws, s_st, s_dyn)) + 0.01 * (ws - w_start).pow(2).mean()
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                plateau.step(loss.item())
+            losses["latent"] = loss.item()
+        ws = ws.detach()
+        s_st, s_dyn = (list(n.detach() for n in part) for part in noises())
+
+        generator = copy.deepcopy(base)
+        if settings.finetune_steps:
+            # Blocks below `finetune_from` stay frozen, so their output (the latents are frozen too) is computed once.
+            first = base.config.resolutions.index(min(settings.finetune_from, base.config.resolution))
+            with torch.no_grad():
+                cached = generator.run_blocks(ws, s_st, s_dyn, stop=first) if first > 0 else None
+            tuned = [p for block in generator.blocks[first:] for p in block.parameters()]
+            for p in tuned:
+                p.requires_grad_(True)
+            opt = torch.optim.Adam(tuned, lr=settings.finetune_lr)
+            for _ in tqdm(range(settings.finetune_steps), desc="fine-tuning", unit="step", disable=not progress):
+                loss = loss_of(generator.run_blocks(ws, s_st, s_dyn, start=first, state=cached)[1])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+            losses["finetune"] = loss.item()
+        generator.eval().requires_grad_(False)
+        return Inversion(generator, ws, s_st, s_dyn, masks, target, losses,
+                         "lpips-squeezenet" if lpips is not None else "none (L1 only)")
+
+    # ------------------------------------------------------------------ contract
+    def plan(self, image, settings: DeepLandscapeSettings | None = None, *, progress: bool = False,
+             **per_call) -> "DeepLandscapeAnimation":
+        """Invert ``image`` (a path or uint8 (H, W, 3)) and return its loop, rendered on iteration. ``progress``: a
+        bar over the rendered frames."""
+        s = self.settings(settings, **per_call)
+        photo = load_image(image) if isinstance(image, (str, os.PathLike)) else _check_array(image)
+        previous_threads = torch.get_num_threads()
+        if s.threads:
+            torch.set_num_threads(s.threads)
+        try:
+            matte = self.fluid_matte(photo) if s.use_mask else None
+            inversion = self.invert(photo, s, matte, progress=progress)
+        finally:
+            if s.threads:
+                torch.set_num_threads(previous_threads)
+        if matte is None:
+            matte = np.ones(photo.shape[:2], np.float32)
+        return DeepLandscapeAnimation(self, photo, matte, inversion, s, progress=progress)
+
+    def __call__(self, image, settings: DeepLandscapeSettings | None = None, **per_call) -> list[np.ndarray]:
+        return list(self.plan(image, settings, **per_call).frames())
+
+
+def _check_array(image) -> np.ndarray:
+    array = np.asarray(image)
+    if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 3 or min(array.shape[:2]) < 16:
+        raise CinescapeError(f"image must be a path or a uint8 (H, W, 3) array with sides >= 16, got "
+                             f"{array.dtype} {array.shape}")
+    return array
+
+
+class DeepLandscapeAnimation:
+    """A planned loop: ``num_frames``, ``frame(i)`` (uint8 (H, W, 3) at the photo's size), ``frames()``."""
+
+    def __init__(self, pipeline: DeepLandscapePipeline, photo: np.ndarray, matte: np.ndarray, inversion: Inversion,
+                 settings: DeepLandscapeSettings, progress: bool = False):
+        self.pipeline = pipeline
+        self.progress = progress
+        self.photo = photo
+        self.matte = matte
+        self.inversion = inversion
+        self.settings = settings
+        self.num_frames = settings.num_frames
+        rng = random.Random(settings.seed)
+        direction = settings.direction if settings.direction is not None else 30.0 * rng.randrange(12)
+        r = inversion.generator.config.resolution
+        small = cv2.resize(matte, (r, r), interpolation=cv2.INTER_AREA)
+        self.horizon = horizon_from_mask(small) if settings.use_mask else None
+        self.step_homography = cloud_homography(direction, settings.speed * 2 / r,
+                                                horizon=self.horizon if self.horizon is not None else 1.0,
+                                                perspective=settings.perspective)
+        self.direction = direction
+        self.schedule = phased_schedule(self.num_frames, settings.period)
+        g = torch.Generator().manual_seed(settings.seed)
+        self.lighting_target = torch.randn(1, inversion.generator.config.z_dynamic_dim, generator=g)
+
+    def styles(self, index: int) -> torch.Tensor:
+        c = self.settings.lighting * math.sin(math.pi * index / self.num_frames) ** 2
+        if c == 0:
+            return self.inversion.ws
+        with torch.no_grad():
+            return self.pipeline.lighting(self.inversion.ws, self.lighting_target, torch.tensor([c]))
+
+    def dynamic_noise(self, index: int) -> list[torch.Tensor]:
+        """S^dyn of frame ``index``: phased copies moved by powers of the step homography, masked to the fluid."""
+        copies = self.schedule[index % self.num_frames]
+        norm = math.sqrt(sum(weight * weight for _, weight in copies))
+        out = []
+        for noise, mask in zip(self.inversion.dynamic_noise, self.inversion.masks):
+            moved = sum(weight / norm * warp_homography(noise, homography_power(self.step_homography, steps),
+                                                        horizon=self.horizon)
+                        for steps, weight in copies)
+            out.append(moved * mask)
+        return out
+
+    def render_small(self, index: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(frame (1, 3, R, R) in [-1, 1], lighting change (1, 3, R, R) or None) at generator resolution."""
+        inv = self.inversion
+        ws = self.styles(index)
+        with torch.no_grad():
+            frame = inv.generator.synthesis(ws, inv.static_noise, self.dynamic_noise(index))
+            change = None
+            if ws is not inv.ws:
+                change = (inv.generator.synthesis(ws, inv.static_noise, inv.dynamic_noise)
+                          - inv.generator.synthesis(inv.ws, inv.static_noise, inv.dynamic_noise))
+        return frame.clamp(-1, 1), change
+
+    def frame(self, index: int) -> np.ndarray:
+        if not 0 <= index < self.num_frames:
+            raise IndexError(f"frame index must lie in [0, {self.num_frames}), got {index}")
+        small, change = self.render_small(index)
+        height, width = self.photo.shape[:2]
+        with torch.no_grad():
+            sr = self.pipeline.super_resolution
+            big = sr(small) if (sr is not None and self.settings.super_resolution) else small
+        fluid = cv2.resize(big[0].permute(1, 2, 0).numpy(), (width, height),
+                           interpolation=cv2.INTER_AREA if big.shape[-1] > width else cv2.INTER_LINEAR)
+        lighting = change[0].permute(1, 2, 0).numpy() if change is not None else None
+        return guided_blend(self.photo, np.clip(fluid, -1, 1), self.matte, lighting)
+
+    def frames(self) -> Iterator[np.ndarray]:
+        for i in tqdm(range(self.num_frames), desc="rendering", unit="frame", disable=not self.progress):
+            yield self.frame(i)

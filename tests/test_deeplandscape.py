@@ -1,0 +1,294 @@
+"""DeepLandscape: static/dynamic split of the generator, homography warps of noise maps, guided blending."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from cinescape.methods.deeplandscape.generator import DeepLandscapeGenerator, DeepLandscapeGeneratorConfig
+from cinescape.methods.deeplandscape.homography import (cloud_homography, homography_from_points,
+                                                         homography_power, warp_homography)
+
+TINY = DeepLandscapeGeneratorConfig(resolution=16, z_static_dim=8, z_dynamic_dim=8, w_dim=16, mapping_layers=2,
+                                    channel_base=128, channel_max=16)
+
+
+def _tiny_generator(seed: int = 0) -> DeepLandscapeGenerator:
+    torch.manual_seed(seed)
+    g = DeepLandscapeGenerator(TINY).eval()
+    with torch.no_grad():  # noise scales start at 0; make every noise input matter
+        for name, p in g.named_parameters():
+            if name.endswith("noise.scale"):
+                p.normal_()
+    return g
+
+
+def _record(generator, suffix: str):
+    outputs, handles = {}, []
+    for name, module in generator.named_modules():
+        if name.endswith(suffix):
+            handles.append(module.register_forward_hook(lambda m, i, o, n=name: outputs.__setitem__(n, o.clone())))
+    return outputs, handles
+
+
+def test_changing_only_dynamic_inputs_leaves_static_layers_unchanged():
+    g = _tiny_generator()
+    gen = torch.Generator().manual_seed(1)
+    z_st, z_dyn = g.sample_latents(2, generator=gen)
+    s_st, s_dyn = g.sample_noise(2, generator=gen), g.sample_noise(2, generator=gen)
+    z_dyn2, s_dyn2 = torch.randn(z_dyn.shape, generator=gen), g.sample_noise(2, generator=gen)
+
+    static_a, handles_a = _record(g, "static_noise")
+    dynamic_a, handles_b = _record(g, "dynamic_noise")
+    with torch.no_grad():
+        image_a = g(z_st, z_dyn, s_st, s_dyn)
+        first_static, first_dynamic = dict(static_a), dict(dynamic_a)
+        image_b = g(z_st, z_dyn2, s_st, s_dyn2)
+    for h in handles_a + handles_b:
+        h.remove()
+    assert len(first_static) == 2 * TINY.num_ws - 1  # one static branch per synthesis layer
+    for name, out in first_static.items():
+        assert torch.equal(out, static_a[name]), name
+    assert all(not torch.allclose(out, dynamic_a[name]) for name, out in first_dynamic.items())
+    assert (image_a - image_b).abs().mean() > 1e-3  # the dynamic inputs do change the picture
+
+
+def test_dynamic_noise_at_the_finest_level_changes_only_that_level():
+    g = _tiny_generator()
+    gen = torch.Generator().manual_seed(2)
+    z_st, z_dyn = g.sample_latents(1, generator=gen)
+    s_st, s_dyn = g.sample_noise(1, generator=gen), g.sample_noise(1, generator=gen)
+    s_dyn2 = [n.clone() for n in s_dyn]
+    s_dyn2[-1] = torch.randn(s_dyn2[-1].shape, generator=gen)
+    blocks, handles = _record(g, "to_rgb")
+    with torch.no_grad():
+        g(z_st, z_dyn, s_st, s_dyn)
+        before = dict(blocks)
+        assert torch.equal(g.styles(z_st, z_dyn), g.styles(z_st, z_dyn))
+        g(z_st, z_dyn, s_st, s_dyn2)
+    for h in handles:
+        h.remove()
+    names = sorted(before, key=lambda n: int(n.split(".")[1]))
+    for name in names[:-1]:
+        assert torch.equal(before[name], blocks[name]), name
+    assert not torch.allclose(before[names[-1]], blocks[names[-1]])
+
+
+def test_generator_round_trips_through_save_pretrained(tmp_path):
+    g = _tiny_generator(3)
+    g.save_pretrained(tmp_path / "generator")
+    loaded = DeepLandscapeGenerator.from_pretrained(tmp_path / "generator")
+    z = g.sample_latents(1, generator=torch.Generator().manual_seed(0))
+    noise = g.zero_noise(1)
+    with torch.no_grad():
+        assert torch.equal(g(*z, noise, noise), loaded(*z, noise, noise))
+    assert loaded(*z, noise, noise).shape == (1, 3, 16, 16)
+
+
+def test_paper_configuration_is_constructible():
+    config = DeepLandscapeGeneratorConfig.paper_256()
+    assert config.num_ws == 7 and config.channels(4) == 512 and config.channels(256) == 64
+    with pytest.raises(ValueError, match="resolution"):
+        DeepLandscapeGeneratorConfig(resolution=100)
+
+
+# ----------------------------------------------------------------------------------------------- homographies
+
+def _pixel_grid(size: int):
+    centres = (torch.arange(size, dtype=torch.float64) * 2 + 1) / size - 1
+    y, x = torch.meshgrid(centres, centres, indexing="ij")
+    return x, y
+
+
+def test_translation_warp_shifts_the_noise_map_by_whole_pixels():
+    size = 16
+    noise = torch.randn(1, 1, size, size, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    shift = torch.eye(3, dtype=torch.float64)
+    shift[0, 2] = 2 * 2 / size  # two pixels right
+    shift[1, 2] = -1 * 2 / size  # one pixel up
+    out = warp_homography(noise, shift)
+    # out(p) = noise(p - (2, -1) px): row r, column c of out is row r + 1, column c - 2 of noise.
+    assert torch.allclose(out[0, 0, :-1, 2:], noise[0, 0, 1:, :-2], atol=1e-12)
+
+
+def test_projective_warp_of_a_linear_ramp_matches_the_closed_form():
+    size = 32
+    x, y = _pixel_grid(size)
+    ramp = (0.7 * x - 0.3 * y + 0.1)[None, None]
+    matrix = homography_from_points(torch.tensor([[-1.0, -1], [1, -1], [-1, 1], [1, 1]]),
+                                    torch.tensor([[-0.95, -1.02], [1.03, -0.97], [-1.0, 1.01], [0.98, 1.0]]))
+    out = warp_homography(ramp, matrix, padding="border")
+    inv = torch.linalg.inv(matrix)
+    hom = torch.stack((x, y, torch.ones_like(x)), dim=-1) @ inv.T
+    sx, sy = hom[..., 0] / hom[..., 2], hom[..., 1] / hom[..., 2]
+    expected = 0.7 * sx - 0.3 * sy + 0.1
+    inside = (sx.abs() < 1 - 2 / size) & (sy.abs() < 1 - 2 / size)  # bilinear is exact on a ramp inside
+    assert inside.sum() > 0.7 * size * size
+    assert torch.allclose(out[0, 0][inside], expected[inside], atol=1e-9)
+
+
+def test_motion_below_the_horizon_is_mirrored():
+    size = 16
+    noise = torch.randn(1, 1, size, size, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    up = cloud_homography(270.0, 2 * 2 / size, horizon=0.0, perspective=1.0)  # a plain 2-px upward translation
+    out = warp_homography(noise, up, horizon=0.0)
+    half = size // 2
+    assert torch.allclose(out[0, 0, : half - 2], noise[0, 0, 2:half], atol=1e-12)  # sky rows move up
+    assert torch.allclose(out[0, 0, half + 2:], noise[0, 0, half:-2], atol=1e-12)  # reflections move down
+
+
+def test_homography_powers():
+    step = cloud_homography(30.0, 0.05, horizon=0.2, perspective=0.3)
+    assert torch.allclose(homography_power(step, 3), step @ step @ step, atol=1e-12)
+    assert torch.allclose(homography_power(step, -1), torch.linalg.inv(step), atol=1e-12)
+    half = homography_power(step, 0.5)
+    assert torch.allclose(half @ half, step, atol=1e-12)
+    corners = torch.tensor([[-1.0, -1.0, 1.0], [1.0, -1.0, 1.0]], dtype=torch.float64)
+    moved = corners @ step.T
+    expected = 0.05 * torch.tensor([math.cos(math.radians(30)), math.sin(math.radians(30))], dtype=torch.float64)
+    assert torch.allclose(moved[:, :2] / moved[:, 2:] - corners[:, :2], expected.expand(2, 2), atol=1e-12)
+
+
+# ----------------------------------------------------------------------------------------------- blending
+
+def test_guided_blend_keeps_still_pixels_exactly():
+    import numpy as np
+
+    from cinescape.methods.deeplandscape.blend import guided_blend
+
+    rng = np.random.default_rng(0)
+    photo = rng.integers(0, 256, (24, 40, 3), dtype=np.uint8)
+    fluid = rng.uniform(-1, 1, (24, 40, 3)).astype(np.float32)
+    matte = np.zeros((24, 40), np.float32)
+    matte[:8] = 1.0
+    matte[8:10] = 0.5
+    out = guided_blend(photo, fluid, matte)
+    assert np.array_equal(out[10:], photo[10:])                     # still rows: the photo's own pixels
+    assert np.array_equal(out[:8], np.rint((fluid[:8] + 1) * 127.5).clip(0, 255).astype(np.uint8))  # fluid rows
+    half = np.rint((0.5 * fluid[8:10] + 0.5 * (photo[8:10] / 127.5 - 1) + 1) * 127.5).astype(np.uint8)
+    assert np.abs(out[8:10].astype(int) - half).max() <= 1
+    # a zero lighting change keeps the still pixels exactly; a uniform one shifts them by that amount
+    assert np.array_equal(guided_blend(photo, fluid, matte, np.zeros((6, 10, 3), np.float32))[10:], photo[10:])
+    brighter = guided_blend(photo, fluid, matte, np.full((6, 10, 3), 20 / 127.5, np.float32))
+    assert np.abs(brighter[10:].astype(int) - np.clip(photo[10:].astype(int) + 20, 0, 255)).max() <= 1
+
+
+# ----------------------------------------------------------------------------------------------- pipeline
+
+def _tiny_pipeline():
+    from cinescape.methods.deeplandscape.encoder import (LightingApproximator, LightingApproximatorConfig,
+                                                         StyleEncoder, StyleEncoderConfig)
+    from cinescape.methods.deeplandscape.pipeline import DeepLandscapePipeline
+    from cinescape.methods.deeplandscape.sr import SuperResolution, SuperResolutionConfig
+
+    torch.manual_seed(0)
+    encoder = StyleEncoder(StyleEncoderConfig(resolution=16, num_ws=TINY.num_ws, w_dim=16, widths=(8, 8), hidden=16))
+    lighting = LightingApproximator(LightingApproximatorConfig(w_dim=16, z_dynamic_dim=8, hidden=16, num_layers=1))
+    sr = SuperResolution(SuperResolutionConfig(channels=8, num_blocks=1))
+    return DeepLandscapePipeline(_tiny_generator(), encoder, lighting, sr,
+                                 defaults=dict(latent_steps=3, finetune_steps=3, perceptual="none", use_mask=False,
+                                               finetune_from=8, num_frames=6, period=6))
+
+
+def test_pipeline_animates_any_aspect_ratio_at_the_photo_size_and_loops(tmp_path):
+    import numpy as np
+
+    pipe = _tiny_pipeline()
+    photo = np.random.default_rng(1).integers(0, 256, (30, 52, 3), dtype=np.uint8)
+    animation = pipe.plan(photo, speed=1.0, lighting=0.5)
+    frames = list(animation.frames())
+    assert animation.num_frames == len(frames) == 6
+    assert all(f.shape == (30, 52, 3) and f.dtype == np.uint8 for f in frames)
+    # frame 0 is the inverted photo itself: its dynamic noise is the optimised one and its style unchanged
+    for moved, original in zip(animation.dynamic_noise(0), animation.inversion.dynamic_noise):
+        assert torch.allclose(moved, original, atol=1e-6)
+    assert torch.equal(animation.styles(0), animation.inversion.ws)
+    # the loop closes: one step past the last frame equals frame 0
+    assert torch.allclose(animation.styles(6), animation.inversion.ws, atol=1e-6)
+    assert not torch.allclose(animation.dynamic_noise(1)[-1], animation.dynamic_noise(0)[-1])
+    pipe.save_pretrained(tmp_path / "model")
+    again = type(pipe).from_pretrained(tmp_path / "model")
+    assert again.defaults["num_frames"] == 6 and again.super_resolution is not None
+
+
+def test_pipeline_settings_name_the_parameter():
+    pipe = _tiny_pipeline()
+    with pytest.raises(ValueError, match="num_frames must be >= 2"):
+        pipe.settings(num_frames=1)
+    with pytest.raises(ValueError, match="lighting"):
+        pipe.settings(lighting=2.0)
+    with pytest.raises(TypeError, match="unknown DeepLandscape setting"):
+        pipe.settings(frames=3)
+
+
+# ----------------------------------------------------------------------------------------------- training
+
+def _tiny_train_config(tmp_path, **overrides):
+    import numpy as np
+
+    from cinescape.methods.deeplandscape.train import TrainConfig
+
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (10, 16, 16, 3), dtype=np.uint8)
+    np.savez(tmp_path / "frames.npz", frames=frames, clip=np.array([0, 0, 0, 1, 1, 2, 2, 2, 3, 4]))
+    return TrainConfig(data=str(tmp_path / "frames.npz"), out_dir=str(tmp_path / "run"), generator=TINY,
+                       d_channel_base=128, d_channel_max=16, batch_size=4, r1_every=2, log_every=1,
+                       encoder_batch_size=4, checkpoint_every=1, **overrides)
+
+
+def test_training_runs_all_phases_and_resumes(tmp_path):
+    import csv
+
+    from cinescape.methods.deeplandscape.generator import DeepLandscapeGenerator
+    from cinescape.methods.deeplandscape.train import train
+
+    config = _tiny_train_config(tmp_path, max_steps=2, encoder_steps=2, lighting_steps=2)
+    first = train(config)
+    assert (first.step, first.encoder_step, first.lighting_step) == (2, 2, 2)
+    config.max_steps, config.encoder_steps = 3, 3
+    resumed = train(config, resume=True)
+    assert (resumed.step, resumed.encoder_step, resumed.lighting_step) == (3, 3, 2)
+    rows = list(csv.DictReader(open(tmp_path / "run" / "log.csv")))
+    assert [r["phase"] for r in rows].count("gan") == 3  # the resumed run appended its one GAN step
+    exported = DeepLandscapeGenerator.from_pretrained(tmp_path / "run" / "export" / "generator")
+    assert exported.config == TINY
+
+
+def test_pairs_come_from_one_clip_and_crop_identity():
+    import numpy as np
+
+    from cinescape.methods.deeplandscape.augment import crop_resize, diff_augment
+    from cinescape.methods.deeplandscape.train import FrameData
+
+    x = torch.rand(3, 6, 8, 8) * 2 - 1
+    assert torch.allclose(crop_resize(x, torch.ones(3), torch.zeros(3, 2)), x, atol=1e-5)
+    # one draw per sample: both frames of a pair get the same augmentation
+    pair = torch.cat((x[:, :3], x[:, :3]), dim=1)
+    out = diff_augment(pair, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(out[:, :3], out[:, 3:])
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        frames = np.zeros((6, 16, 16, 3), np.uint8)
+        frames[:, 0, 0, 0] = [10, 11, 12, 20, 21, 30]  # value // 10 is the clip
+        np.savez(f"{folder}/f.npz", frames=frames, clip=np.array([1, 1, 1, 2, 2, 3]))
+        data = FrameData(f"{folder}/f.npz", 16, torch.device("cpu"))
+        a, b = data.pairs(64, torch.Generator().manual_seed(0))
+        va = ((a + 1) * 127.5).round()[:, 0].amax(dim=(1, 2))
+        vb = ((b + 1) * 127.5).round()[:, 0].amax(dim=(1, 2))
+        assert torch.equal(va // 10, vb // 10) and not torch.equal(va, vb) and (va != vb).all()
+        assert set((va // 10).tolist()) <= {1, 2}  # the one-frame clip 3 never forms a pair
+
+
+def test_entry_point_reports_bad_input_in_one_line(tmp_path, capsys):
+    from cinescape.methods.deeplandscape.__main__ import main
+
+    out = tmp_path / "loop.mp4"
+    assert main([str(tmp_path / "missing.jpg"), "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "\n" not in err and "missing.jpg" in err
+    assert not out.exists()
+    assert main([str(tmp_path / "missing.jpg"), "-o", str(out), "--frames", "1"]) == 2
+    assert "num_frames must be >= 2" in capsys.readouterr().err
