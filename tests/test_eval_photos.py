@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from cinescape.errors import OptionError
+from cinescape.eval import photo_metrics
 from cinescape.eval import photos as P
 
 
@@ -116,7 +117,7 @@ def test_approximate_search_is_close_to_exact_and_never_below(monkeypatch):
     found, best = approximate.squared_distances(queries), exact.squared_distances(queries)
     assert np.all(found >= best - 1e-6)
     assert np.sqrt(found / 147).mean() == pytest.approx(np.sqrt(best / 147).mean(), rel=0.01)
-    monkeypatch.setattr(P, "_faiss", lambda: None)  # without faiss: an exhaustive torch search
+    monkeypatch.setattr(photo_metrics, "_faiss", lambda: None)  # without faiss: an exhaustive torch search
     small = textured_photo()
     torch_index = P.NearestPatchIndex(small.astype(np.float32))
     assert torch_index.backend.startswith("torch")
