@@ -65,15 +65,16 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from ..errors import CinescapeError, OptionError
+from ..data.clips import natural_key
+from ..errors import OptionError
 from ..models.base import atomic_write_bytes
 from . import metrics as M
-from .evaluate import MetricInfo, _clean, _natural_key
 from .photo_methods import (MethodSpec, PhotoMethod, PipelinePhotoMethod, ShiftPhotoMethod, StaticPhotoMethod,
                             parse_method_spec, resolve_photo_method, shift_frame)
 from .photo_metrics import (PATCH_SIZE, NearestPatchIndex, evenly_spaced, extract_patches, match_colour_statistics,
                             patch_coherence, region_motion, resize_to_width, seam_ratio_uint8, set_search_threads,
                             sharpness_ratio)
+from .report import MetricInfo, _clean, prepare_out
 
 __all__ = ["PhotoEvalSettings", "Photo", "MethodSpec", "PHOTO_METRICS", "parse_method_spec", "find_photos",
            "resize_to_width", "evenly_spaced", "extract_patches", "NearestPatchIndex", "set_search_threads",
@@ -157,7 +158,7 @@ def find_photos(folder: str | Path, *, only_masked: bool = False, max_photos: in
     if not root.is_dir():
         raise OptionError(f"--photos {root} is not a folder; give a folder of photos")
     files = sorted((p for p in root.iterdir() if p.is_file() and not p.name.startswith(".")
-                    and p.suffix.lower() in PHOTO_EXTENSIONS), key=lambda p: _natural_key(p.name))
+                    and p.suffix.lower() in PHOTO_EXTENSIONS), key=lambda p: natural_key(p.name))
     if not files:
         raise OptionError(f"--photos {root} holds no photos ({', '.join(PHOTO_EXTENSIONS)})")
     masks: dict[str, Path] = {}
@@ -464,16 +465,6 @@ def _photo_csv(report: dict) -> str:
         for photo, figures in rows:
             writer.writerow([label, photo] + ["" if figures.get(k) is None else f"{figures[k]:.6g}" for k in keys])
     return buffer.getvalue()
-
-
-def prepare_out(out: str | Path) -> Path:
-    """Create the output folder (one-line error if that fails); call it before the work."""
-    folder = Path(out).expanduser()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CinescapeError(f"cannot create --out {folder}: {exc.strerror}") from None
-    return folder
 
 
 def write_photo_report(report: dict, out: str | Path) -> list[Path]:
