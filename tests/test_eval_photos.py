@@ -227,3 +227,24 @@ def test_cli_bad_inputs_fail_with_one_line(case, photo_folder, tmp_path, capsys)
     assert code == 2
     assert err.startswith("cinescape: error: ") and "\n" not in err
     assert not (tmp_path / "out" / "metrics.json").exists()
+
+
+def test_settings_errors_name_the_parameter_and_the_cli_says_its_flag(photo_folder, tmp_path, capsys):
+    from cinescape import cli
+    from cinescape.eval.evaluate import EvalSettings
+
+    with pytest.raises(OptionError, match=r"^patch_stride must be between 1 and 8, got 9$"):
+        P.PhotoEvalSettings(photos=str(photo_folder), patch_stride=9).validate()
+    with pytest.raises(OptionError, match=r"^max_clips must be >= 1, got 0$"):
+        EvalSettings(data="clips", max_clips=0).validate()
+    with pytest.raises(OptionError, match=r"^photos: .* does not exist$"):
+        P.find_photos(tmp_path / "nowhere")
+    out = ["--out", str(tmp_path / "out"), "-q"]
+    assert cli.main(["evaluate", "--photos", str(photo_folder), "--patch-stride", "9", *out]) == 2
+    assert capsys.readouterr().err == "cinescape: error: --patch-stride must be between 1 and 8, got 9\n"
+    assert cli.main(["evaluate", "--photos", str(tmp_path / "nowhere"), *out]) == 2
+    assert capsys.readouterr().err == f"cinescape: error: --photos: {tmp_path / 'nowhere'} does not exist\n"
+    # a --method spec stays as typed, and its settings keep their AnimationSettings names
+    assert cli.main(["evaluate", "--photos", str(photo_folder), "--method", "default:loop=sideways", *out]) == 2
+    assert capsys.readouterr().err.startswith(
+        "cinescape: error: --method entry 'default:loop=sideways': 'loop' must be one of ")

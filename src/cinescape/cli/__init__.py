@@ -40,7 +40,8 @@ COMMANDS = {"animate": animate.run_animate, "train": train.run_train, "codebook"
 # Library errors name parameters (settings and config fields); the CLI says its flags instead: these by this
 # table, the others whose flag is the parameter's name (num_frames -> --frames is here, loop_period -> --loop-period
 # is found) by _flag_words.
-PARAMETER_FLAGS = {"animate": animate.PARAMETER_FLAGS, "train": train.PARAMETER_FLAGS}
+PARAMETER_FLAGS = {"animate": animate.PARAMETER_FLAGS, "train": train.PARAMETER_FLAGS,
+                   "evaluate": evaluate.PARAMETER_FLAGS, "bench": evaluate.BENCH_PARAMETER_FLAGS}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,14 +58,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _flag_words(message: str, command: str) -> str:
     """``message`` with the parameter names it starts with or quotes (``num_frames must ...``, ``pool: ...``,
-    ``appearance=False``) replaced by this command's flags (``--frames``, ``--pool``, ``--no-appearance``)."""
+    ``appearance=False``) replaced by this command's flags (``--frames``, ``--pool``, ``--no-appearance``).
+    Text in single quotes is what the user typed (a path, a ``--method`` spec such as ``'default:loop=x'``) and is
+    left as it is."""
     special = PARAMETER_FLAGS.get(command, {})
     for name, flag in special.items():
         message = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", flag, message)
     # a parameter name is a snake_case word followed by what a message says of it
-    return re.sub(r"(?<![\w/.-])([a-z][a-z0-9]*(?:_[a-z0-9]+)*)(?=( must| \(|=|: | both| and [^ ]+( [a-z]+)? both| sets the))",
-                  lambda m: f"--{m.group(1).replace('_', '-')}" if _is_flag(m.group(1), command) else m.group(1),
-                  message)
+    parameter = re.compile(r"(?<![\w/.-])([a-z][a-z0-9]*(?:_[a-z0-9]+)*)"
+                           r"(?=( must| \(|=|: | both| and [^ ]+( [a-z]+)? both| sets the))")
+    pieces = re.split(r"('[^']*')", message)   # odd pieces: quoted
+    return "".join(piece if i % 2 else parameter.sub(
+        lambda m: f"--{m.group(1).replace('_', '-')}" if _is_flag(m.group(1), command) else m.group(1), piece)
+        for i, piece in enumerate(pieces))
 
 
 def _is_flag(name: str, command: str) -> bool:

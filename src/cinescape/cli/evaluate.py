@@ -8,6 +8,11 @@ import sys
 from ..errors import CinescapeError
 from .options import _nonnegative_float, _positive_int
 
+# Library errors name parameters (EvalSettings / PhotoEvalSettings fields, evaluate()'s and run_bench()'s
+# arguments); the CLI says these flags instead (a parameter named like its flag, e.g. max_clips, needs no entry).
+PARAMETER_FLAGS = {"methods": "--method"}
+BENCH_PARAMETER_FLAGS = {"repeats": "--repeat"}
+
 
 def add_parsers(commands) -> None:
     evaluate = commands.add_parser(

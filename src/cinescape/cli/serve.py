@@ -20,6 +20,7 @@ def add_parser(commands) -> None:
     serve.add_argument("--port", type=_non_negative_int, default=0, help="port (default 0: a free one)")
     serve.add_argument("--open", action="store_true", help="open the page in the default browser")
     serve.add_argument("--model", default=None, metavar="DIR", help="model folder (default: the shipped model)")
+    serve.add_argument("-q", "--quiet", action="store_true", help="print only the address")
 
 
 def run_serve(args: argparse.Namespace) -> None:

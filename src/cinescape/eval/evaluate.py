@@ -84,27 +84,27 @@ class EvalSettings:
 
     def validate(self) -> None:
         if not self.data and not self.synthetic:
-            raise OptionError("nothing to evaluate: give --data DIR and/or --synthetic N")
+            raise OptionError("nothing to evaluate: data and synthetic both unset (give a clip folder and/or a number of procedural clips)")
         if not 3 <= self.frames <= 1000:
-            raise OptionError(f"--frames must be between 3 and 1000, got {self.frames}")
+            raise OptionError(f"frames must be between 3 and 1000, got {self.frames}")
         if not 32 <= self.size <= 2048:
-            raise OptionError(f"--size must be between 32 and 2048, got {self.size}")
+            raise OptionError(f"size must be between 32 and 2048, got {self.size}")
         if not 1 <= self.samples <= 100:
-            raise OptionError(f"--samples must be between 1 and 100, got {self.samples}")
+            raise OptionError(f"samples must be between 1 and 100, got {self.samples}")
         if self.stride < 1:
-            raise OptionError(f"--stride must be >= 1, got {self.stride}")
+            raise OptionError(f"stride must be >= 1, got {self.stride}")
         if self.max_clips is not None and self.max_clips < 1:
-            raise OptionError(f"--max-clips must be >= 1, got {self.max_clips}")
+            raise OptionError(f"max_clips must be >= 1, got {self.max_clips}")
         if not 0 <= self.synthetic <= 1000:
-            raise OptionError(f"--synthetic must be between 0 and 1000, got {self.synthetic}")
+            raise OptionError(f"synthetic must be between 0 and 1000, got {self.synthetic}")
         from ..methods.al.pipeline import LOOP_MODES, MOTION_MODES
 
         if self.loop not in LOOP_MODES:
-            raise OptionError(f"--loop must be one of {', '.join(LOOP_MODES)}, got {self.loop!r}")
+            raise OptionError(f"loop must be one of {', '.join(LOOP_MODES)}, got {self.loop!r}")
         if self.mode is not None and self.mode not in MOTION_MODES:
-            raise OptionError(f"--mode must be one of {', '.join(MOTION_MODES)}, got {self.mode!r}")
+            raise OptionError(f"mode must be one of {', '.join(MOTION_MODES)}, got {self.mode!r}")
         if not (math.isfinite(self.shift_speed) and 0 <= self.shift_speed <= 100):
-            raise OptionError(f"--shift-speed must be between 0 and 100, got {self.shift_speed}")
+            raise OptionError(f"shift_speed must be between 0 and 100, got {self.shift_speed}")
 
 
 
@@ -163,10 +163,10 @@ def find_clips(data: str | Path) -> list[Path]:
     """The clips under ``data`` (:func:`~cinescape.data.clips.discover_clips`); none is an error."""
     root = Path(data).expanduser()
     if not root.exists():
-        raise OptionError(f"--data {root} does not exist")
+        raise OptionError(f"data: {root} does not exist")
     clips = discover_clips(root)
     if not clips:
-        raise OptionError(f"--data {root} holds no clips (folders of frames or video files)")
+        raise OptionError(f"data: {root} holds no clips (folders of frames or video files)")
     return clips
 
 
@@ -208,13 +208,13 @@ def load_clips(settings: EvalSettings, *, progress: bool = False) -> tuple[list[
         if settings.validation_only:
             paths = [p for p in paths if is_validation_clip(p)]
             if not paths:
-                raise OptionError(f"--validation-only: no validation clip under {settings.data} "
+                raise OptionError(f"validation_only: no validation clip under {settings.data} "
                                   "(see cinescape.data.splits)")
         paths = paths[:settings.max_clips] if settings.max_clips else paths
         for path in tqdm(paths, desc="reading clips", unit="clip", disable=not progress):
             frames = read_clip(path, max_frames=None if settings.cut else settings.frames, stride=settings.stride)
             if len(frames) < settings.frames:
-                notes.append(f"skipped {path.name}: {len(frames)} frames < --frames {settings.frames}")
+                notes.append(f"skipped {path.name}: {len(frames)} frames, fewer than frames={settings.frames}")
                 continue
             starts = range(0, len(frames) - settings.frames + 1, settings.frames) if settings.cut else [0]
             for start in starts:
@@ -394,7 +394,7 @@ def evaluate(settings: EvalSettings, methods: list[str | Method] | None = None, 
     resolved = [resolve_method(m, settings) for m in names]
     labels = [m.name for m in resolved]
     if len(set(labels)) != len(labels):
-        raise OptionError(f"--method names must differ, got {labels}")
+        raise OptionError(f"the entries of methods must differ, got {labels}")
     clips, notes = load_clips(settings, progress=progress)
     nets = _Networks(settings, lpips)
 

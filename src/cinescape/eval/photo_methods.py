@@ -87,11 +87,11 @@ def parse_method_spec(text: str) -> MethodSpec:
     match = _SETTINGS_START.search(text)
     base, settings_text = (text[:match.start()], text[match.end():]) if match else (text, "")
     if not base:
-        raise OptionError(f"--method {text!r}: give a method name before the settings")
+        raise OptionError(f"methods entry {text!r}: give a method name before the settings")
     if not match:
         return MethodSpec(text, base)
     if base in ("static", "shift"):
-        raise OptionError(f"--method {text!r}: the {base} baseline takes no settings (see --shift-speed)")
+        raise OptionError(f"methods entry {text!r}: the {base} baseline takes no settings (shift_speed: the shift's speed)")
     pieces: list[str] = []
     for piece in settings_text.split(","):
         if "=" in piece or not pieces:
@@ -104,19 +104,21 @@ def parse_method_spec(text: str) -> MethodSpec:
         key, _, value = piece.partition("=")
         key = key.strip().replace("-", "_")
         if key not in parsers:
-            raise OptionError(f"--method {text!r}: unknown setting {key!r}; settings are "
+            raise OptionError(f"methods entry {text!r}: unknown setting {key!r}; settings are "
                               f"{', '.join(sorted(parsers))}")
         if key in overrides:
-            raise OptionError(f"--method {text!r}: {key} is given twice")
+            raise OptionError(f"methods entry {text!r}: {key!r} is given twice")
         annotation, parse = parsers[key]
         try:
             overrides[key] = parse(value.strip())
         except ValueError:
-            raise OptionError(f"--method {text!r}: {key}={value!r} is not a valid {annotation}") from None
+            raise OptionError(f"methods entry {text!r}: '{key}={value}' is not a valid {annotation}") from None
     try:
         AnimationSettings(**overrides).validate()
     except OptionError as exc:
-        raise OptionError(f"--method {text!r}: {exc}") from None
+        # the settings' own names quoted, as the user typed them in the spec (not the CLI's options)
+        message = re.sub(rf"\b({'|'.join(map(re.escape, overrides))})\b", r"'\1'", str(exc))
+        raise OptionError(f"methods entry {text!r}: {message}") from None
     return MethodSpec(text, base, overrides)
 
 

@@ -110,15 +110,15 @@ class PhotoEvalSettings:
 
     def validate(self) -> None:
         if not 3 <= self.frames <= 10_000:
-            raise OptionError(f"--frames must be between 3 and 10000, got {self.frames}")
+            raise OptionError(f"frames must be between 3 and 10000, got {self.frames}")
         if self.max_photos is not None and self.max_photos < 1:
-            raise OptionError(f"--max-photos must be >= 1, got {self.max_photos}")
+            raise OptionError(f"max_photos must be >= 1, got {self.max_photos}")
         if not (math.isfinite(self.shift_speed) and 0 <= self.shift_speed <= 100):
-            raise OptionError(f"--shift-speed must be between 0 and 100, got {self.shift_speed}")
+            raise OptionError(f"shift_speed must be between 0 and 100, got {self.shift_speed}")
         if not math.isfinite(self.shift_angle):
-            raise OptionError(f"--shift-angle must be a finite number of degrees, got {self.shift_angle}")
+            raise OptionError(f"shift_angle must be a finite number of degrees, got {self.shift_angle}")
         if not 1 <= self.patch_stride <= 8:
-            raise OptionError(f"--patch-stride must be between 1 and 8, got {self.patch_stride}")
+            raise OptionError(f"patch_stride must be between 1 and 8, got {self.patch_stride}")
 
 
 @dataclass(frozen=True)
@@ -154,13 +154,13 @@ def find_photos(folder: str | Path, *, only_masked: bool = False, max_photos: in
     or ``only_masked`` with no mask at all. The images themselves are read later (:meth:`Photo.load`)."""
     root = Path(folder).expanduser()
     if not root.exists():
-        raise OptionError(f"--photos {root} does not exist")
+        raise OptionError(f"photos: {root} does not exist")
     if not root.is_dir():
-        raise OptionError(f"--photos {root} is not a folder; give a folder of photos")
+        raise OptionError(f"photos: {root} is not a folder; give a folder of photos")
     files = sorted((p for p in root.iterdir() if p.is_file() and not p.name.startswith(".")
                     and p.suffix.lower() in PHOTO_EXTENSIONS), key=lambda p: natural_key(p.name))
     if not files:
-        raise OptionError(f"--photos {root} holds no photos ({', '.join(PHOTO_EXTENSIONS)})")
+        raise OptionError(f"photos: {root} holds no photo files ({', '.join(PHOTO_EXTENSIONS)})")
     masks: dict[str, Path] = {}
     if (root / MASK_FOLDER).is_dir():
         for p in sorted((root / MASK_FOLDER).iterdir(), key=lambda p: p.suffix.lower() != ".png"):  # .png first
@@ -168,11 +168,11 @@ def find_photos(folder: str | Path, *, only_masked: bool = False, max_photos: in
                 masks.setdefault(p.stem, p)
     photos = [Photo(p.stem, p, masks.get(p.stem)) for p in files]
     if len({p.name for p in photos}) != len(photos):
-        raise OptionError(f"--photos {root}: two photos share a name stem (e.g. a.png and a.jpg)")
+        raise OptionError(f"photos: {root}: two photos share a name stem (e.g. a.png and a.jpg)")
     if only_masked:
         photos = [p for p in photos if p.mask_path is not None]
         if not photos:
-            raise OptionError(f"--only-masked: no photo in {root} has a mask {root / MASK_FOLDER}/NAME.png")
+            raise OptionError(f"only_masked: no photo in {root} has a mask {root / MASK_FOLDER}/NAME.png")
     return photos[:max_photos] if max_photos else photos
 
 
@@ -305,7 +305,7 @@ def evaluate_photos(settings: PhotoEvalSettings, methods: list[str] | None = Non
     specs = [parse_method_spec(m) for m in (methods or DEFAULT_PHOTO_METHODS)]
     labels = [s.label for s in specs]
     if len(set(labels)) != len(labels):
-        raise OptionError(f"--method entries must differ, got {labels}")
+        raise OptionError(f"the entries of methods must differ, got {labels}")
     photos = find_photos(settings.photos, only_masked=settings.only_masked, max_photos=settings.max_photos)
     for photo in photos:  # read every photo and mask once now: a bad file fails before any work
         photo.load()
