@@ -1,6 +1,8 @@
 """The two-layer renderer, the refined matte, the phased loop and the guided colour transfer (issue 14): each
 mechanism pinned with a known answer on tiny synthetic scenes."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -136,6 +138,16 @@ def test_phased_schedule_is_bounded_seamless_and_starts_at_the_photo(num_frames,
     # (each copy advances one step: one reaches 0 with weight 1, the other cycle/2 with weight 0)
     last = {round(d, 6) for d, _ in schedule[-1]}
     assert -1.0 in last and last <= {-1.0, round(cycle / 2 - 1, 6)}
+
+
+def test_phased_weights_are_a_smoothstep_of_sin_squared():
+    # T = 20: frame t has copies at phases t/20 and t/20 + 1/2; weight s(sin^2(pi f)), s(x) = 3x^2 - 2x^3
+    for t, frame in enumerate(phased_schedule(20, 20)):
+        for displacement, weight in frame:
+            x = math.sin(math.pi * (displacement / 20 + 0.5)) ** 2
+            assert weight == pytest.approx(3 * x * x - 2 * x ** 3, abs=1e-12)
+    assert [w for _, w in phased_schedule(20, 20)[5]] == pytest.approx([0.5, 0.5])      # the crossing
+    assert min(w for _, w in phased_schedule(20, 20)[3]) == pytest.approx(0.1099, abs=1e-4)  # sin^2 gave 0.2061
 
 
 def test_guided_colour_transfer_has_no_halo_at_an_edge_the_maps_straddle():

@@ -72,6 +72,29 @@ def test_motion_speed_scales_the_predicted_flow(tiny_pipeline, photo):
     assert torch.allclose(slow.steps[1] * 2, fast.steps[1], atol=1e-6)
 
 
+def test_the_model_folders_flow_scale_scales_network_flow_but_not_arrows(tiny_pipeline, photo, tmp_path):
+    from cinescape.methods.al.pipeline import CinemagraphPipeline
+
+    scaled = CinemagraphPipeline(tiny_pipeline.motion, tiny_pipeline.appearance, tiny_pipeline.codebook,
+                                 working_size=48, defaults={"flow_scale": 0.6})
+    assert tiny_pipeline.flow_scale == 1.0 and scaled.flow_scale == 0.6
+    settings = dict(num_frames=3, loop="none", appearance=False, auto_mask="none")
+    for mode in ("recurrent", "eulerian"):
+        plain = tiny_pipeline.plan(photo, mode=mode, **settings)
+        slower = scaled.plan(photo, mode=mode, **settings)
+        assert torch.allclose(plain.steps[1] * 0.6, slower.steps[1], atol=1e-6)
+    # an arrow says its own speed (its length in pixels per frame), whatever the folder's scale
+    arrows = tmp_path / "arrows.json"
+    arrows.write_text('[{"from": [4, 16], "to": [7, 16]}]')
+    for pipeline in (tiny_pipeline, scaled):
+        steps = pipeline.plan(photo, arrows=str(arrows), arrows_mode="direct", **settings).steps
+        assert torch.equal(steps, tiny_pipeline.plan(photo, arrows=str(arrows), arrows_mode="direct",
+                                                     **settings).steps)
+    # the folder keeps it
+    scaled.save_pretrained(tmp_path / "model")
+    assert CinemagraphPipeline.from_pretrained(tmp_path / "model").flow_scale == 0.6
+
+
 def test_appearance_cycle_starts_from_the_photos_own_code(tiny_pipeline, photo):
     small = torch.rand(1, 3, 40, 56) * 2 - 1
     settings = AnimationSettings(num_frames=12, appearance_code="0")

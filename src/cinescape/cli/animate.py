@@ -79,7 +79,8 @@ def add_parser(commands) -> None:
     animate.add_argument("--appearance-code", default=None, metavar="SEL",
                          help="appearance code sequence: index, pc:POS, random or gaussian, as --motion-code")
     animate.add_argument("--motion-speed", type=_nonnegative_float, default=1.0,
-                         help="flow scale: 2 moves twice as fast, 0 freezes motion (default 1)")
+                         help="speed relative to the model's default: 2 moves twice as fast, 0 freezes motion "
+                              "(default 1; the shipped model's default is 0.6 of its training clips' speed)")
     animate.add_argument("--appearance-speed", type=_positive_int, default=1,
                          help="motion loops per appearance cycle (AL Sec. 5): the video holds one appearance "
                               "cycle and the motion loops this many times in it; --frames must be a multiple "

@@ -88,8 +88,10 @@ def phased_schedule(num_frames: int, period: float) -> list[tuple[tuple[float, f
     (the "flow map" loop of real-time water rendering).
 
     Copy ``k`` (k = 0, 1) of frame ``t`` is at phase ``f = frac(t / T + k / 2)``, displaced ``(f - 1/2) * T``
-    steps with weight ``sin²(π f)``; the two weights sum to 1 and a copy fades out as it reaches either end of
-    its path. So no frame is more than ``T/2`` steps of motion away from the photo, whatever the loop length:
+    steps with weight ``s(sin²(π f))``, ``s(x) = 3x² - 2x³`` (smoothstep); the two weights sum to 1 (``s(x) +
+    s(1 - x) = 1``) and a copy fades out as it reaches either end of its path. The smoothstep shortens the
+    cross-fades: a blend of two copies ``T/2`` steps apart is a double image, so the loop spends less of its time
+    in one (measured on the shared photos: patch coherence -4 %, sharpness 0.78 -> 0.84, docs/results.md). So no frame is more than ``T/2`` steps of motion away from the photo, whatever the loop length:
     a flow that varies in space stretches the texture by at most ``T/2`` steps' worth (a long recurrent or
     Eulerian rollout folds and smears it), and the two copies are always ``T/2`` steps apart. Frame 0 is the
     photo itself (copy 1 at phase 1/2, weight 1). ``T`` is the requested ``period`` rounded so that a whole
@@ -118,6 +120,7 @@ def phased_schedule(num_frames: int, period: float) -> list[tuple[tuple[float, f
         for k in (0, 1):
             phase = (t / cycle + k / 2) % 1.0
             weight = math.sin(math.pi * phase) ** 2
+            weight = weight * weight * (3.0 - 2.0 * weight)   # smoothstep: shorter cross-fades
             if weight > 1e-9:
                 copies.append(((phase - 0.5) * cycle, weight))
         total = sum(w for _, w in copies)

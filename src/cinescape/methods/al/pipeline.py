@@ -192,6 +192,14 @@ class CinemagraphPipeline:
 
     settings_class = AnimationSettings
 
+    @property
+    def flow_scale(self) -> float:
+        """What ``motion_speed = 1`` multiplies the network's flow by: the model folder's ``"flow_scale"`` default
+        (1 when it has none). The shipped model's codebook codes move clouds at the training clips' time-lapse
+        speed; its folder asks for 0.6 of it, measured on the shared photos: at full speed the two copies of a
+        phased loop lie twice as far apart and the warps stretch the texture further (docs/results.md)."""
+        return float(self.defaults.get("flow_scale", 1.0))
+
     def __init__(self, motion: MotionModel, appearance: AppearanceModel | None, codebook: Codebook,
                  working_size: int = 144, defaults: dict | None = None):
         self.motion = motion.eval()
@@ -561,8 +569,13 @@ class CinemagraphPipeline:
                                                                  velocity=settings.mode == "eulerian")
         elif settings.arrows is not None:
             field = self.arrow_velocity(settings.arrows, tuple(small.shape[-2:]))
-        accumulated, steps = self._motion_states(small, z_motion, motion_frames, settings, mask, progress, field,
-                                                 layers, motion=self.motion_model(request))
+        # The model folder's speed calibration scales what its network predicts from codebook codes; an arrow (a
+        # field, or a code fitted to the drawn arrows) already says its speed, and keeps it.
+        network_speed = settings.motion_speed * (1.0 if settings.arrows is not None else self.flow_scale)
+        accumulated, steps = self._motion_states(small, z_motion, motion_frames,
+                                                 replace(settings, motion_speed=network_speed) if field is None
+                                                 else settings, mask, progress, field, layers,
+                                                 motion=self.motion_model(request))
         if phased is not None:
             accumulated, steps, loop = displaced_states(accumulated, steps, motion_frames, phased)
         if layers is not None:
