@@ -370,7 +370,7 @@ def test_evaluate_uses_the_settings_of_cinescape_animate(photo_path, tmp_path, m
             seen.append(settings)
             raise KeyboardInterrupt  # stop before any work (the CLI reports "interrupted")
 
-    monkeypatch.setattr(cli, "_animate_pipeline", lambda args: (Recorder(), {}))
+    monkeypatch.setattr(cli.animate, "_animate_pipeline", lambda args: (Recorder(), {}))
     cli.main(["animate", str(photo_path), "-o", f"{tmp_path / 'out'}/", "--loop", "none", "--no-appearance",
               "--frames", "32", "--seed", "3", "-q"])
     assert len(seen) == 1

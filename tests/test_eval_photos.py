@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from cinescape.errors import OptionError
+from cinescape.eval import photo_metrics
 from cinescape.eval import photos as P
 
 
@@ -116,7 +117,7 @@ def test_approximate_search_is_close_to_exact_and_never_below(monkeypatch):
     found, best = approximate.squared_distances(queries), exact.squared_distances(queries)
     assert np.all(found >= best - 1e-6)
     assert np.sqrt(found / 147).mean() == pytest.approx(np.sqrt(best / 147).mean(), rel=0.01)
-    monkeypatch.setattr(P, "_faiss", lambda: None)  # without faiss: an exhaustive torch search
+    monkeypatch.setattr(photo_metrics, "_faiss", lambda: None)  # without faiss: an exhaustive torch search
     small = textured_photo()
     torch_index = P.NearestPatchIndex(small.astype(np.float32))
     assert torch_index.backend.startswith("torch")
@@ -226,3 +227,24 @@ def test_cli_bad_inputs_fail_with_one_line(case, photo_folder, tmp_path, capsys)
     assert code == 2
     assert err.startswith("cinescape: error: ") and "\n" not in err
     assert not (tmp_path / "out" / "metrics.json").exists()
+
+
+def test_settings_errors_name_the_parameter_and_the_cli_says_its_flag(photo_folder, tmp_path, capsys):
+    from cinescape import cli
+    from cinescape.eval.evaluate import EvalSettings
+
+    with pytest.raises(OptionError, match=r"^patch_stride must be between 1 and 8, got 9$"):
+        P.PhotoEvalSettings(photos=str(photo_folder), patch_stride=9).validate()
+    with pytest.raises(OptionError, match=r"^max_clips must be >= 1, got 0$"):
+        EvalSettings(data="clips", max_clips=0).validate()
+    with pytest.raises(OptionError, match=r"^photos: .* does not exist$"):
+        P.find_photos(tmp_path / "nowhere")
+    out = ["--out", str(tmp_path / "out"), "-q"]
+    assert cli.main(["evaluate", "--photos", str(photo_folder), "--patch-stride", "9", *out]) == 2
+    assert capsys.readouterr().err == "cinescape: error: --patch-stride must be between 1 and 8, got 9\n"
+    assert cli.main(["evaluate", "--photos", str(tmp_path / "nowhere"), *out]) == 2
+    assert capsys.readouterr().err == f"cinescape: error: --photos: {tmp_path / 'nowhere'} does not exist\n"
+    # a --method spec stays as typed, and its settings keep their AnimationSettings names
+    assert cli.main(["evaluate", "--photos", str(photo_folder), "--method", "default:loop=sideways", *out]) == 2
+    assert capsys.readouterr().err.startswith(
+        "cinescape: error: --method entry 'default:loop=sideways': 'loop' must be one of ")

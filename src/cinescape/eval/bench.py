@@ -133,9 +133,9 @@ def run_bench(sizes=BENCH_SIZES, *, frames: int = 60, loops=("phased", "none"), 
     shared machine vary by 10-20 % from run to run).
     """
     if not 1 <= repeats <= 100:
-        raise OptionError(f"--repeat must be between 1 and 100, got {repeats}")
+        raise OptionError(f"repeats must be between 1 and 100, got {repeats}")
     if not 2 <= frames <= 10_000:
-        raise OptionError(f"--frames must be between 2 and 10000, got {frames}")
+        raise OptionError(f"frames must be between 2 and 10000, got {frames}")
     from ..data.synthetic import generate_landscape_photo
     from ..io.image import save_image
     from ..methods import load_pipeline

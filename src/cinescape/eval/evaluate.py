@@ -20,16 +20,15 @@ Methods: ``static`` (the input repeated: wins every static-consistency metric an
 ``shift`` (the whole image translated at ``shift_speed`` px/frame in a seeded direction), ``real``
 (the real clip itself, a reference), ``default`` (the shipped model), any model folder and ``fgla:DIR``
 (an FGLA model folder, :mod:`cinescape.methods.fgla`; each seed picks a latent per semantic group from its codebook).
+
+Layout: the methods are in :mod:`cinescape.eval.clip_methods`, the metric table and the report files in
+:mod:`cinescape.eval.clip_report` (both importable from here too); this module prepares the clips and runs the
+protocol.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
-import random
-import re
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -39,15 +38,19 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from ..data.clips import discover_clips, natural_key
-from ..errors import CinescapeError, ModelLoadError, OptionError
-from ..models.base import atomic_write_bytes
-from ..ops import flow_normalized_to_pixels, flow_pixels_to_normalized, resize_flow, warp
+from ..data.clips import discover_clips
+from ..errors import ModelLoadError, OptionError
+from ..ops import flow_normalized_to_pixels, resize_flow
 from ..segmentation import SkyMatte
 from . import metrics as M
+from .clip_methods import (Generated, Method, PipelineMethod, RealMethod, ShiftMethod, StaticMethod,
+                           resolve_method)
+from .clip_report import BEST_OF, METRICS, PER_FRAME, SET_LEVEL, format_table, write_report
+from .report import MetricInfo
 
 __all__ = ["EvalSettings", "Method", "Generated", "EvalClip", "METRICS", "resolve_method", "find_clips",
-           "prepare_frames", "load_clips", "SkyMatte", "evaluate", "write_report", "format_table"]
+           "prepare_frames", "load_clips", "SkyMatte", "evaluate", "write_report", "format_table",
+           "StaticMethod", "ShiftMethod", "RealMethod", "PipelineMethod", "MetricInfo"]
 
 DEFAULT_METHODS = ("static", "shift", "default")
 BASELINES = ("static", "shift", "real")
@@ -81,72 +84,28 @@ class EvalSettings:
 
     def validate(self) -> None:
         if not self.data and not self.synthetic:
-            raise OptionError("nothing to evaluate: give --data DIR and/or --synthetic N")
+            raise OptionError("nothing to evaluate: data and synthetic both unset (give a clip folder and/or a number of procedural clips)")
         if not 3 <= self.frames <= 1000:
-            raise OptionError(f"--frames must be between 3 and 1000, got {self.frames}")
+            raise OptionError(f"frames must be between 3 and 1000, got {self.frames}")
         if not 32 <= self.size <= 2048:
-            raise OptionError(f"--size must be between 32 and 2048, got {self.size}")
+            raise OptionError(f"size must be between 32 and 2048, got {self.size}")
         if not 1 <= self.samples <= 100:
-            raise OptionError(f"--samples must be between 1 and 100, got {self.samples}")
+            raise OptionError(f"samples must be between 1 and 100, got {self.samples}")
         if self.stride < 1:
-            raise OptionError(f"--stride must be >= 1, got {self.stride}")
+            raise OptionError(f"stride must be >= 1, got {self.stride}")
         if self.max_clips is not None and self.max_clips < 1:
-            raise OptionError(f"--max-clips must be >= 1, got {self.max_clips}")
+            raise OptionError(f"max_clips must be >= 1, got {self.max_clips}")
         if not 0 <= self.synthetic <= 1000:
-            raise OptionError(f"--synthetic must be between 0 and 1000, got {self.synthetic}")
+            raise OptionError(f"synthetic must be between 0 and 1000, got {self.synthetic}")
         from ..methods.al.pipeline import LOOP_MODES, MOTION_MODES
 
         if self.loop not in LOOP_MODES:
-            raise OptionError(f"--loop must be one of {', '.join(LOOP_MODES)}, got {self.loop!r}")
+            raise OptionError(f"loop must be one of {', '.join(LOOP_MODES)}, got {self.loop!r}")
         if self.mode is not None and self.mode not in MOTION_MODES:
-            raise OptionError(f"--mode must be one of {', '.join(MOTION_MODES)}, got {self.mode!r}")
+            raise OptionError(f"mode must be one of {', '.join(MOTION_MODES)}, got {self.mode!r}")
         if not (math.isfinite(self.shift_speed) and 0 <= self.shift_speed <= 100):
-            raise OptionError(f"--shift-speed must be between 0 and 100, got {self.shift_speed}")
+            raise OptionError(f"shift_speed must be between 0 and 100, got {self.shift_speed}")
 
-
-@dataclass(frozen=True)
-class MetricInfo:
-    label: str
-    better: str          # "higher", "lower" or "1" (closer to 1 is better)
-    fmt: str
-    description: str
-
-
-#: Every reported figure: key -> how to show it. Order = column order of the tables.
-METRICS: dict[str, MetricInfo] = {
-    "psnr_static": MetricInfo("Masked PSNR", "higher", "{:.2f}",
-                              "PSNR (dB, capped at 100) of frame n vs the input on the pixels the real clip keeps "
-                              "still (FGLA Eq. 14 mask, t = 2.5)"),
-    "ssim_static": MetricInfo("Masked SSIM", "higher", "{:.4f}", "SSIM of frame n vs the input on the same still pixels"),
-    "lpips_input": MetricInfo("LPIPS(I0)", "lower", "{:.4f}", "LPIPS (SqueezeNet) of frame n vs the input (FGLA)"),
-    "lpips_real": MetricInfo("LPIPS(In)", "lower", "{:.4f}",
-                             "LPIPS of frame n vs real frame n, mean over samples (AL Fig. 10)"),
-    "lpips_real_best": MetricInfo("LPIPS(In) best", "lower", "{:.4f}", "the same, best sample of each clip"),
-    "rmse_real": MetricInfo("RMSE(In)", "lower", "{:.4f}",
-                            "RMSE (intensities in [0, 1]) of frame n vs real frame n, mean over samples (AL Fig. 10)"),
-    "rmse_real_best": MetricInfo("RMSE(In) best", "lower", "{:.4f}", "the same, best sample of each clip"),
-    "motion_ratio": MetricInfo("Motion ratio", "1", "{:.3f}",
-                               "mean DIS optical-flow magnitude of the generated vs the real video on the real "
-                               "clip's moving pixels (0 = still; guards against winning by not animating)"),
-    "ssim_dl": MetricInfo("DL SSIM", "higher", "{:.4f}",
-                          "SSIM of frame n vs the input with sky/water masked out (DeepLandscape)"),
-    "lpips_dl": MetricInfo("DL LPIPS", "lower", "{:.4f}",
-                           "LPIPS of frame n vs the input with sky/water masked out (DeepLandscape)"),
-    "seam_ratio": MetricInfo("Seam ratio", "1", "{:.2f}",
-                             "last->first frame difference over the mean consecutive difference (1 = seamless)"),
-    "epe": MetricInfo("EPE", "lower", "{:.3f}",
-                      "flow end-point error (px) vs the exact flow, mean over samples (synthetic clips only)"),
-    "epe_best": MetricInfo("EPE best", "lower", "{:.3f}", "the same, best sample of each clip"),
-    "fid_squeezenet": MetricInfo("FID-SqueezeNet", "lower", "{:.2f}",
-                                 "Fréchet distance of SqueezeNet-1.1 pooled fire9 features (512-d), real first "
-                                 "frames vs generated frame n (DeepLandscape protocol); NOT FID"),
-    "fid": MetricInfo("FID", "lower", "{:.2f}", "FID (Inception-v3 pool3), real first frames vs generated frame n"),
-    "fvd": MetricInfo("FVD", "lower", "{:.1f}", "Fréchet video distance (I3D logits), real vs generated videos"),
-}
-# Per-frame curves (plotted); the rest are one figure per video or per set.
-PER_FRAME = ("psnr_static", "ssim_static", "lpips_input", "lpips_real", "rmse_real", "ssim_dl", "lpips_dl", "epe")
-BEST_OF = {"lpips_real_best": "lpips_real", "rmse_real_best": "rmse_real", "epe_best": "epe"}
-SET_LEVEL = ("fid_squeezenet", "fid", "fvd")
 
 
 # -------------------------------------------------------------------------------------------- clips
@@ -200,17 +159,14 @@ class EvalClip:
         return pixels
 
 
-_natural_key = natural_key   # eval.photos sorts its photos with it
-
-
 def find_clips(data: str | Path) -> list[Path]:
     """The clips under ``data`` (:func:`~cinescape.data.clips.discover_clips`); none is an error."""
     root = Path(data).expanduser()
     if not root.exists():
-        raise OptionError(f"--data {root} does not exist")
+        raise OptionError(f"data: {root} does not exist")
     clips = discover_clips(root)
     if not clips:
-        raise OptionError(f"--data {root} holds no clips (folders of frames or video files)")
+        raise OptionError(f"data: {root} holds no clips (folders of frames or video files)")
     return clips
 
 
@@ -252,13 +208,13 @@ def load_clips(settings: EvalSettings, *, progress: bool = False) -> tuple[list[
         if settings.validation_only:
             paths = [p for p in paths if is_validation_clip(p)]
             if not paths:
-                raise OptionError(f"--validation-only: no validation clip under {settings.data} "
+                raise OptionError(f"validation_only: no validation clip under {settings.data} "
                                   "(see cinescape.data.splits)")
         paths = paths[:settings.max_clips] if settings.max_clips else paths
         for path in tqdm(paths, desc="reading clips", unit="clip", disable=not progress):
             frames = read_clip(path, max_frames=None if settings.cut else settings.frames, stride=settings.stride)
             if len(frames) < settings.frames:
-                notes.append(f"skipped {path.name}: {len(frames)} frames < --frames {settings.frames}")
+                notes.append(f"skipped {path.name}: {len(frames)} frames, fewer than frames={settings.frames}")
                 continue
             starts = range(0, len(frames) - settings.frames + 1, settings.frames) if settings.cut else [0]
             for start in starts:
@@ -309,125 +265,6 @@ def _attach_dynamic_masks(clips: list[EvalClip], settings: EvalSettings, notes: 
         if matte is not None:
             clip.dynamic = torch.from_numpy(matte(clip.frames[0]) > 0.5)
             clip.dynamic_source = SkyMatte.source
-
-
-# ------------------------------------------------------------------------------------------ methods
-
-
-@dataclass
-class Generated:
-    """A generated video: uint8 (N, H, W, 3) frames and, if the method knows them, its (N, 2, H, W)
-    backward flows in pixels (``flows[n]`` maps frame n to frame n - 1; ``flows[0] = 0``)."""
-
-    frames: np.ndarray
-    flows: torch.Tensor | None = None
-
-
-class Method:
-    """A way to animate an input: ``generate(clip, seed)`` -> :class:`Generated` of ``len(clip.frames)`` frames
-    at the comparison size, starting from the input (``clip.frames[0]``, or ``clip.input`` at its native size
-    brought there by ``clip.prepare``); methods must not look at the other frames, except ``real``."""
-
-    name = "method"
-    stochastic = False
-
-    def generate(self, clip: EvalClip, seed: int) -> Generated:
-        raise NotImplementedError
-
-
-class StaticMethod(Method):
-    name = "static"
-
-    def generate(self, clip: EvalClip, seed: int) -> Generated:
-        n, h, w = clip.frames.shape[:3]
-        return Generated(np.repeat(clip.frames[:1], n, axis=0), torch.zeros(n, 2, h, w))
-
-
-class ShiftMethod(Method):
-    """Translate the whole input by ``speed`` px/frame in a direction drawn from the seed (reflected borders)."""
-
-    name = "shift"
-    stochastic = True
-
-    def __init__(self, speed: float = 1.0):
-        self.speed = speed
-
-    def generate(self, clip: EvalClip, seed: int) -> Generated:
-        n, h, w = clip.frames.shape[:3]
-        angle = random.Random(seed).uniform(0, 2 * math.pi)
-        velocity = torch.tensor([math.cos(angle), math.sin(angle)]) * self.speed
-        image = torch.from_numpy(clip.frames[0]).permute(2, 0, 1)[None].float()
-        # Frame k shows the input moved by k * velocity: out(p) = input(p - k v), a backward flow of -k v.
-        steps = torch.arange(n, dtype=torch.float32).view(n, 1, 1, 1)
-        flows_px = -velocity.view(1, 2, 1, 1) * steps * torch.ones(1, 2, h, w)
-        frames = warp(image.expand(n, -1, -1, -1), flow_pixels_to_normalized(flows_px, h, w))
-        step_flows = -velocity.view(1, 2, 1, 1).expand(n, 2, h, w).clone()
-        step_flows[0] = 0
-        out = frames.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
-        return Generated(out, step_flows)
-
-
-class RealMethod(Method):
-    """The real clip itself: the reference each metric reaches with real motion."""
-
-    name = "real"
-
-    def generate(self, clip: EvalClip, seed: int) -> Generated:
-        return Generated(clip.frames, clip.flows)
-
-
-class PipelineMethod(Method):
-    """A cinescape model (``CinemagraphPipeline``); the seed picks its motion (and appearance) codes.
-
-    It animates the clip's native frame 0 as ``cinescape animate`` would: the default
-    :class:`~cinescape.methods.al.AnimationSettings` except ``num_frames``, ``seed``, ``loop``, ``appearance`` and,
-    when given (not None), ``mode`` and ``auto_mask``; its frames are then prepared like the real frames."""
-
-    stochastic = True
-
-    def __init__(self, pipeline, name: str, loop: str = "none", appearance: bool = False, mode: str | None = None,
-                 auto_mask: str | None = None):
-        self.pipeline, self.name, self.loop, self.appearance, self.mode = pipeline, name, loop, appearance, mode
-        self.auto_mask = auto_mask
-
-    def animation_settings(self, num_frames: int, seed: int):
-        """The :class:`~cinescape.methods.al.AnimationSettings` of one run: the CLI's defaults plus the protocol's."""
-        from dataclasses import replace
-
-        from ..methods.al import AnimationSettings
-
-        overrides = {"num_frames": num_frames, "seed": seed, "loop": self.loop, "appearance": self.appearance}
-        overrides.update({k: v for k, v in (("mode", self.mode), ("auto_mask", self.auto_mask)) if v is not None})
-        return replace(AnimationSettings(), **overrides)
-
-    def generate(self, clip: EvalClip, seed: int) -> Generated:
-        animation = self.pipeline.plan(clip.input, self.animation_settings(len(clip.frames), seed))
-        frames = clip.prepare(list(animation.frames()))
-        flows = None
-        if self.loop == "none":  # with a looping mode frames are blends: no single flow explains them
-            flows = clip.prepare_flows(animation.steps)
-        return Generated(frames, flows)
-
-
-def resolve_method(name: str | Method, settings: EvalSettings) -> Method:
-    """``static`` / ``shift`` / ``real`` / ``default`` or ``fgla`` (a shipped model) / a model folder (``fgla:DIR``
-    also accepted) -> a :class:`Method`; a model folder's pipeline.json says which pipeline loads it."""
-    if isinstance(name, Method):
-        return name
-    if name == "static":
-        return StaticMethod()
-    if name == "shift":
-        return ShiftMethod(settings.shift_speed)
-    if name == "real":
-        return RealMethod()
-    from ..methods import SHIPPED_MODELS, load_pipeline
-
-    folder = name[len("fgla:"):] if name.startswith("fgla:") else name
-    if folder in SHIPPED_MODELS or Path(folder).expanduser().is_dir():
-        # FGLA: each seed picks a latent per semantic group from the model's per-group codebook
-        return PipelineMethod(load_pipeline(folder or "fgla"), name, settings.loop, settings.appearance, settings.mode,
-                              settings.auto_mask)
-    raise OptionError(f"unknown method {name!r}: use static, shift, real, default, a model folder or fgla:DIR")
 
 
 # --------------------------------------------------------------------------------------- evaluation
@@ -557,7 +394,7 @@ def evaluate(settings: EvalSettings, methods: list[str | Method] | None = None, 
     resolved = [resolve_method(m, settings) for m in names]
     labels = [m.name for m in resolved]
     if len(set(labels)) != len(labels):
-        raise OptionError(f"--method names must differ, got {labels}")
+        raise OptionError(f"the entries of methods must differ, got {labels}")
     clips, notes = load_clips(settings, progress=progress)
     nets = _Networks(settings, lpips)
 
@@ -630,141 +467,3 @@ def evaluate(settings: EvalSettings, methods: list[str | Method] | None = None, 
         "metrics": {k: asdict(v) for k, v in METRICS.items()},
         "methods": report_methods,
     }
-
-
-# ------------------------------------------------------------------------------------------ reports
-
-
-def _clean(value):
-    """JSON-safe: NaN / inf -> None (the report says "unavailable" / "undefined")."""
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    return value
-
-
-def _fmt(key: str, value) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "–"
-    return METRICS[key].fmt.format(value)
-
-
-def _columns(report: dict) -> list[str]:
-    """Metrics with at least one value (an unavailable network or EPE without synthetic clips drops out)."""
-    keep = []
-    for key in METRICS:
-        values = [m["summary"].get(key) for m in report["methods"].values()]
-        if any(v is not None and (not isinstance(v, float) or math.isfinite(v)) for v in values):
-            keep.append(key)
-    return keep
-
-
-def format_table(report: dict) -> str:
-    """The method × metric table as Markdown (arrows: ↑ higher is better, ↓ lower, →1 closest to 1)."""
-    arrows = {"higher": "↑", "lower": "↓", "1": "→1"}
-    columns = _columns(report)
-    lines = ["| Method | " + " | ".join(f"{METRICS[k].label} {arrows[METRICS[k].better]}" for k in columns) + " |",
-             "|---|" + "---:|" * len(columns)]
-    for name, entry in report["methods"].items():
-        lines.append(f"| {name} | " + " | ".join(_fmt(k, entry["summary"].get(k)) for k in columns) + " |")
-    return "\n".join(lines)
-
-
-def _markdown(report: dict) -> str:
-    s = report["settings"]
-    shape = f"short side {s['size']}" if s["keep_aspect"] else f"{s['size']}×{s['size']} centre crop"
-    lines = ["# cinescape evaluation", ""]
-    if report.get("command"):
-        lines += ["```", report["command"], "```", ""]
-    sources = [s["data"]] if s["data"] else []
-    sources += [f"{s['synthetic']} synthetic"] if s["synthetic"] else []
-    seeds = f"seeds {s['seed']}..{s['seed'] + s['samples'] - 1}"
-    protocol = (f"{len(report['clips'])} clips ({' + '.join(sources)}), {s['frames']} frames each, compared at "
-                f"{shape}; {s['samples']} samples ({seeds}) per stochastic method; models: loop {s['loop']}, "
-                f"motion {s.get('mode') or _default_mode() + ' (the default)'}, "
-                f"appearance {'on' if s['appearance'] else 'off'}. Figures average frames 1..N-1 (frame 0 is the "
-                "input), then samples and clips.")
-    lines += [protocol, "", format_table(report), "", "| Metric | What it measures |", "|---|---|"]
-    for key in _columns(report):
-        lines.append(f"| {METRICS[key].label} | {METRICS[key].description} |")
-    lines += ["", "Feature networks:", ""]
-    lines += [f"- {key}: {text}" for key, text in report["networks"].items()]
-    if report["notes"]:
-        lines += ["", "Notes:", ""] + [f"- {note}" for note in report["notes"]]
-    lines += ["", ("Static consistency (PSNR, SSIM, LPIPS(I0), DL) and the Fréchet distances to the first frames are "
-                   "won by not animating at all (`static`); read them together with the motion ratio. Fréchet distances need hundreds of clips to be stable; "
-                   "on a few clips they only rank methods roughly.")]
-    return "\n".join(lines) + "\n"
-
-
-def _default_mode() -> str:
-    from ..methods.al.pipeline import AnimationSettings
-
-    return AnimationSettings().mode
-
-
-def _csv(report: dict) -> str:
-    keys = list(METRICS) + ["moving_fraction", "seam_ratio_real"]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["method", "clip"] + keys)
-    for name, entry in report["methods"].items():
-        for clip, figures in entry["clips"].items():
-            writer.writerow([name, clip] + ["" if figures.get(k) is None else f"{figures[k]:.6g}" for k in keys])
-        summary = entry["summary"]
-        writer.writerow([name, "ALL"] + ["" if summary.get(k) is None else f"{summary[k]:.6g}" for k in keys])
-    return buffer.getvalue()
-
-
-def _plots(report: dict, folder: Path) -> list[Path]:
-    """Per-frame curves, one PNG per metric with a line per method (needs matplotlib)."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        report["notes"].append("no per-frame plots: matplotlib is not installed (pip install 'cinescape[eval]')")
-        return []
-    written = []
-    for key in PER_FRAME + ("fid_squeezenet", "fid"):
-        series = {name: entry["per_frame"][key] for name, entry in report["methods"].items()
-                  if key in entry["per_frame"]}
-        if not series:
-            continue
-        fig, ax = plt.subplots(figsize=(6, 3.6), dpi=100)
-        for name, values in series.items():
-            values = np.array([np.nan if v is None else v for v in values], dtype=float)
-            ax.plot(np.arange(1, len(values)), values[1:], marker=".", label=name)
-        info = METRICS[key]
-        ax.set_xlabel("frame n")
-        ax.set_ylabel(f"{info.label} ({'higher' if info.better == 'higher' else 'lower'} is better)")
-        ax.set_title(info.label)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png")
-        plt.close(fig)
-        path = folder / "plots" / f"{key}.png"
-        atomic_write_bytes(path, buffer.getvalue())
-        written.append(path)
-    return written
-
-
-def write_report(report: dict, out: str | Path) -> list[Path]:
-    """Write ``metrics.json``, ``metrics.md``, ``metrics.csv`` and ``plots/*.png`` into ``out``."""
-    folder = Path(out).expanduser()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CinescapeError(f"cannot create --out {folder}: {exc.strerror}") from None
-    report = _clean(report)
-    plots = _plots(report, folder)
-    files = [folder / "metrics.json", folder / "metrics.md", folder / "metrics.csv"]
-    atomic_write_bytes(files[0], (json.dumps(report, indent=1, ensure_ascii=False) + "\n").encode())
-    atomic_write_bytes(files[1], _markdown(report).encode())
-    atomic_write_bytes(files[2], _csv(report).encode())
-    return files + plots

@@ -354,7 +354,7 @@ def load_i3d(path: str | Path | None = None, *, size: int = 224, num_frames: int
         ModelLoadError: no file given, or a file of another network.
     """
     if path is None:
-        raise ModelLoadError("no I3D weights for FVD: pass an rgb_imagenet.pt-style file (--i3d FILE)")
+        raise ModelLoadError("no I3D weights for FVD: i3d (an rgb_imagenet.pt-style file) is not given")
     path = Path(path).expanduser()
     if not path.is_file():
         raise ModelLoadError(f"I3D weights file {path} does not exist")

@@ -64,7 +64,7 @@ def serve(host: str = "127.0.0.1", port: int = 0, *, open_browser: bool = False,
     from ..methods import load_pipeline
 
     if not 0 <= port <= 65535:
-        raise CinescapeError(f"--port must be between 0 and 65535, got {port}")
+        raise CinescapeError(f"port must be between 0 and 65535, got {port}")
     pipeline = load_pipeline(model)
     sock = _listen(host, port)
     if _is_loopback(host):

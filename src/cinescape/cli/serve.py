@@ -1,0 +1,35 @@
+"""``cinescape serve``: the local web page (:mod:`cinescape.web`)."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..errors import CinescapeError
+from .options import _non_negative_int
+
+
+def add_parser(commands) -> None:
+    serve = commands.add_parser(
+        "serve", help="a local web page: upload a photo, paint what moves, draw arrows, preview, render",
+        description="Serve a web page to animate photos with the mouse (needs the web extra: "
+                    "pip install -e \".[web]\"). Prints the page's address; Ctrl+C stops the server and deletes "
+                    "every uploaded photo and rendered video.")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 exposes the page "
+                            "to the network)")
+    serve.add_argument("--port", type=_non_negative_int, default=0, help="port (default 0: a free one)")
+    serve.add_argument("--open", action="store_true", help="open the page in the default browser")
+    serve.add_argument("--model", default=None, metavar="DIR", help="model folder (default: the shipped model)")
+    serve.add_argument("-q", "--quiet", action="store_true", help="print only the address")
+
+
+def run_serve(args: argparse.Namespace) -> None:
+    from ..web import INSTALL_HINT, missing_web_packages
+
+    missing = missing_web_packages()
+    if missing:
+        raise CinescapeError(f"cinescape serve needs {' and '.join(missing)}: {INSTALL_HINT}")
+    from ..web.server import serve
+
+    serve(args.host, args.port, open_browser=args.open, model=args.model, quiet=args.quiet)
+

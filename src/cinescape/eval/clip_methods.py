@@ -1,0 +1,139 @@
+"""The methods of ``cinescape evaluate`` on clips (:mod:`cinescape.eval.evaluate`): the ``static``, ``shift`` and
+``real`` baselines and models through the public API, each generating a video of a clip's length at the
+comparison size (:class:`Generated`)."""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from ..errors import OptionError
+from ..ops import flow_pixels_to_normalized, warp
+
+if TYPE_CHECKING:
+    from .evaluate import EvalClip, EvalSettings
+
+__all__ = ["Generated", "Method", "StaticMethod", "ShiftMethod", "RealMethod", "PipelineMethod", "resolve_method"]
+
+
+@dataclass
+class Generated:
+    """A generated video: uint8 (N, H, W, 3) frames and, if the method knows them, its (N, 2, H, W)
+    backward flows in pixels (``flows[n]`` maps frame n to frame n - 1; ``flows[0] = 0``)."""
+
+    frames: np.ndarray
+    flows: torch.Tensor | None = None
+
+
+class Method:
+    """A way to animate an input: ``generate(clip, seed)`` -> :class:`Generated` of ``len(clip.frames)`` frames
+    at the comparison size, starting from the input (``clip.frames[0]``, or ``clip.input`` at its native size
+    brought there by ``clip.prepare``); methods must not look at the other frames, except ``real``."""
+
+    name = "method"
+    stochastic = False
+
+    def generate(self, clip: EvalClip, seed: int) -> Generated:
+        raise NotImplementedError
+
+
+class StaticMethod(Method):
+    name = "static"
+
+    def generate(self, clip: EvalClip, seed: int) -> Generated:
+        n, h, w = clip.frames.shape[:3]
+        return Generated(np.repeat(clip.frames[:1], n, axis=0), torch.zeros(n, 2, h, w))
+
+
+class ShiftMethod(Method):
+    """Translate the whole input by ``speed`` px/frame in a direction drawn from the seed (reflected borders)."""
+
+    name = "shift"
+    stochastic = True
+
+    def __init__(self, speed: float = 1.0):
+        self.speed = speed
+
+    def generate(self, clip: EvalClip, seed: int) -> Generated:
+        n, h, w = clip.frames.shape[:3]
+        angle = random.Random(seed).uniform(0, 2 * math.pi)
+        velocity = torch.tensor([math.cos(angle), math.sin(angle)]) * self.speed
+        image = torch.from_numpy(clip.frames[0]).permute(2, 0, 1)[None].float()
+        # Frame k shows the input moved by k * velocity: out(p) = input(p - k v), a backward flow of -k v.
+        steps = torch.arange(n, dtype=torch.float32).view(n, 1, 1, 1)
+        flows_px = -velocity.view(1, 2, 1, 1) * steps * torch.ones(1, 2, h, w)
+        frames = warp(image.expand(n, -1, -1, -1), flow_pixels_to_normalized(flows_px, h, w))
+        step_flows = -velocity.view(1, 2, 1, 1).expand(n, 2, h, w).clone()
+        step_flows[0] = 0
+        out = frames.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+        return Generated(out, step_flows)
+
+
+class RealMethod(Method):
+    """The real clip itself: the reference each metric reaches with real motion."""
+
+    name = "real"
+
+    def generate(self, clip: EvalClip, seed: int) -> Generated:
+        return Generated(clip.frames, clip.flows)
+
+
+class PipelineMethod(Method):
+    """A cinescape model (``CinemagraphPipeline``); the seed picks its motion (and appearance) codes.
+
+    It animates the clip's native frame 0 as ``cinescape animate`` would: the default
+    :class:`~cinescape.methods.al.AnimationSettings` except ``num_frames``, ``seed``, ``loop``, ``appearance`` and,
+    when given (not None), ``mode`` and ``auto_mask``; its frames are then prepared like the real frames."""
+
+    stochastic = True
+
+    def __init__(self, pipeline, name: str, loop: str = "none", appearance: bool = False, mode: str | None = None,
+                 auto_mask: str | None = None):
+        self.pipeline, self.name, self.loop, self.appearance, self.mode = pipeline, name, loop, appearance, mode
+        self.auto_mask = auto_mask
+
+    def animation_settings(self, num_frames: int, seed: int):
+        """The :class:`~cinescape.methods.al.AnimationSettings` of one run: the CLI's defaults plus the protocol's."""
+        from dataclasses import replace
+
+        from ..methods.al import AnimationSettings
+
+        overrides = {"num_frames": num_frames, "seed": seed, "loop": self.loop, "appearance": self.appearance}
+        overrides.update({k: v for k, v in (("mode", self.mode), ("auto_mask", self.auto_mask)) if v is not None})
+        return replace(AnimationSettings(), **overrides)
+
+    def generate(self, clip: EvalClip, seed: int) -> Generated:
+        animation = self.pipeline.plan(clip.input, self.animation_settings(len(clip.frames), seed))
+        frames = clip.prepare(list(animation.frames()))
+        flows = None
+        if self.loop == "none":  # with a looping mode frames are blends: no single flow explains them
+            flows = clip.prepare_flows(animation.steps)
+        return Generated(frames, flows)
+
+
+def resolve_method(name: str | Method, settings: EvalSettings) -> Method:
+    """``static`` / ``shift`` / ``real`` / ``default`` or ``fgla`` (a shipped model) / a model folder (``fgla:DIR``
+    also accepted) -> a :class:`Method`; a model folder's pipeline.json says which pipeline loads it."""
+    if isinstance(name, Method):
+        return name
+    if name == "static":
+        return StaticMethod()
+    if name == "shift":
+        return ShiftMethod(settings.shift_speed)
+    if name == "real":
+        return RealMethod()
+    from ..methods import SHIPPED_MODELS, load_pipeline
+
+    folder = name[len("fgla:"):] if name.startswith("fgla:") else name
+    if folder in SHIPPED_MODELS or Path(folder).expanduser().is_dir():
+        # FGLA: each seed picks a latent per semantic group from the model's per-group codebook
+        return PipelineMethod(load_pipeline(folder or "fgla"), name, settings.loop, settings.appearance, settings.mode,
+                              settings.auto_mask)
+    raise OptionError(f"unknown method {name!r}: use static, shift, real, default, a model folder or fgla:DIR")
+
