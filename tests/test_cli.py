@@ -205,3 +205,19 @@ def test_corrupt_or_foreign_model_folders(photo_path, tmp_path, capsys, model_di
         code, err = run_cli(["animate", photo_path, "-o", out, "--model", folder, "-q"], capsys)
         assert_one_line_error(code, err)
         assert not out.exists()
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--mask", "MASK"], "--mask is not available with --method deeplandscape"),
+    (["--motion-code", "0"], "--motion-code is not available with --method deeplandscape"),
+])
+def test_deeplandscape_refuses_al_controls_in_one_line(tmp_path, capsys, extra, message):
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.full((48, 64, 3), 120, np.uint8)).save(photo)
+    mask = tmp_path / "mask.png"
+    Image.fromarray(np.full((48, 64), 255, np.uint8)).save(mask)
+    extra = [str(mask) if a == "MASK" else a for a in extra]
+    code = main(["animate", str(photo), "-o", str(tmp_path / "out.mp4"), "--method", "deeplandscape", "-q", *extra])
+    err = capsys.readouterr().err
+    assert code == 2 and err.strip() == f"cinescape: error: {message}"
+    assert not (tmp_path / "out.mp4").exists()

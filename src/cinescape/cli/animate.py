@@ -90,7 +90,7 @@ def add_parser(commands) -> None:
                          help="predict the colour maps every K-th frame and interpolate between (faster; K=2 "
                               "measured about 55 dB PSNR from K=1; default 1)")
     animate.add_argument("--model", default=None, metavar="DIR", help="model folder (default: the shipped model)")
-    animate.add_argument("--method", choices=["al", "fgla"], default=None,
+    animate.add_argument("--method", choices=["al", "fgla", "deeplandscape"], default=None,
                          help="al: Animating Landscape, one motion code (default); fgla: FGLA per-region motion, "
                               "the shipped FGLA model. With --model DIR the folder's pipeline.json says the method "
                               "(--method, if given, must agree)")
@@ -188,6 +188,7 @@ def run_animate(args: argparse.Namespace) -> int:
         settings.appearance_patches = load_patches(args.appearance_patches, image.shape[:2])
         settings.validate()
     pipeline, plan_options = _animate_pipeline(args)
+    settings = _settings_for(pipeline, settings, args)
     size = (image.shape[1], image.shape[0])
     if args.flow_video and Path(args.flow_video).resolve() == Path(args.output).resolve():
         raise CinescapeError("--flow-video must differ from the output path")
@@ -204,6 +205,9 @@ def _run_animate_batch(args: argparse.Namespace) -> int:
     status 1 if any photo failed."""
     from ..batch import animate_many
 
+    if args.method == "deeplandscape":
+        raise CinescapeError("--method deeplandscape animates one photo at a time (batches: not yet)")
+
     per_photo = [flag for flag, given in (("--mask", args.mask), ("--arrows", args.arrows),
                                           ("--appearance-patches", args.appearance_patches),
                                           ("--flow-video", args.flow_video)) if given]
@@ -219,6 +223,21 @@ def _run_animate_batch(args: argparse.Namespace) -> int:
     print(f"cinescape: {len(result.done)} animated, {len(result.skipped)} already done, {len(result.failed)} failed "
           f"(manifest: {result.manifest})", file=sys.stderr)
     return 1 if result.failed else 0
+
+
+def _settings_for(pipeline, settings, args: argparse.Namespace):
+    """``settings`` (AnimationSettings, what AL and FGLA take) as the settings of ``pipeline``'s own class: for
+    DeepLandscape the loop's frames and seed (and ``--no-appearance``: no lighting change); AL's controls refused."""
+    from ..methods import method_of
+
+    if isinstance(settings, getattr(pipeline, "settings_class", type(settings))):
+        return settings   # AL, FGLA (and pipelines that declare no settings class of their own)
+    for flag, given in (("--mask", args.mask), ("--arrows", args.arrows), ("--appearance-patches",
+                        args.appearance_patches), ("--flow-video", args.flow_video), ("--motion-code", args.motion_code)):
+        if given:
+            raise CinescapeError(f"{flag} is not available with --method {method_of(pipeline)}")
+    return pipeline.settings(num_frames=settings.num_frames, seed=settings.seed,
+                             **({"lighting": 0.0} if not settings.appearance else {}))
 
 
 def _animate_pipeline(args: argparse.Namespace):
