@@ -40,7 +40,6 @@ settings. A worker whose caller dies (SIGKILL) abandons its item and exits.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import glob
 import hashlib
@@ -84,16 +83,14 @@ class PipelineSpec:
 def build_pipeline(spec: PipelineSpec):
     """(pipeline, extra ``plan`` arguments) for ``spec``: the ONE place a batch builds a pipeline.
 
-    It goes through the function ``cinescape animate`` uses for one photo (which loads the folder with
-    :func:`cinescape.methods.load_pipeline` and checks the method's options), so a batch item is animated exactly
-    as that command animates it.
+    It goes through the function ``cinescape animate`` uses for one photo
+    (:func:`cinescape.methods.select.pipeline_for`: the folder loaded with :func:`cinescape.methods.load_pipeline`,
+    the method's options checked), so a batch item is animated exactly as that command animates it.
     """
-    from .cli.animate import _animate_pipeline
+    from .methods.select import pipeline_for
 
-    args = argparse.Namespace(method=spec.method, model=spec.model, reference=list(spec.references),
-                              region_speed=list(spec.region_speeds), reference_region=list(spec.reference_regions),
-                              motion_code=spec.motion_code)
-    return _animate_pipeline(args)
+    return pipeline_for(spec.method, spec.model, references=spec.references, region_speeds=spec.region_speeds,
+                        reference_regions=spec.reference_regions, motion_code=spec.motion_code)
 
 
 def write_animation(pipeline, image, settings: AnimationSettings, output: str | os.PathLike, *, fps: float,

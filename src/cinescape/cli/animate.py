@@ -6,8 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import CinescapeError, OptionError
+from ..errors import CinescapeError
 from ..methods.al.pipeline import DEFAULT_LOOP_PERIOD
+from ..methods.select import parse_region_options  # noqa: F401  (cinescape.cli's public name)
 from .options import _float_at_least, _nonnegative_float, _positive_float, _positive_int
 
 EXAMPLES = """examples:
@@ -27,7 +28,9 @@ EXAMPLES = """examples:
 PARAMETER_FLAGS = {"num_frames": "--frames", "appearance=False": "--no-appearance",
                   "appearance_sequence='lstm'": "--appearance-sequence lstm", "arrows_mode='latent'": "--arrows-mode latent",
                   "arrows_mode='direct'": "--arrows-mode direct", "reference_regions": "--reference-region",
-                  "references": "--reference", "speeds": "--region-speed"}
+                  "references": "--reference", "speeds": "--region-speed",
+                   "region_speeds": "--region-speed", "motion_code": "--motion-code", "method='fgla'": "--method fgla",
+                   "method='al'": "--method al"}
 
 
 def add_parser(commands) -> None:
@@ -241,57 +244,9 @@ def _settings_for(pipeline, settings, args: argparse.Namespace):
 
 
 def _animate_pipeline(args: argparse.Namespace):
-    """The pipeline of ``--model`` (its pipeline.json names the class) or of the shipped model of ``--method``, and
-    the extra arguments of its ``plan``."""
-    from ..methods import SHIPPED_MODELS, load_pipeline, method_of
+    """The pipeline ``--method`` / ``--model`` ask for and the extra arguments of its ``plan``
+    (:func:`cinescape.methods.select.pipeline_for`)."""
+    from ..methods.select import pipeline_for
 
-    region_given = bool(args.reference or args.region_speed or args.reference_region)
-    if region_given and args.method == "al":
-        raise CinescapeError("--reference, --reference-region and --region-speed need --method fgla")
-    # the region options are checked before the model loads
-    references, speeds, regions = parse_region_options(args.reference, args.region_speed, args.reference_region)
-    pipeline = load_pipeline(args.model if args.model is not None else SHIPPED_MODELS[args.method or "al"])
-    method = method_of(pipeline)
-    if args.method is not None and method != args.method:
-        raise CinescapeError(f"--method {args.method}: {args.model} is a {method} model folder")
-    if method != "fgla":
-        if region_given:
-            raise CinescapeError("--reference, --reference-region and --region-speed need --method fgla")
-        return pipeline, {}
-    if args.motion_code is not None:
-        raise CinescapeError("--motion-code is for --method al; FGLA takes --reference GROUP=CLIP (or --seed)")
-    return pipeline, {"references": references, "speeds": speeds, "reference_regions": regions}
-
-
-def parse_region_options(references: list[str] = (), speeds: list[str] = (),
-                         regions: list[str] = ()) -> tuple[dict[str, str], dict[str, float], dict[str, str]]:
-    """``--reference GROUP=CLIP``, ``--region-speed GROUP=X`` and ``--reference-region GROUP=REGION`` lists ->
-    the ``references``, ``speeds`` and ``reference_regions`` dicts :meth:`~cinescape.methods.fgla.FGLAPipeline.plan` takes."""
-    from ..methods.fgla import parse_group
-    from ..segmentation import GROUP_NAMES
-
-    def split(text: str, flag: str) -> tuple[str, str]:
-        group, sep, value = text.partition("=")
-        if not sep or not value:
-            raise OptionError(f"{flag} takes GROUP=VALUE (e.g. sky=clouds.mp4), got {text!r}")
-        return GROUP_NAMES[parse_group(group)], value
-
-    def collect(texts: list[str], flag: str) -> dict[str, str]:
-        values: dict[str, str] = {}
-        for text in texts:
-            group, value = split(text, flag)
-            if group in values:
-                raise OptionError(f"{flag} {group}= is given twice")
-            values[group] = value
-        return values
-
-    refs = collect(references, "--reference")
-    rates: dict[str, float] = {}
-    for text in speeds:
-        group, value = split(text, "--region-speed")
-        try:
-            rates[group] = float(value)
-        except ValueError:
-            raise OptionError(f"--region-speed {group}= takes a number, got {value!r}") from None
-    return refs, rates, collect(regions, "--reference-region")
-
+    return pipeline_for(args.method, args.model, references=args.reference, region_speeds=args.region_speed,
+                        reference_regions=args.reference_region, motion_code=args.motion_code)
