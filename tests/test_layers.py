@@ -206,3 +206,20 @@ def test_specks_of_the_automatic_mask_are_dropped_and_large_parts_kept():
     out = drop_specks(mask, 0.01)
     assert not out[70:].any()
     np.testing.assert_array_equal(out[:45], mask[:45])
+
+
+def test_the_global_grade_lifts_shadows_rather_than_crushing_them_to_black():
+    from cinescape.ops.render import TONE_QUANTILE
+
+    rng = np.random.default_rng(0)
+    small = rng.uniform(-1, 1, (40, 40, 3)).astype(np.float32)
+    maps = np.zeros((40, 40, 6), np.float32)
+    maps[..., :3], maps[..., 3:] = 0.1, -2.0        # a night: tanh(0.1 I - 2), dark and nearly flat
+    coefficients = guided_color_coefficients(maps, small, locality=0.0)       # slope floor 0.35 applies
+    graded = apply_local_affine_hwc(coefficients, small.copy())
+    assert np.allclose(coefficients[..., :3], 0.35)                            # the contrast floor holds
+    assert (graded < -1 - 1e-6).mean() <= TONE_QUANTILE + 1e-3                 # at most 1 % below black
+    assert graded.mean() < small.mean() - 0.5                                  # and it is still a night
+    # unlimited, the floor's slope around tanh's dark mean would have sent over a third of the frame below black
+    slope, offset = 0.35, np.tanh(0.1 * small - 2.0).mean() - 0.35 * small.mean()
+    assert (slope * small + offset < -1).mean() > 0.3

@@ -120,6 +120,10 @@ def color_transfer_hwc(maps: np.ndarray | torch.Tensor, image: np.ndarray) -> np
     return np.tanh(image, out=image)  # NumPy's tanh is about 4x faster than torch's on this CPU
 
 
+#: The global grade (``locality < 1``) may clip this fraction of a frame's darkest and of its brightest values.
+TONE_QUANTILE = 0.01
+
+
 def guided_color_coefficients(maps: np.ndarray, small: np.ndarray, *, radius: int = 2, eps: float = 4e-3,
                               min_slope: float = 0.35, locality: float = 1.0) -> np.ndarray:
     """AL's colour transfer at working size, re-expressed as a local affine map of the frame for guided
@@ -134,8 +138,9 @@ def guided_color_coefficients(maps: np.ndarray, small: np.ndarray, *, radius: in
         small: (h, w, 3) float32 working-size frame in [-1, 1] the maps were predicted for.
         radius, eps, min_slope: window radius in working-size pixels, ridge (squared [-1, 1] units), slope floor.
         locality: 1 keeps the local fit; 0 replaces it by one affine map per channel fitted over the whole frame
-            (a global colour grade, the same for sky and land); in between, ``global + locality * (local -
-            global)``.
+            (a global colour grade, the same for sky and land; its offset limited so that at most
+            :data:`TONE_QUANTILE` of the frame's values fall below black or above white); in between, ``global +
+            locality * (local - global)``.
 
     Returns:
         (h, w, 6) float32 coefficients ``[a, b]``.
@@ -157,7 +162,13 @@ def guided_color_coefficients(maps: np.ndarray, small: np.ndarray, *, radius: in
     mean_i, mean_p = small.mean((0, 1)), target.mean((0, 1))
     cov = ((small - mean_i) * (target - mean_p)).mean((0, 1))
     slope = np.maximum(cov / (small.var((0, 1)) + eps), min_slope)
-    overall = np.concatenate((slope, mean_p - slope * mean_i)).astype(np.float32)   # (6,): [a, b] per channel
+    offset = mean_p - slope * mean_i
+    # The grade keeps the frame's tones displayable: with the slope floor a dark (night) grade pushed a quarter of
+    # the frame below black, crushed to 0; the offset rises instead until only the darkest TONE_QUANTILE reach it
+    # (and the brightest likewise stop at white).
+    darkest, brightest = np.quantile(small.reshape(-1, 3), [TONE_QUANTILE, 1.0 - TONE_QUANTILE], axis=0)
+    offset = np.minimum(np.maximum(offset, -1.0 - slope * darkest), 1.0 - slope * brightest)
+    overall = np.concatenate((slope, offset)).astype(np.float32)   # (6,): [a, b] per channel
     return np.ascontiguousarray(overall + locality * (local - overall) * np.ones_like(maps), np.float32)
 
 
