@@ -45,7 +45,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from ...errors import CinescapeError, ModelLoadError, OptionError
+from ...errors import CinescapeError, OptionError
 from ...io import load_image
 from ...ops.loop import phased_schedule
 from .blend import guided_blend
@@ -165,13 +165,9 @@ class DeepLandscapePipeline:
     @classmethod
     def from_pretrained(cls, folder: str | os.PathLike | None = None) -> "DeepLandscapePipeline":
         folder = Path(folder) if folder is not None else DEFAULT_MODEL
-        spec_path = folder / PIPELINE_FILE
-        if not spec_path.is_file():
-            raise ModelLoadError(f"{folder} is not a DeepLandscape model folder: {PIPELINE_FILE} is missing")
-        try:
-            spec = json.loads(spec_path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ModelLoadError(f"corrupt {spec_path}: {exc}") from None
+        from ...models.base import read_folder_json
+
+        spec = read_folder_json(folder, PIPELINE_FILE)   # missing or corrupt: a one-line ModelLoadError
         sr = SuperResolution.from_pretrained(folder / "sr") if (folder / "sr").is_dir() else None
         return cls(DeepLandscapeGenerator.from_pretrained(folder / "generator"),
                    StyleEncoder.from_pretrained(folder / "encoder"),
