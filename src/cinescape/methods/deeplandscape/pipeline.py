@@ -47,6 +47,7 @@ from tqdm import tqdm
 
 from ...errors import CinescapeError, OptionError
 from ...io import load_image
+from ...models.base import atomic_write_bytes
 from ...ops.loop import phased_schedule
 from .blend import guided_blend
 from .encoder import LightingApproximator, StyleEncoder
@@ -183,7 +184,7 @@ class DeepLandscapePipeline:
             self.super_resolution.save_pretrained(folder / "sr", dtype=torch.float16)
         spec = {"pipeline_class": "deeplandscape.DeepLandscapePipeline", "method": "deeplandscape",
                 "defaults": self.defaults, **(extra or {})}
-        (folder / PIPELINE_FILE).write_text(json.dumps(spec, indent=2) + "\n")
+        atomic_write_bytes(folder / PIPELINE_FILE, (json.dumps(spec, indent=2) + "\n").encode())   # never half-written
         return folder
 
     # ------------------------------------------------------------------ settings and helpers
