@@ -139,6 +139,23 @@ def test_motion_below_the_horizon_is_mirrored():
     assert torch.allclose(out[0, 0, half + 2:], noise[0, 0, half:-2], atol=1e-12)  # reflections move down
 
 
+def test_motion_far_below_a_high_horizon_is_no_faster_than_the_top_row():
+    # Rows whose mirror image would lie above the frame move as the top row does (mirrored), not faster.
+    size = 32
+    x, y = _pixel_grid(size)
+    ramp = y[None, None].clone()                     # value = the row's own y: a warp's vertical shift is readable
+    horizon = -0.75
+    step = cloud_homography(270.0, 2 * 1 / size, horizon=horizon, perspective=0.3)   # top row: 1 px up
+    out = warp_homography(ramp, step, horizon=horizon, padding="border")
+    shift_px = (out - ramp)[0, 0] * size / 2         # out(p) = ramp(p + s): s in pixels, per row
+    edge = torch.tensor([[0.0, -1.0, 1.0]], dtype=torch.float64) @ torch.linalg.inv(step).T   # top edge, x = 0
+    edge_shift_px = ((edge[0, 1] / edge[0, 2]) + 1.0).item() * size / 2                   # closed form, pixels
+    assert 0.5 < edge_shift_px <= 1.0 + 1e-9           # up; the corners move 1 px, the middle of the edge less
+    assert shift_px[:, size // 2].abs().max() <= edge_shift_px + 1e-6       # no row moves faster
+    far = shift_px[size // 2:-1, size // 2]            # rows whose mirror lies above the top edge
+    assert torch.allclose(far, torch.full_like(far, -edge_shift_px), atol=1e-6)   # mirrored: as fast, downwards
+
+
 def test_homography_powers():
     step = cloud_homography(30.0, 0.05, horizon=0.2, perspective=0.3)
     assert torch.allclose(homography_power(step, 3), step @ step @ step, atol=1e-12)
