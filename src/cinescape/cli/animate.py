@@ -159,12 +159,17 @@ def _animate_settings(args: argparse.Namespace):
     resolve_settings`, read from the folder's pipeline.json before any weights load): AL and FGLA take every
     option; DeepLandscape the loop's frames and seed (``--no-appearance``: no lighting change), and AL's controls
     are refused in one line."""
-    from ..methods.select import model_folder, resolve_settings, settings_class_of
-    from ..methods.al.pipeline import AnimationSettings
+    from ..errors import ModelLoadError
     from ..methods import method_of, pipeline_class
+    from ..methods.al import CinemagraphPipeline
+    from ..methods.al.pipeline import AnimationSettings
+    from ..methods.select import model_folder, resolve_settings, settings_class_of
 
     folder = model_folder(args.method, args.model)
-    cls = pipeline_class(folder)
+    try:
+        cls = pipeline_class(folder)
+    except ModelLoadError:   # said when the model loads, after the method's own options are checked
+        cls = CinemagraphPipeline
     if issubclass(settings_class_of(cls), AnimationSettings):
         return resolve_settings(
             cls, num_frames=args.frames, loop=args.loop, loop_period=args.loop_period,
