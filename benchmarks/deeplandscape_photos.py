@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 import torch
 
-from cinescape.eval.metrics import LPIPS, psnr
+from cinescape.eval.metrics import LPIPS, inversion_quality
 from cinescape.eval.photos import find_photos, region_motion, resize_to_width, seam_ratio_uint8
 from cinescape.methods.deeplandscape import DeepLandscapePipeline
 
@@ -52,9 +52,11 @@ def main() -> None:
         animation = pipe.plan(small, num_frames=args.frames)
         inversion_s = time.time() - start
         inv = animation.inversion
-        rec = (inv.reconstruction().clamp(-1, 1) + 1) * 127.5
+        reconstruction = inv.reconstruction()
+        quality = inversion_quality(reconstruction, inv.target, lpips)   # the figures of `cinescape evaluate`
+        rec = (reconstruction.clamp(-1, 1) + 1) * 127.5
         target = (inv.target + 1) * 127.5
-        row = {"photo": photo_entry.name, "psnr": psnr(rec, target).item(), "lpips": lpips(rec, target).item(),
+        row = {"photo": photo_entry.name, "psnr": quality["inversion_psnr"], "lpips": quality["inversion_lpips"],
                "inversion_s": inversion_s, "perceptual": inv.perceptual}
         start = time.time()
         frames = list(animation.frames())

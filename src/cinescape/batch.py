@@ -17,6 +17,9 @@ format as for one photo, a pattern ending in ``/`` writes PNG frame folders. Eve
 temporary name and renamed when complete, so an interrupted run (Ctrl-C, SIGKILL, a crash) leaves only complete
 outputs; the next run deletes the temporary files the interrupted one left next to this batch's outputs.
 
+Methods: any method ``cinescape animate`` takes (``method`` / ``model``; AL, FGLA, DeepLandscape); the settings are
+that method's own settings object (:func:`cinescape.methods.select.resolve_settings`).
+
 Manifest: ``manifest.jsonl`` in the output folder (the pattern's part before its first field), one JSON line per
 attempted item: ``input``, ``output`` (relative to the manifest's folder), ``status`` ("done" or "failed"),
 ``error``, ``seconds``, ``seed``, ``settings`` and ``settings_hash``. The hash covers the settings, the frame rate,
@@ -72,7 +75,7 @@ _PER_PHOTO_FIELDS = ("mask", "arrows", "appearance_patches")
 class PipelineSpec:
     """Which pipeline to build (the ``cinescape animate`` options that choose it); the same for every item."""
 
-    method: str | None = None              # "al" or "fgla"; None: the model folder's own (shipped: al)
+    method: str | None = None              # "al", "fgla" or "deeplandscape"; None: the model folder's own (shipped: al)
     model: str | None = None               # model folder; None: the shipped model of the method
     references: tuple[str, ...] = ()       # fgla: "GROUP=CLIP" (as --reference)
     region_speeds: tuple[str, ...] = ()    # fgla: "GROUP=X" (as --region-speed)
@@ -93,7 +96,7 @@ def build_pipeline(spec: PipelineSpec):
                         reference_regions=spec.reference_regions, motion_code=spec.motion_code)
 
 
-def write_animation(pipeline, image, settings: AnimationSettings, output: str | os.PathLike, *, fps: float,
+def write_animation(pipeline, image, settings, output: str | os.PathLike, *, fps: float,
                     plan_options: dict | None = None, overwrite: bool = False, flow_video: str | None = None,
                     progress: bool = False, cancelled: Callable[[], bool] | None = None):
     """Animate ``image`` (uint8 (H, W, 3)) with ``pipeline`` into ``output`` (and the flow into ``flow_video``).
@@ -126,7 +129,7 @@ class _Job:
     """What every item shares, copied to each worker (immutable from the workers' side)."""
 
     spec: PipelineSpec
-    settings: AnimationSettings
+    settings: object             # the method's settings (AnimationSettings, DeepLandscapeSettings, ...)
     fps: float
     threads: int | None          # torch/OpenCV threads of a worker (None: leave the process's settings)
     manifest: str | None         # where a worker records its items (None: the caller records them)
@@ -266,8 +269,9 @@ def _model_fingerprint(model: str | None) -> list:
             for p in sorted(folder.rglob("*")) if p.is_file()]
 
 
-def settings_record(settings: AnimationSettings, fps: float, spec: PipelineSpec) -> dict:
-    """The batch's settings as JSON (recorded with every item)."""
+def settings_record(settings, fps: float, spec: PipelineSpec) -> dict:
+    """The batch's settings as JSON (recorded with every item): the pipeline spec (method, model), the frame
+    rate and the method's settings (per-photo ones left out)."""
     fields = {name: value for name, value in dataclasses.asdict(settings).items() if name not in _PER_PHOTO_FIELDS}
     return {**dataclasses.asdict(spec), "fps": fps, **fields}
 
@@ -398,7 +402,7 @@ def _default_threads(workers: int) -> int:
 # --------------------------------------------------------------------------------------------- the API
 
 def animate_many(inputs: str | os.PathLike | Iterable[str | os.PathLike], output: str | os.PathLike,
-                 settings: AnimationSettings | None = None, *, fps: float = 20.0, method: str | None = None,
+                 settings=None, *, fps: float = 20.0, method: str | None = None,
                  model: str | os.PathLike | None = None, references: Sequence[str] = (),
                  region_speeds: Sequence[str] = (), reference_regions: Sequence[str] = (), workers: int = 1,
                  backend: str = "local", ray_address: str | None = None, threads_per_worker: int | None = None,
@@ -407,7 +411,9 @@ def animate_many(inputs: str | os.PathLike | Iterable[str | os.PathLike], output
 
     ``inputs``: a folder, a path or glob pattern, or a list of them. ``output``: a folder (``"loops/"``) or a
     name pattern (``"loops/{stem}.gif"``). ``settings`` / ``overrides``: :class:`AnimationSettings` (fields by
-    name as keyword arguments; no per-photo ``mask``, ``arrows`` or ``appearance_patches``). ``method``,
+    name as keyword arguments; no per-photo ``mask``, ``arrows`` or ``appearance_patches``), or for another method
+    its own settings (:func:`~cinescape.methods.select.resolve_settings`, e.g. ``method="deeplandscape",
+    finetune_steps=50``; None: the method's defaults). ``method``,
     ``model`` and the fgla options as ``cinescape animate``. ``workers``: processes (``backend="local"``) or Ray
     actors (``backend="ray"``, on ``ray_address`` or a local Ray), each loading the models once.
 
@@ -415,9 +421,10 @@ def animate_many(inputs: str | os.PathLike | Iterable[str | os.PathLike], output
     :class:`CinescapeError` for what stops the whole batch: bad settings or output pattern, a model that cannot
     load, a folder another batch is writing into.
     """
-    settings = dataclasses.replace(settings or AnimationSettings(), **overrides)
-    settings.validate()
-    given = [name for name in _PER_PHOTO_FIELDS if getattr(settings, name) is not None]
+    from .methods.select import model_folder, resolve_settings
+
+    settings = resolve_settings(model_folder(method, model), settings, **overrides)
+    given = [name for name in _PER_PHOTO_FIELDS if getattr(settings, name, None) is not None]
     if given:
         raise OptionError(f"{given[0]} is drawn for one photo; animate such photos one at a time")
     if backend not in BACKENDS:
@@ -429,7 +436,8 @@ def animate_many(inputs: str | os.PathLike | Iterable[str | os.PathLike], output
     spec = PipelineSpec(method=method, model=None if model is None else os.path.abspath(os.fspath(model)),
                         references=tuple(references), region_speeds=tuple(region_speeds),
                         reference_regions=tuple(reference_regions),
-                        motion_code=None if settings.motion_code is None else str(settings.motion_code))
+                        motion_code=None if getattr(settings, "motion_code", None) is None
+                        else str(settings.motion_code))
     items = expand_inputs(inputs)
     if not items:
         raise OptionError(f"no photos in {os.fspath(inputs) if isinstance(inputs, (str, os.PathLike)) else inputs}"

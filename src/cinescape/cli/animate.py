@@ -155,18 +155,36 @@ def add_parser(commands) -> None:
 
 
 def _animate_settings(args: argparse.Namespace):
+    """The settings object of the method ``--method`` / ``--model`` name (:func:`cinescape.methods.select.
+    resolve_settings`, read from the folder's pipeline.json before any weights load): AL and FGLA take every
+    option; DeepLandscape the loop's frames and seed (``--no-appearance``: no lighting change), and AL's controls
+    are refused in one line."""
+    from ..errors import ModelLoadError
+    from ..methods import method_of, pipeline_class
+    from ..methods.al import CinemagraphPipeline
     from ..methods.al.pipeline import AnimationSettings
+    from ..methods.select import model_folder, resolve_settings, settings_class_of
 
-    settings = AnimationSettings(num_frames=args.frames, loop=args.loop, loop_period=args.loop_period,
-                                 appearance_locality=args.appearance_locality, seed=args.seed, motion_code=args.motion_code,
-                                 appearance_code=args.appearance_code, motion_speed=args.motion_speed,
-                                 appearance_speed=args.appearance_speed, appearance=not args.no_appearance,
-                                 working_size=args.working_size, mode=args.mode, auto_mask=args.auto_mask,
-                                 arrows_mode=args.arrows_mode, control_steps=args.control_steps,
-                                 time_of_day=args.time_of_day, appearance_sequence=args.appearance_sequence,
-                                 appearance_stride=args.appearance_stride)
-    settings.validate()
-    return settings
+    folder = model_folder(args.method, args.model)
+    try:
+        cls = pipeline_class(folder)
+    except ModelLoadError:   # said when the model loads, after the method's own options are checked
+        cls = CinemagraphPipeline
+    if issubclass(settings_class_of(cls), AnimationSettings):
+        return resolve_settings(
+            cls, num_frames=args.frames, loop=args.loop, loop_period=args.loop_period,
+            appearance_locality=args.appearance_locality, seed=args.seed, motion_code=args.motion_code,
+            appearance_code=args.appearance_code, motion_speed=args.motion_speed,
+            appearance_speed=args.appearance_speed, appearance=not args.no_appearance,
+            working_size=args.working_size, mode=args.mode, auto_mask=args.auto_mask, arrows_mode=args.arrows_mode,
+            control_steps=args.control_steps, time_of_day=args.time_of_day,
+            appearance_sequence=args.appearance_sequence, appearance_stride=args.appearance_stride)
+    for flag, given in (("--mask", args.mask), ("--arrows", args.arrows), ("--appearance-patches",
+                        args.appearance_patches), ("--flow-video", args.flow_video), ("--motion-code", args.motion_code)):
+        if given:
+            raise CinescapeError(f"{flag} is not available with --method {method_of(cls)}")
+    return resolve_settings(folder, num_frames=args.frames, seed=args.seed,
+                            **({"lighting": 0.0} if args.no_appearance else {}))
 
 
 def run_animate(args: argparse.Namespace) -> int:
@@ -191,7 +209,6 @@ def run_animate(args: argparse.Namespace) -> int:
         settings.appearance_patches = load_patches(args.appearance_patches, image.shape[:2])
         settings.validate()
     pipeline, plan_options = _animate_pipeline(args)
-    settings = _settings_for(pipeline, settings, args)
     size = (image.shape[1], image.shape[0])
     if args.flow_video and Path(args.flow_video).resolve() == Path(args.output).resolve():
         raise CinescapeError("--flow-video must differ from the output path")
@@ -208,9 +225,6 @@ def _run_animate_batch(args: argparse.Namespace) -> int:
     status 1 if any photo failed."""
     from ..batch import animate_many
 
-    if args.method == "deeplandscape":
-        raise CinescapeError("--method deeplandscape animates one photo at a time (batches: not yet)")
-
     per_photo = [flag for flag, given in (("--mask", args.mask), ("--arrows", args.arrows),
                                           ("--appearance-patches", args.appearance_patches),
                                           ("--flow-video", args.flow_video)) if given]
@@ -226,21 +240,6 @@ def _run_animate_batch(args: argparse.Namespace) -> int:
     print(f"cinescape: {len(result.done)} animated, {len(result.skipped)} already done, {len(result.failed)} failed "
           f"(manifest: {result.manifest})", file=sys.stderr)
     return 1 if result.failed else 0
-
-
-def _settings_for(pipeline, settings, args: argparse.Namespace):
-    """``settings`` (AnimationSettings, what AL and FGLA take) as the settings of ``pipeline``'s own class: for
-    DeepLandscape the loop's frames and seed (and ``--no-appearance``: no lighting change); AL's controls refused."""
-    from ..methods import method_of
-
-    if isinstance(settings, getattr(pipeline, "settings_class", type(settings))):
-        return settings   # AL, FGLA (and pipelines that declare no settings class of their own)
-    for flag, given in (("--mask", args.mask), ("--arrows", args.arrows), ("--appearance-patches",
-                        args.appearance_patches), ("--flow-video", args.flow_video), ("--motion-code", args.motion_code)):
-        if given:
-            raise CinescapeError(f"{flag} is not available with --method {method_of(pipeline)}")
-    return pipeline.settings(num_frames=settings.num_frames, seed=settings.seed,
-                             **({"lighting": 0.0} if not settings.appearance else {}))
 
 
 def _animate_pipeline(args: argparse.Namespace):

@@ -26,12 +26,15 @@ def add_parsers(commands) -> None:
                     "does and measure the loops against the photo (patch coherence, colour-normalised coherence, "
                     "fluid/static motion in DIR/masks/NAME.png hand masks, sharpness, loop seam, seconds); "
                     "writes metrics.json, metrics.md, metrics.csv and sheets/ (contact sheets) into --out. "
-                    "Photo methods take settings: NAME:KEY=VALUE,... with AnimationSettings fields, e.g. "
-                    "default:mode=eulerian,loop=symmetric or default:appearance=false.",
+                    "Models take settings: NAME:KEY=VALUE,... with their method's settings fields, e.g. "
+                    "default:mode=eulerian,loop=symmetric, default:appearance=false or "
+                    "deeplandscape:finetune_steps=50 (DeepLandscape rows add the inversion's PSNR and LPIPS).",
         epilog="examples:\n"
                "  cinescape evaluate --data ../shared/data/motion/skytimelapse128 --method static shift default\n"
                "  cinescape evaluate --data clip_folder/ --cut --frames 32 --size 256 --out eval/\n"
                "  cinescape evaluate --synthetic 8 --method static shift runs/motion/model\n"
+               "  cinescape evaluate --data ../shared/data/motion/skytimelapse128 --validation-only --max-clips 2 "
+               "--size 128 --samples 1 --method static default deeplandscape\n"
                "  cinescape evaluate --photos ../shared/data/photos --only-masked --method static shift default "
                "default:mode=eulerian,loop=symmetric --out eval_photos/\n")
     evaluate.add_argument("--data", default=None, metavar="DIR",
@@ -42,9 +45,10 @@ def add_parsers(commands) -> None:
     evaluate.add_argument("--synthetic", type=int, default=0, metavar="N",
                           help="also evaluate N procedural clips (exact flow: adds the EPE metric)")
     evaluate.add_argument("--method", nargs="+", default=["static", "shift", "default"], metavar="NAME",
-                          help="static, shift, real (the clip itself), default (shipped model), a model folder or "
-                               "fgla:DIR (an FGLA model folder) (default: static shift default); with --photos "
-                               "also fgla (the shipped FGLA model) and settings NAME:KEY=VALUE,... (no real)")
+                          help="static, shift, real (the clip itself), default (shipped model), fgla, deeplandscape "
+                               "(the shipped FGLA / DeepLandscape models), a model folder or fgla:DIR (an FGLA model "
+                               "folder) (default: static shift default); models take settings NAME:KEY=VALUE,... of "
+                               "their method (e.g. deeplandscape:finetune_steps=50); with --photos no real")
     evaluate.add_argument("--frames", type=_positive_int, default=None,
                           help="frames per clip, input included (default 32), or per photo loop (default 60)")
     evaluate.add_argument("--size", type=_positive_int, default=256,
@@ -98,8 +102,9 @@ def add_parsers(commands) -> None:
 
     bench = commands.add_parser(
         "bench", help="time each stage of animate and measure peak memory",
-        description="Wall time per stage (load, motion, loop, appearance, encode) and peak memory of animating "
-                    "the procedural demo photo at each size and loop mode; each run in a fresh process.")
+        description="Wall time per stage (load, motion, loop, appearance, encode; DeepLandscape: load, inversion, "
+                    "render, encode) and peak memory of animating the procedural demo photo at each size and loop "
+                    "mode; each run in a fresh process.")
     bench.add_argument("--sizes", nargs="+", default=["512x288", "1024x576", "1920x1080", "3840x2160"], metavar="WxH")
     bench.add_argument("--frames", type=_positive_int, default=60, help="frames per video (default 60)")
     bench.add_argument("--loop", nargs="+", choices=["phased", "crossfade", "symmetric", "none"], default=["phased", "none"],
@@ -113,6 +118,9 @@ def add_parsers(commands) -> None:
     bench.add_argument("--repeat", type=_positive_int, default=1, metavar="N",
                        help="run each configuration N times and report the medians (default 1)")
     bench.add_argument("--model", default=None, metavar="DIR", help="model folder (default: the shipped model)")
+    bench.add_argument("--method", choices=["al", "fgla", "deeplandscape"], default=None,
+                       help="the shipped model of this method (default al; with --model the folder must be of it); "
+                            "deeplandscape: one row per size with stages load, inversion, render, encode")
     bench.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
     bench.add_argument("--json", default="bench.json", metavar="PATH", help="write the rows here (default bench.json)")
     bench.add_argument("--same-process", action="store_true",
@@ -205,7 +213,7 @@ def run_bench(args: argparse.Namespace) -> None:
     result = bench(sizes, frames=args.frames, loops=tuple(args.loop), appearance=appearance, model=args.model,
                        threads=args.threads, isolate=not args.same_process, progress=not args.quiet,
                        modes=tuple(args.mode), appearance_strides=tuple(args.appearance_stride),
-                       repeats=args.repeat)
+                       repeats=args.repeat, method=args.method)
     print(format_bench_table(result))
     path = write_bench(result, args.json)
     if not args.quiet:

@@ -24,7 +24,11 @@ def add_parser(commands) -> None:
 
 
 def run_serve(args: argparse.Namespace) -> None:
-    from ..web import INSTALL_HINT, missing_web_packages
+    from ..methods import pipeline_class
+    from ..methods.select import model_folder
+    from ..web import INSTALL_HINT, check_web_pipeline, missing_web_packages
+
+    check_web_pipeline(pipeline_class(model_folder(model=args.model)))  # before loading anything (pipeline.json)
 
     missing = missing_web_packages()
     if missing:

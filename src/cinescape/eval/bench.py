@@ -3,7 +3,10 @@
 Stages (seconds): ``load`` (model from disk and photo decoding), ``motion`` (flow prediction and accumulation at
 working size: recurrent, AL Algorithm 1, or eulerian, one prediction integrated), ``loop`` (full-resolution warps
 and loop blends), ``appearance``
-(colour-map prediction and transfer), ``encode`` (H.264 MP4 writing). Memory: the peak resident set size
+(colour-map prediction and transfer), ``encode`` (H.264 MP4 writing). DeepLandscape (``method="deeplandscape"``)
+has its own stages: ``load``, ``inversion`` (its ``plan``: the fluid mask at the photo's size, latent optimisation
+and generator fine-tuning), ``render`` (noise warps, synthesis, super-resolution, blending; frames without their
+encoding) and ``encode``. Memory: the peak resident set size
 of the process (``peak_rss_mb``) and its size after the model is loaded (``rss_loaded_mb``), so their
 difference is what animating costs.
 
@@ -32,12 +35,15 @@ import torch
 from ..errors import OptionError
 from ..models.base import atomic_write_bytes
 
-__all__ = ["BENCH_SIZES", "BenchConfig", "bench_one", "run_bench", "format_bench_table", "parse_size"]
+__all__ = ["BENCH_SIZES", "COLUMNS", "DEEPLANDSCAPE_COLUMNS", "BenchConfig", "bench_one", "run_bench", "format_bench_table", "parse_size"]
 
 #: Input sizes (width, height) of the issue: 288p to 4K, 16:9.
 BENCH_SIZES = ((512, 288), (1024, 576), (1920, 1080), (3840, 2160))
 COLUMNS = ("size", "loop", "appearance", "frames", "mode", "stride", "load_s", "motion_s", "loop_s", "appearance_s",
            "encode_s", "total_s", "s_per_frame", "rss_loaded_mb", "peak_rss_mb")
+#: The columns of a DeepLandscape row (its stages differ: see the module docstring).
+DEEPLANDSCAPE_COLUMNS = ("size", "method", "frames", "load_s", "inversion_s", "render_s", "encode_s", "total_s",
+                         "s_per_frame", "rss_loaded_mb", "peak_rss_mb")
 
 
 @dataclass
@@ -52,6 +58,7 @@ class BenchConfig:
     threads: int = 0           # torch threads (0 = torch's default)
     mode: str = "eulerian"     # motion mode: "eulerian" or "recurrent"
     appearance_stride: int = 1  # colour maps predicted every k-th frame
+    method: str | None = None  # "al", "fgla", "deeplandscape"; None: the model folder's own (shipped: al)
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -90,16 +97,19 @@ def bench_one(config: BenchConfig) -> dict:
     """Time one configuration in this process; returns one table row."""
     from ..io.image import load_image
     from ..io.video import VideoWriter
-    from ..methods import load_pipeline
-    from ..methods.al import AnimationSettings
+    from ..methods import load_pipeline, method_of
+    from ..methods.select import model_folder, resolve_settings
 
     if config.threads:
         torch.set_num_threads(config.threads)
-    settings = AnimationSettings(num_frames=config.frames, loop=config.loop, appearance=config.appearance,
-                                 mode=config.mode, appearance_stride=config.appearance_stride)
+    folder = model_folder(config.method, config.model)
     started = time.perf_counter()
-    pipeline = load_pipeline(config.model)
+    pipeline = load_pipeline(folder)
     photo = load_image(config.photo)
+    if method_of(pipeline) == "deeplandscape":
+        return _bench_deeplandscape(pipeline, photo, config, time.perf_counter() - started)
+    settings = resolve_settings(pipeline, num_frames=config.frames, loop=config.loop, appearance=config.appearance,
+                                mode=config.mode, appearance_stride=config.appearance_stride)
     load = time.perf_counter() - started
     loaded_rss = _current_rss_mb()
     with tempfile.TemporaryDirectory(prefix="cinescape-bench-") as tmp:
@@ -122,15 +132,49 @@ def bench_one(config: BenchConfig) -> dict:
             "rss_loaded_mb": loaded_rss, "peak_rss_mb": _rss_mb()}
 
 
+def _bench_deeplandscape(pipeline, photo, config: BenchConfig, load: float) -> dict:
+    """One DeepLandscape row: inversion (its ``plan``), rendering and encoding timed apart."""
+    from ..io.video import VideoWriter
+    from ..methods.select import resolve_settings
+
+    settings = resolve_settings(pipeline, num_frames=config.frames)
+    loaded_rss = _current_rss_mb()
+    with tempfile.TemporaryDirectory(prefix="cinescape-bench-") as tmp:
+        started = time.perf_counter()
+        animation = pipeline.plan(photo, settings)
+        inversion = time.perf_counter() - started
+        render = encode = 0.0
+        with VideoWriter(Path(tmp) / "bench.mp4", fps=20, size=(config.width, config.height)) as writer:
+            frames = animation.frames()
+            while True:
+                t = time.perf_counter()
+                frame = next(frames, None)
+                render += time.perf_counter() - t
+                if frame is None:
+                    break
+                t = time.perf_counter()
+                writer.write(frame)
+                encode += time.perf_counter() - t
+            t = time.perf_counter()
+        encode += time.perf_counter() - t  # flushing and closing the file
+    animate = inversion + render + encode
+    return {"size": f"{config.width}x{config.height}", "method": "deeplandscape", "frames": config.frames,
+            "load_s": load, "inversion_s": inversion, "render_s": render, "encode_s": encode,
+            "total_s": load + animate, "s_per_frame": animate / config.frames, "rss_loaded_mb": loaded_rss,
+            "peak_rss_mb": _rss_mb()}
+
+
 def run_bench(sizes=BENCH_SIZES, *, frames: int = 60, loops=("phased", "none"), appearance=(True,),
               model: str | None = None, threads: int = 0, isolate: bool = True, progress: bool = True,
-              modes=("eulerian",), appearance_strides=(1,), repeats: int = 1) -> dict:
+              modes=("eulerian",), appearance_strides=(1,), repeats: int = 1, method: str | None = None) -> dict:
     """Benchmark every (size, motion mode, loop mode, appearance, appearance stride) combination; returns
     ``{"machine", "settings", "rows"}``.
 
     ``isolate``: run each configuration in a fresh process (honest peak memory; costs an interpreter start).
     ``repeats``: run each configuration this many times and report the median of every column (timings on a
-    shared machine vary by 10-20 % from run to run).
+    shared machine vary by 10-20 % from run to run). ``method``: the shipped model of ``"al"``, ``"fgla"`` or
+    ``"deeplandscape"`` (with ``model``: the folder must be of it); DeepLandscape has no loop, mode, appearance or
+    stride variants: one row per size, its own stages.
     """
     if not 1 <= repeats <= 100:
         raise OptionError(f"repeats must be between 1 and 100, got {repeats}")
@@ -138,23 +182,31 @@ def run_bench(sizes=BENCH_SIZES, *, frames: int = 60, loops=("phased", "none"), 
         raise OptionError(f"frames must be between 2 and 10000, got {frames}")
     from ..data.synthetic import generate_landscape_photo
     from ..io.image import save_image
-    from ..methods import load_pipeline
+    from ..methods import method_of, pipeline_class
+    from ..methods.select import model_folder
 
-    load_pipeline(model)  # a bad model folder fails here, before any photo is rendered
+    folder = model_folder(method, model)
+    cls = pipeline_class(folder)   # a bad model folder fails here, before any photo is rendered
+    actual = method_of(cls)
+    if method is not None and actual != method:
+        raise OptionError(f"model {model} is a {actual} model folder, not {method}")
+    if actual == "deeplandscape":   # one configuration per size: no loop, mode, appearance or stride variants
+        loops, appearance, modes, appearance_strides = ("phased",), (True,), ("eulerian",), (1,)
     with tempfile.TemporaryDirectory(prefix="cinescape-bench-") as tmp:
         configs = []
         for width, height in sizes:
             photo = Path(tmp) / f"photo_{width}x{height}.png"
             save_image(generate_landscape_photo(height, width, seed=3), photo)
-            configs += [BenchConfig(width, height, str(photo), frames, loop, app, model, threads, mode, stride)
+            configs += [BenchConfig(width, height, str(photo), frames, loop, app, model, threads, mode, stride, actual)
                         for mode in modes for loop in loops for app in appearance
                         for stride in (appearance_strides if app else (1,))]
         rows = [_median_row([_run_config(config, isolate, progress) for _ in range(repeats)]) for config in configs]
     machine = {"processor": platform.processor() or platform.machine(), "cpus": multiprocessing.cpu_count(),
                "torch": torch.__version__, "torch_threads": threads or torch.get_num_threads(),
                "python": platform.python_version()}
-    return {"machine": machine, "settings": {"frames": frames, "model": model or "default", "isolated": isolate,
-                                             "repeats": repeats}, "rows": rows}
+    return {"machine": machine, "settings": {"frames": frames, "model": model or method or "default",
+                                             "method": actual, "isolated": isolate, "repeats": repeats},
+            "rows": rows}
 
 
 def _median_row(runs: list[dict]) -> dict:
@@ -165,9 +217,10 @@ def _median_row(runs: list[dict]) -> dict:
 
 def _run_config(config: BenchConfig, isolate: bool, progress: bool) -> dict:
     if progress:
-        print(f"bench {config.width}x{config.height} mode={config.mode} loop={config.loop} "
-              f"appearance={config.appearance} stride={config.appearance_stride} ...",
-              file=sys.stderr, flush=True)
+        variant = ("method=deeplandscape" if config.method == "deeplandscape" else
+                   f"mode={config.mode} loop={config.loop} appearance={config.appearance} "
+                   f"stride={config.appearance_stride}")
+        print(f"bench {config.width}x{config.height} {variant} ...", file=sys.stderr, flush=True)
     if not isolate:
         return bench_one(config)
     # spawn, not fork: a forked child would inherit this process's peak RSS and torch state.
@@ -182,10 +235,11 @@ def format_bench_table(result: dict) -> str:
     header = (f"cinescape bench: {m['processor']}, {m['cpus']} CPUs, {m['torch_threads']} torch threads, "
               f"torch {m['torch']}; model {result['settings']['model']}"
               + (f"; medians of {result['settings']['repeats']} runs" if result["settings"].get("repeats", 1) > 1 else ""))
+    columns = DEEPLANDSCAPE_COLUMNS if result["settings"].get("method") == "deeplandscape" else COLUMNS
     lines = [header, "",
-             "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+             "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for row in result["rows"]:
-        cells = [f"{row[k]:.2f}" if isinstance(row[k], float) else str(row[k]) for k in COLUMNS]
+        cells = [f"{row[k]:.2f}" if isinstance(row[k], float) else str(row[k]) for k in columns]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

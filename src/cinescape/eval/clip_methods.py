@@ -25,10 +25,13 @@ __all__ = ["Generated", "Method", "StaticMethod", "ShiftMethod", "RealMethod", "
 @dataclass
 class Generated:
     """A generated video: uint8 (N, H, W, 3) frames and, if the method knows them, its (N, 2, H, W)
-    backward flows in pixels (``flows[n]`` maps frame n to frame n - 1; ``flows[0] = 0``)."""
+    backward flows in pixels (``flows[n]`` maps frame n to frame n - 1; ``flows[0] = 0``) and, for a GAN
+    inversion (DeepLandscape), the (reconstruction, target) pair at the generator's resolution, (1, 3, R, R) in
+    [-1, 1] (:func:`cinescape.eval.metrics.inversion_quality`)."""
 
     frames: np.ndarray
     flows: torch.Tensor | None = None
+    inversion: tuple[torch.Tensor, torch.Tensor] | None = None
 
 
 class Method:
@@ -38,6 +41,7 @@ class Method:
 
     name = "method"
     stochastic = False
+    note: str | None = None      # how the method departs from the protocol (reported once)
 
     def generate(self, clip: EvalClip, seed: int) -> Generated:
         raise NotImplementedError
@@ -85,55 +89,83 @@ class RealMethod(Method):
 
 
 class PipelineMethod(Method):
-    """A cinescape model (``CinemagraphPipeline``); the seed picks its motion (and appearance) codes.
+    """A cinescape model (AL's ``CinemagraphPipeline``, FGLA, DeepLandscape); the seed picks its motion (and
+    appearance) codes, or DeepLandscape's motion direction.
 
-    It animates the clip's native frame 0 as ``cinescape animate`` would: the default
+    It animates the clip's native frame 0 as ``cinescape animate`` would: AL and FGLA with the default
     :class:`~cinescape.methods.al.AnimationSettings` except ``num_frames``, ``seed``, ``loop``, ``appearance`` and,
-    when given (not None), ``mode`` and ``auto_mask``; its frames are then prepared like the real frames."""
+    when given (not None), ``mode`` and ``auto_mask``; other methods with their own settings
+    (:func:`~cinescape.methods.select.resolve_settings`): ``num_frames``, ``seed`` and, without ``appearance``,
+    ``lighting=0`` where the method has it (DeepLandscape always loops, its own way). ``overrides`` (a method
+    spec's ``KEY=VALUE`` settings) win over all of these. Its frames are then prepared like the real frames."""
 
     stochastic = True
 
     def __init__(self, pipeline, name: str, loop: str = "none", appearance: bool = False, mode: str | None = None,
-                 auto_mask: str | None = None):
+                 auto_mask: str | None = None, overrides: dict | None = None):
         self.pipeline, self.name, self.loop, self.appearance, self.mode = pipeline, name, loop, appearance, mode
         self.auto_mask = auto_mask
+        self.overrides = dict(overrides or {})
+        if not self._animation_settings_class():
+            self.note = (f"{name}: the method's own loop (not loop={loop}), motion only unless appearance; no flows "
+                         "(no EPE); inversion PSNR / LPIPS at the generator's resolution")
+
+    def _animation_settings_class(self) -> bool:
+        from ..methods.al import AnimationSettings
+        from ..methods.select import settings_class_of
+
+        return self.pipeline is None or issubclass(settings_class_of(self.pipeline), AnimationSettings)
 
     def animation_settings(self, num_frames: int, seed: int):
-        """The :class:`~cinescape.methods.al.AnimationSettings` of one run: the CLI's defaults plus the protocol's."""
-        from dataclasses import replace
+        """The settings of one run: the CLI's defaults plus the protocol's (class docstring)."""
+        from dataclasses import fields, replace
 
         from ..methods.al import AnimationSettings
+        from ..methods.select import resolve_settings, settings_class_of
 
+        if not self._animation_settings_class():
+            own = {"num_frames": num_frames, "seed": seed}
+            if not self.appearance and "lighting" in {f.name for f in fields(settings_class_of(self.pipeline))}:
+                own["lighting"] = 0.0
+            return resolve_settings(self.pipeline, **{**own, **self.overrides})
         overrides = {"num_frames": num_frames, "seed": seed, "loop": self.loop, "appearance": self.appearance}
         overrides.update({k: v for k, v in (("mode", self.mode), ("auto_mask", self.auto_mask)) if v is not None})
-        return replace(AnimationSettings(), **overrides)
+        return replace(AnimationSettings(), **{**overrides, **self.overrides})
 
     def generate(self, clip: EvalClip, seed: int) -> Generated:
         animation = self.pipeline.plan(clip.input, self.animation_settings(len(clip.frames), seed))
         frames = clip.prepare(list(animation.frames()))
         flows = None
-        if self.loop == "none":  # with a looping mode frames are blends: no single flow explains them
+        if self.loop == "none" and hasattr(animation, "steps"):  # a looping mode's frames are blends: no flow
             flows = clip.prepare_flows(animation.steps)
-        return Generated(frames, flows)
+        inversion = getattr(animation, "inversion", None)
+        pair = None if inversion is None else (inversion.reconstruction(), inversion.target)
+        return Generated(frames, flows, pair)
 
 
 def resolve_method(name: str | Method, settings: EvalSettings) -> Method:
-    """``static`` / ``shift`` / ``real`` / ``default`` or ``fgla`` (a shipped model) / a model folder (``fgla:DIR``
-    also accepted) -> a :class:`Method`; a model folder's pipeline.json says which pipeline loads it."""
+    """``static`` / ``shift`` / ``real`` / ``default``, ``fgla`` or ``deeplandscape`` (a shipped model) / a model
+    folder (``fgla:DIR`` also accepted), a model optionally with settings ``NAME:KEY=VALUE,...`` (its method's
+    settings class, :func:`cinescape.eval.photo_methods.parse_method_spec`, e.g. ``deeplandscape:finetune_steps=50``)
+    -> a :class:`Method`; a model folder's pipeline.json says which pipeline loads it."""
     if isinstance(name, Method):
         return name
-    if name == "static":
+    from .photo_methods import parse_method_spec
+
+    spec = parse_method_spec(name, baselines=("static", "shift", "real"))
+    if spec.base == "static":
         return StaticMethod()
-    if name == "shift":
+    if spec.base == "shift":
         return ShiftMethod(settings.shift_speed)
-    if name == "real":
+    if spec.base == "real":
         return RealMethod()
     from ..methods import SHIPPED_MODELS, load_pipeline
 
-    folder = name[len("fgla:"):] if name.startswith("fgla:") else name
+    folder = spec.base[len("fgla:"):] if spec.base.startswith("fgla:") else spec.base
     if folder in SHIPPED_MODELS or Path(folder).expanduser().is_dir():
         # FGLA: each seed picks a latent per semantic group from the model's per-group codebook
         return PipelineMethod(load_pipeline(folder or "fgla"), name, settings.loop, settings.appearance, settings.mode,
-                              settings.auto_mask)
-    raise OptionError(f"unknown method {name!r}: use static, shift, real, default, a model folder or fgla:DIR")
+                              settings.auto_mask, spec.overrides)
+    raise OptionError(f"unknown method {spec.base!r}: use static, shift, real, default, fgla, deeplandscape, a model "
+                      "folder or fgla:DIR, optionally with :KEY=VALUE,... settings")
 

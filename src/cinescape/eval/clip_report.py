@@ -47,6 +47,11 @@ METRICS: dict[str, MetricInfo] = {
                                  "frames vs generated frame n (DeepLandscape protocol); NOT FID"),
     "fid": MetricInfo("FID", "lower", "{:.2f}", "FID (Inception-v3 pool3), real first frames vs generated frame n"),
     "fvd": MetricInfo("FVD", "lower", "{:.1f}", "Fréchet video distance (I3D logits), real vs generated videos"),
+    "inversion_psnr": MetricInfo("Inversion PSNR", "higher", "{:.2f}",
+                                 "PSNR (dB) of the GAN inversion's reconstruction vs frame 0 resized to the "
+                                 "generator's resolution (DeepLandscape)"),
+    "inversion_lpips": MetricInfo("Inversion LPIPS", "lower", "{:.4f}", "LPIPS-SqueezeNet of the same pair "
+                                  "(DeepLandscape)"),
 }
 # Per-frame curves (plotted); the rest are one figure per video or per set.
 PER_FRAME = ("psnr_static", "ssim_static", "lpips_input", "lpips_real", "rmse_real", "ssim_dl", "lpips_dl", "epe")

@@ -18,8 +18,10 @@ Protocol (FGLA Sec. 4, DeepLandscape Sec. 5, AL Fig. 10). For each test clip:
 
 Methods: ``static`` (the input repeated: wins every static-consistency metric and scores 0 motion),
 ``shift`` (the whole image translated at ``shift_speed`` px/frame in a seeded direction), ``real``
-(the real clip itself, a reference), ``default`` (the shipped model), any model folder and ``fgla:DIR``
-(an FGLA model folder, :mod:`cinescape.methods.fgla`; each seed picks a latent per semantic group from its codebook).
+(the real clip itself, a reference), ``default`` (the shipped model), ``fgla``, ``deeplandscape`` (the shipped
+models of those methods; DeepLandscape rows add the inversion's PSNR / LPIPS, its loop is its own), any model folder
+and ``fgla:DIR`` (an FGLA model folder, :mod:`cinescape.methods.fgla`; each seed picks a latent per semantic group
+from its codebook); models take settings as ``NAME:KEY=VALUE,...``.
 
 Layout: the methods are in :mod:`cinescape.eval.clip_methods`, the metric table and the report files in
 :mod:`cinescape.eval.clip_report` (both importable from here too); this module prepares the clips and runs the
@@ -347,6 +349,8 @@ def _frame_metrics(nets: _Networks, clip: EvalClip, state: _ClipState, gen: Gene
         "motion_ratio": M.motion_ratio(gen.frames, clip.frames, state.moving, real_flows=state.real_flows),
         "seam_ratio": M.seam_ratio(x),
     }
+    if gen.inversion is not None:
+        scalars.update(M.inversion_quality(*gen.inversion, nets.lpips))
     extra = {"pooled": pooled}
     if nets.inception is not None:
         extra["inception"] = nets.inception_features(x)
@@ -371,8 +375,8 @@ def _summarise_clip(samples: list[dict]) -> tuple[dict, dict]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns (frame 0 of EPE) stay NaN
             curves[key] = np.nanmean(np.stack(runs), axis=0)
-    for key in ("motion_ratio", "seam_ratio"):
-        figures[key] = M.nanmean([s["scalars"][key] for s in samples])
+    for key in dict.fromkeys(k for s in samples for k in s["scalars"]):   # motion, seam (, inversion) in order
+        figures[key] = M.nanmean([s["scalars"].get(key, math.nan) for s in samples])
     return figures, curves
 
 
@@ -396,6 +400,7 @@ def evaluate(settings: EvalSettings, methods: list[str | Method] | None = None, 
     if len(set(labels)) != len(labels):
         raise OptionError(f"the entries of methods must differ, got {labels}")
     clips, notes = load_clips(settings, progress=progress)
+    notes += [m.note for m in resolved if m.note]
     nets = _Networks(settings, lpips)
 
     results = {m.name: {"clips": {}, "curves": [], "pooled": [], "inception": [], "i3d": []} for m in resolved}

@@ -54,6 +54,7 @@ __all__ = [
     "frechet_distance",
     "frechet_distance_from_features",
     "nanmean",
+    "inversion_quality",
 ]
 
 #: PSNR of identical images would be infinite; it is capped here so averages stay finite (the cap
@@ -366,3 +367,31 @@ def nanmean(values) -> float:
     array = np.asarray(values, dtype=np.float64).ravel()
     array = array[np.isfinite(array)]
     return float(array.mean()) if array.size else math.nan
+
+
+# ------------------------------------------------------------------------------------- GAN inversion
+
+
+def inversion_quality(reconstruction: torch.Tensor, target: torch.Tensor, lpips: LPIPS | None = None) -> dict:
+    """How well a GAN inversion reproduces its photo: PSNR (dB, :func:`psnr`) and LPIPS-SqueezeNet of the
+    reconstruction against the target, at the generator's resolution.
+
+    ``reconstruction``, ``target``: (1, 3, R, R) in the generator's range [-1, 1] (clamped there), e.g. a
+    DeepLandscape inversion's ``reconstruction()`` and ``target`` (the photo resized to R×R); mapped to the pixel
+    scale by ``(x + 1) * 127.5`` without rounding. ``lpips``: the network (None: LPIPS is NaN).
+    Returns ``{"inversion_psnr": float, "inversion_lpips": float}``.
+
+    Example:
+        >>> target = torch.zeros(1, 3, 8, 8)
+        >>> round(inversion_quality(target + 0.02, target)["inversion_psnr"], 4)   # 20 log10(2 / 0.02)
+        40.0
+    """
+    def pixels(x: torch.Tensor) -> torch.Tensor:
+        return (x.detach().float().clamp(-1, 1) + 1) * 127.5
+
+    rec, tgt = pixels(reconstruction), pixels(target)
+    quality = {"inversion_psnr": float(psnr(rec, tgt).mean()), "inversion_lpips": math.nan}
+    if lpips is not None:
+        with torch.no_grad():
+            quality["inversion_lpips"] = float(lpips(rec, tgt).mean())
+    return quality

@@ -20,15 +20,15 @@ from ..errors import OptionError
 if TYPE_CHECKING:
     from .photos import PhotoEvalSettings
 
-__all__ = ["MethodSpec", "parse_method_spec", "PhotoMethod", "StaticPhotoMethod", "ShiftPhotoMethod",
+__all__ = ["MethodSpec", "parse_method_spec", "settings_class_for", "PhotoMethod", "StaticPhotoMethod", "ShiftPhotoMethod",
            "PipelinePhotoMethod", "resolve_photo_method", "shift_frame"]
 
 
 @dataclass(frozen=True)
 class MethodSpec:
     """A parsed ``--method`` entry: ``label`` (the text as given, the report's name), ``base`` (``static``,
-    ``shift``, ``default``, ``fgla``, ``fgla:DIR`` or a model folder) and ``overrides`` (AnimationSettings
-    fields, parsed to their types)."""
+    ``shift``, ``default``, ``fgla``, ``deeplandscape``, ``fgla:DIR`` or a model folder) and ``overrides``
+    (fields of that method's settings class, parsed to their types)."""
 
     label: str
     base: str
@@ -41,9 +41,29 @@ _SETTINGS_START = re.compile(r":(?=[A-Za-z_][A-Za-z0-9_-]*=)")
 _TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
 
 
-def _setting_parsers() -> dict[str, tuple[str, callable]]:
-    """AnimationSettings field -> (its annotation, a parser of a spec value to the field's type)."""
+def settings_class_for(base: str) -> type:
+    """The settings class of a method spec's ``base``: a shipped model's name or a model folder (its pipeline.json
+    says the class; nothing else is read), ``fgla:DIR`` and anything else: AL's AnimationSettings (FGLA takes
+    them too; a folder that does not load fails when it is loaded)."""
+    from ..errors import ModelLoadError
+    from ..methods import SHIPPED_MODELS, pipeline_class
     from ..methods.al import AnimationSettings
+    from ..methods.select import settings_class_of
+
+    if base in SHIPPED_MODELS or (not base.startswith("fgla:") and Path(base).expanduser().is_dir()):
+        try:
+            return settings_class_of(pipeline_class(SHIPPED_MODELS.get(base, base)))
+        except ModelLoadError:
+            return AnimationSettings
+    return AnimationSettings
+
+
+def _setting_parsers(settings_class: type | None = None) -> dict[str, tuple[str, callable]]:
+    """``settings_class`` (default AnimationSettings) field -> (its annotation, a parser of a spec value to the
+    field's type)."""
+    from ..methods.al import AnimationSettings
+
+    settings_class = settings_class or AnimationSettings
 
     def parse_bool(text: str) -> bool:
         if text.lower() in _TRUE:
@@ -56,7 +76,7 @@ def _setting_parsers() -> dict[str, tuple[str, callable]]:
         return lambda text: None if text.lower() == "none" else parse(text)
 
     parsers = {}
-    for f in dataclasses.fields(AnimationSettings):
+    for f in dataclasses.fields(settings_class):
         kinds = {part.strip() for part in str(f.type).split("|")}
         if kinds == {"bool"}:
             parse = parse_bool
@@ -70,18 +90,19 @@ def _setting_parsers() -> dict[str, tuple[str, callable]]:
     return parsers
 
 
-def parse_method_spec(text: str) -> MethodSpec:
+def parse_method_spec(text: str, baselines: tuple[str, ...] = ("static", "shift")) -> MethodSpec:
     """``NAME[:KEY=VALUE[,KEY=VALUE...]]`` -> :class:`MethodSpec`.
 
-    KEY is an :class:`~cinescape.pipeline.AnimationSettings` field (``-`` may stand for ``_``, as in the CLI's
+    KEY is a field of the method's settings class (:func:`settings_class_for`: AL's and FGLA's
+    :class:`~cinescape.methods.al.AnimationSettings`, DeepLandscape's ``DeepLandscapeSettings``, e.g.
+    ``deeplandscape:finetune_steps=50``) (``-`` may stand for ``_``, as in the CLI's
     options: ``auto-mask=sky``); VALUE is parsed to the field's type: ``true``/``false`` (also yes/no, on/off,
     1/0) for booleans, numbers, ``none`` for an optional number, text otherwise (``auto_mask=none`` is the
     text "none": no automatic mask). A comma inside a value is kept when the next piece holds no ``=``:
-    ``time_of_day=day,sunset,night,mode=eulerian``. No quoting is needed in a shell. ``static`` and ``shift``
+    ``time_of_day=day,sunset,night,mode=eulerian``. No quoting is needed in a shell. The ``baselines``
     take no settings. Raises :class:`~cinescape.errors.OptionError` (one line) for an unknown key, a bad
-    value, or settings :meth:`AnimationSettings.validate` refuses.
+    value, or settings the class's ``validate()`` refuses.
     """
-    from ..methods.al import AnimationSettings
 
     text = text.strip()
     match = _SETTINGS_START.search(text)
@@ -90,7 +111,7 @@ def parse_method_spec(text: str) -> MethodSpec:
         raise OptionError(f"methods entry {text!r}: give a method name before the settings")
     if not match:
         return MethodSpec(text, base)
-    if base in ("static", "shift"):
+    if base in baselines:
         raise OptionError(f"methods entry {text!r}: the {base} baseline takes no settings (shift_speed: the shift's speed)")
     pieces: list[str] = []
     for piece in settings_text.split(","):
@@ -98,7 +119,8 @@ def parse_method_spec(text: str) -> MethodSpec:
             pieces.append(piece)
         else:
             pieces[-1] += "," + piece
-    parsers = _setting_parsers()
+    settings_class = settings_class_for(base)
+    parsers = _setting_parsers(settings_class)
     overrides: dict = {}
     for piece in pieces:
         key, _, value = piece.partition("=")
@@ -114,7 +136,7 @@ def parse_method_spec(text: str) -> MethodSpec:
         except ValueError:
             raise OptionError(f"methods entry {text!r}: '{key}={value}' is not a valid {annotation}") from None
     try:
-        AnimationSettings(**overrides).validate()
+        settings_class(**overrides).validate()
     except OptionError as exc:
         # the settings' own names quoted, as the user typed them in the spec (not the CLI's options)
         message = re.sub(rf"\b({'|'.join(map(re.escape, overrides))})\b", r"'\1'", str(exc))
@@ -186,27 +208,37 @@ class ShiftPhotoMethod(PhotoMethod):
 
 
 class PipelinePhotoMethod(PhotoMethod):
-    """A cinescape model through the public API: ``pipeline.plan(image, AnimationSettings(...)).frames()``
-    with AnimationSettings' defaults (those of ``cinescape animate``), ``num_frames``, ``seed`` and the spec's
-    overrides (which win over ``num_frames`` and ``seed``)."""
+    """A cinescape model through the public API: ``pipeline.plan(image, settings).frames()`` with the settings of
+    the model's method (:func:`~cinescape.methods.select.resolve_settings`: its defaults, those of ``cinescape
+    animate``), ``num_frames``, ``seed`` and the spec's overrides (which win over ``num_frames`` and ``seed``).
+    After :meth:`frames`, ``inversion`` holds the latest loop's GAN inversion (DeepLandscape; None for the
+    others), whose quality the report measures."""
 
     def __init__(self, pipeline, label: str, overrides: dict | None = None):
         self.pipeline, self.label, self.overrides = pipeline, label, dict(overrides or {})
+        self.inversion = None
 
     def settings(self, num_frames: int, seed: int):
         from ..methods.al import AnimationSettings
+        from ..methods.select import resolve_settings, settings_class_of
 
-        return AnimationSettings(**{"num_frames": num_frames, "seed": seed, **self.overrides})
+        fields = {"num_frames": num_frames, "seed": seed, **self.overrides}
+        if issubclass(settings_class_of(self.pipeline), AnimationSettings):
+            return AnimationSettings(**fields)
+        return resolve_settings(self.pipeline, **fields)
 
     def frames(self, image: np.ndarray, num_frames: int, seed: int) -> Iterator[np.ndarray]:
-        yield from self.pipeline.plan(image, self.settings(num_frames, seed)).frames()
+        animation = self.pipeline.plan(image, self.settings(num_frames, seed))
+        self.inversion = getattr(animation, "inversion", None)
+        yield from animation.frames()
 
     def describe(self, num_frames: int, seed: int) -> dict:
-        """Every AnimationSettings field with a plain value (``auto_mask`` None: the model's default, shown as
+        """Every settings field with a plain value (AL ``auto_mask`` None: the model's default, shown as
         ``"model default: ..."``)."""
-        values = {k: v for k, v in asdict(self.settings(num_frames, seed)).items()
+        settings = self.settings(num_frames, seed)
+        values = {k: v for k, v in asdict(settings).items()
                   if v is None or isinstance(v, (str, int, float, bool))}
-        if values.get("auto_mask") is None:
+        if "auto_mask" in values and values["auto_mask"] is None:
             values["auto_mask"] = f"model default: {self.pipeline.defaults.get('auto_mask', 'none')}"
         return {"model": type(self.pipeline).__name__, **values}
 
@@ -226,8 +258,8 @@ def resolve_photo_method(spec: MethodSpec, settings: PhotoEvalSettings, pipeline
         if folder in SHIPPED_MODELS or Path(folder).expanduser().is_dir():
             pipelines[spec.base] = load_pipeline(folder or "fgla")
         else:
-            raise OptionError(f"unknown method {spec.base!r}: use static, shift, default, fgla, fgla:DIR or a "
-                              "model folder, optionally with :KEY=VALUE,... settings")
+            raise OptionError(f"unknown method {spec.base!r}: use static, shift, default, fgla, deeplandscape, "
+                              "fgla:DIR or a model folder, optionally with :KEY=VALUE,... settings")
     method = PipelinePhotoMethod(pipelines[spec.base], spec.label, spec.overrides)
     return method
 

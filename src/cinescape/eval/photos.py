@@ -14,8 +14,9 @@ the photo). The *moving region* of a photo is its mask > 0.5, or the whole frame
 Methods (:func:`parse_method_spec`): ``static`` (the photo repeated), ``shift`` (the whole photo drifting
 rigidly, :class:`ShiftPhotoMethod`), and models with optional setting overrides,
 ``NAME[:KEY=VALUE[,KEY=VALUE...]]`` with NAME ``default`` (the shipped model), ``fgla`` (the shipped FGLA
-model), ``fgla:DIR`` or a model folder, e.g. ``default:mode=eulerian,loop=symmetric`` or
-``default:appearance=false``.
+model), ``deeplandscape`` (the shipped DeepLandscape model, settings of ``DeepLandscapeSettings``, e.g.
+``deeplandscape:finetune_steps=50``), ``fgla:DIR`` or a model folder, e.g. ``default:mode=eulerian,loop=symmetric``
+or ``default:appearance=false``.
 
 Metrics, per photo and method (conventions: uint8 (H, W, 3) RGB frames; distances on the 0-255 scale;
 "width W" means resized with ``cv2.INTER_AREA`` to width ``min(W, photo width)``, height in proportion):
@@ -40,6 +41,9 @@ Metrics, per photo and method (conventions: uint8 (H, W, 3) RGB frames; distance
 * **seam** (→1): :func:`cinescape.eval.metrics.seam_ratio` of the frames at width :data:`FLOW_WIDTH`: the
   last -> first step over the mean step (NaN for a still video).
 * **seconds**: wall time to generate the frames (model loading excluded).
+* **inversion PSNR / LPIPS** (DeepLandscape rows only): :func:`cinescape.eval.metrics.inversion_quality` of the
+  inversion's reconstruction against the photo resized to the generator's R×R (dB ↑; LPIPS-SqueezeNet ↓, n/a
+  without its weights). Columns appear only when a row has them.
 
 Contact sheets (``OUT/sheets/NAME__METHOD.png``): the photo and :data:`SHEET_FRAMES` frames spread over the
 loop (top row), the measured region and each frame's ``|frame - photo|`` heat map (bottom row), at
@@ -201,7 +205,14 @@ PHOTO_METRICS: dict[str, MetricInfo] = {
                              f"last->first step over the mean step at {FLOW_WIDTH} px width (1 = seamless; "
                              "undefined for a still video)"),
     "seconds": MetricInfo("Seconds", "lower", "{:.1f}", "wall time to generate the frames (models loaded)"),
+    "inversion_psnr": MetricInfo("Inversion PSNR", "higher", "{:.2f}",
+                                 "PSNR (dB) of the GAN inversion's reconstruction vs the photo at the generator's "
+                                 "resolution (DeepLandscape)"),
+    "inversion_lpips": MetricInfo("Inversion LPIPS", "lower", "{:.4f}",
+                                  "LPIPS-SqueezeNet of the same pair (DeepLandscape)"),
 }
+#: Figures only some methods have: their columns are shown only when a row has a value.
+OPTIONAL_PHOTO_METRICS = ("inversion_psnr", "inversion_lpips")
 
 
 @dataclass
@@ -277,7 +288,7 @@ def _render(method: PhotoMethod, reference: _PhotoReference, num_frames: int, se
 
 
 def _measure(reference: _PhotoReference, samples: _LoopSamples, stride: int) -> dict[str, float]:
-    """The figures of one photo x method."""
+    """The figures of one photo x method (the inversion's are added by :func:`evaluate_photos`)."""
     frames = [samples.coherence_frames[i] for i in sorted(samples.coherence_frames)]
     normalised = [match_colour_statistics(f, reference.compare) for f in frames]
     figures = {
@@ -295,12 +306,14 @@ def _measure(reference: _PhotoReference, samples: _LoopSamples, stride: int) -> 
 
 
 def evaluate_photos(settings: PhotoEvalSettings, methods: list[str] | None = None, *, out: str | Path | None = None,
-                    progress: bool = True, command: str | None = None) -> dict:
+                    progress: bool = True, command: str | None = None, lpips: M.LPIPS | None = None) -> dict:
     """Animate every photo with every method and measure the loops; returns the report (``metrics.json``).
 
     ``methods``: method specs (:func:`parse_method_spec`); default static, shift, default. ``out``: where the
     contact sheets go (``out/sheets/NAME__METHOD.png``, each written as soon as it is made, through a
-    temporary file); None (or ``settings.sheets`` False) makes none."""
+    temporary file); None (or ``settings.sheets`` False) makes none. ``lpips``: the network of the inversion
+    LPIPS (DeepLandscape rows; None: the pretrained one, loaded when such a row comes, or n/a without its
+    weights)."""
     settings.validate()
     specs = [parse_method_spec(m) for m in (methods or DEFAULT_PHOTO_METHODS)]
     labels = [s.label for s in specs]
@@ -317,6 +330,7 @@ def evaluate_photos(settings: PhotoEvalSettings, methods: list[str] | None = Non
     sheets: list[str] = []
     make_sheets = settings.sheets and out is not None
     backends = set()
+    notes: list[str] = []
     started = time.perf_counter()
     bar = tqdm(total=len(photos) * len(resolved), desc="evaluating photos", unit="run", disable=not progress)
     for photo in photos:
@@ -327,6 +341,12 @@ def evaluate_photos(settings: PhotoEvalSettings, methods: list[str] | None = Non
             bar.set_postfix_str(f"{photo.name} / {method.label}")
             samples = _render(method, reference, settings.frames, settings.seed, make_sheets)
             figures = _measure(reference, samples, settings.patch_stride)
+            inversion = getattr(method, "inversion", None)
+            if inversion is not None:
+                if lpips is None:
+                    lpips = _inversion_lpips(notes)
+                figures.update(M.inversion_quality(inversion.reconstruction(), inversion.target,
+                                                         None if lpips is False else lpips))
             results[method.label][photo.name] = figures
             if make_sheets:
                 path = Path(out).expanduser() / "sheets" / _sheet_name(photo.name, method.label)
@@ -338,7 +358,8 @@ def evaluate_photos(settings: PhotoEvalSettings, methods: list[str] | None = Non
     report_methods = {}
     for label in labels:
         per_photo = results[label]
-        summary = {key: M.nanmean([figures[key] for figures in per_photo.values()]) for key in PHOTO_METRICS}
+        summary = {key: M.nanmean([figures.get(key, math.nan) for figures in per_photo.values()])
+                   for key in PHOTO_METRICS}
         report_methods[label] = {"summary": summary, "photos": per_photo,
                                  "settings": descriptions[label]}
     return {
@@ -348,11 +369,22 @@ def evaluate_photos(settings: PhotoEvalSettings, methods: list[str] | None = Non
                    for p in photos},
         "notes": [f"nearest-patch search: {', '.join(sorted(backends))}",
                   f"wall time {time.perf_counter() - started:.1f} s for {len(photos)} photos x "
-                  f"{len(resolved)} methods"],
+                  f"{len(resolved)} methods", *notes],
         "metrics": {k: asdict(v) for k, v in PHOTO_METRICS.items()},
         "methods": report_methods,
         "sheets": sheets,
     }
+
+
+def _inversion_lpips(notes: list[str]):
+    """The pretrained LPIPS for the inversion figures, or False (with a note) without its weights."""
+    from ..errors import ModelLoadError
+
+    try:
+        return M.LPIPS(pretrained=True)
+    except ModelLoadError as exc:
+        notes.append(f"inversion LPIPS unavailable: {exc}")
+        return False
 
 
 # ------------------------------------------------------------------------------------------ contact sheets
@@ -416,11 +448,20 @@ def _format(key: str, value) -> str:
     return PHOTO_METRICS[key].fmt.format(value)
 
 
+def _photo_columns(report: dict) -> list[str]:
+    """The metrics shown: all, but :data:`OPTIONAL_PHOTO_METRICS` only where some row has a value."""
+    def has_value(key: str) -> bool:
+        return any(isinstance(figures.get(key), (int, float)) and math.isfinite(figures[key])
+                   for entry in report["methods"].values() for figures in entry["photos"].values())
+
+    return [k for k in PHOTO_METRICS if k not in OPTIONAL_PHOTO_METRICS or has_value(k)]
+
+
 def format_photo_table(report: dict) -> str:
     """Markdown table: one row per method x photo and an average row (**mean**) per method; arrows: ↓ lower
     is better, ↑ higher, →1 closest to 1 (motion: more is livelier, not better in itself)."""
     arrows = {"higher": "", "lower": " ↓", "1": " →1"}
-    keys = list(PHOTO_METRICS)
+    keys = _photo_columns(report)
     lines = ["| Method | Photo | " + " | ".join(PHOTO_METRICS[k].label + arrows[PHOTO_METRICS[k].better]
                                                for k in keys) + " |",
              "|---|---|" + "---:|" * len(keys)]
@@ -443,12 +484,13 @@ def _photo_markdown(report: dict) -> str:
               f"at {s['shift_angle']:g}°, bilinear, borders reflected. Coherence query patches at stride "
               f"{s['patch_stride']} (rows and columns). Means run over the photos where a figure exists.", "",
               format_photo_table(report), "", "| Metric | What it measures |", "|---|---|"]
-    lines += [f"| {PHOTO_METRICS[k].label} | {PHOTO_METRICS[k].description} |" for k in PHOTO_METRICS]
+    lines += [f"| {PHOTO_METRICS[k].label} | {PHOTO_METRICS[k].description} |" for k in _photo_columns(report)]
     lines += ["", "Method settings:", ""]
     for label, entry in report["methods"].items():
         shown = {k: v for k, v in entry.get("settings", {}).items()
                  if k in ("model", "loop", "loop_period", "mode", "appearance", "auto_mask", "motion_speed",
-                          "speed_px_per_frame", "angle_degrees", "border")}
+                          "speed_px_per_frame", "angle_degrees", "border", "latent_steps", "finetune_steps",
+                          "speed", "period", "lighting", "use_mask")}
         lines.append(f"- {label}: " + (", ".join(f"{k} {v}" for k, v in shown.items()) or "the photo repeated"))
     if report["notes"]:
         lines += ["", "Notes:", ""] + [f"- {note}" for note in report["notes"]]
@@ -456,7 +498,7 @@ def _photo_markdown(report: dict) -> str:
 
 
 def _photo_csv(report: dict) -> str:
-    keys = list(PHOTO_METRICS)
+    keys = _photo_columns(report)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["method", "photo"] + keys)

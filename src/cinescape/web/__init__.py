@@ -32,6 +32,21 @@ def missing_web_packages() -> list[str]:
     return [package for module, package in WEB_PACKAGES.items() if importlib.util.find_spec(module) is None]
 
 
+def check_web_pipeline(pipeline) -> None:
+    """Refuse, in one line (:class:`~cinescape.errors.CinescapeError`), a pipeline (instance or class) the page
+    cannot drive: the page's controls are AL's settings (masks, arrows, codes, loop), which AL and FGLA take;
+    DeepLandscape takes its own settings and inverts each photo for tens of seconds, and the page has no method
+    choice yet."""
+    from ..errors import CinescapeError
+    from ..methods import method_of
+    from ..methods.al.pipeline import AnimationSettings
+    from ..methods.select import settings_class_of
+
+    if not issubclass(settings_class_of(pipeline), AnimationSettings):
+        raise CinescapeError(f"the web page animates AL and FGLA models only, not {method_of(pipeline)} (no method "
+                             f"choice on the page yet); use cinescape animate --method {method_of(pipeline)}")
+
+
 def create_app(*args, **kwargs):
     """The FastAPI application (see :func:`cinescape.web.app.create_app`); needs the ``web`` extra."""
     from .app import create_app as _create_app
@@ -39,4 +54,4 @@ def create_app(*args, **kwargs):
     return _create_app(*args, **kwargs)
 
 
-__all__ = ["INSTALL_HINT", "WEB_PACKAGES", "create_app", "missing_web_packages"]
+__all__ = ["INSTALL_HINT", "WEB_PACKAGES", "check_web_pipeline", "create_app", "missing_web_packages"]

@@ -127,6 +127,9 @@ class RenderService:
 
     def __init__(self, pipeline, *, root: str | Path | None = None, limits: ServiceLimits = ServiceLimits(),
                  render_limits: RenderLimits = RenderLimits(), clock=time.monotonic):
+        from . import check_web_pipeline
+
+        check_web_pipeline(pipeline)   # a DeepLandscape model: one line, before any thread or folder
         self.pipeline = pipeline
         self.limits = limits
         self.render_limits = render_limits
