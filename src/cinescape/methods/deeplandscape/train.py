@@ -150,7 +150,7 @@ class DeepLandscapeTrainConfig:
     def validate(self) -> None:
         """One-line :class:`~cinescape.errors.OptionError` naming the first field out of range."""
         if not self.data and not self.synthetic:
-            raise OptionError("give training data: data (clips, folders of clips or .npz archives) and/or "
+            raise OptionError("nothing to train on: give data (clips, folders of clips or .npz archives) and/or "
                               "synthetic (a count)")
         if self.resolution < 8 or self.resolution & (self.resolution - 1):
             raise OptionError(f"resolution must be a power of two >= 8, got {self.resolution}")
@@ -182,8 +182,8 @@ class DeepLandscapeTrainConfig:
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise OptionError(f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
         if self.time_budget and self.encoder_seconds + self.lighting_seconds >= self.time_budget:
-            raise OptionError(f"time_budget ({self.time_budget} s) must exceed encoder_seconds + lighting_seconds "
-                              f"({self.encoder_seconds + self.lighting_seconds} s)")
+            raise OptionError(f"time_budget ({self.time_budget} s) must exceed encoder_seconds "
+                              f"({self.encoder_seconds} s) + lighting_seconds ({self.lighting_seconds} s)")
 
 
 # Config fields that shape a network: a checkpoint resumes only with the same values.
