@@ -155,7 +155,7 @@ def plot_log(log_csv: str | Path, png: str | Path, *, title: str = "") -> Path |
     rows_count = -(-len(curves) // cols)
     fig, axes = plt.subplots(rows_count, cols, figsize=(4 * cols, 2.6 * rows_count), dpi=100, squeeze=False)
     for ax, (name, points) in zip(axes.flat, curves.items()):
-        ax.plot(*zip(*points), lw=1)
+        ax.plot(*zip(*points), lw=1, marker="." if len(points) < 50 else None)   # a lone point shows too
         ax.set_title(name, fontsize=9)
         ax.set_xlabel("step", fontsize=8)
         ax.tick_params(labelsize=7)
