@@ -241,63 +241,7 @@ def test_pipeline_settings_name_the_parameter():
 
 
 # ----------------------------------------------------------------------------------------------- training
-
-def _tiny_train_config(tmp_path, **overrides):
-    import numpy as np
-
-    from cinescape.methods.deeplandscape.train import TrainConfig
-
-    rng = np.random.default_rng(0)
-    frames = rng.integers(0, 256, (10, 16, 16, 3), dtype=np.uint8)
-    np.savez(tmp_path / "frames.npz", frames=frames, clip=np.array([0, 0, 0, 1, 1, 2, 2, 2, 3, 4]))
-    return TrainConfig(data=str(tmp_path / "frames.npz"), out_dir=str(tmp_path / "run"), generator=TINY,
-                       d_channel_base=128, d_channel_max=16, batch_size=4, r1_every=2, log_every=1,
-                       encoder_batch_size=4, checkpoint_every=1, **overrides)
-
-
-def test_training_runs_all_phases_and_resumes(tmp_path):
-    import csv
-
-    from cinescape.methods.deeplandscape.generator import DeepLandscapeGenerator
-    from cinescape.methods.deeplandscape.train import train
-
-    config = _tiny_train_config(tmp_path, max_steps=2, encoder_steps=2, lighting_steps=2)
-    first = train(config)
-    assert (first.step, first.encoder_step, first.lighting_step) == (2, 2, 2)
-    config.max_steps, config.encoder_steps = 3, 3
-    resumed = train(config, resume=True)
-    assert (resumed.step, resumed.encoder_step, resumed.lighting_step) == (3, 3, 2)
-    rows = list(csv.DictReader(open(tmp_path / "run" / "log.csv")))
-    assert [r["phase"] for r in rows].count("gan") == 3  # the resumed run appended its one GAN step
-    exported = DeepLandscapeGenerator.from_pretrained(tmp_path / "run" / "export" / "generator")
-    assert exported.config == TINY
-
-
-def test_pairs_come_from_one_clip_and_crop_identity():
-    import numpy as np
-
-    from cinescape.methods.deeplandscape.augment import crop_resize, diff_augment
-    from cinescape.methods.deeplandscape.train import FrameData
-
-    x = torch.rand(3, 6, 8, 8) * 2 - 1
-    assert torch.allclose(crop_resize(x, torch.ones(3), torch.zeros(3, 2)), x, atol=1e-5)
-    # one draw per sample: both frames of a pair get the same augmentation
-    pair = torch.cat((x[:, :3], x[:, :3]), dim=1)
-    out = diff_augment(pair, generator=torch.Generator().manual_seed(0))
-    assert torch.equal(out[:, :3], out[:, 3:])
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as folder:
-        frames = np.zeros((6, 16, 16, 3), np.uint8)
-        frames[:, 0, 0, 0] = [10, 11, 12, 20, 21, 30]  # value // 10 is the clip
-        np.savez(f"{folder}/f.npz", frames=frames, clip=np.array([1, 1, 1, 2, 2, 3]))
-        data = FrameData(f"{folder}/f.npz", 16, torch.device("cpu"))
-        a, b = data.pairs(64, torch.Generator().manual_seed(0))
-        va = ((a + 1) * 127.5).round()[:, 0].amax(dim=(1, 2))
-        vb = ((b + 1) * 127.5).round()[:, 0].amax(dim=(1, 2))
-        assert torch.equal(va // 10, vb // 10) and not torch.equal(va, vb) and (va != vb).all()
-        assert set((va // 10).tolist()) <= {1, 2}  # the one-frame clip 3 never forms a pair
-
+# `cinescape train deeplandscape`, frame archives, DiffAugment and pair sampling: tests/test_deeplandscape_training.py
 
 def test_entry_point_reports_bad_input_in_one_line(tmp_path, capsys):
     from cinescape.methods.deeplandscape.__main__ import main

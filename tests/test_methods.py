@@ -154,10 +154,11 @@ def test_train_options_of_the_cli_are_config_fields():
     from cinescape.cli import TRAIN_OPTION_FIELDS, build_parser
     from cinescape.methods.al.train import TrainConfig
     from cinescape.methods.al.velocity import VelocityTrainConfig
+    from cinescape.methods.deeplandscape.train import DeepLandscapeTrainConfig
     from cinescape.methods.fgla.train import FGLATrainConfig
 
     fields = set().union(*({f.name for f in dataclasses.fields(c)}
-                           for c in (TrainConfig, VelocityTrainConfig, FGLATrainConfig)))
+                           for c in (TrainConfig, VelocityTrainConfig, FGLATrainConfig, DeepLandscapeTrainConfig)))
     train = build_parser()._subparsers._group_actions[0].choices["train"]
     for action in train._actions:
         if action.dest in ("help", "kind", "resume", "export"):

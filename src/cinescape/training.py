@@ -9,7 +9,12 @@ A run folder ``OUT`` holds:
   and whatever the trainer adds (e.g. ``clip_names``, ``common_fields``). Checkpoints of earlier versions (AL runs
   without ``kind``, velocity runs with ``student``/``optimiser``) are read by :func:`load_checkpoint`;
 * ``OUT/log.csv`` (:class:`RunLog`): the step, the seconds since the run (re)started and the step's figures;
-* ``OUT/model/`` the exported model, ``OUT/snapshots/step_N/`` exports every ``snapshot_every`` steps.
+* ``OUT/model/`` the exported model, ``OUT/snapshots/step_N/`` exports every ``snapshot_every`` steps;
+* ``OUT/log.png`` (:func:`plot_log`) where the trainer plots its log (DeepLandscape does).
+
+DeepLandscape (``kind`` ``"deeplandscape"``: several networks, optimisers and phases) runs its own loop in
+:mod:`cinescape.methods.deeplandscape.train` from the same pieces: :func:`save_checkpoint`, :func:`check_resumable`,
+:class:`RunLog`, :class:`Distributed` (:meth:`Distributed.average_gradients`) and :func:`training_settings`.
 
 Usage (a trainer)::
 
@@ -96,19 +101,22 @@ def load_checkpoint(path: str | Path, kind: str | tuple[str, ...] | None = None)
 
 class RunLog:
     """A run's ``log.csv``, appended to (a resumed run goes on in the same file): :meth:`write` adds a row of the
-    step, the seconds since this log was opened and the step's figures, flushed at once; a new file gets a header
-    of the first row's columns."""
+    step, the seconds since this log was opened and the step's figures (numbers; text such as a phase name is
+    written as it is), flushed at once; a new file gets a header of the first row's columns, or of ``fields``
+    (after ``step`` and ``seconds``) when rows differ in their columns (a row leaves the others empty)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, fields: list[str] | None = None):
         self.file = open(path, "a", newline="")
         self.writer: csv.DictWriter | None = None
+        self.fields = fields
         self.started = time.time()
 
-    def write(self, step: int, stats: dict[str, float]) -> None:
+    def write(self, step: int, stats: dict[str, float | str]) -> None:
         row = {"step": step, "seconds": round(time.time() - self.started, 1),
-               **{k: f"{v:.6g}" for k, v in stats.items()}}
+               **{k: v if isinstance(v, str) else f"{v:.6g}" for k, v in stats.items()}}
         if self.writer is None:
-            self.writer = csv.DictWriter(self.file, fieldnames=list(row))
+            fieldnames = ["step", "seconds", *self.fields] if self.fields is not None else list(row)
+            self.writer = csv.DictWriter(self.file, fieldnames=fieldnames)
             if self.file.tell() == 0:
                 self.writer.writeheader()
         self.writer.writerow(row)
@@ -116,6 +124,52 @@ class RunLog:
 
     def close(self) -> None:
         self.file.close()
+
+
+def plot_log(log_csv: str | Path, png: str | Path, *, title: str = "") -> Path | None:
+    """One panel per figure of a run's ``log.csv`` against its ``step`` (rows where the figure is empty are
+    skipped, so a log of several phases plots each phase's figures over its own steps), saved as ``png``.
+    Needs matplotlib (the ``eval`` extra); without it nothing is written and None is returned."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    with open(log_csv, newline="") as file:
+        rows = list(csv.DictReader(file))
+    columns = [c for c in (rows[0] if rows else {}) if c not in ("step", "seconds")]
+    curves = {}
+    for column in columns:
+        points = []
+        for row in rows:
+            try:
+                points.append((float(row["step"]), float(row[column])))
+            except (TypeError, ValueError):   # empty, or text (a phase name)
+                continue
+        if points:
+            curves[column] = points
+    if not curves:
+        return None
+    cols = min(3, len(curves))
+    rows_count = -(-len(curves) // cols)
+    fig, axes = plt.subplots(rows_count, cols, figsize=(4 * cols, 2.6 * rows_count), dpi=100, squeeze=False)
+    for ax, (name, points) in zip(axes.flat, curves.items()):
+        ax.plot(*zip(*points), lw=1, marker="." if len(points) < 50 else None)   # a lone point shows too
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("step", fontsize=8)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(curves):]:
+        ax.axis("off")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    png = Path(png)
+    tmp = png.with_name(png.stem + ".tmp" + png.suffix)
+    fig.savefig(tmp)
+    plt.close(fig)
+    os.replace(tmp, png)
+    return png
 
 
 # ------------------------------------------------------------------------------------- data parallelism
@@ -163,6 +217,31 @@ class Distributed:
         dist.all_reduce(values)
         return dict(zip(stats, (values / self.world_size).tolist()))
 
+    def any(self, flag: bool) -> bool:
+        """True on every rank if ``flag`` is true on any (e.g. one rank's clock ran out: all stop together)."""
+        if self.world_size == 1:
+            return flag
+        value = torch.tensor([float(flag)], device=self.device)
+        dist.all_reduce(value, op=dist.ReduceOp.MAX)
+        return bool(value.item())
+
+    def average_gradients(self, parameters) -> None:
+        """Replace each parameter's gradient by its mean over the ranks (one all_reduce of all of them), so an
+        optimiser step after it is the step of the global batch's mean loss. Parameters without a gradient are
+        skipped: every rank runs the same code, so they are the same ones everywhere."""
+        if self.world_size == 1:
+            return
+        grads = [p.grad for p in parameters if p.grad is not None]
+        if not grads:
+            return
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        dist.all_reduce(flat)
+        flat /= self.world_size
+        offset = 0
+        for g in grads:
+            g.copy_(flat[offset:offset + g.numel()].view_as(g))
+            offset += g.numel()
+
     def gather(self, tensor: torch.Tensor) -> torch.Tensor:
         """Concatenate every rank's ``tensor`` (same shape on all ranks) along dim 0, in rank order."""
         if self.world_size == 1:
@@ -189,6 +268,25 @@ def optimizer_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, step: i
 
 
 # ------------------------------------------------------------------------------------------------- runs
+
+def check_resumable(path: Path, state: dict, kind: str, config, *, clip_names: list[str] | None, world_size: int,
+                    architecture: tuple[str, ...]) -> None:
+    """A one-line :class:`OptionError` unless checkpoint ``state`` (read from ``path``) is a run of ``kind`` on the
+    same ``clip_names`` (None: not checked), world size and ``architecture`` fields of ``config``."""
+    if state.get("kind") != kind:
+        raise OptionError(f"cannot resume {path}: it is a {state.get('kind')} run, not {kind}")
+    if clip_names is not None and state.get("clip_names") != clip_names:
+        raise OptionError(f"cannot resume {path}: its training clips differ from this run's data")
+    if state.get("world_size", 1) != world_size:
+        raise OptionError(f"cannot resume {path}: it was trained by {state.get('world_size', 1)} "
+                          f"processes, this run has {world_size}")
+    saved = state.get("config", {})
+    for name in architecture:
+        ours, theirs = getattr(config, name), saved.get(name, getattr(type(config), name, None))
+        if ours != theirs:
+            raise OptionError(f"cannot resume {path}: it was trained with {name}={theirs!r}, "
+                              f"this run has {ours!r}")
+
 
 class TrainingRun:
     """One training run in folder ``out`` (see the module docstring).
@@ -225,19 +323,8 @@ class TrainingRun:
             return None
         path = self.checkpoint_path
         state = load_checkpoint(path)
-        if state.get("kind") != self.kind:
-            raise OptionError(f"cannot resume {path}: it is a {state.get('kind')} run, not {self.kind}")
-        if clip_names is not None and state.get("clip_names") != clip_names:
-            raise OptionError(f"cannot resume {path}: its training clips differ from this run's data")
-        if state.get("world_size", 1) != self.world.world_size:
-            raise OptionError(f"cannot resume {path}: it was trained by {state.get('world_size', 1)} "
-                              f"processes, this run has {self.world.world_size}")
-        saved = state.get("config", {})
-        for name in self.architecture:
-            ours, theirs = getattr(self.config, name), saved.get(name, getattr(type(self.config), name, None))
-            if ours != theirs:
-                raise OptionError(f"cannot resume {path}: it was trained with {name}={theirs!r}, "
-                                  f"this run has {ours!r}")
+        check_resumable(path, state, self.kind, self.config, clip_names=clip_names,
+                        world_size=self.world.world_size, architecture=self.architecture)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.start = state["step"]

@@ -16,15 +16,19 @@ PARAMETER_FLAGS = {"num_res_blocks": "--res-blocks", "init_from": "--init-from",
 
 
 def add_parsers(commands) -> None:
-    train = commands.add_parser("train", help="train the motion or appearance model (AL Algorithms 2, 3), FGLA, or "
-                                              "the Eulerian mode's velocity predictor",
+    train = commands.add_parser("train", help="train the motion or appearance model (AL Algorithms 2, 3), FGLA, "
+                                              "the Eulerian mode's velocity predictor, or DeepLandscape",
                                 description="Train on time-lapse clips: folders of frames or video files. "
-                                            "Resumable with --resume.")
-    train.add_argument("kind", choices=["motion", "appearance", "fgla", "velocity"],
+                                            "Resumable with --resume. motion, appearance and deeplandscape train "
+                                            "data-parallel under torchrun (--batch-size per process).")
+    train.add_argument("kind", choices=["motion", "appearance", "fgla", "velocity", "deeplandscape"],
                        help="velocity: distil the Eulerian mode's one-call velocity predictor from a model's recurrent "
-                            "motion (--init-from MODEL_DIR, default the shipped model; see cinescape.methods.al.velocity)")
+                            "motion (--init-from MODEL_DIR, default the shipped model; see cinescape.methods.al.velocity); "
+                            "deeplandscape: the GAN, its encoder and lighting approximator "
+                            "(cinescape.methods.deeplandscape.train)")
     train.add_argument("--data", action="append", default=[], metavar="PATH[:STRIDE]",
-                       help="a clip or a folder of clips, optionally with a frame stride; repeatable")
+                       help="a clip or a folder of clips, optionally with a frame stride; repeatable "
+                            "(deeplandscape: also a frame archive .npz)")
     train.add_argument("--synthetic", type=int, default=None, metavar="N", help="add N procedural clips")
     train.add_argument("--out", required=True, help="run folder (checkpoint.pt, log.csv, model/)")
     train.add_argument("--steps", type=_positive_int, default=None)
@@ -87,6 +91,37 @@ def add_parsers(commands) -> None:
                        help="fgla: weight of L_flow on normalised flows (FGLA: 0.5)")
     train.add_argument("--fgla-beta", type=_nonnegative_float, default=None,
                        help="fgla: weight of the edge-aware TV on normalised flows (FGLA: 5)")
+    train.add_argument("--log-every", type=_positive_int, default=None, metavar="N", help="a log.csv row every N steps")
+    dl = train.add_argument_group("deeplandscape", "options of `cinescape train deeplandscape` (defaults: "
+                                                   "cinescape.methods.deeplandscape.train.DeepLandscapeTrainConfig)")
+    dl.add_argument("--resolution", type=_positive_int, default=None, metavar="PX",
+                    help="generator and training frame side, a power of two (default 128)")
+    dl.add_argument("--channel-base", type=_positive_int, default=None, metavar="C",
+                    help="G and D width: channels at resolution r are min(--channel-max, C / r) (default 4096)")
+    dl.add_argument("--channel-max", type=_positive_int, default=None, metavar="C", help="(default 256)")
+    dl.add_argument("--frames-per-clip", type=_positive_int, default=None, metavar="N",
+                    help="frames kept, evenly spaced, of each --data clip and procedural clip (default 16)")
+    dl.add_argument("--r1-weight", type=_nonnegative_float, default=None, metavar="GAMMA",
+                    help="R1 penalty weight on real images (default 0.1)")
+    dl.add_argument("--r1-every", type=_positive_int, default=None, metavar="N",
+                    help="lazy R1: every N steps (default 16)")
+    dl.add_argument("--mbstd-group", type=_positive_int, default=None, metavar="N",
+                    help="minibatch-stddev group of the discriminators (default 4)")
+    dl.add_argument("--pair-anneal-steps", type=_positive_int, default=None, metavar="N",
+                    help="steps over which G's share of pairwise-D updates goes 0.5 -> 0.1 (default 3000)")
+    dl.add_argument("--encoder-steps", type=_non_negative_int, default=None, metavar="N",
+                    help="encoder steps after the GAN (default 1000)")
+    dl.add_argument("--encoder-batch-size", type=_positive_int, default=None, metavar="N", help="(default 64)")
+    dl.add_argument("--lighting-steps", type=_non_negative_int, default=None, metavar="N",
+                    help="lighting approximator steps after the encoder (default 5000)")
+    dl.add_argument("--lighting-batch-size", type=_positive_int, default=None, metavar="N", help="(default 256)")
+    dl.add_argument("--time-budget", type=_nonnegative_float, default=None, metavar="SECONDS",
+                    help="wall clock for all phases, ending each early (0: none, the default)")
+    dl.add_argument("--encoder-seconds", type=_nonnegative_float, default=None, metavar="SECONDS",
+                    help="of --time-budget, kept for the encoder (default 60)")
+    dl.add_argument("--lighting-seconds", type=_nonnegative_float, default=None, metavar="SECONDS",
+                    help="of --time-budget, kept for the lighting approximator (default 20)")
+    dl.add_argument("--device", default=None, metavar="DEVICE", help="auto (default), cpu, cuda or cuda:N")
 
     codebook = commands.add_parser("codebook", help="(re)build a model's codebook from training data",
                                    description="Motion codes come from a motion run's checkpoint (the common motion "
@@ -117,9 +152,11 @@ def train_config(args: argparse.Namespace):
 
     from ..methods.al.train import TrainConfig
     from ..methods.al.velocity import VelocityTrainConfig
+    from ..methods.deeplandscape.train import DeepLandscapeTrainConfig
     from ..methods.fgla.train import FGLATrainConfig
 
-    cls = {"fgla": FGLATrainConfig, "velocity": VelocityTrainConfig}.get(args.kind, TrainConfig)
+    cls = {"fgla": FGLATrainConfig, "velocity": VelocityTrainConfig,
+           "deeplandscape": DeepLandscapeTrainConfig}.get(args.kind, TrainConfig)
     names = {f.name for f in dataclasses.fields(cls)}
     renamed = {**{k: v for k, v in TRAIN_OPTION_FIELDS.items() if k not in ("fgla_alpha", "fgla_beta")},
                **_KIND_FIELDS.get(args.kind, {})}
@@ -146,10 +183,12 @@ def run_train(args: argparse.Namespace) -> None:
         from ..methods.fgla.train import train_fgla as train
     elif args.kind == "velocity":
         from ..methods.al.velocity import train_velocity as train
+    elif args.kind == "deeplandscape":
+        from ..methods.deeplandscape.train import train_deeplandscape as train
     else:
         from ..methods.al.train import train
     trained = train(config, resume=args.resume, export=args.export)
-    what = "velocity predictor" if args.kind == "velocity" else f"{args.kind} model"
+    what = {"velocity": "velocity predictor", "deeplandscape": "DeepLandscape model"}.get(args.kind, f"{args.kind} model")
     print(f"trained {what} in {trained}" + (f" (exported to {args.export})" if args.export else ""), file=sys.stderr)
 
 

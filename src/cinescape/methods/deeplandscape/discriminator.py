@@ -40,14 +40,18 @@ class DiscriminatorBlock(nn.Module):
 
 
 def minibatch_stddev(x: torch.Tensor, group_size: int = 4) -> torch.Tensor:
-    """Append one channel: the feature standard deviation across groups of samples (StyleGAN's diversity cue)."""
+    """Append one channel: the feature standard deviation across groups of samples (StyleGAN's diversity cue).
+
+    A group is ``group_size`` *consecutive* samples (fewer when the batch is not a multiple of it: the largest
+    divisor below). Consecutive groups keep a data-parallel shard's groups inside the shard: two processes with
+    batches of ``k * group_size`` form the same groups as one process with their concatenation."""
     b, c, h, w = x.shape
     g = min(group_size, b)
     while b % g:
         g -= 1
-    y = x.float().view(g, -1, c, h, w)
-    y = (y - y.mean(dim=0)).pow(2).mean(dim=0).add(1e-8).sqrt().mean(dim=(1, 2, 3))  # (B/g,)
-    y = y.view(-1, 1, 1, 1).repeat(g, 1, h, w).to(x.dtype)
+    y = x.float().view(-1, g, c, h, w)
+    y = (y - y.mean(dim=1, keepdim=True)).pow(2).mean(dim=1).add(1e-8).sqrt().mean(dim=(1, 2, 3))  # (B/g,)
+    y = y.view(-1, 1, 1, 1, 1).expand(-1, g, 1, h, w).reshape(b, 1, h, w).to(x.dtype)
     return torch.cat((x, y), dim=1)
 
 

@@ -1,72 +1,113 @@
-"""Train DeepLandscape (Logacheva et al. 2020) in one file, nanoGPT style: config dataclass, data, one loop.
+"""Train DeepLandscape (Logacheva et al. 2020): config dataclass, data, one loop. ``cinescape train deeplandscape``
+is a thin shell over :func:`train_deeplandscape`::
 
-    python -m cinescape.methods.deeplandscape.train --data frames.npz --out-dir runs/dl --max-steps 20   # CPU smoke
-    python -m cinescape.methods.deeplandscape.train --data frames.npz --out-dir runs/dl --time-budget 480 \
-        --batch-size 64 --device cuda                                                                  # GPU run
+    cinescape train deeplandscape --data ../shared/data/motion --data ../shared/data/appearance --out runs/dl \\
+        --steps 3000 --batch-size 4 --device cpu                                  # CPU
+    cinescape train deeplandscape --data runs/deeplandscape/frames.npz --out runs/dl --batch-size 64 \\
+        --time-budget 470 --device cuda                                           # one GPU
+    torchrun --nproc_per_node 2 -m cinescape.cli train deeplandscape ... --batch-size 32   # data parallel
 
-Data: an ``.npz`` with ``frames`` (N, R, R, 3) uint8 and ``clip`` (N,) int64 (frames of one time-lapse share a
-clip id; a still image is a clip of one frame). ``python -m cinescape.methods.deeplandscape.data`` builds it from ../shared/data.
+Data (:mod:`.data`): clips, folders of clips or ``.npz`` frame archives (``python -m
+cinescape.methods.deeplandscape.data`` builds the shipped model's), plus procedural clips; square frames of
+``resolution`` px, each tagged with its clip. The validation split is left out unless ``include_validation``.
 
-Phases (in order, each resumable from ``<out-dir>/checkpoint.pt``):
+Phases (in order, each resumable from ``OUT/checkpoint.pt``):
 
-1. GAN. Each step updates both discriminators, then the generator against one of them:
+1. GAN, ``steps`` steps. Each step updates both discriminators, then the generator against one of them:
    * unary D_st: real = single frames; fake = G(M(z_st, z_dyn), S^st, S^dyn) (with style mixing);
    * pairwise D_dyn: real = two frames of one clip (any distance apart); fake = two samples sharing z_st and
      S^st with independent z_dyn and S^dyn, plus the paper's *crop sampling*: two crops of one real frame at
      different places. Every pair is cropped and resized (same box for both frames; two boxes for a crop pair),
      so real and fake pairs have the same resampling blur;
-   * non-saturating loss, lazy R1 on reals every ``r1_every`` steps, DiffAugment on every D input;
+   * non-saturating loss, lazy R1 on reals every ``r1_every`` steps (weight ``r1_weight``, the paper's gamma),
+     DiffAugment on every D input;
    * the generator is trained against D_dyn with probability annealed from 0.5 to 0.1 (paper: over each
      resolution phase; we have no progressive growing, so over ``pair_anneal_steps``);
    * an exponential moving average of G (the exported generator) and of w (``w_avg``).
-2. Encoder E on the EMA generator's samples (MAE on W, paper Step 1 of inference).
-3. Lighting approximator A on the EMA mapping network (L1 + 0.1 (1 - cos), paper "Lighting manipulation").
+2. Encoder E on the EMA generator's samples, ``encoder_steps`` (MAE on W, paper Step 1 of inference).
+3. Lighting approximator A on the EMA mapping network, ``lighting_steps`` (L1 + 0.1 (1 - cos), paper "Lighting
+   manipulation").
 
-Outputs: ``log.csv`` (one row per ``log_every`` steps), ``checkpoint.pt`` (everything, resumable), and the
-export folder (fp16 safetensors + config.json per network: ``generator/``, ``encoder/``, ``lighting/``), rewritten
-every ``export_every_seconds`` so a run stopped by a time limit still leaves weights. Stops by ``max_steps`` or
-the ``time_budget`` wall clock, whichever comes first.
+Outputs: ``OUT/checkpoint.pt`` (every network, optimiser, step counter and random stream), ``OUT/log.csv`` and
+``OUT/log.png`` (one row per ``log_every`` steps of each phase), ``OUT/model/`` (a DeepLandscape model folder:
+``generator/``, ``encoder/``, ``lighting/`` and ``pipeline.json``; no ``sr/``, which ``python -m
+cinescape.methods.deeplandscape.sr`` trains) rewritten every ``export_every_seconds`` so that a run stopped from
+outside still leaves weights, and ``export``: the same parts written into another model folder, whose ``sr/`` and
+``pipeline.json`` defaults are kept. A ``time_budget`` (wall clock, all phases) ends each phase early, keeping
+``encoder_seconds`` and ``lighting_seconds`` of it for the last two.
+
+Resume: a run of N GAN steps equals, bit for bit, a run of N/2 steps resumed to N (every random draw comes from
+one of three seeded streams, one per phase, saved in the checkpoint). When a resumed run adds GAN steps, E and A
+start again from their initialisation (they were fitted to the old generator).
+
+Data parallel (``torchrun``; gloo on CPU, NCCL on GPUs): ``batch_size`` (and the encoder's and lighting batch sizes)
+are per process. Every rank draws the *global* batch's random inputs (latents, noise, frame and pair indices, crop
+boxes, augmentation) from the same seeded stream, keeps its slice and runs the networks on it; gradients are
+averaged over the ranks (one all_reduce) before each optimiser step, so N processes of batch b compute what one
+process of batch N b does, up to float rounding. Minibatch standard deviation (in both discriminators) couples
+samples: its groups are ``mbstd_group`` consecutive samples, so they fall inside one rank's slice, and the N-process
+run forms exactly the one-process run's groups when every discriminator batch on a rank (``batch_size``, half of
+it, and its crop-pair and generated-pair shares) is a multiple of ``mbstd_group``; otherwise the groups are smaller
+and the runs differ a little (a note says so). Rank 0 alone logs, checkpoints and exports.
 
 Deviations: no progressive growing; StyleGAN2 layers; widths and the encoder are small (see the modules).
 """
 
 from __future__ import annotations
 
-import argparse
 import copy
-import csv
 import dataclasses
-import json
 import math
-import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
+from tqdm import tqdm
 
-from .augment import crop_resize, diff_augment
+from ...errors import OptionError
+from ...training import (CHECKPOINT_FILE, Distributed, RunLog, check_resumable, load_checkpoint, plot_log,
+                         save_checkpoint, training_settings)
+from .augment import AUGMENT_OPS, apply_augment, crop_resize, draw_augment
+from .data import FrameArchive, load_training_frames
 from .discriminator import Discriminator, DiscriminatorConfig
 from .encoder import LightingApproximator, LightingApproximatorConfig, StyleEncoder, StyleEncoderConfig
 from .generator import DeepLandscapeGenerator, DeepLandscapeGeneratorConfig
 
+__all__ = ["DeepLandscapeTrainConfig", "train_deeplandscape", "export_model", "FrameData"]
+
+KIND = "deeplandscape"
+PHASES = ("gan", "encoder", "lighting")
+LOG_FIELDS = ["phase", "d_unary", "d_pair", "r1", "g_loss", "g_pair", "pair_prob", "encoder_mae", "lighting_l1",
+              "lighting_rel"]
+
 
 @dataclass
-class TrainConfig:
-    data: str = "runs/deeplandscape/frames.npz"
-    out_dir: str = "runs/deeplandscape"
-    export_dir: str = ""                 # default: <out_dir>/export
-    # model
-    generator: DeepLandscapeGeneratorConfig = field(default_factory=DeepLandscapeGeneratorConfig)
-    d_channel_base: int = 4096
-    d_channel_max: int = 256
-    # GAN optimisation
-    batch_size: int = 32                 # unary batch; pair batches are half of it
-    lr: float = 0.002
-    r1_gamma: float = 0.1
-    r1_every: int = 16
+class DeepLandscapeTrainConfig:
+    out: str
+    data: list[str] = field(default_factory=list)   # clips, folders of clips (PATH[:STRIDE]) or .npz archives
+    synthetic: int = 0                   # procedural clips added to the data
+    include_validation: bool = False     # also train on the validation split (cinescape.data.splits)
+    frames_per_clip: int = 16            # frames kept, evenly spaced, of every clip (archives: as they are)
+    # model: the generator and both discriminators
+    resolution: int = 128
+    channel_base: int = 4096             # channels at resolution r: min(channel_max, channel_base // r)
+    channel_max: int = 256
+    z_static_dim: int = 128
+    z_dynamic_dim: int = 128
+    w_dim: int = 256
+    mapping_layers: int = 4
+    mbstd_group: int = 4                 # minibatch-stddev group (consecutive samples)
+    # GAN
+    steps: int = 3000
+    batch_size: int = 32                 # per process: unary batch; pair batches are half of it
+    lr: float = 0.002                    # Adam (0, 0.99), StyleGAN2's
+    r1_weight: float = 0.1               # gamma of the R1 penalty on reals
+    r1_every: int = 16                   # lazy regularisation
     style_mixing: float = 0.5
     pair_prob_start: float = 0.5
     pair_prob_end: float = 0.1
@@ -74,53 +115,117 @@ class TrainConfig:
     crop_pair_fraction: float = 0.5      # of the pairwise discriminator's fakes: crop pairs of real frames
     crop_min_scale: float = 0.75
     augment: str = "color,translation,cutout"
-    ema_kimg: float = 10.0
-    max_steps: int = 100_000
-    # encoder and lighting phases
-    encoder_steps: int = 100_000
-    encoder_seconds: float = 60.0
-    encoder_batch_size: int = 64
-    lighting_steps: int = 100_000
-    lighting_seconds: float = 20.0
+    ema_kimg: float = 10.0               # half-life of G's moving average, thousands of images
+    # encoder and lighting approximator
+    encoder_steps: int = 1000
+    encoder_batch_size: int = 64         # per process
+    encoder_lr: float = 1e-3
+    lighting_steps: int = 5000
+    lighting_batch_size: int = 256       # per process
+    lighting_lr: float = 1e-3
     # run control
     time_budget: float = 0.0             # wall-clock seconds for all phases; 0 = no limit (steps decide)
-    export_every_seconds: float = 120.0
+    encoder_seconds: float = 60.0        # of the time budget, kept for the encoder phase
+    lighting_seconds: float = 20.0       # of the time budget, kept for the lighting phase
+    export_every_seconds: float = 120.0  # also rewrite OUT/model this often during the run (0: only at the end)
     checkpoint_every: int = 500
     log_every: int = 50
-    device: str = "auto"
-    bf16: bool = True
+    device: str = "auto"                 # auto (CUDA when available), cpu, cuda, cuda:N
+    bf16: bool = True                    # bf16 autocast on CUDA (CPU runs are float32)
     seed: int = 0
-    threads: int = 0
+    threads: int = 0                     # torch threads (0: torch's default)
+
+    def generator_config(self) -> DeepLandscapeGeneratorConfig:
+        return DeepLandscapeGeneratorConfig(
+            resolution=self.resolution, z_static_dim=self.z_static_dim, z_dynamic_dim=self.z_dynamic_dim,
+            w_dim=self.w_dim, mapping_layers=self.mapping_layers, channel_base=self.channel_base,
+            channel_max=self.channel_max)
+
+    def pair_counts(self) -> tuple[int, int]:
+        """Per process: (generated pairs, crop pairs) among the pairwise discriminator's fakes."""
+        pairs = self.batch_size // 2
+        crops = round(pairs * self.crop_pair_fraction)
+        return pairs - crops, crops
 
     def validate(self) -> None:
+        """One-line :class:`~cinescape.errors.OptionError` naming the first field out of range."""
+        if not self.data and not self.synthetic:
+            raise OptionError("nothing to train on: give data (clips, folders of clips or .npz archives) and/or "
+                              "synthetic (a count)")
+        if self.resolution < 8 or self.resolution & (self.resolution - 1):
+            raise OptionError(f"resolution must be a power of two >= 8, got {self.resolution}")
+        for name in ("steps", "batch_size", "encoder_batch_size", "lighting_batch_size", "r1_every", "channel_base",
+                     "channel_max", "z_static_dim", "z_dynamic_dim", "w_dim", "mapping_layers", "mbstd_group",
+                     "pair_anneal_steps", "checkpoint_every", "log_every"):
+            if getattr(self, name) < 1:
+                raise OptionError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("synthetic", "encoder_steps", "lighting_steps", "r1_weight", "ema_kimg", "time_budget",
+                     "encoder_seconds", "lighting_seconds", "export_every_seconds", "threads"):
+            if getattr(self, name) < 0:
+                raise OptionError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.batch_size < 2 or self.batch_size % 2:
-            raise ValueError("batch_size must be an even number >= 2")
-        if not 0 <= self.pair_prob_end <= 1 or not 0 <= self.pair_prob_start <= 1:
-            raise ValueError("pair_prob_start and pair_prob_end must lie in [0, 1]")
+            raise OptionError(f"batch_size must be an even number >= 2, got {self.batch_size}")
+        if self.frames_per_clip < 2:
+            raise OptionError(f"frames_per_clip must be >= 2 (the pairwise discriminator pairs frames of a clip), "
+                              f"got {self.frames_per_clip}")
+        for name in ("lr", "encoder_lr", "lighting_lr"):
+            if not getattr(self, name) > 0:
+                raise OptionError(f"{name} must be > 0, got {getattr(self, name)}")
+        for name in ("pair_prob_start", "pair_prob_end", "crop_pair_fraction", "style_mixing"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise OptionError(f"{name} must lie in [0, 1], got {getattr(self, name)}")
         if not 0 < self.crop_min_scale <= 1:
-            raise ValueError("crop_min_scale must lie in (0, 1]")
+            raise OptionError(f"crop_min_scale must lie in (0, 1], got {self.crop_min_scale}")
+        unknown = [op for op in self.augment.split(",") if op and op not in AUGMENT_OPS]
+        if unknown:
+            raise OptionError(f"augment must list ops of {', '.join(AUGMENT_OPS)}, got {unknown[0]!r}")
+        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
+            raise OptionError(f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
+        if self.time_budget and self.encoder_seconds + self.lighting_seconds >= self.time_budget:
+            raise OptionError(f"time_budget ({self.time_budget} s) must exceed encoder_seconds "
+                              f"({self.encoder_seconds} s) + lighting_seconds ({self.lighting_seconds} s)")
+
+
+# Config fields that shape a network: a checkpoint resumes only with the same values.
+ARCHITECTURE_FIELDS = ("resolution", "channel_base", "channel_max", "z_static_dim", "z_dynamic_dim", "w_dim",
+                       "mapping_layers")
 
 
 # ---------------------------------------------------------------------------------------------------- data
 
-class FrameData:
-    """All frames on the device as uint8; samples single frames and same-clip pairs, returned in [-1, 1]."""
+class Shard:
+    """This rank's rows of a global batch: rank r of N takes rows [r n/N, (r + 1) n/N) of every draw."""
 
-    def __init__(self, path: str, resolution: int, device: torch.device):
-        with np.load(path) as archive:
-            frames, clip = archive["frames"], archive["clip"]
-        if frames.ndim != 4 or frames.shape[1:] != (resolution, resolution, 3) or frames.dtype != np.uint8:
-            raise ValueError(f"{path}: frames must be uint8 (N, {resolution}, {resolution}, 3), got "
-                             f"{frames.dtype} {frames.shape}")
-        order = np.argsort(clip, kind="stable")
-        frames, clip = frames[order], clip[order]
+    def __init__(self, rank: int = 0, world_size: int = 1):
+        self.rank, self.world_size = rank, world_size
+
+    def __call__(self, x):
+        if isinstance(x, (list, tuple)):
+            return [self(t) for t in x]
+        if self.world_size == 1:
+            return x
+        n = x.shape[0] // self.world_size
+        return x[self.rank * n:(self.rank + 1) * n]
+
+    def params(self, params: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {k: self(v) for k, v in params.items()}
+
+
+class FrameData:
+    """All frames on the device as uint8; samples single frames and same-clip pairs, returned in [-1, 1]. Indices
+    and flips are drawn for the ``n`` samples of the global batch; ``part`` (a :class:`Shard`) keeps this rank's."""
+
+    def __init__(self, archive: FrameArchive, device: torch.device):
+        order = np.argsort(archive.clip, kind="stable")
+        frames, clip = archive.frames[order], archive.clip[order]
         self.frames = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).contiguous().to(device)
-        _, starts, counts = np.unique(clip, return_index=True, return_counts=True)
-        self.clip_start = torch.from_numpy(starts[np.searchsorted(np.unique(clip), clip)]).to(device)
-        self.clip_count = torch.from_numpy(counts[np.searchsorted(np.unique(clip), clip)]).to(device)
+        ids, starts, counts = np.unique(clip, return_index=True, return_counts=True)
+        where = np.searchsorted(ids, clip)
+        self.clip_start = torch.from_numpy(starts[where]).to(device)
+        self.clip_count = torch.from_numpy(counts[where]).to(device)
         self.video_frames = torch.nonzero(self.clip_count >= 2).squeeze(1)
         if len(self.video_frames) == 0:
-            raise ValueError(f"{path}: no clip has two frames; the pairwise discriminator needs time-lapses")
+            raise OptionError("data: no clip has two frames; the pairwise discriminator needs time-lapses")
         self.device = device
 
     def __len__(self) -> int:
@@ -129,21 +234,21 @@ class FrameData:
     def _float(self, index: torch.Tensor) -> torch.Tensor:
         return self.frames[index].float() / 127.5 - 1.0
 
-    def images(self, n: int, generator: torch.Generator) -> torch.Tensor:
+    def images(self, n: int, generator: torch.Generator, part: Shard = Shard()) -> torch.Tensor:
         index = torch.randint(0, len(self), (n,), device=self.device, generator=generator)
-        x = self._float(index)
         flip = torch.rand(n, device=self.device, generator=generator) < 0.5
-        return torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
+        x = self._float(part(index))
+        return torch.where(part(flip).view(-1, 1, 1, 1), x.flip(3), x)
 
-    def pairs(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def pairs(self, n: int, generator: torch.Generator, part: Shard = Shard()) -> tuple[torch.Tensor, torch.Tensor]:
         """Two different frames of one clip each: (n, 3, R, R) twice (the same flip for both)."""
         first = self.video_frames[torch.randint(0, len(self.video_frames), (n,), device=self.device,
                                                 generator=generator)]
         count = self.clip_count[first]
         step = 1 + (torch.rand(n, device=self.device, generator=generator) * (count - 1).float()).long()
         second = self.clip_start[first] + (first - self.clip_start[first] + step) % count
-        a, b = self._float(first), self._float(second)
         flip = (torch.rand(n, device=self.device, generator=generator) < 0.5).view(-1, 1, 1, 1)
+        a, b, flip = self._float(part(first)), self._float(part(second)), part(flip)
         return torch.where(flip, a.flip(3), a), torch.where(flip, b.flip(3), b)
 
 
@@ -156,13 +261,14 @@ def random_boxes(n: int, min_scale: float, device, generator) -> tuple[torch.Ten
 # ---------------------------------------------------------------------------------------------------- models
 
 class Models:
-    """Everything a checkpoint holds."""
+    """Every network and optimiser of a run, the step counter of each phase and its random stream."""
 
-    def __init__(self, config: TrainConfig, device: torch.device):
-        g = config.generator
+    def __init__(self, config: DeepLandscapeTrainConfig, device: torch.device):
+        g = config.generator_config()
         self.generator = DeepLandscapeGenerator(g).to(device)
         self.generator_ema = copy.deepcopy(self.generator).eval().requires_grad_(False)
-        d_config = dict(resolution=g.resolution, channel_base=config.d_channel_base, channel_max=config.d_channel_max)
+        d_config = dict(resolution=g.resolution, channel_base=config.channel_base, channel_max=config.channel_max,
+                        mbstd_group=config.mbstd_group)
         self.d_unary = Discriminator(DiscriminatorConfig(**d_config, pairwise=False)).to(device)
         self.d_pair = Discriminator(DiscriminatorConfig(**d_config, pairwise=True)).to(device)
         self.encoder = StyleEncoder(StyleEncoderConfig(resolution=g.resolution, num_ws=g.num_ws, w_dim=g.w_dim)).to(device)
@@ -172,134 +278,169 @@ class Models:
         synthesis = [p for p in self.generator.parameters() if id(p) not in mapping_ids]
         # StyleGAN's lazy-regularisation correction of Adam's lr and betas for D (R1 every r1_every steps).
         ratio = config.r1_every / (config.r1_every + 1)
-        betas = (0.0, 0.99)
-        self.g_opt = torch.optim.Adam([{"params": synthesis}, {"params": mapping}], lr=config.lr, betas=betas)
+        self.g_opt = torch.optim.Adam([{"params": synthesis}, {"params": mapping}], lr=config.lr, betas=(0.0, 0.99))
         self.d_opt = torch.optim.Adam(list(self.d_unary.parameters()) + list(self.d_pair.parameters()),
                                       lr=config.lr * ratio, betas=(0.0, 0.99 ** ratio))
-        self.e_opt = torch.optim.Adam(self.encoder.parameters(), lr=1e-3)
-        self.a_opt = torch.optim.Adam(self.lighting.parameters(), lr=1e-3)
-        self.step = 0
-        self.encoder_step = 0
-        self.lighting_step = 0
+        self.e_opt = torch.optim.Adam(self.encoder.parameters(), lr=config.encoder_lr)
+        self.a_opt = torch.optim.Adam(self.lighting.parameters(), lr=config.lighting_lr)
+        self.steps = dict.fromkeys(PHASES, 0)
+        # One random stream per phase, so that E and A can start again without touching the GAN's stream.
+        self.rng = {phase: torch.Generator(device=device).manual_seed(config.seed * len(PHASES) + k)
+                    for k, phase in enumerate(PHASES)}
 
-    _modules = ("generator", "generator_ema", "d_unary", "d_pair", "encoder", "lighting",
-                "g_opt", "d_opt", "e_opt", "a_opt")
+    # what each phase trains: a resumed run that adds GAN steps starts the later phases again
+    _networks = {"gan": ("generator", "generator_ema", "d_unary", "d_pair"), "encoder": ("encoder",),
+                 "lighting": ("lighting",)}
+    _optimizers = {"gan": ("g_opt", "d_opt"), "encoder": ("e_opt",), "lighting": ("a_opt",)}
 
-    def state_dict(self) -> dict:
-        state = {name: getattr(self, name).state_dict() for name in self._modules}
-        state.update(step=self.step, encoder_step=self.encoder_step, lighting_step=self.lighting_step)
-        return state
+    def state(self) -> dict:
+        """The checkpoint entries: ``model``, ``optimizer``, ``step`` (GAN steps done), ``phase_steps``, ``rng``."""
+        networks = [n for phase in PHASES for n in self._networks[phase]]
+        optimizers = [n for phase in PHASES for n in self._optimizers[phase]]
+        return {"model": {n: getattr(self, n).state_dict() for n in networks},
+                "optimizer": {n: getattr(self, n).state_dict() for n in optimizers},
+                "step": self.steps["gan"], "phase_steps": dict(self.steps),
+                "rng": {phase: rng.get_state() for phase, rng in self.rng.items()}}
 
-    def load_state_dict(self, state: dict) -> None:
-        for name in self._modules:
-            getattr(self, name).load_state_dict(state[name])
-        self.step, self.encoder_step, self.lighting_step = state["step"], state["encoder_step"], state["lighting_step"]
-
-    def export(self, folder: Path) -> None:
-        self.generator_ema.save_pretrained(folder / "generator", dtype=torch.float16)
-        self.encoder.save_pretrained(folder / "encoder", dtype=torch.float16)
-        self.lighting.save_pretrained(folder / "lighting", dtype=torch.float16)
+    def load_phases(self, state: dict, phases: tuple[str, ...]) -> None:
+        for phase in phases:
+            for name in self._networks[phase]:
+                getattr(self, name).load_state_dict(state["model"][name])
+            for name in self._optimizers[phase]:
+                getattr(self, name).load_state_dict(state["optimizer"][name])
+            self.steps[phase] = state["phase_steps"][phase]
+            self.rng[phase].set_state(state["rng"][phase])
 
 
 # ---------------------------------------------------------------------------------------------------- GAN step
 
-def _fake_images(g: DeepLandscapeGenerator, n: int, config: TrainConfig, rng: torch.Generator, device) -> torch.Tensor:
-    """Unary fakes with style mixing: with probability ``style_mixing`` the resolutions from a random cut on use
-    the style of a second latent."""
+def _fake_images(g: DeepLandscapeGenerator, n: int, config: DeepLandscapeTrainConfig, rng: torch.Generator,
+                 part: Shard, device) -> torch.Tensor:
+    """This rank's part of ``n`` unary fakes with style mixing: with probability ``style_mixing`` the resolutions
+    from a random cut on use the style of a second latent."""
     z_st, z_dyn = g.sample_latents(n, generator=rng, device=device)
-    ws = g.styles(z_st, z_dyn)
+    ws = g.styles(part(z_st), part(z_dyn))
     if config.style_mixing > 0:
         z_st2, z_dyn2 = g.sample_latents(n, generator=rng, device=device)
-        ws2 = g.styles(z_st2, z_dyn2)
         cut = torch.randint(1, g.config.num_ws, (n, 1, 1), device=device, generator=rng)
-        mix = (torch.rand(n, 1, 1, device=device, generator=rng) < config.style_mixing)
-        use_second = mix & (torch.arange(g.config.num_ws, device=device).view(1, -1, 1) >= cut)
-        ws = torch.where(use_second, ws2, ws)
-    return g.synthesis(ws, g.sample_noise(n, generator=rng, device=device), g.sample_noise(n, generator=rng, device=device))
+        mix = torch.rand(n, 1, 1, device=device, generator=rng) < config.style_mixing
+        use_second = part(mix) & (torch.arange(g.config.num_ws, device=device).view(1, -1, 1) >= part(cut))
+        ws = torch.where(use_second, g.styles(part(z_st2), part(z_dyn2)), ws)
+    static_noise = g.sample_noise(n, generator=rng, device=device)
+    dynamic_noise = g.sample_noise(n, generator=rng, device=device)
+    return g.synthesis(ws, part(static_noise), part(dynamic_noise))
 
 
-def _fake_pairs(g: DeepLandscapeGenerator, n: int, rng: torch.Generator, device) -> torch.Tensor:
-    """Two samples sharing z_st and S^st, with independent z_dyn and S^dyn: (n, 6, R, R)."""
+def _fake_pairs(g: DeepLandscapeGenerator, n: int, rng: torch.Generator, part: Shard, device) -> torch.Tensor:
+    """This rank's part of ``n`` pairs of samples sharing z_st and S^st, with independent z_dyn and S^dyn:
+    (n / N, 6, R, R)."""
     z_st, z_dyn1 = g.sample_latents(n, generator=rng, device=device)
     z_dyn2 = torch.randn(z_dyn1.shape, device=device, generator=rng)
-    s_st = g.sample_noise(n, generator=rng, device=device)
-    s_dyn = [torch.cat(pair) for pair in zip(g.sample_noise(n, generator=rng, device=device),
-                                             g.sample_noise(n, generator=rng, device=device))]
+    s_st = part(g.sample_noise(n, generator=rng, device=device))
+    s_dyn = [torch.cat(pair) for pair in zip(part(g.sample_noise(n, generator=rng, device=device)),
+                                             part(g.sample_noise(n, generator=rng, device=device)))]
+    z_st, z_dyn1, z_dyn2 = part(z_st), part(z_dyn1), part(z_dyn2)
     images = g.synthesis(g.styles(torch.cat((z_st, z_st)), torch.cat((z_dyn1, z_dyn2))),
                          [torch.cat((s, s)) for s in s_st], s_dyn)
-    return torch.cat((images[:n], images[n:]), dim=1)
+    m = z_st.shape[0]
+    return torch.cat((images[:m], images[m:]), dim=1)
 
 
-def _same_box(pairs: torch.Tensor, config: TrainConfig, rng, device) -> torch.Tensor:
-    scale, offset = random_boxes(pairs.shape[0], config.crop_min_scale, device, rng)
-    return crop_resize(pairs, scale, offset)
+def _same_box(pairs: torch.Tensor, n: int, config: DeepLandscapeTrainConfig, rng, part: Shard, device) -> torch.Tensor:
+    scale, offset = random_boxes(n, config.crop_min_scale, device, rng)
+    return crop_resize(pairs, part(scale), part(offset))
 
 
-def _crop_pairs(frames: torch.Tensor, config: TrainConfig, rng, device) -> torch.Tensor:
+def _crop_pairs(frames: torch.Tensor, n: int, config: DeepLandscapeTrainConfig, rng, part: Shard,
+                device) -> torch.Tensor:
     """The paper's crop sampling: two crops of the same real frame from different places (same crop size)."""
-    n = frames.shape[0]
     scale, offset_a = random_boxes(n, config.crop_min_scale, device, rng)
     offset_b = (torch.rand(n, 2, device=device, generator=rng) * 2 - 1) * (1 - scale).unsqueeze(1)
+    scale, offset_a, offset_b = part(scale), part(offset_a), part(offset_b)
     return torch.cat((crop_resize(frames, scale, offset_a), crop_resize(frames, scale, offset_b)), dim=1)
 
 
-def pair_probability(config: TrainConfig, step: int) -> float:
+def pair_probability(config: DeepLandscapeTrainConfig, step: int) -> float:
     t = min(1.0, step / max(1, config.pair_anneal_steps))
     return config.pair_prob_start + (config.pair_prob_end - config.pair_prob_start) * t
 
 
-def gan_step(m: Models, data: FrameData, config: TrainConfig, rng: torch.Generator, device, autocast) -> dict:
-    g, du, dp = m.generator, m.d_unary, m.d_pair
-    b, bp = config.batch_size, config.batch_size // 2
-    aug = lambda x: diff_augment(x, config.augment, generator=rng)  # noqa: E731
-    stats = {}
+def _check_finite(loss: torch.Tensor, what: str, step: int) -> None:
+    if not torch.isfinite(loss):
+        raise RuntimeError(f"{what} loss became {loss.item()} at step {step}; lower the learning rate")
 
+
+def gan_step(m: Models, data: FrameData, config: DeepLandscapeTrainConfig, world: Distributed, device,
+             autocast) -> dict:
+    g, du, dp, rng = m.generator, m.d_unary, m.d_pair, m.rng["gan"]
+    part = Shard(world.rank, world.world_size)
+    n = world.world_size   # every count below is global: n times this rank's share
+    b, bp = config.batch_size * n, config.batch_size // 2 * n
+    n_fake_pairs, n_crop = (count * n for count in config.pair_counts())
+    size = (config.resolution, config.resolution)
+
+    def aug(x: torch.Tensor, count: int) -> torch.Tensor:
+        """DiffAugment of this rank's part ``x`` of ``count`` samples, drawn for all of them."""
+        if not config.augment:
+            return x
+        return apply_augment(x, part.params(draw_augment(count, config.augment, size, generator=rng, device=device)))
+
+    stats = {}
     # --- discriminators
     g.requires_grad_(False)
     du.requires_grad_(True)
     dp.requires_grad_(True)
     with autocast():
         with torch.no_grad():
-            fake = _fake_images(g, b, config, rng, device)
-            n_crop = round(bp * config.crop_pair_fraction)
-            fake_pairs = _same_box(_fake_pairs(g, bp - n_crop, rng, device), config, rng, device)
-            crop_fakes = _crop_pairs(data.images(n_crop, rng), config, rng, device)
-            real = data.images(b, rng)
-            real_pairs = _same_box(torch.cat(data.pairs(bp, rng), dim=1), config, rng, device)
-        loss_unary = F.softplus(du(aug(fake))).mean() + F.softplus(-du(aug(real))).mean()
-        loss_pair = F.softplus(dp(aug(torch.cat((fake_pairs, crop_fakes))))).mean() + F.softplus(-dp(aug(real_pairs))).mean()
+            fake = _fake_images(g, b, config, rng, part, device)
+            fake_pairs = (_same_box(_fake_pairs(g, n_fake_pairs, rng, part, device), n_fake_pairs, config, rng,
+                                    part, device) if n_fake_pairs else None)
+            crop_fakes = (_crop_pairs(data.images(n_crop, rng, part), n_crop, config, rng, part, device)
+                          if n_crop else None)
+            real = data.images(b, rng, part)
+            real_pairs = _same_box(torch.cat(data.pairs(bp, rng, part), dim=1), bp, config, rng, part, device)
+        loss_unary = F.softplus(du(aug(fake, b))).mean() + F.softplus(-du(aug(real, b))).mean()
+        # generated and crop pairs are augmented with draws of their own counts, then judged in one batch
+        pair_fakes = torch.cat([aug(x, k) for x, k in ((fake_pairs, n_fake_pairs), (crop_fakes, n_crop)) if k])
+        loss_pair = F.softplus(dp(pair_fakes)).mean() + F.softplus(-dp(aug(real_pairs, bp))).mean()
+    _check_finite(loss_unary + loss_pair, "discriminator", m.steps["gan"])
     m.d_opt.zero_grad(set_to_none=True)
     (loss_unary + loss_pair).float().backward()
     stats.update(d_unary=loss_unary.item(), d_pair=loss_pair.item())
 
-    if m.step % config.r1_every == 0 and config.r1_gamma > 0:
+    if m.steps["gan"] % config.r1_every == 0 and config.r1_weight > 0:
         real_r1 = real.detach().requires_grad_(True)
         pairs_r1 = real_pairs.detach().requires_grad_(True)
         with autocast():
-            score_u, score_p = du(aug(real_r1)).sum(), dp(aug(pairs_r1)).sum()
+            score_u, score_p = du(aug(real_r1, b)).sum(), dp(aug(pairs_r1, bp)).sum()
         grad_u, grad_p = torch.autograd.grad((score_u.float(), score_p.float()), (real_r1, pairs_r1), create_graph=True)
         r1 = grad_u.float().pow(2).sum(dim=(1, 2, 3)).mean() + grad_p.float().pow(2).sum(dim=(1, 2, 3)).mean()
-        (r1 * (config.r1_gamma / 2) * config.r1_every).backward()
+        (r1 * (config.r1_weight / 2) * config.r1_every).backward()
         stats["r1"] = r1.item()
+    world.average_gradients(list(du.parameters()) + list(dp.parameters()))
     m.d_opt.step()
 
-    # --- generator, against one discriminator
+    # --- generator, against one discriminator (the same choice on every rank: one shared draw)
     g.requires_grad_(True)
     du.requires_grad_(False)
     dp.requires_grad_(False)
-    p_pair = pair_probability(config, m.step)
+    p_pair = pair_probability(config, m.steps["gan"])
     use_pair = torch.rand((), generator=rng, device=device).item() < p_pair
     with autocast():
         if use_pair:
-            loss_g = F.softplus(-dp(aug(_same_box(_fake_pairs(g, bp, rng, device), config, rng, device)))).mean()
+            pairs = _same_box(_fake_pairs(g, bp, rng, part, device), bp, config, rng, part, device)
+            loss_g = F.softplus(-dp(aug(pairs, bp))).mean()
         else:
-            loss_g = F.softplus(-du(aug(_fake_images(g, b, config, rng, device)))).mean()
+            loss_g = F.softplus(-du(aug(_fake_images(g, b, config, rng, part, device), b))).mean()
+    _check_finite(loss_g, "generator", m.steps["gan"])
     m.g_opt.zero_grad(set_to_none=True)
     loss_g.float().backward()
+    world.average_gradients(g.parameters())
     m.g_opt.step()
     stats.update(g_loss=loss_g.item(), g_pair=float(use_pair), pair_prob=p_pair)
 
-    # --- moving averages: G's weights (half-life ema_kimg thousand images) and w
+    # --- moving averages: G's weights (half-life ema_kimg thousand images of the global batch) and w, from the
+    # whole global batch of latents on every rank (cheap: the mapping network only), so the ranks stay equal
     with torch.no_grad():
         beta = 0.5 ** (b / max(config.ema_kimg * 1000, 1e-8))
         for p_ema, p in zip(m.generator_ema.parameters(), g.parameters()):
@@ -307,164 +448,186 @@ def gan_step(m: Models, data: FrameData, config: TrainConfig, rng: torch.Generat
         z = g.sample_latents(b, generator=rng, device=device)
         g.w_avg.lerp_(g.mapping(*z).mean(0).float(), 0.005)
         m.generator_ema.w_avg.copy_(g.w_avg)
-    m.step += 1
     return stats
 
 
-def encoder_step(m: Models, config: TrainConfig, rng, device, autocast) -> dict:
-    g = m.generator_ema
-    n = config.encoder_batch_size
+def encoder_step(m: Models, config: DeepLandscapeTrainConfig, world: Distributed, device, autocast) -> dict:
+    g, rng, part = m.generator_ema, m.rng["encoder"], Shard(world.rank, world.world_size)
+    n = config.encoder_batch_size * world.world_size
     with torch.no_grad(), autocast():
         z_st, z_dyn = g.sample_latents(n, generator=rng, device=device)
-        ws = g.styles(z_st, z_dyn)
-        images = g.synthesis(ws, g.sample_noise(n, generator=rng, device=device),
-                             g.sample_noise(n, generator=rng, device=device)).clamp(-1, 1)
+        static_noise = g.sample_noise(n, generator=rng, device=device)
+        dynamic_noise = g.sample_noise(n, generator=rng, device=device)
+        ws = g.styles(part(z_st), part(z_dyn))
+        images = g.synthesis(ws, part(static_noise), part(dynamic_noise)).clamp(-1, 1)
     with autocast():
         loss = (m.encoder(images.float()).float() - ws.float()).abs().mean()
+    _check_finite(loss, "encoder", m.steps["encoder"])
     m.e_opt.zero_grad(set_to_none=True)
     loss.backward()
+    world.average_gradients(m.encoder.parameters())
     m.e_opt.step()
-    m.encoder_step += 1
     return {"encoder_mae": loss.item()}
 
 
-def lighting_step(m: Models, config: TrainConfig, rng, device) -> dict:
-    g = m.generator_ema
-    n = 256
+def lighting_step(m: Models, config: DeepLandscapeTrainConfig, world: Distributed, device) -> dict:
+    g, rng, part = m.generator_ema, m.rng["lighting"], Shard(world.rank, world.world_size)
+    n = config.lighting_batch_size * world.world_size
     with torch.no_grad():
         z_st, z_dyn_a = g.sample_latents(n, generator=rng, device=device)
         z_dyn_b = torch.randn(z_dyn_a.shape, generator=rng, device=device)
         c = torch.rand(n, generator=rng, device=device)
+        z_st, z_dyn_a, z_dyn_b, c = part(z_st), part(z_dyn_a), part(z_dyn_b), part(c)
         w_a = g.mapping(z_st, z_dyn_a)
         w_c = g.mapping(z_st, z_dyn_a * (1 - c).sqrt().unsqueeze(1) + z_dyn_b * c.sqrt().unsqueeze(1))
     w = m.lighting(w_a, z_dyn_b, c)
     l1 = (w - w_c).abs().mean()
     rel = (1 - F.cosine_similarity(w_c - w_a, w - w_a, dim=1)).mean()
     loss = l1 + 0.1 * rel
+    _check_finite(loss, "lighting", m.steps["lighting"])
     m.a_opt.zero_grad(set_to_none=True)
     loss.backward()
+    world.average_gradients(m.lighting.parameters())
     m.a_opt.step()
-    m.lighting_step += 1
     return {"lighting_l1": l1.item(), "lighting_rel": rel.item()}
+
+
+# ---------------------------------------------------------------------------------------------------- export
+
+def export_model(m: Models, config: DeepLandscapeTrainConfig, folder: str | Path) -> Path:
+    """Write the EMA generator, E and A into model folder ``folder`` with a ``pipeline.json`` naming
+    ``deeplandscape.DeepLandscapePipeline`` (and the training settings), so that
+    ``DeepLandscapePipeline.from_pretrained(folder)`` and ``cinescape.load_pipeline(folder)`` load it. A folder
+    that is already a DeepLandscape model keeps its ``sr/`` and its ``pipeline.json`` defaults."""
+    from .. import read_pipeline_config
+    from .pipeline import PIPELINE_FILE, DeepLandscapePipeline
+    from .sr import SuperResolution
+
+    folder = Path(folder)
+    defaults, sr = {}, None
+    if (folder / PIPELINE_FILE).is_file():
+        defaults = read_pipeline_config(folder).get("defaults", {})
+    if (folder / "sr").is_dir():
+        sr = SuperResolution.from_pretrained(folder / "sr")
+    copies = [copy.deepcopy(net).cpu() for net in (m.generator_ema, m.encoder, m.lighting)]  # training goes on
+    pipe = DeepLandscapePipeline(*copies, super_resolution=sr, defaults=defaults)
+    return pipe.save_pretrained(folder, extra={"deeplandscape_training": training_settings(config)})
 
 
 # ---------------------------------------------------------------------------------------------------- loop
 
-def _save_checkpoint(m: Models, config: TrainConfig, path: Path) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save({"models": m.state_dict(), "config": dataclasses.asdict(config)}, tmp)
-    os.replace(tmp, path)
+def _device(config: DeepLandscapeTrainConfig, world: Distributed) -> torch.device:
+    if config.device == "auto":
+        return world.device
+    device = torch.device(config.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise OptionError(f"device {config.device}: CUDA is not available")
+    if world.world_size > 1 and device.type != world.device.type:
+        raise OptionError(f"device {config.device}: under torchrun this machine trains on {world.device.type}")
+    return world.device if device.type == world.device.type == "cuda" and world.world_size > 1 else device
 
 
-def _config_from_dict(raw: dict) -> TrainConfig:
-    raw = dict(raw)
-    raw["generator"] = DeepLandscapeGeneratorConfig(**raw["generator"])
-    return TrainConfig(**raw)
-
-
-def train(config: TrainConfig, *, resume: bool = False) -> Models:
+def train_deeplandscape(config: DeepLandscapeTrainConfig, *, resume: bool = False, export: str | Path | None = None,
+                        progress: bool = True) -> Path:
+    """Train (or, with ``resume``, continue from ``OUT/checkpoint.pt``) and return the exported ``OUT/model``;
+    ``export``: also write the trained parts into this model folder. See the module docstring."""
     config.validate()
-    device = torch.device(config.device if config.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
     if config.threads:
         torch.set_num_threads(config.threads)
+    world = Distributed.from_environment()
+    device = _device(config, world)
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-        torch.backends.cudnn.benchmark = True
     use_bf16 = config.bf16 and device.type == "cuda"
     autocast = lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16)  # noqa: E731
-    out = Path(config.out_dir)
+    out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    export = Path(config.export_dir) if config.export_dir else out / "export"
+    say = (lambda text: tqdm.write(text, file=sys.stderr)) if progress and world.is_main else (lambda text: None)
+
+    archive = load_training_frames(config.data, synthetic=config.synthetic, resolution=config.resolution,
+                                   frames_per_clip=config.frames_per_clip, include_validation=config.include_validation)
+    data = FrameData(archive, device)
     torch.manual_seed(config.seed)
     m = Models(config, device)
-    checkpoint = out / "checkpoint.pt"
-    if resume and checkpoint.is_file():
-        state = torch.load(checkpoint, map_location=device, weights_only=False)
-        m.load_state_dict(state["models"])
-        print(f"resumed at step {m.step} (encoder {m.encoder_step}, lighting {m.lighting_step})")
-    rng = torch.Generator(device=device).manual_seed(config.seed * 100_003 + m.step + m.encoder_step + m.lighting_step)
-    data = FrameData(config.data, config.generator.resolution, device)
-    (out / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2) + "\n")
-    log_path = out / "log.csv"
-    fields = ["phase", "step", "seconds", "images_per_s", "d_unary", "d_pair", "r1", "g_loss", "pair_prob",
-              "encoder_mae", "lighting_l1", "lighting_rel"]
-    new_log = not log_path.is_file() or not resume
-    log_file = open(log_path, "w" if new_log else "a", newline="")
-    writer = csv.DictWriter(log_file, fieldnames=fields, extrasaction="ignore")
-    if new_log:
-        writer.writeheader()
+    checkpoint = out / CHECKPOINT_FILE
+    if resume and checkpoint.exists():
+        state = load_checkpoint(checkpoint)
+        check_resumable(checkpoint, state, KIND, config, clip_names=archive.clip_names,
+                        world_size=world.world_size, architecture=ARCHITECTURE_FIELDS)
+        # E and A were fitted to the generator of the checkpoint: with more GAN steps to go, they start again
+        more_gan = state["phase_steps"]["gan"] < config.steps
+        m.load_phases(state, ("gan",) if more_gan else PHASES)
+        say(f"resumed at GAN step {m.steps['gan']}, encoder {m.steps['encoder']}, lighting {m.steps['lighting']}"
+            + (" (encoder and lighting start again: more GAN steps)" if more_gan and state["phase_steps"]["encoder"]
+               else ""))
+    elif resume:
+        say(f"no checkpoint in {out}; starting from scratch")
+    if world.world_size > 1 and any(k % config.mbstd_group for k in (config.batch_size, config.batch_size // 2,
+                                                                      *config.pair_counts()) if k):
+        say(f"note: discriminator batches per process ({config.batch_size}, {config.batch_size // 2}, "
+            f"{'/'.join(map(str, config.pair_counts()))}) are not all multiples of mbstd_group "
+            f"({config.mbstd_group}): minibatch-stddev groups differ from one process of the global batch")
+    say(f"{device}, {world.world_size} process(es), {len(data)} frames in {len(archive.clip_names)} clips, "
+        f"G {sum(p.numel() for p in m.generator.parameters()) / 1e6:.2f} M, "
+        f"D {sum(p.numel() for p in m.d_unary.parameters()) / 1e6:.2f} M x2, bf16 {use_bf16}")
+
+    def save() -> None:
+        save_checkpoint(checkpoint, {"kind": KIND, **m.state(), "config": dataclasses.asdict(config),
+                                     "world_size": world.world_size, "clip_names": archive.clip_names})
 
     start = time.time()
     last_export = start
     budget = config.time_budget or math.inf
-    gan_end = budget - config.encoder_seconds - config.lighting_seconds
-    encoder_end = budget - config.lighting_seconds
-    print(f"device {device}, {len(data)} frames, G {sum(p.numel() for p in m.generator.parameters()) / 1e6:.2f} M, "
-          f"D {sum(p.numel() for p in m.d_unary.parameters()) / 1e6:.2f} M x2, bf16 {use_bf16}", flush=True)
-
-    def maybe_export(force: bool = False) -> None:
-        nonlocal last_export
-        if force or time.time() - last_export >= config.export_every_seconds:
-            m.export(export)
-            last_export = time.time()
-
-    def log(phase: str, step: int, stats: dict, images: int) -> None:
-        elapsed = time.time() - start
-        row = {"phase": phase, "step": step, "seconds": round(elapsed, 1),
-               "images_per_s": round(images / max(elapsed, 1e-9), 1), **{k: round(v, 5) for k, v in stats.items()}}
-        writer.writerow(row)
-        log_file.flush()
-        print(" ".join(f"{k}={v}" for k, v in row.items()), flush=True)
-
-    images_seen = 0
-    while m.step < config.max_steps and time.time() - start < gan_end:
-        stats = gan_step(m, data, config, rng, device, autocast)
-        images_seen += config.batch_size
-        if m.step % config.log_every == 0 or m.step == 1:
-            log("gan", m.step, stats, images_seen)
-        if m.step % config.checkpoint_every == 0:
-            _save_checkpoint(m, config, checkpoint)
-        maybe_export()
-    while m.encoder_step < config.encoder_steps and time.time() - start < encoder_end:
-        stats = encoder_step(m, config, rng, device, autocast)
-        if m.encoder_step % config.log_every == 0 or m.encoder_step == 1:
-            log("encoder", m.encoder_step, stats, 0)
-        maybe_export()
-    while m.lighting_step < config.lighting_steps and time.time() - start < budget:
-        stats = lighting_step(m, config, rng, device)
-        if m.lighting_step % config.log_every == 0 or m.lighting_step == 1:
-            log("lighting", m.lighting_step, stats, 0)
-    _save_checkpoint(m, config, checkpoint)
-    maybe_export(force=True)
-    log_file.close()
-    print(f"done: GAN {m.step} steps, encoder {m.encoder_step}, lighting {m.lighting_step}, "
-          f"{time.time() - start:.0f} s; exported to {export}", flush=True)
-    return m
-
-
-def parse_args(argv=None) -> tuple[TrainConfig, bool]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    config = TrainConfig()
-    for f in dataclasses.fields(TrainConfig):
-        if f.name == "generator":
-            continue
-        flag = "--" + f.name.replace("_", "-")
-        if f.type in ("bool", bool):
-            parser.add_argument(flag, type=lambda s: s.lower() in ("1", "true", "yes"), default=getattr(config, f.name))
-        else:
-            kind = {"int": int, "float": float, "str": str}[f.type if isinstance(f.type, str) else f.type.__name__]
-            parser.add_argument(flag, type=kind, default=getattr(config, f.name))
-    for f in dataclasses.fields(DeepLandscapeGeneratorConfig):
-        kind = {"int": int, "float": float}[f.type if isinstance(f.type, str) else f.type.__name__]
-        parser.add_argument("--g-" + f.name.replace("_", "-"), type=kind, default=getattr(config.generator, f.name))
-    parser.add_argument("--resume", action="store_true")
-    args = vars(parser.parse_args(argv))
-    resume = args.pop("resume")
-    g = {f.name: args.pop("g_" + f.name) for f in dataclasses.fields(DeepLandscapeGeneratorConfig)}
-    return TrainConfig(**args, generator=DeepLandscapeGeneratorConfig(**g)), resume
+    phase_end = {"gan": budget - config.encoder_seconds - config.lighting_seconds,
+                 "encoder": budget - config.lighting_seconds, "lighting": budget}
+    totals = {"gan": config.steps, "encoder": config.encoder_steps, "lighting": config.lighting_steps}
+    step_fns = {"gan": lambda: gan_step(m, data, config, world, device, autocast),
+                "encoder": lambda: encoder_step(m, config, world, device, autocast),
+                "lighting": lambda: lighting_step(m, config, world, device)}
+    log = RunLog(out / "log.csv", fields=LOG_FIELDS) if world.is_main else None
+    try:
+        for phase in PHASES:
+            total = totals[phase]
+            bar = tqdm(total=total, initial=min(m.steps[phase], total), desc=f"deeplandscape {phase}", unit="step",
+                       disable=not (progress and world.is_main), file=sys.stderr)
+            # the time check is one all_reduce, so every rank stops after the same step
+            while m.steps[phase] < total and not (config.time_budget and
+                                                  world.any(time.time() - start >= phase_end[phase])):
+                stats = step_fns[phase]()
+                step = m.steps[phase]
+                m.steps[phase] += 1
+                bar.update(1)
+                if step % config.log_every == 0 or step == total - 1:
+                    stats = world.mean(stats)   # the global batch's figures, as one process would log them
+                    if log is not None:
+                        log.write(step, {"phase": phase, **stats})
+                if world.is_main and m.steps[phase] % config.checkpoint_every == 0:
+                    save()
+                if world.is_main and config.export_every_seconds and \
+                        time.time() - last_export >= config.export_every_seconds:
+                    export_model(m, config, out / "model")
+                    last_export = time.time()
+            bar.close()
+    finally:
+        if log is not None:
+            log.close()
+    model_dir = out / "model"
+    if world.is_main:
+        save()
+        export_model(m, config, model_dir)
+        if export is not None:
+            export_model(m, config, export)
+        plot_log(out / "log.csv", out / "log.png", title=f"cinescape train deeplandscape: {out}")
+        say(f"GAN {m.steps['gan']} steps, encoder {m.steps['encoder']}, lighting {m.steps['lighting']}, "
+            f"{time.time() - start:.0f} s")
+    if world.world_size > 1:
+        dist.barrier()  # no rank leaves before the model is written
+        dist.destroy_process_group()
+    return model_dir
 
 
-if __name__ == "__main__":
-    cfg, resume_flag = parse_args()
-    train(cfg, resume=resume_flag)
+if __name__ == "__main__":   # the former entry point: the same options as `cinescape train deeplandscape`
+    from ...cli import main
+
+    sys.exit(main(["train", "deeplandscape", *sys.argv[1:]]))
