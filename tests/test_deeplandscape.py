@@ -243,6 +243,28 @@ def test_pipeline_settings_name_the_parameter():
 # ----------------------------------------------------------------------------------------------- training
 # `cinescape train deeplandscape`, frame archives, DiffAugment and pair sampling: tests/test_deeplandscape_training.py
 
+def test_a_plan_reuses_an_inversion_only_of_the_same_photo_and_inversion_settings():
+    import numpy as np
+
+    pipe = _tiny_pipeline()
+    photo = np.random.default_rng(2).integers(0, 256, (20, 24, 3), dtype=np.uint8)
+    first = pipe.plan(photo, seed=0, speed=1.0)
+    # another seed only moves the inversion differently: reused, and frame for frame what a fresh plan renders
+    # (the tiny pipeline's optimisation is deterministic from its fixed seed)
+    torch.manual_seed(0)
+    reused = pipe.plan(photo, seed=3, speed=1.0, reuse=first)
+    assert reused.inversion is first.inversion
+    torch.manual_seed(0)
+    fresh = pipe.plan(photo, seed=3, speed=1.0)
+    assert fresh.inversion is not first.inversion
+    assert np.array_equal(reused.frame(2), fresh.frame(2))
+    # an inversion setting or another photo: inverted again
+    assert pipe.plan(photo, seed=3, finetune_steps=1, reuse=first).inversion is not first.inversion
+    other = photo.copy()
+    other[0, 0] ^= 1
+    assert pipe.plan(other, seed=0, reuse=first).inversion is not first.inversion
+
+
 def test_entry_point_reports_bad_input_in_one_line(tmp_path, capsys):
     from cinescape.methods.deeplandscape.__main__ import main
 

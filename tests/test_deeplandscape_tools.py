@@ -247,6 +247,31 @@ def test_batches_take_deeplandscape_and_resume(dl_model, tmp_path, capsys):
         animate_many(photos, f"{out}/", model=dl_model, motion_speed=2.0, progress=False)
 
 
+def test_animate_options_of_deeplandscape_reach_its_settings_and_are_refused_for_al(dl_model, tmp_path, capsys):
+    from cinescape.cli import build_parser, main
+    from cinescape.cli.animate import _animate_settings
+    from cinescape.methods.deeplandscape import DeepLandscapeSettings
+
+    def settings_of(*options):
+        return _animate_settings(build_parser().parse_args(["animate", "photo.png", "-o", "x.mp4", *options]))
+
+    settings = settings_of("--model", str(dl_model), "--latent-steps", "7", "--finetune-steps", "0", "--lighting",
+                           "0.25", "--direction", "90", "--motion-speed", "3")
+    assert (settings.latent_steps, settings.finetune_steps, settings.lighting, settings.direction) == (7, 0, 0.25, 90)
+    assert settings.speed == pytest.approx(3 * DeepLandscapeSettings().speed)   # relative to the default
+    assert settings_of("--model", str(dl_model), "--no-appearance").lighting == 0.0
+    assert settings_of("--model", str(dl_model)).finetune_steps == TINY_DEFAULTS["finetune_steps"]
+
+    photo = _photo_folder(tmp_path / "in") / "photo0.png"
+    for options, message in ((["--finetune-steps", "5"], "--finetune-steps is for --method deeplandscape, not al"),
+                             (["--model", str(dl_model), "--lighting", "0.5", "--no-appearance"],
+                              "--lighting contradicts --no-appearance")):
+        out = tmp_path / "x.mp4"
+        assert main(["animate", str(photo), "-o", str(out), "-q", *options]) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1 and not out.exists()
+
+
 def test_a_deeplandscape_batch_with_al_controls_is_refused(dl_model, tmp_path, capsys):
     from cinescape.cli import main
 

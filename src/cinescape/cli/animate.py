@@ -9,7 +9,7 @@ from pathlib import Path
 from ..errors import CinescapeError
 from ..methods.al.pipeline import DEFAULT_LOOP_PERIOD
 from ..methods.select import parse_region_options  # noqa: F401  (cinescape.cli's public name)
-from .options import _float_at_least, _nonnegative_float, _positive_float, _positive_int
+from .options import _float_at_least, _non_negative_int, _nonnegative_float, _positive_float, _positive_int
 
 EXAMPLES = """examples:
   cinescape animate photo.jpg -o loop.mp4
@@ -95,8 +95,19 @@ def add_parser(commands) -> None:
     animate.add_argument("--model", default=None, metavar="DIR", help="model folder (default: the shipped model)")
     animate.add_argument("--method", choices=["al", "fgla", "deeplandscape"], default=None,
                          help="al: Animating Landscape, one motion code (default); fgla: FGLA per-region motion, "
-                              "the shipped FGLA model. With --model DIR the folder's pipeline.json says the method "
-                              "(--method, if given, must agree)")
+                              "the shipped FGLA model; deeplandscape: invert the photo into the shipped "
+                              "DeepLandscape GAN and move its dynamic noise (about 40 s for 1024x576 here). With "
+                              "--model DIR the folder's pipeline.json says the method (--method, if given, must agree)")
+    animate.add_argument("--latent-steps", type=_non_negative_int, default=None, metavar="N",
+                         help="deeplandscape: latent-optimisation steps of the inversion (default 30)")
+    animate.add_argument("--finetune-steps", type=_non_negative_int, default=None, metavar="N",
+                         help="deeplandscape: generator fine-tuning steps of the inversion (default 300; fewer is "
+                              "faster and blurrier)")
+    animate.add_argument("--lighting", type=_float_at_least(0, inclusive=True), default=None, metavar="X",
+                         help="deeplandscape: strength of the lighting change over the loop, 0 (default: none) to 1")
+    animate.add_argument("--direction", type=float, default=None, metavar="DEG",
+                         help="deeplandscape: direction of the sky's motion on screen in degrees (0 right, 90 down, "
+                              "270 up; default: a clock position drawn from --seed)")
     animate.add_argument("--reference", action="append", default=[], metavar="GROUP=CLIP",
                          help="fgla: move GROUP (sky, tree, grass, water, waterfall, others) like it moves in CLIP (a "
                               "video or frame folder, CLIP:STRIDE allowed); repeatable. Groups without a reference keep "
@@ -171,6 +182,10 @@ def _animate_settings(args: argparse.Namespace):
     except ModelLoadError:   # said when the model loads, after the method's own options are checked
         cls = CinemagraphPipeline
     if issubclass(settings_class_of(cls), AnimationSettings):
+        for flag, given in (("--latent-steps", args.latent_steps), ("--finetune-steps", args.finetune_steps),
+                            ("--lighting", args.lighting), ("--direction", args.direction)):
+            if given is not None:
+                raise CinescapeError(f"{flag} is for --method deeplandscape, not {method_of(cls)}")
         return resolve_settings(
             cls, num_frames=args.frames, loop=args.loop, loop_period=args.loop_period,
             appearance_locality=args.appearance_locality, seed=args.seed, motion_code=args.motion_code,
@@ -183,8 +198,17 @@ def _animate_settings(args: argparse.Namespace):
                         args.appearance_patches), ("--flow-video", args.flow_video), ("--motion-code", args.motion_code)):
         if given:
             raise CinescapeError(f"{flag} is not available with --method {method_of(cls)}")
-    return resolve_settings(folder, num_frames=args.frames, seed=args.seed,
-                            **({"lighting": 0.0} if args.no_appearance else {}))
+    own = {name: value for name, value in (("latent_steps", args.latent_steps), ("finetune_steps", args.finetune_steps),
+                                           ("lighting", args.lighting), ("direction", args.direction))
+           if value is not None}
+    if args.no_appearance:
+        if args.lighting:
+            raise CinescapeError("--lighting contradicts --no-appearance")
+        own["lighting"] = 0.0
+    settings = resolve_settings(folder, num_frames=args.frames, seed=args.seed, **own)
+    if args.motion_speed != 1.0:   # relative to the model's default, as for AL
+        settings.speed *= args.motion_speed
+    return settings
 
 
 def run_animate(args: argparse.Namespace) -> int:

@@ -4,6 +4,7 @@ comparison size (:class:`Generated`)."""
 
 from __future__ import annotations
 
+import inspect
 import math
 import random
 from dataclasses import dataclass
@@ -106,6 +107,9 @@ class PipelineMethod(Method):
         self.pipeline, self.name, self.loop, self.appearance, self.mode = pipeline, name, loop, appearance, mode
         self.auto_mask = auto_mask
         self.overrides = dict(overrides or {})
+        # DeepLandscape's seeds change only its motion: the clip's inversion (most of the time) is reused.
+        self._reuses_plans = pipeline is not None and "reuse" in inspect.signature(pipeline.plan).parameters
+        self._previous = None
         if not self._animation_settings_class():
             self.note = (f"{name}: the method's own loop (not loop={loop}), motion only unless appearance; no flows "
                          "(no EPE); inversion PSNR / LPIPS at the generator's resolution")
@@ -133,7 +137,10 @@ class PipelineMethod(Method):
         return replace(AnimationSettings(), **{**overrides, **self.overrides})
 
     def generate(self, clip: EvalClip, seed: int) -> Generated:
-        animation = self.pipeline.plan(clip.input, self.animation_settings(len(clip.frames), seed))
+        reuse = {"reuse": self._previous} if self._reuses_plans else {}
+        animation = self.pipeline.plan(clip.input, self.animation_settings(len(clip.frames), seed), **reuse)
+        if self._reuses_plans:
+            self._previous = animation
         frames = clip.prepare(list(animation.frames()))
         flows = None
         if self.loop == "none" and hasattr(animation, "steps"):  # a looping mode's frames are blends: no flow

@@ -58,7 +58,7 @@ from .generator import DeepLandscapeGenerator
 from .homography import cloud_homography, homography_power, warp_homography
 from .sr import SuperResolution
 
-__all__ = ["DeepLandscapeSettings", "DeepLandscapePipeline", "DeepLandscapeAnimation", "Inversion"]
+__all__ = ["DeepLandscapeSettings", "DeepLandscapePipeline", "DeepLandscapeAnimation", "Inversion", "INVERSION_FIELDS"]
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "deeplandscape_model"
 PIPELINE_FILE = "pipeline.json"
@@ -298,11 +298,15 @@ class DeepLandscapePipeline:
 
     # ------------------------------------------------------------------ contract
     def plan(self, image, settings: DeepLandscapeSettings | None = None, *, progress: bool = False,
-             **per_call) -> "DeepLandscapeAnimation":
+             reuse: "DeepLandscapeAnimation | None" = None, **per_call) -> "DeepLandscapeAnimation":
         """Invert ``image`` (a path or uint8 (H, W, 3)) and return its loop, rendered on iteration. ``progress``: a
-        bar over the rendered frames."""
+        bar over the rendered frames. ``reuse``: an earlier plan; when it is of the same photo with the same
+        :data:`INVERSION_FIELDS`, its matte and inversion are taken as they are (another seed, direction, speed
+        or lighting without inverting again, which is most of the time); otherwise it is ignored."""
         s = self.settings(settings, **per_call)
         photo = load_image(image) if isinstance(image, (str, os.PathLike)) else _check_array(image)
+        if reuse is not None and reuse.pipeline is self and _same_inversion(reuse, photo, s):
+            return DeepLandscapeAnimation(self, photo, reuse.matte, reuse.inversion, s, progress=progress)
         previous_threads = torch.get_num_threads()
         if s.threads:
             torch.set_num_threads(s.threads)
@@ -318,6 +322,16 @@ class DeepLandscapePipeline:
 
     def __call__(self, image, settings: DeepLandscapeSettings | None = None, **per_call) -> list[np.ndarray]:
         return list(self.plan(image, settings, **per_call).frames())
+
+
+#: The settings the inversion (steps 1-3) depends on; the others only move and render it.
+INVERSION_FIELDS = ("latent_steps", "finetune_steps", "latent_lr", "noise_lr", "finetune_lr", "finetune_from",
+                    "lpips_weight", "perceptual", "use_mask")
+
+
+def _same_inversion(previous: "DeepLandscapeAnimation", photo: np.ndarray, settings: DeepLandscapeSettings) -> bool:
+    return (all(getattr(previous.settings, name) == getattr(settings, name) for name in INVERSION_FIELDS)
+            and previous.photo.shape == photo.shape and np.array_equal(previous.photo, photo))
 
 
 def _check_array(image) -> np.ndarray:
