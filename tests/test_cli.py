@@ -208,15 +208,12 @@ def test_corrupt_or_foreign_model_folders(photo_path, tmp_path, capsys, model_di
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--mask", "MASK"], "--mask is not available with --method deeplandscape"),
+    (["--arrows", "arrows.json"], "--arrows is not available with --method deeplandscape"),
     (["--motion-code", "0"], "--motion-code is not available with --method deeplandscape"),
 ])
 def test_deeplandscape_refuses_al_controls_in_one_line(tmp_path, capsys, extra, message):
     photo = tmp_path / "photo.png"
     Image.fromarray(np.full((48, 64, 3), 120, np.uint8)).save(photo)
-    mask = tmp_path / "mask.png"
-    Image.fromarray(np.full((48, 64), 255, np.uint8)).save(mask)
-    extra = [str(mask) if a == "MASK" else a for a in extra]
     code = main(["animate", str(photo), "-o", str(tmp_path / "out.mp4"), "--method", "deeplandscape", "-q", *extra])
     err = capsys.readouterr().err
     assert code == 2 and err.strip() == f"cinescape: error: {message}"

@@ -243,6 +243,70 @@ def test_pipeline_settings_name_the_parameter():
 # ----------------------------------------------------------------------------------------------- training
 # `cinescape train deeplandscape`, frame archives, DiffAugment and pair sampling: tests/test_deeplandscape_training.py
 
+def test_fine_detail_is_what_the_generator_cannot_hold_and_never_land_texture_in_the_fluid():
+    import numpy as np
+
+    from cinescape.methods.deeplandscape.pipeline import fine_detail
+
+    # a flat photo has no detail
+    flat = np.full((64, 96, 3), 90, np.uint8)
+    assert fine_detail(flat, np.ones((64, 96), np.float32), 8).abs().max() < 1e-5
+    # a checkerboard of land (still) under a flat sky (fluid): the land's texture stays out of the fluid's detail
+    photo = np.full((64, 64, 3), 200, np.uint8)
+    checker = (np.indices((32, 64)).sum(0) % 2 * 255).astype(np.uint8)
+    photo[32:] = checker[..., None]
+    matte = np.zeros((64, 64), np.float32)
+    matte[:32] = 1
+    detail = fine_detail(photo, matte, 8)[0]
+    assert detail[:, :32].abs().max() < 1e-5          # the sky is flat: no detail, right up to the land
+    assert detail[:, 32:].abs().max() < 1e-5          # the land is the sky's smooth continuation behind it
+    # without the matte the checkerboard is all detail (|+-1| around its grey mean)
+    assert fine_detail(photo, np.ones((64, 64), np.float32), 8)[0, :, 40:].abs().mean() > 0.9
+
+
+def test_photo_detail_adds_the_photos_own_fine_detail_moved_with_the_noise():
+    import numpy as np
+
+    from cinescape.methods.deeplandscape.pipeline import fine_detail
+
+    pipe = _tiny_pipeline()
+    rng = np.random.default_rng(3)
+    photo = (128 + rng.integers(-30, 31, (48, 48, 3))).astype(np.uint8)   # detail above the generator's 16 px
+    base = pipe.plan(photo, photo_detail=0.0, speed=1.0)
+    with_detail = pipe.plan(photo, photo_detail=1.0, speed=1.0, reuse=base)
+    assert base.moved_detail(0) is None
+    # frame 0: the paper's frame plus the photo's fine detail, unmoved (the tiny pipeline has no mask: all fluid)
+    detail = fine_detail(photo, np.ones((48, 48), np.float32), 16)[0].permute(1, 2, 0).numpy() * 127.5
+    added = with_detail.frame(0).astype(float) - base.frame(0).astype(float)
+    unclipped = (base.frame(0) > 40) & (base.frame(0) < 215)
+    assert unclipped.mean() > 0.5
+    assert np.abs(added - detail)[unclipped].max() <= 1.0     # uint8 rounding of both frames
+    # later frames move it as the noise moves: not frame 0's detail any more
+    assert np.abs(with_detail.moved_detail(2) - with_detail.moved_detail(0)).mean() > 0.01
+    with pytest.raises(ValueError, match="photo_detail must lie in"):
+        pipe.settings(photo_detail=1.5)
+
+
+def test_a_user_mask_keeps_its_black_part_the_photos_own_pixels_in_every_frame():
+    import numpy as np
+
+    pipe = _tiny_pipeline()   # use_mask=False: the mask alone is the matte
+    photo = np.random.default_rng(4).integers(0, 256, (40, 30, 3), dtype=np.uint8)
+    mask = np.zeros((20, 15), np.float32)   # any size: resized to the photo
+    mask[:8] = 1.0                          # the top moves, the rest is still
+    animation = pipe.plan(photo, mask=mask, speed=1.0)
+    assert animation.matte.shape == (40, 30)
+    still = animation.matte == 0
+    assert still[24:].all() and (animation.matte[:12] == 1).all()
+    for i in range(animation.num_frames):
+        frame = animation.frame(i)
+        assert np.array_equal(frame[still], photo[still])
+    assert not np.array_equal(animation.frame(3)[:10], photo[:10])
+    # the mask is an inversion setting: another mask object inverts again
+    assert pipe.plan(photo, mask=mask.copy(), reuse=animation).inversion is not animation.inversion
+    assert pipe.plan(photo, mask=mask, seed=5, reuse=animation).inversion is animation.inversion
+
+
 def test_a_plan_reuses_an_inversion_only_of_the_same_photo_and_inversion_settings():
     import numpy as np
 

@@ -260,12 +260,28 @@ def test_animate_options_of_deeplandscape_reach_its_settings_and_are_refused_for
     assert (settings.latent_steps, settings.finetune_steps, settings.lighting, settings.direction) == (7, 0, 0.25, 90)
     assert settings.speed == pytest.approx(3 * DeepLandscapeSettings().speed)   # relative to the default
     assert settings_of("--model", str(dl_model), "--no-appearance").lighting == 0.0
+    assert settings_of("--model", str(dl_model), "--auto-mask", "none").use_mask is False
+    assert settings_of("--model", str(dl_model), "--auto-mask", "sky+water").use_mask is True
     assert settings_of("--model", str(dl_model)).finetune_steps == TINY_DEFAULTS["finetune_steps"]
 
     photo = _photo_folder(tmp_path / "in") / "photo0.png"
+    # --mask: its black part stays the photo's own pixels (PNG frames, lossless)
+    mask = np.zeros((40, 56), np.uint8)
+    mask[:10] = 255
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    frames = tmp_path / "frames"
+    assert main(["animate", str(photo), "-o", f"{frames}/", "-q", "--model", str(dl_model), "--mask",
+                 str(tmp_path / "mask.png"), "--frames", "3"]) == 0
+    original = np.asarray(Image.open(photo).convert("RGB"))
+    written = sorted(frames.glob("*.png"))
+    assert len(written) == 3
+    for path in written:
+        assert np.array_equal(np.asarray(Image.open(path).convert("RGB"))[20:], original[20:])
     for options, message in ((["--finetune-steps", "5"], "--finetune-steps is for --method deeplandscape, not al"),
                              (["--model", str(dl_model), "--lighting", "0.5", "--no-appearance"],
-                              "--lighting contradicts --no-appearance")):
+                              "--lighting contradicts --no-appearance"),
+                             (["--model", str(dl_model), "--auto-mask", "sky"],
+                              "--auto-mask sky is not available with --method deeplandscape")):
         out = tmp_path / "x.mp4"
         assert main(["animate", str(photo), "-o", str(out), "-q", *options]) == 2
         err = capsys.readouterr().err

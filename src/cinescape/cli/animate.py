@@ -194,13 +194,17 @@ def _animate_settings(args: argparse.Namespace):
             working_size=args.working_size, mode=args.mode, auto_mask=args.auto_mask, arrows_mode=args.arrows_mode,
             control_steps=args.control_steps, time_of_day=args.time_of_day,
             appearance_sequence=args.appearance_sequence, appearance_stride=args.appearance_stride)
-    for flag, given in (("--mask", args.mask), ("--arrows", args.arrows), ("--appearance-patches",
-                        args.appearance_patches), ("--flow-video", args.flow_video), ("--motion-code", args.motion_code)):
+    for flag, given in (("--arrows", args.arrows), ("--appearance-patches", args.appearance_patches),
+                        ("--flow-video", args.flow_video), ("--motion-code", args.motion_code)):
         if given:
             raise CinescapeError(f"{flag} is not available with --method {method_of(cls)}")
     own = {name: value for name, value in (("latent_steps", args.latent_steps), ("finetune_steps", args.finetune_steps),
                                            ("lighting", args.lighting), ("direction", args.direction))
            if value is not None}
+    if args.auto_mask == "sky":
+        raise CinescapeError(f"--auto-mask sky is not available with --method {method_of(cls)} (sky+water or none)")
+    if args.auto_mask is not None:
+        own["use_mask"] = args.auto_mask != "none"
     if args.no_appearance:
         if args.lighting:
             raise CinescapeError("--lighting contradicts --no-appearance")
