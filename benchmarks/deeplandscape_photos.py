@@ -1,7 +1,8 @@
 """DeepLandscape on the shared photos: inversion quality at generator resolution, fluid/still motion, loop seam.
 
     CINESCAPE_WEIGHTS=../shared/weights PYTHONPATH=src python benchmarks/deeplandscape_photos.py \
-        [--photos ../shared/data/photos] [--frames 20] [--width 512] [--out runs/deeplandscape/eval]
+        [--photos ../shared/data/photos] [--frames 20] [--width 512] [--out runs/deeplandscape/eval] \
+        [--only NAME ...] [--settings lpips_weight=1,finetune_steps=100]
 
 Per photo: PSNR and LPIPS-SqueezeNet of the fine-tuned reconstruction against the photo resized to the
 generator's R×R (the inversion target), the time of the inversion, and - on a ``--frames`` loop rendered from the
@@ -22,6 +23,7 @@ import numpy as np
 import torch
 
 from cinescape.eval.metrics import LPIPS, inversion_quality
+from cinescape.eval.photo_methods import parse_method_spec
 from cinescape.eval.photos import find_photos, region_motion, resize_to_width, seam_ratio_uint8
 from cinescape.methods.deeplandscape import DeepLandscapePipeline
 
@@ -36,7 +38,11 @@ def main() -> None:
     parser.add_argument("--max-photos", type=int, default=None)
     parser.add_argument("--first", type=int, default=0, help="skip the photos before this index (to split a run)")
     parser.add_argument("--out", default="runs/deeplandscape/eval")
+    parser.add_argument("--only", nargs="+", default=None, metavar="NAME", help="only these photos (names, no suffix)")
+    parser.add_argument("--settings", default="", metavar="KEY=VALUE,...",
+                        help="DeepLandscape settings other than the defaults, e.g. lpips_weight=1")
     args = parser.parse_args()
+    overrides = parse_method_spec(f"deeplandscape:{args.settings}").overrides if args.settings else {}
     torch.set_num_threads(args.threads)
     if not Path(args.photos).is_dir():
         raise SystemExit(f"needs {args.photos} (the project's shared photos)")
@@ -46,10 +52,12 @@ def main() -> None:
     lpips = LPIPS()
     rows = []
     for photo_entry in find_photos(args.photos, max_photos=args.max_photos)[args.first:]:
+        if args.only and photo_entry.name not in args.only:
+            continue
         image, mask = photo_entry.load()
         small = resize_to_width(image, args.width)
         start = time.time()
-        animation = pipe.plan(small, num_frames=args.frames)
+        animation = pipe.plan(small, num_frames=args.frames, **overrides)
         inversion_s = time.time() - start
         inv = animation.inversion
         reconstruction = inv.reconstruction()
