@@ -238,6 +238,10 @@ def test_pipeline_settings_name_the_parameter():
         pipe.settings(lighting=2.0)
     with pytest.raises(TypeError, match="unknown DeepLandscape setting"):
         pipe.settings(frames=3)
+    with pytest.raises(ValueError, match="direction must be a finite number"):
+        pipe.settings(direction=float("nan"))
+    with pytest.raises(ValueError, match="speed must be a finite number"):
+        pipe.settings(speed=float("inf"))
 
 
 # ----------------------------------------------------------------------------------------------- training

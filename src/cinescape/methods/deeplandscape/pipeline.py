@@ -118,8 +118,10 @@ class DeepLandscapeSettings:
             raise OptionError("lighting must lie in [0, 1]")
         if not 0 <= self.photo_detail <= 1:
             raise OptionError("photo_detail must lie in [0, 1]")
-        if self.speed < 0:
-            raise OptionError("speed must be >= 0")
+        if not (self.speed >= 0 and math.isfinite(self.speed)):
+            raise OptionError("speed must be a finite number >= 0")
+        if self.direction is not None and not math.isfinite(self.direction):
+            raise OptionError("direction must be a finite number of degrees")
         if not 0 <= self.perspective <= 1:
             raise OptionError("perspective must lie in [0, 1]")
         if self.threads < 0:
