@@ -96,8 +96,9 @@ def add_parser(commands) -> None:
     animate.add_argument("--method", choices=["al", "fgla", "deeplandscape"], default=None,
                          help="al: Animating Landscape, one motion code (default); fgla: FGLA per-region motion, "
                               "the shipped FGLA model; deeplandscape: invert the photo into the shipped "
-                              "DeepLandscape GAN and move its dynamic noise (about 40 s for 1024x576 here). With "
-                              "--model DIR the folder's pipeline.json says the method (--method, if given, must agree)")
+                              "DeepLandscape GAN and move its dynamic noise (43 s for 60 frames at 1024x576 "
+                              "here). With --model DIR the folder's pipeline.json says the method (--method, if "
+                              "given, must agree)")
     animate.add_argument("--latent-steps", type=_non_negative_int, default=None, metavar="N",
                          help="deeplandscape: latent-optimisation steps of the inversion (default 30)")
     animate.add_argument("--finetune-steps", type=_non_negative_int, default=None, metavar="N",
@@ -168,8 +169,10 @@ def add_parser(commands) -> None:
 def _animate_settings(args: argparse.Namespace):
     """The settings object of the method ``--method`` / ``--model`` name (:func:`cinescape.methods.select.
     resolve_settings`, read from the folder's pipeline.json before any weights load): AL and FGLA take every
-    option; DeepLandscape the loop's frames and seed (``--no-appearance``: no lighting change), and AL's controls
-    are refused in one line."""
+    option but DeepLandscape's own (refused in one line); DeepLandscape takes the loop's frames and seed, its
+    inversion budgets, lighting and direction, ``--motion-speed`` (scaling its speed), ``--auto-mask none|sky+water``
+    and ``--no-appearance`` (no lighting change); ``--mask`` is applied by the caller; AL's other controls are
+    refused in one line."""
     from ..errors import ModelLoadError
     from ..methods import method_of, pipeline_class
     from ..methods.al import CinemagraphPipeline
