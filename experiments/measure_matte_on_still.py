@@ -4,8 +4,9 @@
 
 For each shared photo with a hand mask (white = fluid), over the pixels the hand mask keeps still: the share the
 U²-Net-p sky matte calls sky (> 0.5), the share the ADE20K segmenter calls water or waterfall, and the share where
-AL's refined matte (``CinemagraphPipeline.fluid_matte``, ``auto_mask="sky+water"``) and DeepLandscape's
-(``DeepLandscapePipeline.fluid_matte``) exceed 0.5. Those are the pixels a method moves against the hand mask.
+the refined automatic matte every method moves (:func:`cinescape.segmentation.automatic_matte`, ``"sky+water"``:
+AL's and FGLA's ``--auto-mask sky+water``, DeepLandscape's segmentation variant) exceeds 0.5. Those are the pixels
+a method moves against the hand mask.
 """
 
 from __future__ import annotations
@@ -17,10 +18,7 @@ import numpy as np
 import torch
 
 from cinescape.eval.photos import find_photos
-from cinescape.methods.al import CinemagraphPipeline
-from cinescape.methods.al.pipeline import AnimationSettings
-from cinescape.methods.deeplandscape import DeepLandscapePipeline
-from cinescape.segmentation import FLUID_GROUPS, ADE20KSegmenter, SkyMatte, sky_mask
+from cinescape.segmentation import FLUID_GROUPS, ADE20KSegmenter, SkyMatte, automatic_matte, sky_mask
 
 
 def main() -> None:
@@ -30,9 +28,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     sky_matte, segmenter = SkyMatte(), ADE20KSegmenter()
-    al, dl = CinemagraphPipeline.from_pretrained(), DeepLandscapePipeline.from_pretrained()
-    print("| photo | still px | sky matte on still | ADE20K water on still | AL matte on still | DL matte on still |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| photo | still px | sky matte on still | ADE20K water on still | automatic matte on still |")
+    print("|---|---:|---:|---:|---:|")
     for entry in find_photos(args.photos):
         image, mask = entry.load()
         if mask is None:
@@ -41,11 +38,10 @@ def main() -> None:
         still = cv2.resize(mask.astype(np.float32), (width, height)) <= 0.5
         sky = sky_mask(image, (height, width), sky_matte) > 0.5
         water = np.isin(segmenter.classes(image, (height, width)), FLUID_GROUPS)
-        al_matte = al.fluid_matte(image, AnimationSettings(auto_mask="sky+water"))
-        dl_matte = dl.fluid_matte(image)
+        matte = automatic_matte(image, "sky+water", sky_matte, segmenter)
         share = lambda covered: float(np.mean(covered[still]))  # noqa: E731
         print(f"| {entry.name} | {still.mean():.2f} | {share(sky):.3f} | {share(water):.3f} | "
-              f"{share(al_matte > 0.5):.3f} | {share(dl_matte > 0.5):.3f} |", flush=True)
+              f"{share(matte > 0.5):.3f} |", flush=True)
 
 
 if __name__ == "__main__":

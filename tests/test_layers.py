@@ -197,7 +197,7 @@ def test_appearance_locality_zero_is_one_grade_per_channel_and_one_the_local_fit
 
 
 def test_specks_of_the_automatic_mask_are_dropped_and_large_parts_kept():
-    from cinescape.methods.al.pipeline import drop_specks
+    from cinescape.segmentation import drop_specks
 
     mask = np.zeros((100, 100), np.float32)
     mask[:40] = 1                       # the sky: 40 % of the photo

@@ -301,3 +301,41 @@ def test_auto_sky_water_mask_with_the_real_models(tiny_pipeline):
         assert np.array_equal(frame[core], photo[core])
     water = _frozen_core(groups == GROUP_WATER, 12)
     assert water.sum() > 0 and not np.array_equal(frames[3][water], photo[water])
+
+
+class _WaterBlocks:
+    """A stand-in segmenter: water in the bottom half and in a 4×4 speck near the top left, others elsewhere."""
+
+    source = "test"
+
+    def classes(self, image, size=None):
+        height, width = image.shape[:2] if size is None else size
+        groups = np.full((height, width), GROUP_OTHERS, np.int64)
+        groups[height // 2:] = GROUP_WATER
+        groups[4:8, 4:8] = GROUP_WATER
+        return groups
+
+
+def test_automatic_matte_keeps_large_water_drops_specks_and_refuses_unknown_kinds():
+    from cinescape.segmentation import automatic_matte
+
+    photo = np.full((64, 64, 3), 90, np.uint8)
+    photo[32:] = 160                       # the water's edge is also the photo's edge
+    matte = automatic_matte(photo, "sky+water", _NoSky(), _WaterBlocks())
+    assert matte.shape == (64, 64) and matte.dtype == np.float32
+    assert matte[40:].min() == 1 and matte[:24].max() == 0   # the 16-px speck (0.4 % of the photo) is gone
+    with pytest.raises(Exception, match="sky\\+water"):
+        automatic_matte(photo, "clouds", _NoSky(), _WaterBlocks())
+
+
+def test_deeplandscape_and_al_move_the_same_automatic_region(tiny_pipeline):
+    from tests.test_deeplandscape import _tiny_pipeline as tiny_deeplandscape
+    from cinescape.methods.al.pipeline import AnimationSettings
+
+    deeplandscape = tiny_deeplandscape()
+    deeplandscape._segmenters = (_NoSky(), _WaterBlocks())
+    tiny_pipeline._sky_matte, tiny_pipeline._segmenter = _NoSky(), _WaterBlocks()
+    photo = (np.random.default_rng(2).random((48, 80, 3)) * 255).astype(np.uint8)
+    al = tiny_pipeline.fluid_matte(photo, AnimationSettings(auto_mask="sky+water"))
+    np.testing.assert_array_equal(deeplandscape.fluid_matte(photo), al)
+    assert al[:18].max() < 0.5 < al[30:].min()   # still above the water, moving below (edge band between)

@@ -47,6 +47,7 @@ import threading
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -57,7 +58,7 @@ from .errors import InputImageError, ModelLoadError, OptionError
 __all__ = ["SkyMatte", "SKY_MATTE_FILES", "load_mask", "as_mask_tensor", "sky_mask", "Segmenter", "ADE20KSegmenter",
            "ADE20K_CLASSES", "ADE20K_GROUPS", "ADE20K_WEIGHTS", "GROUP_NAMES", "GROUP_CLASSES", "GROUP_SKY",
            "GROUP_TREE", "GROUP_GRASS", "GROUP_WATER", "GROUP_WATERFALL", "GROUP_OTHERS", "FLUID_GROUPS",
-           "ade20k_group", "fluid_mask"]
+           "ade20k_group", "fluid_mask", "MIN_FLUID_AREA", "drop_specks", "automatic_matte"]
 
 #: The sky matte's files (ncnn graph and fp16 weights), relative to the weights directory / the package's copy.
 SKY_MATTE_FILES = ("skyseg/skysegsmall_sim-opt-fp16.param", "skyseg/skysegsmall_sim-opt-fp16.bin")
@@ -368,6 +369,48 @@ def fluid_mask(image: np.ndarray, size: tuple[int, int] | None = None, matte: Sk
     if sky_part is not None:
         mask = np.maximum(mask, sky_part)
     return np.clip(mask, 0.0, 1.0).astype(np.float32)
+
+
+#: Connected parts of an automatic matte smaller than this share of the photo are dropped before refinement: the
+#: segmenters' specks (a patch of grass or of a dark rock called water) would otherwise move while all around stays.
+MIN_FLUID_AREA = 0.01
+
+
+def drop_specks(mask: np.ndarray, min_area: float) -> np.ndarray:
+    """``mask`` (H, W) float32 in [0, 1] with every connected part of ``mask > 0.5`` (8-connected) smaller than
+    ``min_area`` × H × W set to 0, and the soft values within 2 px of it (that belong to no larger part)."""
+    _, labels, stats, _ = cv2.connectedComponentsWithStats((mask > 0.5).astype(np.uint8), connectivity=8)
+    small = np.concatenate(([False], stats[1:, cv2.CC_STAT_AREA] < min_area * mask.size))
+    if not small.any():
+        return mask
+    speck_zone = cv2.dilate(small[labels].astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    large = (labels > 0) & ~small[labels]
+    return np.where(speck_zone & ~large, 0.0, mask).astype(np.float32)
+
+
+def automatic_matte(image: np.ndarray, kind: str = "sky+water", matte: SkyMatte | None = None,
+                    segmenter: Segmenter | None = None) -> np.ndarray:
+    """The automatic fluid matte of a uint8 (H, W, 3) RGB photo at its full resolution: (H, W) float32 in [0, 1],
+    1 = moves. Every method takes its automatic mask from here (AL and FGLA's ``--auto-mask``, DeepLandscape's
+    segmentation variant), so one photo moves the same region whichever method animates it.
+
+    ``kind``: ``"sky"`` (:func:`sky_mask`) or ``"sky+water"`` / ``"fluid"`` (:func:`fluid_mask`). The coarse
+    mask, computed at the photo's size, loses its specks (:func:`drop_specks`, parts under
+    :data:`MIN_FLUID_AREA`) and is refined against the photo's own edges
+    (:func:`~cinescape.ops.layers.refine_matte`, a guided filter), so thin still structures inside the sky
+    (branches, wires, tree tops) and ridges fall in the still layer. ``matte``, ``segmenter``: loaded models to
+    reuse (default: load them, which takes about a second).
+    """
+    from .ops.layers import refine_matte
+
+    height, width = image.shape[:2]
+    if kind == "sky":
+        coarse = sky_mask(image, (height, width), matte)
+    elif kind in ("sky+water", "fluid"):
+        coarse = fluid_mask(image, (height, width), matte, segmenter)
+    else:
+        raise OptionError(f"the automatic matte is 'sky', 'sky+water' or 'fluid', got {kind!r}")
+    return refine_matte(image.astype(np.float32) / 127.5 - 1.0, drop_specks(coarse, MIN_FLUID_AREA))
 
 
 class SkyMatteSegmenter:

@@ -55,7 +55,7 @@ from ...errors import CinescapeError, ModelLoadError, OptionError
 from ...io.image import image_to_tensor, load_image, tensor_to_image
 from ...ops import (accumulate_flow, crossfade_schedule, integrate_velocity, interpolate_cyclic, phased_schedule,
                     symmetric_schedule, warp)
-from ...ops.layers import PhotoLayers, refine_matte
+from ...ops.layers import PhotoLayers
 from ...ops.render import maps_to_hwc
 from .. import PIPELINE_CONFIG, read_pipeline_config, write_pipeline_config
 from .animation import Animation, displaced_states
@@ -78,9 +78,6 @@ MASK_FEATHER_SIGMA = 1.0   # FGLA: edge blur of its per-region speed maps, in wo
 # The fluid layer's flow is Gaussian-smoothed with this sigma (working-size pixels) once it is continued behind the
 # still layer: parts of one region that the network moves differently then shear smoothly instead of tearing.
 FLOW_SMOOTH_SIGMA = 3.0
-# Connected parts of the automatic mask smaller than this fraction of the photo are dropped before refinement: the
-# segmenters' specks (a patch of grass or of a dark rock called water) would otherwise move while all around stays.
-MIN_FLUID_AREA = 0.01
 # The phased loop's cycle (frames): each copy moves at most half of it. Chosen on the 10 masked shared photos by
 # patch coherence at equal motion (docs/results.md, "Photos").
 DEFAULT_LOOP_PERIOD = 20.0
@@ -170,18 +167,6 @@ def working_shape(height: int, width: int, short_side: int, max_long_side: int |
     max_long_side = max_long_side or 4 * short_side
     scale = min(short_side / min(height, width), max_long_side / max(height, width))
     return max(8, round(height * scale / 8) * 8), max(8, round(width * scale / 8) * 8)
-
-
-def drop_specks(mask: np.ndarray, min_area: float) -> np.ndarray:
-    """``mask`` (H, W) float32 in [0, 1] with every connected part of ``mask > 0.5`` (8-connected) smaller than
-    ``min_area`` × H × W set to 0, and the soft values within 2 px of it (that belong to no larger part)."""
-    _, labels, stats, _ = cv2.connectedComponentsWithStats((mask > 0.5).astype(np.uint8), connectivity=8)
-    small = np.concatenate(([False], stats[1:, cv2.CC_STAT_AREA] < min_area * mask.size))
-    if not small.any():
-        return mask
-    speck_zone = cv2.dilate(small[labels].astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
-    large = (labels > 0) & ~small[labels]
-    return np.where(speck_zone & ~large, 0.0, mask).astype(np.float32)
 
 
 class CinemagraphPipeline:
@@ -307,14 +292,12 @@ class CinemagraphPipeline:
         """The photo's fluid matte at full resolution: (H, W) float32 in [0, 1], 1 = moves (fluid layer), 0 = the
         still layer; None when everything moves (no user mask and no automatic mask).
 
-        ``image``: the photo, uint8 (H, W, 3). The automatic mask (``"sky"``: the U²-Net-p sky matte through its
-        ramp, :func:`~cinescape.segmentation.sky_mask`; ``"sky+water"``/``"fluid"``: that or the ADE20K segmenter's
-        water and waterfall, :func:`~cinescape.segmentation.fluid_mask`), computed at the photo's size, is refined
-        against the photo's own edges (:func:`~cinescape.ops.layers.refine_matte`, a guided filter), so thin
-        still structures inside the sky (branches, wires, tree tops) and ridges fall in the still layer. A user
-        mask (any size, resized bilinearly) multiplies it as given.
+        ``image``: the photo, uint8 (H, W, 3). The automatic mask (``"sky"`` or ``"sky+water"``/``"fluid"``) is
+        :func:`~cinescape.segmentation.automatic_matte`, the full-resolution matte refined against the photo's own
+        edges that every method shares, so thin still structures inside the sky (branches, wires, tree tops) and
+        ridges fall in the still layer. A user mask (any size, resized bilinearly) multiplies it as given.
         """
-        from ...segmentation import ADE20KSegmenter, SkyMatte, as_mask_tensor, fluid_mask, sky_mask
+        from ...segmentation import ADE20KSegmenter, SkyMatte, as_mask_tensor, automatic_matte
 
         height, width = image.shape[:2]
         matte = None
@@ -342,11 +325,7 @@ class CinemagraphPipeline:
                     self._warned_no_mask = True
                 auto_mask = "none"
         if auto_mask != "none":
-            if auto_mask == "sky":
-                coarse = sky_mask(image, (height, width), self._sky_matte)
-            else:  # "sky+water" / "fluid"
-                coarse = fluid_mask(image, (height, width), self._sky_matte, self._segmenter)
-            auto = refine_matte(image.astype(np.float32) / 127.5 - 1.0, drop_specks(coarse, MIN_FLUID_AREA))
+            auto = automatic_matte(image, auto_mask, self._sky_matte, self._segmenter)
             matte = auto if matte is None else matte * auto
         if matte is None or bool((matte >= 1).all()):
             return None

@@ -181,7 +181,8 @@ class DeepLandscapePipeline:
         self.defaults = dict(defaults or {})
         self._lpips = None
         self._lpips_lock = threading.Lock()
-        self._segmenters = None
+        self._segmenters = None            # (SkyMatte, ADE20KSegmenter), loaded on first use
+        self._segmenters_lock = threading.Lock()
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -236,15 +237,14 @@ class DeepLandscapePipeline:
         return self._lpips or None
 
     def fluid_matte(self, photo: np.ndarray) -> np.ndarray:
-        """(H, W) float32 fluid matte of the photo at full resolution (sky + water), refined against its edges."""
-        from ...ops.layers import refine_matte
-        from ...segmentation import fluid_mask
+        """(H, W) float32 fluid matte of the photo at full resolution, sky + water: the automatic matte every method
+        shares (:func:`~cinescape.segmentation.automatic_matte`). The segmenters load once per pipeline."""
+        from ...segmentation import ADE20KSegmenter, SkyMatte, automatic_matte
 
-        height, width = photo.shape[:2]
-        work = (min(height, 512), min(width, round(512 * width / height))) if height > 512 else (height, width)
-        coarse = fluid_mask(photo, work)
-        coarse = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_LINEAR)
-        return refine_matte(photo.astype(np.float32) / 127.5 - 1.0, coarse)
+        with self._segmenters_lock:
+            if self._segmenters is None:
+                self._segmenters = (SkyMatte(), ADE20KSegmenter())   # a missing file or package fails here
+        return automatic_matte(photo, "sky+water", *self._segmenters)
 
     # ------------------------------------------------------------------ inversion (steps 1-3)
     def invert(self, photo: np.ndarray, settings: DeepLandscapeSettings, matte: np.ndarray | None = None,
