@@ -283,6 +283,7 @@ def test_deeplandscape_page_shows_its_own_controls_and_previews_reusing_the_inve
         page.locator("#lighting").fill("0.5")
         page.set_input_files("#file-input", str(EXAMPLE))
         page.wait_for_selector("body[data-photo=ready]", timeout=60_000)
+        assert page.text_content("#status") == "512×288. Paint what moves, then Preview or Render."
 
         # The first preview inverts the photo; another direction reuses that inversion.
         page.click("#preview-button")

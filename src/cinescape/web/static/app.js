@@ -459,7 +459,8 @@
     redraw();
     updateButtons();
     if (masked) {
-      setStatus(`${photo.width}×${photo.height}. Paint what moves, drag arrows, then Preview or Render.`);
+      const tools = isDeepLandscape() ? "" : ", drag arrows";
+      setStatus(`${photo.width}×${photo.height}. Paint what moves${tools}, then Preview or Render.`);
     }
     document.body.dataset.photo = "ready";
   }
