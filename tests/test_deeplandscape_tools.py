@@ -324,7 +324,7 @@ def test_the_web_page_takes_a_deeplandscape_model_and_refuses_other_pipelines_in
     # the folder's method must be the one asked for: said before any weights load
     assert main(["serve", "--method", "fgla", "--model", str(dl_model)]) == 2
     err = capsys.readouterr().err
-    assert "is a deeplandscape model folder, not fgla" in err and len(err.strip().splitlines()) == 1
+    assert "is a model of method deeplandscape, not fgla" in err and len(err.strip().splitlines()) == 1
     pytest.importorskip("fastapi")
     from cinescape.web.service import RenderService
 

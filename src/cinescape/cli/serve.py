@@ -36,7 +36,7 @@ def run_serve(args: argparse.Namespace) -> None:
 
     cls = pipeline_class(model_folder(args.method, args.model))   # before loading anything (pipeline.json)
     if args.method is not None and method_of(cls) != args.method:
-        raise CinescapeError(f"{args.model} is a {method_of(cls)} model folder, not {args.method}")
+        raise CinescapeError(f"--model {args.model} is a model of method {method_of(cls)}, not {args.method}")
     check_web_pipeline(cls)
 
     missing = missing_web_packages()

@@ -15,7 +15,8 @@
 ``GET /api/renders/{id}``                              status: state, phase, frames (and DeepLandscape's
                                                        inversion steps) done / total, queue position
 ``GET /api/renders/{id}/events``                       the same as server-sent events, until the render ends
-``DELETE /api/renders/{id}``                           cancel (a running render stops before its next frame) -> 202
+``DELETE /api/renders/{id}``                           cancel (a running render stops before its next frame, or
+                                                       DeepLandscape's next inversion step) -> 202
 ``GET /api/renders/{id}/video``, ``.../flow``          the finished video (``?download=1``: as an attachment)
 =====================================================  ==============================================================
 

@@ -8,7 +8,7 @@
   and ONE worker thread runs them in order: the pipeline is loaded once per server and is not meant to plan two
   animations at once. The worker writes the frames with :class:`~cinescape.io.video.VideoWriter`, which encodes
   into a hidden temporary file and renames it when the video is complete; a render's files are offered only once
-  its state is ``"done"``. A cancelled render stops before the next frame.
+  its state is ``"done"``. A cancelled render stops before the next frame (or inversion step).
 * Masks: the automatic mask is the pipeline's own full-resolution fluid matte, computed once per photo and choice
   (:meth:`RenderService.auto_matte`); the page gets it at display size, and a render gets it with the page's brush
   strokes applied (:meth:`RenderService.render_mask`) as ``mask=``, with ``auto_mask="none"`` (DeepLandscape:
@@ -370,7 +370,8 @@ class RenderService:
             return render
 
     def cancel(self, render: Render) -> None:
-        """Cancel a queued render at once, or ask the running one to stop before its next frame."""
+        """Cancel a queued render at once, or ask the running one to stop before its next frame (or, while
+        DeepLandscape inverts the photo, its next inversion step)."""
         with self._lock:
             if render.state == "queued":
                 self._queue.remove(render)
@@ -585,7 +586,8 @@ class RenderService:
             self._wake.notify_all()
 
     def close(self, timeout: float = 10.0) -> None:
-        """Shut down: :meth:`stop`, wait for the worker (it stops before its next frame), delete every file."""
+        """Shut down: :meth:`stop`, wait for the worker (it stops before its next frame or inversion step), delete
+        every file."""
         self.stop()
         self._worker.join(timeout)
         self._janitor.join(timeout)
