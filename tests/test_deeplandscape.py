@@ -333,6 +333,30 @@ def test_a_plan_reuses_an_inversion_only_of_the_same_photo_and_inversion_setting
     assert pipe.plan(other, seed=0, reuse=first).inversion is not first.inversion
 
 
+def test_the_inversion_reports_each_step_and_stops_when_its_hook_raises():
+    import numpy as np
+
+    pipe = _tiny_pipeline()   # 3 latent + 3 fine-tuning steps
+    photo = np.random.default_rng(5).integers(0, 256, (20, 24, 3), dtype=np.uint8)
+    steps = []
+    first = pipe.plan(photo, on_step=lambda done, total: steps.append((done, total)))
+    assert steps == [(i, 6) for i in range(1, 7)]
+    steps.clear()
+    pipe.plan(photo, seed=2, reuse=first, on_step=lambda done, total: steps.append(done))
+    assert steps == []   # reused: nothing to report
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_four(done, total):
+        steps.append(done)
+        if done == 4:
+            raise Stop
+    with pytest.raises(Stop):
+        pipe.plan(photo, on_step=stop_at_four)
+    assert steps == [1, 2, 3, 4]
+
+
 def test_entry_point_reports_bad_input_in_one_line(tmp_path, capsys):
     from cinescape.methods.deeplandscape.__main__ import main
 

@@ -1,5 +1,5 @@
 """DeepLandscape in the project's tools: settings resolution, evaluate (clips and photos, inversion figures), bench,
-batches with resume, and the web page's refusal. A tiny random model (32 px generator) saved to tmp: no
+batches with resume, and the web page's check. A tiny random model (32 px generator) saved to tmp: no
 ../shared needed, each test a few seconds."""
 
 from __future__ import annotations
@@ -301,19 +301,32 @@ def test_a_deeplandscape_batch_with_al_controls_is_refused(dl_model, tmp_path, c
 
 # ------------------------------------------------------------------------------------------------------- web
 
-def test_the_web_page_refuses_a_deeplandscape_model_in_one_line(dl_model, capsys):
-    from cinescape.cli import main
-    from cinescape.web import check_web_pipeline
+def test_the_web_page_takes_a_deeplandscape_model_and_refuses_other_pipelines_in_one_line(dl_model, capsys):
+    from dataclasses import dataclass
 
-    message = "the web page animates AL and FGLA models only, not deeplandscape"
+    from cinescape.cli import main
+    from cinescape.methods.al import CinemagraphPipeline
+    from cinescape.web import check_web_pipeline, page_kind
+
+    assert page_kind(_tiny_pipeline()) == "deeplandscape" and page_kind(CinemagraphPipeline) == "al"
+    check_web_pipeline(_tiny_pipeline())
+
+    @dataclass
+    class OtherSettings:
+        seed: int = 0
+
+    class OtherPipeline:
+        settings_class = OtherSettings
+
+    message = "the web page animates AL, FGLA and DeepLandscape models only, not OtherPipeline"
     with pytest.raises(CinescapeError, match=message):
-        check_web_pipeline(_tiny_pipeline())
-    check_web_pipeline(__import__("cinescape.methods.al", fromlist=["CinemagraphPipeline"]).CinemagraphPipeline)
-    assert main(["serve", "--model", str(dl_model)]) == 2
+        check_web_pipeline(OtherPipeline)
+    # the folder's method must be the one asked for: said before any weights load
+    assert main(["serve", "--method", "fgla", "--model", str(dl_model)]) == 2
     err = capsys.readouterr().err
-    assert message in err and len(err.strip().splitlines()) == 1
+    assert "is a model of method deeplandscape, not fgla" in err and len(err.strip().splitlines()) == 1
     pytest.importorskip("fastapi")
     from cinescape.web.service import RenderService
 
     with pytest.raises(CinescapeError, match=message):
-        RenderService(_tiny_pipeline())
+        RenderService(OtherPipeline())

@@ -16,6 +16,7 @@ import threading
 import time
 import urllib.request
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -33,6 +34,7 @@ with warnings.catch_warnings():   # Starlette may warn that its TestClient prefe
 from cinescape.io.video import read_video_frames  # noqa: E402
 from cinescape.web import create_app  # noqa: E402
 from cinescape.web.forms import RenderLimits, parse_render_request, preview_inputs  # noqa: E402
+from test_deeplandscape import _tiny_pipeline as tiny_deeplandscape_pipeline  # noqa: E402
 from cinescape.web.service import ServiceLimits  # noqa: E402
 
 # Starlette's TestClient may warn that it prefers another HTTP client; that is no concern of these tests.
@@ -294,6 +296,7 @@ def _bad(settings=None, **payload):
     (_bad(colour="red"), 400, 'unknown request field "colour"'),
     ({"settings": [1]}, 400, "settings must be a JSON object"),
     (_bad({"speed": 2}), 400, 'unknown setting "speed"'),
+    (_bad({"direction": 90}), 400, 'setting "direction" is for deeplandscape only'),
     (_bad({"seconds": "five"}), 400, "seconds must be a number"),
     (_bad({"seconds": 100}), 400, "seconds must be between"),
     (_bad({"fps": 0}), 400, "fps must be between"),
@@ -502,6 +505,126 @@ def test_only_local_host_names_are_answered_when_asked(tiny_pipeline, tmp_path):
     with TestClient(app, base_url="http://127.0.0.1:8123") as client:
         assert client.get("/api/info").status_code == 200
         assert_one_line_error(client.get("/api/info", headers={"host": "evil.example:8123"}), 400, "unexpected Host")
+
+
+# ------------------------------------------------------------------------------------------ DeepLandscape
+
+
+@pytest.fixture
+def dl_pipeline():
+    """The tiny random DeepLandscape pipeline (16 px generator, 3 + 3 inversion steps, no automatic mask), its
+    ``invert`` calls counted in ``dl_pipeline.inversions``."""
+    pipeline = tiny_deeplandscape_pipeline()
+    pipeline.inversions = 0
+    invert = pipeline.invert
+
+    def counted(*args, **kwargs):
+        pipeline.inversions += 1
+        return invert(*args, **kwargs)
+
+    pipeline.invert = counted
+    return pipeline
+
+
+@pytest.fixture
+def dl_client(dl_pipeline, tmp_path):
+    with TestClient(create_app(dl_pipeline, root=tmp_path)) as test_client:
+        yield test_client
+
+
+def test_deeplandscape_info_and_settings(dl_client, dl_pipeline):
+    info = dl_client.get("/api/info").json()
+    assert (info["method"], info["controls"], info["default_auto_mask"]) == ("deeplandscape", "deeplandscape", "none")
+    assert info["choices"]["auto_mask"] == ["default", "none", "sky+water"]
+    assert {"direction", "lighting", "motion_speed"} <= set(info["defaults"]) and "arrows" not in info["defaults"]
+
+    base = dl_pipeline.settings()   # the model folder's defaults: its tiny inversion budgets
+    request = parse_render_request(
+        {"settings": {"seconds": 2, "fps": 20, "direction": 90, "lighting": 0.5, "motion_speed": 2, "seed": 7,
+                      "auto_mask": "sky+water"}}, (288, 512), deeplandscape=base)
+    settings = request.settings
+    assert (settings.num_frames, settings.direction, settings.lighting, settings.seed) == (40, 90.0, 0.5, 7)
+    assert settings.speed == pytest.approx(2 * base.speed) and settings.use_mask
+    assert settings.latent_steps == base.latent_steps == 3 and request.flow is False
+    # A preview keeps the motion per second: half the frame rate, twice the speed per frame, half the period.
+    image, preview, fps = preview_inputs(replace(request, preview=True), textured_photo(450, 800))
+    assert image.shape == (384, 682, 3) and fps == 10 and preview.num_frames == 20
+    assert preview.speed == pytest.approx(2 * settings.speed) and preview.period == pytest.approx(base.period / 2)
+
+
+@pytest.mark.parametrize("payload, fragment", [
+    (_bad({"lighting": 2}), "lighting must be between 0 and 1"),
+    (_bad({"lighting": "dusk"}), "lighting must be a number"),
+    (_bad({"direction": "up"}), "direction must be a number"),
+    (_bad({"direction": 400}), "direction must be between 0 and 360"),
+    (_bad({"motion_speed": -1}), "motion_speed must be between"),
+    (_bad({"seconds": 30, "fps": 60}), "frames"),
+    (_bad({"auto_mask": "sky"}), "auto_mask must be one of default, none, sky+water"),
+    (_bad({"arrows": [{"from": [1, 2], "to": [3, 4]}]}), 'setting "arrows" is for AL and FGLA only'),
+    (_bad({"loop": "crossfade"}), 'setting "loop" is for AL and FGLA only'),
+    (_bad({"flow": True}), 'setting "flow" is for AL and FGLA only'),
+    (_bad({"latent_steps": 1}), 'unknown setting "latent_steps"'),
+    (_bad(mask=data_url(np.zeros((100, 100), np.uint8))), "aspect ratio"),
+])
+def test_bad_deeplandscape_requests_are_one_line_400(dl_client, payload, fragment):
+    photo_id = dl_client.post("/api/photos", content=EXAMPLE.read_bytes()).json()["id"]
+    response = dl_client.post(f"/api/photos/{photo_id}/renders", json=payload)
+    assert_one_line_error(response, 400, fragment)
+    assert dl_client.get("/api/info").json()["queue"] == 0
+    assert_one_line_error(dl_client.get(f"/api/photos/{photo_id}/mask?auto=sky"), 400, "auto must be one of")
+
+
+def test_deeplandscape_inverts_a_photo_once_per_mask(dl_client, dl_pipeline):
+    """The first render of a photo inverts it; another direction, speed, lighting, seed or length (preview or full
+    render) reuses that inversion; another painted mask inverts again, and painting it again does not."""
+    photo_id = dl_client.post("/api/photos", content=EXAMPLE.read_bytes()).json()["id"]
+
+    def render(settings, mask=None):
+        status = wait_for(dl_client, submit(dl_client, photo_id, {"seconds": 1, "fps": 4, **settings}, mask)
+                          .json()["id"])
+        assert status["state"] == "done", status
+        return status
+
+    first = render({"preview": True})
+    assert dl_pipeline.inversions == 1 and first["reused_inversion"] is False
+    assert first["steps_done"] == first["steps_total"] == 6 and first["frames_done"] == 4
+    for settings in ({"preview": True, "direction": 270}, {"motion_speed": 3, "lighting": 0.8, "seed": 4},
+                     {"preview": True, "seconds": 2}):
+        status = render(settings)
+        assert dl_pipeline.inversions == 1 and status["reused_inversion"] is True, settings
+        assert status["steps_total"] == 0
+    frames = read_video_frames(_save(dl_client.get(status["video_url"]).content, dl_client, "preview.mp4"))
+    assert len(frames) == 8 and frames[0].shape == (288, 512, 3)
+
+    painted = np.zeros((288, 512), np.uint8)
+    painted[:120] = 255   # only the sky moves
+    assert render({"preview": True}, data_url(painted))["reused_inversion"] is False
+    assert dl_pipeline.inversions == 2
+    assert render({"direction": 45}, data_url(painted))["reused_inversion"] is True   # the same mask, sent again
+    assert dl_pipeline.inversions == 2
+    matte = dl_client.app.state.service.photo(photo_id).inverted.matte
+    assert matte[:100].min() == 1.0 and matte[140:].max() == 0.0   # the painted mask is the whole matte
+    painted[:60] = 0
+    render({"preview": True}, data_url(painted))
+    assert dl_pipeline.inversions == 3
+
+
+def test_a_deeplandscape_inversion_shows_its_steps_and_stops_when_cancelled(dl_pipeline, tmp_path):
+    dl_pipeline.defaults["latent_steps"] = 100_000   # far longer than the test waits
+    with TestClient(create_app(dl_pipeline, root=tmp_path)) as client:
+        photo_id = client.post("/api/photos", content=EXAMPLE.read_bytes()).json()["id"]
+        render_id = submit(client, photo_id, {"preview": True, "seconds": 1, "fps": 4}).json()["id"]
+        deadline = time.monotonic() + 30
+        while (status := client.get(f"/api/renders/{render_id}").json())["steps_done"] < 2:
+            assert time.monotonic() < deadline, status
+            time.sleep(0.02)
+        assert status["phase"] == "inverting" and status["steps_total"] == 100_003
+        cancelled_at = time.monotonic()
+        assert client.delete(f"/api/renders/{render_id}").status_code == 202
+        status = wait_for(client, render_id, timeout=10)
+        assert status["state"] == "cancelled" and status["steps_done"] < 100_003
+        assert time.monotonic() - cancelled_at < 5
+        assert client.app.state.service.photo(photo_id).inverted is None   # nothing half-inverted is kept
 
 
 # ------------------------------------------------------------------------------------------ the command

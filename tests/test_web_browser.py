@@ -11,6 +11,7 @@ Set ``CINESCAPE_WEB_SCREENSHOT=docs/web_screenshot.png`` to keep the page's scre
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import os
 import select
@@ -56,19 +57,24 @@ SERVE = ("import ctypes, runpy, signal, sys\n"
          "    ctypes.CDLL('libc.so.6').prctl(1, signal.SIGTERM)\n"
          "except (OSError, AttributeError):\n"
          "    pass\n"
-         "sys.argv = ['cinescape', 'serve', '--port', '0', '--quiet']\n"
+         "sys.argv = ['cinescape', 'serve', '--port', '0', '--quiet'] + sys.argv[1:]\n"
          "runpy.run_module('cinescape.cli', run_name='__main__')\n")
 
 
 @pytest.fixture
 def server(tmp_path):
-    """`cinescape serve --port 0` with the shipped model, in its own process; its URL. Stopped (SIGTERM, then
-    SIGKILL) at the end of the test, however the test ends, and its temporary folder must be gone then."""
+    """`cinescape serve --port 0` with the shipped model, in its own process; its URL."""
+    yield from _serve(tmp_path)
+
+
+def _serve(tmp_path, *options: str):
+    """`cinescape serve --port 0 OPTIONS` in its own process; yields its URL. Stopped (SIGTERM, then SIGKILL)
+    afterwards, however the test ends, and its temporary folder must be gone then."""
     env = {**os.environ, "TMPDIR": str(tmp_path)}
     stderr_path = tmp_path / "server-stderr.txt"
     with open(stderr_path, "w") as stderr:
-        process = subprocess.Popen([sys.executable, "-c", SERVE], stdout=subprocess.PIPE, stderr=stderr, text=True,
-                                   env=env)
+        process = subprocess.Popen([sys.executable, "-c", SERVE, *options], stdout=subprocess.PIPE, stderr=stderr,
+                                   text=True, env=env)
     try:
         ready, _, _ = select.select([process.stdout], [], [], 90)
         if not ready:
@@ -85,6 +91,53 @@ def server(tmp_path):
                 process.kill()
                 process.wait()
     assert not list(tmp_path.glob("cinescape-web-*")), "the server left its temporary folder behind"
+
+
+@pytest.fixture
+def deeplandscape_server(tmp_path):
+    """`cinescape serve --model DIR` with a tiny random DeepLandscape model (3 + 3 inversion steps): its URL."""
+    from test_deeplandscape import _tiny_pipeline
+
+    model = _tiny_pipeline().save_pretrained(tmp_path / "deeplandscape-model")
+    yield from _serve(tmp_path, "--method", "deeplandscape", "--model", str(model))
+
+
+@contextlib.contextmanager
+def _browser_page(server: str):
+    """Chromium on the page at ``server``, once it is ready. Every request elsewhere is aborted, and afterwards
+    there must have been none, nor any error on the page."""
+    outside_requests, errors = [], []
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 940}, device_scale_factor=1)
+            server_host = urllib.parse.urlsplit(server).netloc
+
+            def only_local(route):
+                if urllib.parse.urlsplit(route.request.url).netloc == server_host:
+                    route.continue_()
+                else:  # the page must work with the network off: nothing may go elsewhere
+                    outside_requests.append(route.request.url)
+                    route.abort()
+
+            page.route("**/*", only_local)
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(server)
+            page.wait_for_selector("body[data-ready=true]", timeout=30_000)
+            yield page
+            assert not errors, errors
+        finally:
+            browser.close()
+    assert not outside_requests, f"the page asked the network for {outside_requests}"
+
+
+def _served_frames(server: str, href: str, path: Path) -> np.ndarray:
+    """The frames of the MP4 the page's download link ``href`` gives (an attachment), float32 (N, H, W, 3)."""
+    with urllib.request.urlopen(urllib.parse.urljoin(server, href), timeout=30) as response:
+        assert response.headers["Content-Type"] == "video/mp4"
+        assert response.headers["Content-Disposition"].startswith("attachment")
+        path.write_bytes(response.read())
+    return np.stack(read_video_frames(path)).astype(np.float32)
 
 
 def _wait_until(page, expression: str, timeout: float = 20.0) -> None:
@@ -117,88 +170,63 @@ def _small_png(png: bytes) -> bytes:
 
 def test_paint_arrow_render_in_chromium(server, tmp_path):
     started = time.monotonic()
-    outside_requests = []
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 940}, device_scale_factor=1)
-            server_host = urllib.parse.urlsplit(server).netloc
+    with _browser_page(server) as page:
+        assert page.text_content("#method") == "Method: Animating Landscape (AL)"
+        assert page.is_visible("#tool-arrow") and not page.is_visible("#direction")
 
-            def only_local(route):
-                if urllib.parse.urlsplit(route.request.url).netloc == server_host:
-                    route.continue_()
-                else:  # the page must work with the network off: nothing may go elsewhere
-                    outside_requests.append(route.request.url)
-                    route.abort()
+        # A short, plain loop: 1 s at 10 fps, frame 0 is the photo, colours fixed, the arrow's own field.
+        page.fill("#seconds", "1")
+        page.fill("#fps", "10")
+        page.select_option("#loop", "none")
+        page.uncheck("#appearance")
+        page.select_option("#mode", "eulerian")
+        page.select_option("#arrows-mode", "direct")
 
-            page.route("**/*", only_local)
-            errors = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.goto(server)
-            page.wait_for_selector("body[data-ready=true]", timeout=30_000)
+        page.set_input_files("#file-input", str(EXAMPLE))
+        page.wait_for_selector("body[data-photo=ready]", timeout=60_000)
+        page.select_option("#region", "empty")   # nothing moves until painted
+        _wait_until(page, "!window.cinescape.state.maskEdited && window.cinescape.state.region === 'empty'")
 
-            # A short, plain loop: 1 s at 10 fps, frame 0 is the photo, colours fixed, the arrow's own field.
-            page.fill("#seconds", "1")
-            page.fill("#fps", "10")
-            page.select_option("#loop", "none")
-            page.uncheck("#appearance")
-            page.select_option("#mode", "eulerian")
-            page.select_option("#arrows-mode", "direct")
+        # Paint a stroke with the move brush, with the mouse.
+        page.click("#tool-move")
+        page.locator("#brush-size").fill(str(BRUSH))
+        box = page.locator("#canvas").bounding_box()
+        size = (512, 288)
+        page.mouse.move(*_page_point(box, size, *STROKE[0]))
+        page.mouse.down()
+        page.mouse.move(*_page_point(box, size, *STROKE[1]), steps=25)
+        page.mouse.up()
 
-            page.set_input_files("#file-input", str(EXAMPLE))
-            page.wait_for_selector("body[data-photo=ready]", timeout=60_000)
-            page.select_option("#region", "empty")   # nothing moves until painted
-            _wait_until(page, "!window.cinescape.state.maskEdited && window.cinescape.state.region === 'empty'")
+        # Drag one arrow inside the stroke.
+        page.click("#tool-arrow")
+        page.mouse.move(*_page_point(box, size, *ARROW[0]))
+        page.mouse.down()
+        page.mouse.move(*_page_point(box, size, *ARROW[1]), steps=8)
+        page.mouse.up()
+        page.mouse.move(box["x"] + box["width"] - 5, box["y"] + 5)   # the cursor off the stroke
+        arrows = page.evaluate("window.cinescape.state.arrows")
+        assert len(arrows) == 1, arrows
+        arrow = np.subtract(arrows[0]["to"], arrows[0]["from"])
+        assert np.allclose(arrow, np.subtract(ARROW[1], ARROW[0]), atol=1.0), arrow
 
-            # Paint a stroke with the move brush, with the mouse.
-            page.click("#tool-move")
-            page.locator("#brush-size").fill(str(BRUSH))
-            box = page.locator("#canvas").bounding_box()
-            size = (512, 288)
-            page.mouse.move(*_page_point(box, size, *STROKE[0]))
-            page.mouse.down()
-            page.mouse.move(*_page_point(box, size, *STROKE[1]), steps=25)
-            page.mouse.up()
+        # Preview, then render.
+        page.click("#preview-button")
+        page.wait_for_selector("body[data-render=done]", timeout=60_000)
+        assert "Preview done" in page.text_content("#status")
+        page.evaluate("document.body.dataset.render = ''")
+        page.click("#render-button")
+        page.wait_for_selector("body[data-render=done]", timeout=90_000)
+        assert "Render done" in page.text_content("#status"), page.text_content("#status")
+        _wait_until(page, "document.getElementById('result-video').readyState >= 2")
 
-            # Drag one arrow inside the stroke.
-            page.click("#tool-arrow")
-            page.mouse.move(*_page_point(box, size, *ARROW[0]))
-            page.mouse.down()
-            page.mouse.move(*_page_point(box, size, *ARROW[1]), steps=8)
-            page.mouse.up()
-            page.mouse.move(box["x"] + box["width"] - 5, box["y"] + 5)   # the cursor off the stroke
-            arrows = page.evaluate("window.cinescape.state.arrows")
-            assert len(arrows) == 1, arrows
-            arrow = np.subtract(arrows[0]["to"], arrows[0]["from"])
-            assert np.allclose(arrow, np.subtract(ARROW[1], ARROW[0]), atol=1.0), arrow
+        screenshot = _small_png(page.screenshot(full_page=True))
+        keep = os.environ.get("CINESCAPE_WEB_SCREENSHOT")
+        (Path(keep) if keep else tmp_path / "web_screenshot.png").write_bytes(screenshot)
 
-            # Preview, then render.
-            page.click("#preview-button")
-            page.wait_for_selector("body[data-render=done]", timeout=60_000)
-            assert "Preview done" in page.text_content("#status")
-            page.evaluate("document.body.dataset.render = ''")
-            page.click("#render-button")
-            page.wait_for_selector("body[data-render=done]", timeout=90_000)
-            assert "Render done" in page.text_content("#status"), page.text_content("#status")
-            _wait_until(page, "document.getElementById('result-video').readyState >= 2")
+        mask_url = page.evaluate("window.cinescape.maskDataUrl()")
+        href = page.get_attribute("#download-link", "href")
 
-            screenshot = _small_png(page.screenshot(full_page=True))
-            keep = os.environ.get("CINESCAPE_WEB_SCREENSHOT")
-            (Path(keep) if keep else tmp_path / "web_screenshot.png").write_bytes(screenshot)
-
-            mask_url = page.evaluate("window.cinescape.maskDataUrl()")
-            href = page.get_attribute("#download-link", "href")
-            assert not errors, errors
-        finally:
-            browser.close()
-    assert not outside_requests, f"the page asked the network for {outside_requests}"
-
-    # The served video: a finished MP4, as an attachment.
-    with urllib.request.urlopen(urllib.parse.urljoin(server, href), timeout=30) as response:
-        assert response.headers["Content-Type"] == "video/mp4"
-        assert response.headers["Content-Disposition"].startswith("attachment")
-        (tmp_path / "loop.mp4").write_bytes(response.read())
-    frames = np.stack(read_video_frames(tmp_path / "loop.mp4")).astype(np.float32)
+    frames = _served_frames(server, href, tmp_path / "loop.mp4")
     assert frames.shape == (10, 288, 512, 3)
 
     # Where the page's mask says "moves" (shrunk by the feathering and the motion) and where it says "still"
@@ -225,4 +253,51 @@ def test_paint_arrow_render_in_chromium(server, tmp_path):
           f"median flow in the stroke {moving.round(2)} px/frame for the arrow {arrow}, outside {still:.3f} px")
     assert cosine > 0.95 and 0.6 < np.linalg.norm(moving) / np.linalg.norm(arrow) < 1.4, (moving, arrow)
     assert still < 0.2, still
+    assert time.monotonic() - started < 60
+
+
+# The controls only one kind of page has: AL's (AL and FGLA) and DeepLandscape's.
+AL_ONLY = ("#tool-arrow", "#clear-arrows", "#loop", "#mode", "#arrows-mode", "#appearance", "#time-of-day",
+           "#appearance-stride", "#flow")
+DEEPLANDSCAPE_ONLY = ("#direction", "#lighting")
+
+
+def test_deeplandscape_page_shows_its_own_controls_and_previews_reusing_the_inversion(deeplandscape_server, tmp_path):
+    started = time.monotonic()
+    with _browser_page(deeplandscape_server) as page:
+        assert page.text_content("#method") == "Method: DeepLandscape"
+        for selector in AL_ONLY:
+            assert not page.is_visible(selector), selector
+        for selector in DEEPLANDSCAPE_ONLY + ("#tool-move", "#tool-freeze", "#region", "#motion-speed", "#seed",
+                                              "#seconds", "#fps", "#format"):
+            assert page.is_visible(selector), selector
+        regions = page.evaluate("[...document.querySelectorAll('#region option')].filter((o) => !o.hidden)"
+                                ".map((o) => o.value)")
+        assert regions == ["default", "sky+water", "none", "empty"]
+        page.keyboard.press("a")   # AL's arrow tool key: no tool on this page
+        assert page.evaluate("window.cinescape.state.tool") == "move"
+
+        page.fill("#seconds", "1")
+        page.fill("#fps", "5")
+        page.fill("#direction", "90")
+        page.locator("#lighting").fill("0.5")
+        page.set_input_files("#file-input", str(EXAMPLE))
+        page.wait_for_selector("body[data-photo=ready]", timeout=60_000)
+        assert page.text_content("#status") == "512×288. Paint what moves, then Preview or Render."
+
+        # The first preview inverts the photo; another direction reuses that inversion.
+        page.click("#preview-button")
+        page.wait_for_selector("body[data-render=done]", timeout=60_000)
+        assert "Preview done" in page.text_content("#status") and "photo inverted" in page.text_content("#status")
+        page.evaluate("document.body.dataset.render = ''")
+        page.fill("#direction", "180")
+        page.click("#preview-button")
+        page.wait_for_selector("body[data-render=done]", timeout=60_000)
+        assert "inversion reused" in page.text_content("#status"), page.text_content("#status")
+        _wait_until(page, "document.getElementById('result-video').readyState >= 2")
+        href = page.get_attribute("#download-link", "href")
+
+    frames = _served_frames(deeplandscape_server, href, tmp_path / "preview.mp4")
+    assert frames.shape == (5, 288, 512, 3)   # 1 s at 5 fps, the example's own size (under the preview's)
+    assert np.abs(frames[2] - frames[0]).mean() > 0.5   # the loop moves (no mask: the whole photo is fluid)
     assert time.monotonic() - started < 60

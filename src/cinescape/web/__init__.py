@@ -3,12 +3,17 @@
 Upload a photo, paint what moves (the automatic sky/water mask is the starting point), drag arrows, preview a
 small loop in seconds, render the full-resolution loop with a progress bar and download it.
 
+One server runs one method, the one its model folder names (``cinescape serve --method al|fgla|deeplandscape`` or
+``--model DIR``); the page shows that method's controls (:func:`page_kind`): AL and FGLA take the mask, arrows,
+loop types and colours; DeepLandscape takes the mask, the sky's direction and speed, and the lighting change, and
+inverts each photo once (tens of seconds, shown as the phase ``inverting``) for all its previews and renders.
+
 Layout:
 
-* :mod:`cinescape.web.service` -- photos, the render queue and its single worker thread, temporary folders;
-  no web framework in it (the only module that calls the Python API: :class:`~cinescape.CinemagraphPipeline`,
-  :class:`~cinescape.AnimationSettings`, :class:`~cinescape.io.video.VideoWriter`).
-* :mod:`cinescape.web.forms` -- the render request's JSON, checked into pipeline settings.
+* :mod:`cinescape.web.service` -- photos, the render queue and its single worker thread, temporary folders, the
+  last DeepLandscape inversion of each photo; no web framework in it (the only module that calls the Python API:
+  the pipeline's ``plan`` and ``fluid_matte``, :class:`~cinescape.io.video.VideoWriter`).
+* :mod:`cinescape.web.forms` -- the render request's JSON, checked into the method's pipeline settings.
 * :mod:`cinescape.web.app` -- the FastAPI routes (``create_app``).
 * :mod:`cinescape.web.server` -- ``serve()``: uvicorn on a local port.
 * ``static/`` -- the page: plain HTML, CSS and JavaScript on ``<canvas>``, no build step and nothing loaded
@@ -32,19 +37,30 @@ def missing_web_packages() -> list[str]:
     return [package for module, package in WEB_PACKAGES.items() if importlib.util.find_spec(module) is None]
 
 
-def check_web_pipeline(pipeline) -> None:
-    """Refuse, in one line (:class:`~cinescape.errors.CinescapeError`), a pipeline (instance or class) the page
-    cannot drive: the page's controls are AL's settings (masks, arrows, codes, loop), which AL and FGLA take;
-    DeepLandscape takes its own settings and inverts each photo for tens of seconds, and the page has no method
-    choice yet."""
+def page_kind(pipeline) -> str:
+    """Which controls the page shows for a pipeline (instance or class): ``"al"`` for the methods that take AL's
+    settings (AL and FGLA: masks, arrows, codes, loop types, colours), ``"deeplandscape"`` for DeepLandscape (mask,
+    direction, speed, lighting; each photo is inverted once, see :mod:`cinescape.web.service`). Anything else is
+    refused in one line (:class:`~cinescape.errors.CinescapeError`)."""
     from ..errors import CinescapeError
-    from ..methods import method_of
     from ..methods.al.pipeline import AnimationSettings
+    from ..methods.deeplandscape.pipeline import DeepLandscapeSettings
     from ..methods.select import settings_class_of
 
-    if not issubclass(settings_class_of(pipeline), AnimationSettings):
-        raise CinescapeError(f"the web page animates AL and FGLA models only, not {method_of(pipeline)} (no method "
-                             f"choice on the page yet); use cinescape animate --method {method_of(pipeline)}")
+    settings_class = settings_class_of(pipeline)
+    if issubclass(settings_class, AnimationSettings):
+        return "al"
+    if issubclass(settings_class, DeepLandscapeSettings):
+        return "deeplandscape"
+    name = getattr(pipeline, "__name__", type(pipeline).__name__)
+    raise CinescapeError(f"the web page animates AL, FGLA and DeepLandscape models only, not {name} (settings "
+                         f"{settings_class.__name__}); use cinescape animate")
+
+
+def check_web_pipeline(pipeline) -> None:
+    """Refuse, in one line (:class:`~cinescape.errors.CinescapeError`), a pipeline (instance or class) the page
+    cannot drive: one whose settings are neither AL's (AL, FGLA) nor DeepLandscape's (:func:`page_kind`)."""
+    page_kind(pipeline)
 
 
 def create_app(*args, **kwargs):
@@ -54,4 +70,4 @@ def create_app(*args, **kwargs):
     return _create_app(*args, **kwargs)
 
 
-__all__ = ["INSTALL_HINT", "WEB_PACKAGES", "check_web_pipeline", "create_app", "missing_web_packages"]
+__all__ = ["INSTALL_HINT", "WEB_PACKAGES", "check_web_pipeline", "create_app", "missing_web_packages", "page_kind"]

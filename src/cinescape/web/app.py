@@ -2,18 +2,21 @@
 
 =====================================================  ==============================================================
 ``GET /``                                              the page (``static/index.html``; JS and CSS under ``/static``)
-``GET /api/info``                                      defaults, choices and limits the page builds its form from
+``GET /api/info``                                      the method, and the defaults, choices and limits the page
+                                                       builds its form from
 ``POST /api/photos?name=FILE``                         body: the photo file's bytes -> 201 ``{id, width, height, ...}``
 ``GET /api/photos/{id}``                               that description again
 ``GET /api/photos/{id}/image``                         the photo at display size (JPEG, long side <= 1024 px)
 ``GET /api/photos/{id}/mask?auto=default|none|sky|sky+water``  the motion mask the pipeline would use, at display
-                                                       size (greyscale PNG, white moves)
+                                                       size (greyscale PNG, white moves; DeepLandscape: no ``sky``)
 ``DELETE /api/photos/{id}``                            forget the photo, delete its files
 ``POST /api/photos/{id}/renders``                      body: ``{"settings": {...}, "mask": PNG data URL | null}``
                                                        (:mod:`cinescape.web.forms`) -> 202, the render's status
-``GET /api/renders/{id}``                              status: state, phase, frames done / total, queue position
+``GET /api/renders/{id}``                              status: state, phase, frames (and DeepLandscape's
+                                                       inversion steps) done / total, queue position
 ``GET /api/renders/{id}/events``                       the same as server-sent events, until the render ends
-``DELETE /api/renders/{id}``                           cancel (a running render stops before its next frame) -> 202
+``DELETE /api/renders/{id}``                           cancel (a running render stops before its next frame, or
+                                                       DeepLandscape's next inversion step) -> 202
 ``GET /api/renders/{id}/video``, ``.../flow``          the finished video (``?download=1``: as an attachment)
 =====================================================  ==============================================================
 
@@ -38,9 +41,10 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
+from ..methods.select import _method_name as method_name
 from .errors import BadRequest, TooLarge, WebError
-from .forms import (ARROW_MODES, AUTO_MASK_CHOICES, FORMATS, LOOPS, MODES, TIME_OF_DAY_PRESETS, WEB_DEFAULTS,
-                    RenderLimits, parse_render_request)
+from .forms import (ARROW_MODES, FORMATS, LOOPS, MODES, TIME_OF_DAY_PRESETS, WEB_DEFAULTS, RenderLimits,
+                    deeplandscape_defaults)
 from .service import TERMINAL_STATES, RenderService, ServiceLimits
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -110,7 +114,7 @@ async def _read_body(request: Request, limit: int, what: str) -> bytes:
 def create_app(pipeline=None, *, root: str | Path | None = None, limits: ServiceLimits = ServiceLimits(),
                render_limits: RenderLimits = RenderLimits(), trusted_hosts: set[str] | None = None,
                service: RenderService | None = None) -> FastAPI:
-    """The web app around ``pipeline`` (a :class:`~cinescape.CinemagraphPipeline`; default: the shipped model,
+    """The web app around ``pipeline`` (an AL, FGLA or DeepLandscape pipeline; default: the shipped AL model,
     loaded now). Its :class:`~cinescape.web.service.RenderService` (``app.state.service``) starts its worker
     thread at once and is closed, files deleted, when the app shuts down (the lifespan's end; with
     ``TestClient`` that is leaving its ``with`` block). ``root``: where its temporary folder goes.
@@ -167,12 +171,15 @@ def create_app(pipeline=None, *, root: str | Path | None = None, limits: Service
     @app.get("/api/info")
     async def info():
         limits, render = service.limits, service.render_limits
+        deeplandscape = service.kind == "deeplandscape"
         return {
             "version": __version__,
-            "default_auto_mask": service.pipeline.defaults.get("auto_mask", "none"),
-            "defaults": WEB_DEFAULTS,
+            "method": method_name(service.pipeline),
+            "controls": service.kind,   # which of the page's controls apply: "al" (AL, FGLA) or "deeplandscape"
+            "default_auto_mask": service.default_auto_mask,
+            "defaults": deeplandscape_defaults(service.deeplandscape_settings) if deeplandscape else WEB_DEFAULTS,
             "choices": {"mode": MODES, "loop": LOOPS, "format": FORMATS, "arrows_mode": ARROW_MODES,
-                        "auto_mask": AUTO_MASK_CHOICES, "time_of_day": TIME_OF_DAY_PRESETS},
+                        "auto_mask": service.auto_mask_choices, "time_of_day": TIME_OF_DAY_PRESETS},
             "limits": {"max_upload_bytes": limits.max_upload_bytes, "max_photo_pixels": limits.max_photo_pixels,
                        "min_seconds": render.min_seconds, "max_seconds": render.max_seconds,
                        "max_fps": render.max_fps, "max_frames": render.max_frames,
@@ -222,7 +229,7 @@ def create_app(pipeline=None, *, root: str | Path | None = None, limits: Service
                              ) from None
         except UnicodeDecodeError:
             raise BadRequest("the request is not valid JSON (not UTF-8 text)") from None
-        render_request = await run_in_threadpool(parse_render_request, payload, photo.size, service.render_limits)
+        render_request = await run_in_threadpool(service.parse_request, payload, photo)
         render = service.submit(photo, render_request)
         return JSONResponse(service.status(render), status_code=202)
 

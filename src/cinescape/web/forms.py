@@ -1,8 +1,13 @@
-"""The page's render request, checked: JSON in, :class:`~cinescape.AnimationSettings` and output options out.
+"""The page's render request, checked: JSON in, the pipeline's settings and output options out.
 
 A request is ``{"settings": {...}, "mask": "data:image/png;base64,..." | null}``. Every field of ``settings`` is
-optional (:data:`WEB_DEFAULTS` fills the rest) and mirrors a ``cinescape animate`` option; unknown fields, wrong
-types and out-of-range values are refused with a one-line :class:`~cinescape.web.errors.BadRequest`.
+optional and mirrors a ``cinescape animate`` option; unknown fields, wrong types and out-of-range values are refused
+with a one-line :class:`~cinescape.web.errors.BadRequest`. The fields depend on the server's method:
+
+* AL and FGLA (:class:`~cinescape.AnimationSettings`): :data:`WEB_DEFAULTS` fills the missing ones;
+* DeepLandscape (:class:`~cinescape.methods.deeplandscape.DeepLandscapeSettings`): :func:`deeplandscape_defaults`
+  (loop length, frame rate, motion speed and direction, lighting, seed, format, automatic mask); AL's own fields
+  (arrows, loop type, mode, colours, flow) are refused by name, as DeepLandscape's are on an AL page.
 
 The mask means what the page shows: white moves. ``settings.auto_mask`` names the automatic mask the painting
 started from (``GET /api/photos/{id}/mask?auto=...``, ``"none"``: a blank or all-white start), and ``mask`` is that
@@ -63,6 +68,23 @@ ARROW_MODES = ("direct", "latent")
 TIME_OF_DAY_PRESETS = ("day,sunset,night", "day,sunset", "day,twilight,night", "sunset", "twilight", "night")
 MAX_SEED = 2**31 - 1
 MAX_GIF_FPS = 50   # browsers play GIFs with shorter delays slower than asked
+#: DeepLandscape's automatic masks: the model's own choice, its sky+water matte, or none (everything moves).
+DEEPLANDSCAPE_AUTO_MASKS = ("default", "none", "sky+water")
+
+
+def deeplandscape_defaults(base) -> dict[str, Any]:
+    """What a DeepLandscape page starts with, from the model's settings ``base`` (its folder's defaults)."""
+    return {
+        "preview": False,
+        "seconds": 3.0,            # 60 frames at 20 fps, the method's default loop
+        "fps": 20.0,
+        "motion_speed": 1.0,       # x the model's sky speed, as cinescape animate --motion-speed
+        "direction": base.direction,   # degrees on screen: 0 right, 90 down, 270 up; None: a clock position (seed)
+        "lighting": base.lighting,     # strength of the lighting change over the loop, 0 (none) to 1
+        "seed": 0,
+        "format": "mp4",
+        "auto_mask": "default",    # the painting starts from: "default" the model's (sky+water unless it says none)
+    }
 
 
 @dataclass(frozen=True)
@@ -85,8 +107,10 @@ class RenderLimits:
 class RenderRequest:
     """A checked request for one photo: what :meth:`~cinescape.CinemagraphPipeline.plan` gets, and how to write it.
 
-    ``settings`` are for the full photo (``preview_inputs`` derives the preview's); ``arrows`` is the request's
-    arrow list (photo pixels), already validated, also inside ``settings``.
+    ``settings`` are for the full photo (``preview_inputs`` derives the preview's): an
+    :class:`~cinescape.AnimationSettings`, or a DeepLandscapeSettings on a DeepLandscape page (its ``mask`` the
+    painted mask, ``use_mask`` whether the painting started from the automatic matte). ``arrows`` is the request's
+    arrow list (photo pixels), already validated, also inside ``settings`` (AL only).
     """
 
     preview: bool
@@ -94,7 +118,7 @@ class RenderRequest:
     fps: float
     format: str
     flow: bool
-    settings: AnimationSettings
+    settings: Any
     arrows: list[dict] | None
 
     @property
@@ -153,36 +177,18 @@ def _option_message(exc: CinescapeError) -> str:
 # ------------------------------------------------------------------------------------------ parsing
 
 
-def parse_render_request(payload: Any, photo_size: tuple[int, int],
-                         limits: RenderLimits = RenderLimits()) -> RenderRequest:
+def parse_render_request(payload: Any, photo_size: tuple[int, int], limits: RenderLimits = RenderLimits(), *,
+                         deeplandscape=None) -> RenderRequest:
     """Check a decoded request body for a photo of ``photo_size`` (H, W) and build the pipeline settings.
 
-    Raises :class:`~cinescape.web.errors.BadRequest` (one line) for anything wrong; the mask is checked here too.
+    ``deeplandscape``: on a DeepLandscape page, the model's settings (``pipeline.settings()``) the request's fields
+    replace; None: an AL/FGLA page. Raises :class:`~cinescape.web.errors.BadRequest` (one line) for anything wrong;
+    the mask is checked here too.
     """
-    if not isinstance(payload, dict):
-        raise BadRequest(f"the request must be a JSON object {{\"settings\": {{...}}, \"mask\": ...}}, "
-                         f"got {type(payload).__name__}")
-    unknown = sorted(set(payload) - {"settings", "mask"})
-    if unknown:
-        raise BadRequest(f'unknown request field "{unknown[0]}" (only "settings" and "mask")')
-    given = payload.get("settings") or {}
-    if not isinstance(given, dict):
-        raise BadRequest(f"settings must be a JSON object, got {type(given).__name__}")
-    unknown = sorted(set(given) - set(WEB_DEFAULTS))
-    if unknown:
-        raise BadRequest(f'unknown setting "{unknown[0]}" (known: {", ".join(WEB_DEFAULTS)})')
-    fields = {**WEB_DEFAULTS, **given}
-
-    preview = _bool(fields, "preview")
-    seconds = _number(fields, "seconds", limits.min_seconds, limits.max_seconds)
-    fps = _number(fields, "fps", 1.0, limits.max_fps)
-    num_frames = round(seconds * fps)
-    if not 2 <= num_frames <= limits.max_frames:
-        raise BadRequest(f"seconds x fps must give 2 to {limits.max_frames} frames, got {num_frames} "
-                         f"({seconds:g} s at {fps:g} fps)")
-    output_format = _choice(fields, "format", FORMATS)
-    if output_format == "gif" and fps > MAX_GIF_FPS:
-        raise BadRequest(f"GIF plays at most {MAX_GIF_FPS} fps, got {fps:g}; lower fps or choose MP4 or WebM")
+    if deeplandscape is not None:
+        return _parse_deeplandscape_request(payload, photo_size, limits, deeplandscape)
+    fields = _request_fields(payload, WEB_DEFAULTS, "deeplandscape", DEEPLANDSCAPE_ONLY)
+    preview, seconds, fps, num_frames, output_format = _loop_fields(fields, limits)
     time_of_day = fields["time_of_day"]
     if time_of_day is not None and not isinstance(time_of_day, str):
         raise BadRequest(f"time_of_day must be null or a text like \"day,sunset,night\", got {_show(time_of_day)}")
@@ -221,6 +227,73 @@ def parse_render_request(payload: Any, photo_size: tuple[int, int],
         raise BadRequest(_option_message(exc)) from None
     return RenderRequest(preview=preview, seconds=seconds, fps=fps, format="mp4" if preview else output_format,
                          flow=_bool(fields, "flow"), settings=settings, arrows=arrows)
+
+
+#: The settings only a DeepLandscape page takes (an AL page names them when refusing them).
+DEEPLANDSCAPE_ONLY = ("direction", "lighting")
+
+
+def _parse_deeplandscape_request(payload: Any, photo_size: tuple[int, int], limits: RenderLimits, base
+                                 ) -> RenderRequest:
+    """:func:`parse_render_request` on a DeepLandscape page: its settings are ``base`` with the request's loop,
+    seed, direction, lighting and motion speed (a factor on the model's speed, as ``cinescape animate
+    --motion-speed``). The automatic mask is the model's sky+water matte or none (``use_mask``)."""
+    defaults = deeplandscape_defaults(base)
+    al_only = tuple(name for name in WEB_DEFAULTS if name not in defaults)
+    fields = _request_fields(payload, defaults, "AL and FGLA", al_only)
+    preview, seconds, fps, num_frames, output_format = _loop_fields(fields, limits)
+    direction = fields["direction"]
+    if direction is not None:
+        direction = _number(fields, "direction", 0.0, 360.0)
+    auto_mask = _choice(fields, "auto_mask", DEEPLANDSCAPE_AUTO_MASKS)
+    try:
+        settings = replace(
+            base, num_frames=num_frames, seed=_integer(fields, "seed", 0, MAX_SEED), direction=direction,
+            lighting=_number(fields, "lighting", 0.0, 1.0),
+            speed=base.speed * _number(fields, "motion_speed", 0.0, limits.max_motion_speed),
+            use_mask=base.use_mask if auto_mask == "default" else auto_mask != "none",
+            mask=parse_mask(payload.get("mask"), photo_size, limits))
+        settings.validate()
+    except CinescapeError as exc:
+        raise BadRequest(_option_message(exc)) from None
+    return RenderRequest(preview=preview, seconds=seconds, fps=fps, format="mp4" if preview else output_format,
+                         flow=False, settings=settings, arrows=None)
+
+
+def _request_fields(payload: Any, defaults: dict[str, Any], other_method: str, other_fields) -> dict[str, Any]:
+    """The request's settings over ``defaults``; a field of the other kind of page (``other_fields``, taken by
+    ``other_method``) or an unknown one is refused by name."""
+    if not isinstance(payload, dict):
+        raise BadRequest(f"the request must be a JSON object {{\"settings\": {{...}}, \"mask\": ...}}, "
+                         f"got {type(payload).__name__}")
+    unknown = sorted(set(payload) - {"settings", "mask"})
+    if unknown:
+        raise BadRequest(f'unknown request field "{unknown[0]}" (only "settings" and "mask")')
+    given = payload.get("settings") or {}
+    if not isinstance(given, dict):
+        raise BadRequest(f"settings must be a JSON object, got {type(given).__name__}")
+    unknown = sorted(set(given) - set(defaults))
+    if unknown:
+        if unknown[0] in other_fields:
+            raise BadRequest(f'setting "{unknown[0]}" is for {other_method} only (this page takes: '
+                             f'{", ".join(defaults)})')
+        raise BadRequest(f'unknown setting "{unknown[0]}" (known: {", ".join(defaults)})')
+    return {**defaults, **given}
+
+
+def _loop_fields(fields: dict, limits: RenderLimits) -> tuple[bool, float, float, int, str]:
+    """``(preview, seconds, fps, frames, format)`` of a request, checked."""
+    preview = _bool(fields, "preview")
+    seconds = _number(fields, "seconds", limits.min_seconds, limits.max_seconds)
+    fps = _number(fields, "fps", 1.0, limits.max_fps)
+    num_frames = round(seconds * fps)
+    if not 2 <= num_frames <= limits.max_frames:
+        raise BadRequest(f"seconds x fps must give 2 to {limits.max_frames} frames, got {num_frames} "
+                         f"({seconds:g} s at {fps:g} fps)")
+    output_format = _choice(fields, "format", FORMATS)
+    if output_format == "gif" and fps > MAX_GIF_FPS:
+        raise BadRequest(f"GIF plays at most {MAX_GIF_FPS} fps, got {fps:g}; lower fps or choose MP4 or WebM")
+    return preview, seconds, fps, num_frames, output_format
 
 
 def parse_mask(value: Any, photo_size: tuple[int, int], limits: RenderLimits = RenderLimits()) -> np.ndarray | None:
@@ -291,6 +364,12 @@ def preview_inputs(request: RenderRequest, image: np.ndarray, limits: RenderLimi
         image, (small_width, small_height), interpolation=cv2.INTER_AREA)
     fps = min(request.fps, limits.preview_fps)
     frames = max(2, round(request.seconds * fps))
+    if not isinstance(request.settings, AnimationSettings):
+        # DeepLandscape: its speed is per frame and its phased loop's period in frames, both scaled to keep
+        # the full render's motion per second (the generator's resolution, not the photo's, sets its units).
+        settings = request.settings
+        return small, replace(settings, num_frames=frames, speed=settings.speed * request.fps / fps,
+                              period=max(2.0, settings.period * fps / request.fps)), fps
     speed = min(limits.max_motion_speed, request.settings.motion_speed * request.fps / fps)
     arrows = None
     if request.arrows is not None:
@@ -307,5 +386,6 @@ def preview_inputs(request: RenderRequest, image: np.ndarray, limits: RenderLimi
     return small, replace(request.settings, **changes), fps
 
 
-__all__ = ["AUTO_MASK_CHOICES", "FORMATS", "MEDIA_TYPES", "RenderLimits", "RenderRequest", "TIME_OF_DAY_PRESETS",
-           "WEB_DEFAULTS", "parse_mask", "parse_render_request", "preview_inputs", "preview_size"]
+__all__ = ["AUTO_MASK_CHOICES", "DEEPLANDSCAPE_AUTO_MASKS", "FORMATS", "MEDIA_TYPES", "RenderLimits", "RenderRequest",
+           "TIME_OF_DAY_PRESETS", "WEB_DEFAULTS", "deeplandscape_defaults", "parse_mask", "parse_render_request",
+           "preview_inputs", "preview_size"]

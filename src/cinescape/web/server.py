@@ -52,20 +52,21 @@ def page_url(sock: socket.socket) -> str:
     return f"http://{host}:{port}/"
 
 
-def serve(host: str = "127.0.0.1", port: int = 0, *, open_browser: bool = False, model: str | None = None,
-          quiet: bool = False) -> None:
-    """Load the pipeline once, print the page's URL on stdout (one line) and serve until Ctrl+C / SIGTERM.
+def serve(host: str = "127.0.0.1", port: int = 0, *, open_browser: bool = False, method: str | None = None,
+          model: str | None = None, quiet: bool = False) -> None:
+    """Load the pipeline once (the model folder ``model``, or the shipped model of ``method``: ``"al"`` (default),
+    ``"fgla"``, ``"deeplandscape"``), print the page's URL on stdout (one line) and serve until Ctrl+C / SIGTERM.
 
     ``port=0`` takes a free port. A loopback ``host`` only answers requests addressed to a loopback name (see
     :class:`~cinescape.web.app._LocalPageMiddleware`); another host is reachable from the network, which gets a
     warning. On exit the queued renders are cancelled, the running one stops between frames, and every
     uploaded photo and rendered video is deleted.
     """
-    from ..methods import load_pipeline
+    from ..methods.select import pipeline_for
 
     if not 0 <= port <= 65535:
         raise CinescapeError(f"port must be between 0 and 65535, got {port}")
-    pipeline = load_pipeline(model)
+    pipeline, _ = pipeline_for(method, model)   # FGLA's per-region options are cinescape animate's only
     sock = _listen(host, port)
     if _is_loopback(host):
         given = host.lower() if not (":" in host and not host.startswith("[")) else f"[{host.lower()}]"

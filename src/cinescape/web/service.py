@@ -8,14 +8,22 @@
   and ONE worker thread runs them in order: the pipeline is loaded once per server and is not meant to plan two
   animations at once. The worker writes the frames with :class:`~cinescape.io.video.VideoWriter`, which encodes
   into a hidden temporary file and renames it when the video is complete; a render's files are offered only once
-  its state is ``"done"``. A cancelled render stops before the next frame.
+  its state is ``"done"``. A cancelled render stops before the next frame (or inversion step).
 * Masks: the automatic mask is the pipeline's own full-resolution fluid matte, computed once per photo and choice
   (:meth:`RenderService.auto_matte`); the page gets it at display size, and a render gets it with the page's brush
-  strokes applied (:meth:`RenderService.render_mask`) as ``mask=``, with ``auto_mask="none"``.
+  strokes applied (:meth:`RenderService.render_mask`) as ``mask=``, with ``auto_mask="none"`` (DeepLandscape:
+  ``use_mask=False``), so the pipeline does not segment the photo again.
+* DeepLandscape inverts each photo into its GAN before animating it (tens of seconds). The service keeps the last
+  plan of each photo and passes it as ``reuse=``: another direction, speed, lighting, seed or length renders
+  without inverting again, in the preview and the full render alike (both invert the full photo, which the
+  inversion sees at the generator's resolution anyway); another mask inverts again
+  (:meth:`RenderService._plan_deeplandscape`).
 
 States of a render: ``queued`` -> ``running`` -> ``done`` | ``failed`` | ``cancelled`` (or ``queued`` ->
 ``cancelled``). Phases while running: ``planning`` (motion, masks, arrow fitting: no frame count yet),
-``rendering``, ``flow`` (the flow video), ``finishing`` (the encoders' last step).
+``inverting`` (DeepLandscape's inversion: ``steps_done`` of ``steps_total`` optimisation steps), ``rendering``,
+``flow`` (the flow video), ``finishing`` (the encoders' last step). A cancelled render stops at the next frame, or
+at the next inversion step.
 """
 
 from __future__ import annotations
@@ -43,7 +51,8 @@ from ..io.image import MIN_IMAGE_SIDE, load_image
 from ..io.video import VideoWriter
 from ..methods.al.pipeline import AnimationSettings
 from .errors import BadRequest, Busy, Conflict, NotFound, TooLarge, WebError
-from .forms import AUTO_MASK_CHOICES, MEDIA_TYPES, RenderLimits, RenderRequest, preview_inputs
+from .forms import (AUTO_MASK_CHOICES, DEEPLANDSCAPE_AUTO_MASKS, MEDIA_TYPES, RenderLimits, RenderRequest,
+                    parse_render_request, preview_inputs)
 
 log = logging.getLogger("cinescape.web")
 
@@ -83,6 +92,8 @@ class Photo:
     # automatic-mask choice -> that matte at display size, as the page gets it: (h, w) uint8 (white moves)
     shown_mattes: dict[str, np.ndarray] = field(default_factory=dict)
     renders: list[str] = field(default_factory=list)
+    # DeepLandscape: the last plan of the full photo, whose inversion the next render may reuse
+    inverted: object | None = None
 
     @property
     def size(self) -> tuple[int, int]:
@@ -109,6 +120,9 @@ class Render:
     phase: str = "queued"
     frames_done: int = 0
     frames_total: int = 0           # 0 until planned (frames, plus as many flow frames)
+    steps_done: int = 0             # DeepLandscape's inversion steps (phase "inverting")
+    steps_total: int = 0
+    reused_inversion: bool | None = None   # DeepLandscape: whether the photo's earlier inversion was reused
     error: str | None = None
     started: float | None = None
     finished: float | None = None
@@ -120,17 +134,20 @@ class Render:
 class RenderService:
     """The server's state: photos, renders, the queue and its single worker thread.
 
-    ``pipeline``: a loaded :class:`~cinescape.CinemagraphPipeline` (loaded once per server). ``root``: where the
-    server's temporary folder is made (default: the system's temporary directory); it is removed by :meth:`close`.
-    ``clock``: seconds, monotonic (tests move it to expire photos).
+    ``pipeline``: a loaded pipeline (loaded once per server) of AL, FGLA or DeepLandscape
+    (:func:`~cinescape.web.page_kind`, also ``self.kind``). ``root``: where the server's temporary folder is made
+    (default: the system's temporary directory); it is removed by :meth:`close`. ``clock``: seconds, monotonic
+    (tests move it to expire photos).
     """
 
     def __init__(self, pipeline, *, root: str | Path | None = None, limits: ServiceLimits = ServiceLimits(),
                  render_limits: RenderLimits = RenderLimits(), clock=time.monotonic):
-        from . import check_web_pipeline
+        from . import page_kind
 
-        check_web_pipeline(pipeline)   # a DeepLandscape model: one line, before any thread or folder
+        self.kind = page_kind(pipeline)   # another kind of model: one line, before any thread or folder
         self.pipeline = pipeline
+        # DeepLandscape: the model's settings (its folder's defaults), which a request's fields replace
+        self.deeplandscape_settings = pipeline.settings() if self.kind == "deeplandscape" else None
         self.limits = limits
         self.render_limits = render_limits
         self.clock = clock
@@ -222,24 +239,50 @@ class RenderService:
         with self._lock:
             self._forget(photo)
 
+    @property
+    def auto_mask_choices(self) -> tuple[str, ...]:
+        """The automatic masks this server's method offers."""
+        return DEEPLANDSCAPE_AUTO_MASKS if self.kind == "deeplandscape" else AUTO_MASK_CHOICES
+
+    @property
+    def default_auto_mask(self) -> str:
+        """What the automatic mask ``"default"`` is for this server's model."""
+        if self.kind == "deeplandscape":
+            return "sky+water" if self.deeplandscape_settings.use_mask else "none"
+        return self.pipeline.defaults.get("auto_mask", "none")
+
+    def parse_request(self, payload, photo: Photo) -> RenderRequest:
+        """A render request's JSON for ``photo``, checked into this server's method's settings
+        (:func:`~cinescape.web.forms.parse_render_request`)."""
+        return parse_render_request(payload, photo.size, self.render_limits, deeplandscape=self.deeplandscape_settings)
+
     def auto_matte(self, photo: Photo, auto: str) -> np.ndarray | None:
-        """The motion mask :meth:`~cinescape.CinemagraphPipeline.plan` would compute for ``photo`` with
-        ``auto_mask=auto`` (``"default"``: the model's choice) and no user mask: the pipeline's own full-resolution
-        ``fluid_matte``, (H, W) float32 in [0, 1], or None where everything moves. Computed once per photo and
-        choice (the segmentation networks are the slow part) for the page and for every render of the photo."""
-        if auto not in AUTO_MASK_CHOICES:
-            raise BadRequest(f"auto must be one of {', '.join(AUTO_MASK_CHOICES)}, got {auto!r}")
+        """The motion mask the pipeline's ``plan`` would compute for ``photo`` with ``auto_mask=auto``
+        (``"default"``: the model's choice; DeepLandscape: its sky+water matte or ``"none"``) and no user mask: the
+        pipeline's own full-resolution ``fluid_matte``, (H, W) float32 in [0, 1], or None where everything moves.
+        Computed once per photo and choice (the segmentation networks are the slow part) for the page and for
+        every render of the photo."""
+        choices = self.auto_mask_choices
+        if auto not in choices:
+            raise BadRequest(f"auto must be one of {', '.join(choices)}, got {auto!r}")
+        if self.kind == "deeplandscape" and auto == "default":
+            auto = self.default_auto_mask   # one matte, whichever name the page or a render asks it by
         if auto not in photo.mattes:
-            settings = AnimationSettings(auto_mask=None if auto == "default" else auto)
             try:
                 with self._pipeline_lock:
-                    photo.mattes[auto] = self.pipeline.fluid_matte(photo.image, settings)
+                    if self.kind == "deeplandscape":
+                        photo.mattes[auto] = None if auto == "none" else self.pipeline.fluid_matte(photo.image)
+                    else:
+                        settings = AnimationSettings(auto_mask=None if auto == "default" else auto)
+                        photo.mattes[auto] = self.pipeline.fluid_matte(photo.image, settings)
             except CinescapeError as exc:  # e.g. the sky matte's runtime is missing on this machine
                 raise WebError(f"the {auto} mask is not available here: {exc}", status=422) from None
         return photo.mattes[auto]
 
     def shown_matte(self, photo: Photo, auto: str) -> np.ndarray:
         """:meth:`auto_matte` at display size as the page shows it: (h, w) uint8, 255 = moves."""
+        if self.kind == "deeplandscape" and auto == "default":
+            auto = self.default_auto_mask
         if auto not in photo.shown_mattes:
             matte = self.auto_matte(photo, auto)
             display_height, display_width = photo.display_size
@@ -327,7 +370,8 @@ class RenderService:
             return render
 
     def cancel(self, render: Render) -> None:
-        """Cancel a queued render at once, or ask the running one to stop before its next frame."""
+        """Cancel a queued render at once, or ask the running one to stop before its next frame (or, while
+        DeepLandscape inverts the photo, its next inversion step)."""
         with self._lock:
             if render.state == "queued":
                 self._queue.remove(render)
@@ -349,6 +393,8 @@ class RenderService:
             status = {
                 "id": render.id, "photo_id": render.photo.id, "preview": request.preview, "state": render.state,
                 "phase": render.phase, "frames_done": render.frames_done, "frames_total": render.frames_total,
+                "steps_done": render.steps_done, "steps_total": render.steps_total,
+                "reused_inversion": render.reused_inversion,
                 "ahead": ahead, "error": render.error, "format": request.format,
                 "cancelling": render.cancel_requested.is_set() and render.state == "running",
                 "seconds": None if render.started is None else round((render.finished or now) - render.started, 3),
@@ -404,22 +450,26 @@ class RenderService:
     def _run(self, render: Render) -> None:
         """Plan and write one render; its files appear (renamed from temporary names) only when complete."""
         request = render.request
-        image, settings, fps = preview_inputs(request, render.photo.image, self.render_limits)
-        # The mask the page showed (the automatic matte, computed once per photo, plus the brush strokes) is the
-        # motion mask, given as the user mask with no automatic mask on top: the pipeline does not segment the
-        # photo again, and it would otherwise multiply the painted mask by the automatic one.
-        auto = "default" if settings.auto_mask is None else settings.auto_mask
-        settings = replace(settings, mask=self.render_mask(render.photo, auto, settings.mask), auto_mask="none")
         folder = render.photo.folder / f"render-{render.id}"
         folder.mkdir()
         stem = render.photo.name + ("-preview" if request.preview else "")
         video_path = folder / f"{stem}.{request.format}"
         flow_path = folder / f"{stem}-flow.mp4" if request.flow else None
         self._check_cancelled(render)
-        with self._pipeline_lock:
-            animation = self.pipeline.plan(image, settings)
+        if self.kind == "deeplandscape":
+            animation, image, fps = self._plan_deeplandscape(render)
+            size = (image.shape[1], image.shape[0])
+        else:
+            image, settings, fps = preview_inputs(request, render.photo.image, self.render_limits)
+            # The mask the page showed (the automatic matte, computed once per photo, plus the brush strokes) is
+            # the motion mask, given as the user mask with no automatic mask on top: the pipeline does not segment
+            # the photo again, and it would otherwise multiply the painted mask by the automatic one.
+            auto = "default" if settings.auto_mask is None else settings.auto_mask
+            settings = replace(settings, mask=self.render_mask(render.photo, auto, settings.mask), auto_mask="none")
+            with self._pipeline_lock:
+                animation = self.pipeline.plan(image, settings)
+            size = (animation.width, animation.height)
         render.frames_total = animation.num_frames * (2 if request.flow else 1)
-        size = (animation.width, animation.height)
         with contextlib.ExitStack() as stack:  # on any error both writers delete their temporary files
             writer = stack.enter_context(VideoWriter(video_path, fps=fps, size=size))
             flow_writer = stack.enter_context(VideoWriter(flow_path, fps=fps, size=size)) if flow_path else None
@@ -436,6 +486,41 @@ class RenderService:
                     render.frames_done += 1
             render.phase = "finishing"
         render.video, render.flow_video = video_path, flow_path
+
+    def _plan_deeplandscape(self, render: Render):
+        """``(animation, image, fps)`` of a DeepLandscape render.
+
+        The full photo is inverted whatever the render (the inversion sees it at the generator's resolution, so a
+        preview's smaller copy would give the same inversion), and the plan is kept on the photo: the next render
+        passes it as ``reuse=``, and the pipeline reuses its inversion when the inversion settings and the mask
+        are the same (masks are compared by value here; the pipeline takes the same object as the same mask).
+        A preview's loop is that inversion moved over the preview-sized photo and matte. The inversion reports
+        each step (phase ``inverting``) and a cancel stops it at the next step.
+        """
+        from ..methods.deeplandscape.pipeline import DeepLandscapeAnimation
+
+        request, photo = render.request, render.photo
+        settings = request.settings
+        mask = self.render_mask(photo, "sky+water" if settings.use_mask else "none", settings.mask)
+        previous = photo.inverted
+        if previous is not None and _same_mask(previous.settings.mask, mask):
+            mask = previous.settings.mask
+        settings = replace(settings, mask=mask, use_mask=False)   # the mask the page showed is the whole matte
+
+        def on_step(done: int, total: int) -> None:
+            self._check_cancelled(render)
+            render.phase, render.steps_done, render.steps_total = "inverting", done, total
+
+        with self._pipeline_lock:
+            animation = self.pipeline.plan(photo.image, settings, reuse=previous, on_step=on_step)
+        render.reused_inversion = previous is not None and animation.inversion is previous.inversion
+        photo.inverted = animation
+        if not request.preview:
+            return animation, photo.image, request.fps
+        image, preview_settings, fps = preview_inputs(request, photo.image, self.render_limits)
+        matte = cv2.resize(animation.matte, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_AREA)
+        preview = DeepLandscapeAnimation(self.pipeline, image, matte, animation.inversion, preview_settings)
+        return preview, image, fps
 
     @staticmethod
     def _check_cancelled(render: Render) -> None:
@@ -501,7 +586,8 @@ class RenderService:
             self._wake.notify_all()
 
     def close(self, timeout: float = 10.0) -> None:
-        """Shut down: :meth:`stop`, wait for the worker (it stops before its next frame), delete every file."""
+        """Shut down: :meth:`stop`, wait for the worker (it stops before its next frame or inversion step), delete
+        every file."""
         self.stop()
         self._worker.join(timeout)
         self._janitor.join(timeout)
@@ -512,6 +598,13 @@ class RenderService:
         """Renders queued or running."""
         with self._lock:
             return len(self._queue) + (self._running is not None)
+
+
+def _same_mask(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    """Whether two motion masks (or None: everything moves) are the same."""
+    if a is None or b is None:
+        return a is None and b is None
+    return a.shape == b.shape and np.array_equal(a, b)
 
 
 def _safe_stem(name: str | None) -> str:

@@ -248,8 +248,21 @@ class DeepLandscapePipeline:
 
     # ------------------------------------------------------------------ inversion (steps 1-3)
     def invert(self, photo: np.ndarray, settings: DeepLandscapeSettings, matte: np.ndarray | None = None,
-               progress: bool = False) -> Inversion:
-        """Steps 1-3 on a uint8 photo (any size); ``matte`` (H, W) in [0, 1] (None: no mask, the EOIF variant)."""
+               progress: bool = False, on_step=None) -> Inversion:
+        """Steps 1-3 on a uint8 photo (any size); ``matte`` (H, W) in [0, 1] (None: no mask, the EOIF variant).
+
+        ``on_step``: called as ``on_step(done, total)`` after each optimisation step, latent and fine-tuning steps
+        counted together (``total = latent_steps + finetune_steps``); an exception it raises stops the inversion
+        there (how the web page cancels one)."""
+        total_steps = settings.latent_steps + settings.finetune_steps
+        steps_done = 0
+
+        def stepped() -> None:
+            nonlocal steps_done
+            steps_done += 1
+            if on_step is not None:
+                on_step(steps_done, total_steps)
+
         base = self.generator
         r = base.config.resolution
         target = _to_tensor(cv2.resize(photo, (r, r), interpolation=cv2.INTER_AREA))
@@ -290,6 +303,7 @@ class DeepLandscapePipeline:
                 loss.backward()
                 opt.step()
                 plateau.step(loss.item())
+                stepped()
             losses["latent"] = loss.item()
         ws = ws.detach()
         s_st, s_dyn = (list(n.detach() for n in part) for part in noises())
@@ -309,6 +323,7 @@ class DeepLandscapePipeline:
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
+                stepped()
             losses["finetune"] = loss.item()
         generator.eval().requires_grad_(False)
         return Inversion(generator, ws, s_st, s_dyn, masks, target, losses,
@@ -316,11 +331,12 @@ class DeepLandscapePipeline:
 
     # ------------------------------------------------------------------ contract
     def plan(self, image, settings: DeepLandscapeSettings | None = None, *, progress: bool = False,
-             reuse: "DeepLandscapeAnimation | None" = None, **per_call) -> "DeepLandscapeAnimation":
+             reuse: "DeepLandscapeAnimation | None" = None, on_step=None, **per_call) -> "DeepLandscapeAnimation":
         """Invert ``image`` (a path or uint8 (H, W, 3)) and return its loop, rendered on iteration. ``progress``: a
         bar over the rendered frames. ``reuse``: an earlier plan; when it is of the same photo with the same
         :data:`INVERSION_FIELDS`, its matte and inversion are taken as they are (another seed, direction, speed
-        or lighting without inverting again, which is most of the time); otherwise it is ignored."""
+        or lighting without inverting again, which is most of the time); otherwise it is ignored. ``on_step``:
+        the inversion's step hook (:meth:`invert`); not called when the inversion is reused."""
         s = self.settings(settings, **per_call)
         photo = load_image(image) if isinstance(image, (str, os.PathLike)) else _check_array(image)
         if reuse is not None and reuse.pipeline is self and _same_inversion(reuse, photo, s):
@@ -336,7 +352,7 @@ class DeepLandscapePipeline:
                 user = as_mask_tensor(s.mask)[0, 0].numpy().astype(np.float32)
                 user = cv2.resize(user, (photo.shape[1], photo.shape[0]), interpolation=cv2.INTER_LINEAR)
                 matte = user if matte is None else matte * user
-            inversion = self.invert(photo, s, matte, progress=progress)
+            inversion = self.invert(photo, s, matte, progress=progress, on_step=on_step)
         finally:
             if s.threads:
                 torch.set_num_threads(previous_threads)

@@ -5,6 +5,10 @@
 // server's automatic mask (the one the pipeline would use), and a render names that start (auto_mask) and, once
 // painted, sends the mask itself as a greyscale PNG: the server moves what is blue (it adds the strokes to its
 // full-resolution automatic mask). Arrows are kept in photo pixels, as `cinescape animate --arrows` takes them.
+//
+// One server runs one method (GET /api/info: "method", and "controls": "al" for AL and FGLA, "deeplandscape"):
+// elements marked data-controls="al" or "deeplandscape" are shown only on that kind of page, and a render sends
+// only the settings its method takes.
 "use strict";
 
 (() => {
@@ -23,6 +27,7 @@
   const ARROW_HIT_DISTANCE = 10;  // canvas px from an arrow's shaft that a click deletes it
   const POLL_MS = 500;            // when the event stream breaks, the status is polled instead
   const TERMINAL = ["done", "failed", "cancelled"];
+  const METHOD_NAMES = { al: "Animating Landscape (AL)", fgla: "FGLA", deeplandscape: "DeepLandscape" };
 
   const state = {
     info: null,          // GET /api/info
@@ -40,6 +45,11 @@
   };
 
   // ------------------------------------------------------------------------------------------ helpers
+
+  /** Whether this server's page is DeepLandscape's (otherwise AL's controls, for AL and FGLA). */
+  function isDeepLandscape() {
+    return Boolean(state.info) && state.info.controls === "deeplandscape";
+  }
 
   function setStatus(text, isError = false) {
     $("status").textContent = text;
@@ -381,7 +391,8 @@
       event.preventDefault();
       undo();
     } else if (!event.ctrlKey && !event.metaKey && !event.altKey) {
-      const tool = { m: "move", f: "freeze", a: "arrow" }[event.key.toLowerCase()];
+      const tools = isDeepLandscape() ? { m: "move", f: "freeze" } : { m: "move", f: "freeze", a: "arrow" };
+      const tool = tools[event.key.toLowerCase()];
       if (tool) selectTool(tool);
       if (event.key === "[") setBrush(state.brush / 1.25);
       if (event.key === "]") setBrush(state.brush * 1.25);
@@ -448,7 +459,8 @@
     redraw();
     updateButtons();
     if (masked) {
-      setStatus(`${photo.width}×${photo.height}. Paint what moves, drag arrows, then Preview or Render.`);
+      const tools = isDeepLandscape() ? "" : ", drag arrows";
+      setStatus(`${photo.width}×${photo.height}. Paint what moves${tools}, then Preview or Render.`);
     }
     document.body.dataset.photo = "ready";
   }
@@ -483,18 +495,24 @@
   }
 
   function readSettings() {
-    return {
+    const common = {
       seconds: numberValue("seconds"),
       fps: numberValue("fps"),
       motion_speed: numberValue("motion-speed"),
+      seed: numberValue("seed"),
+      format: $("format").value,
+    };
+    if (isDeepLandscape()) {
+      return { ...common, direction: numberValue("direction"), lighting: numberValue("lighting") };
+    }
+    return {
+      ...common,
       mode: $("mode").value,
       loop: $("loop").value,
       arrows_mode: $("arrows-mode").value,
       appearance: $("appearance").checked,
       time_of_day: $("time-of-day").value || null,
-      seed: numberValue("seed"),
       appearance_stride: numberValue("appearance-stride"),
-      format: $("format").value,
       flow: $("flow").checked,
     };
   }
@@ -503,13 +521,18 @@
     $("seconds").value = defaults.seconds;
     $("fps").value = defaults.fps;
     $("motion-speed").value = defaults.motion_speed;
+    $("seed").value = defaults.seed;
+    $("format").value = defaults.format;
+    if (isDeepLandscape()) {
+      $("direction").value = defaults.direction ?? "";   // empty: a direction from the seed
+      $("lighting").value = defaults.lighting;
+      return;
+    }
     $("mode").value = defaults.mode;
     $("loop").value = defaults.loop;
     $("arrows-mode").value = defaults.arrows_mode;
     $("appearance").checked = defaults.appearance;
-    $("seed").value = defaults.seed;
     $("appearance-stride").value = defaults.appearance_stride;
-    $("format").value = defaults.format;
     $("flow").checked = defaults.flow;
   }
 
@@ -517,10 +540,11 @@
     const frames = Math.round(Number($("seconds").value) * Number($("fps").value));
     $("frame-count").textContent = Number.isFinite(frames) ? `${frames} frames` : "";
     $("motion-speed-value").textContent = Number($("motion-speed").value).toFixed(1);
+    $("lighting-value").textContent = Number($("lighting").value).toFixed(2);
     $("time-of-day").disabled = !$("appearance").checked;
   }
 
-  for (const id of ["seconds", "fps", "motion-speed", "appearance"]) {
+  for (const id of ["seconds", "fps", "motion-speed", "appearance", "lighting"]) {
     $(id).addEventListener("input", updateFrameCount);
   }
   $("dice").addEventListener("click", () => {
@@ -540,7 +564,8 @@
 
   async function startRender(preview) {
     if (!state.photo || state.render) return;
-    const settings = { ...readSettings(), preview, arrows: state.arrows.length ? state.arrows : null };
+    const settings = { ...readSettings(), preview };
+    if (!isDeepLandscape()) settings.arrows = state.arrows.length ? state.arrows : null;
     // The automatic mask the painting started from ("nothing moves" starts from none), and the painted mask.
     settings.auto_mask = state.region === "empty" ? "none" : state.region;
     const mask = state.maskEdited || state.region === "empty" ? maskDataUrl() : null;
@@ -603,9 +628,13 @@
       progress.removeAttribute("value");
       setStatus(`${what}: waiting, ${status.ahead} ahead`);
     } else if (status.state === "running") {
-      if (status.phase === "planning" || !status.frames_total) {
+      if (status.phase === "inverting") {
+        // DeepLandscape's inversion: latent optimisation and generator fine-tuning, step by step
+        progress.value = status.steps_total ? status.steps_done / status.steps_total : 0;
+        setStatus(`${what}: inverting the photo into the GAN, step ${status.steps_done} of ${status.steps_total}…`);
+      } else if (status.phase === "planning" || !status.frames_total) {
         progress.removeAttribute("value");
-        setStatus(`${what}: predicting the motion…`);
+        setStatus(`${what}: ${isDeepLandscape() ? "preparing" : "predicting the motion"}…`);
       } else {
         // frames_total counts the flow video's frames too, when one was asked for
         progress.value = status.frames_done / status.frames_total;
@@ -630,7 +659,9 @@
     progress.value = status.state === "done" ? 1 : 0;
     const what = render.preview ? "Preview" : "Render";
     if (status.state === "done") {
-      setStatus(`${what} done in ${status.seconds.toFixed(1)} s.`);
+      const reused = status.reused_inversion === true ? " (the photo's inversion reused)"
+        : status.reused_inversion === false ? " (photo inverted)" : "";
+      setStatus(`${what} done in ${status.seconds.toFixed(1)} s${reused}.`);
       showResult(status);
     } else if (status.state === "cancelled") {
       setStatus(`${what} cancelled.`);
@@ -684,6 +715,12 @@
       setStatus("The server does not answer: is cinescape serve still running?", true);
       return;
     }
+    const controls = state.info.controls;
+    for (const element of document.querySelectorAll("[data-controls]")) {
+      element.hidden = element.dataset.controls !== controls;
+    }
+    $("method").textContent = `Method: ${METHOD_NAMES[state.info.method] || state.info.method}`;
+    document.body.dataset.method = state.info.method;
     applyDefaults(state.info.defaults);
     for (const preset of state.info.choices.time_of_day) {
       const option = document.createElement("option");
@@ -694,7 +731,7 @@
     for (const loop of state.info.choices.loop) {  // loop types this server has that the page does not list
       if (![...$("loop").options].some((option) => option.value === loop)) $("loop").append(new Option(loop, loop));
     }
-    $("loop").value = state.info.defaults.loop;
+    if (!isDeepLandscape()) $("loop").value = state.info.defaults.loop;
     const automatic = state.info.default_auto_mask;
     $("region").options[0].textContent = automatic === "none" ? "automatic (everything)" : `automatic (${automatic})`;
     updateFrameCount();
