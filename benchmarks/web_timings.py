@@ -2,11 +2,13 @@
 
     python benchmarks/web_timings.py                       # web defaults (eulerian, colour stride 2), 3 repeats
     python benchmarks/web_timings.py --mode recurrent --appearance-stride 1 --repeat 1
+    python benchmarks/web_timings.py --method deeplandscape --repeat 1
 
 Starts `cinescape serve` in its own process (shipped model), uploads the bundled example resized to 1024x576,
 asks for its automatic mask, then for a preview and a full render (5 s at 20 fps = 100 frames) with the page's
 defaults, each time from the request to the moment the finished video is offered (the page polls the same
-status). Prints one row per repeat and the medians, and the machine's load average (the timings are wall
+status). With ``--method deeplandscape`` the first preview inverts the photo, and a second preview with another
+direction (``preview2``) and the render reuse that inversion. Prints one row per repeat and the medians, and the machine's load average (the timings are wall
 clock: other jobs on the machine slow them down).
 """
 
@@ -64,6 +66,7 @@ def main() -> None:
     parser.add_argument("--size", default="1024x576", help="photo size WxH (default 1024x576)")
     parser.add_argument("--mode", default=None, help="motion mode (default: the page's, eulerian)")
     parser.add_argument("--appearance-stride", type=int, default=None, help="default: the page's, 2")
+    parser.add_argument("--method", default="al", choices=("al", "fgla", "deeplandscape"))
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.lower().split("x"))
@@ -73,7 +76,8 @@ def main() -> None:
     settings = {key: value for key, value in (("mode", args.mode), ("appearance_stride", args.appearance_stride))
                 if value is not None}
 
-    server = subprocess.Popen([sys.executable, "-m", "cinescape.cli", "serve", "--port", "0", "--quiet"],
+    server = subprocess.Popen([sys.executable, "-m", "cinescape.cli", "serve", "--method", args.method, "--port", "0",
+                               "--quiet"],
                               stdout=subprocess.PIPE, text=True)
     try:
         if not select.select([server.stdout], [], [], 120)[0]:
@@ -87,18 +91,22 @@ def main() -> None:
             request(f"{base}api/photos/{photo_id}/mask")
             masked = time.perf_counter()
             preview_s, preview = timed_render(base, photo_id, {**settings, "preview": True})
+            second = ""
+            if args.method == "deeplandscape":   # the same photo and mask: the inversion is reused
+                preview2_s, preview2 = timed_render(base, photo_id, {**settings, "preview": True, "direction": 180})
+                second = f"preview2 {preview2_s:.2f} s (direction 180, inversion reused: {preview2['reused_inversion']}), "
             render_s, render = timed_render(base, photo_id, settings)
             rows.append({"upload_s": uploaded - started, "mask_s": masked - uploaded, "preview_s": preview_s,
                          "render_s": render_s, "preview_frames": preview["frames_total"],
                          "render_frames": render["frames_total"]})
             print(f"run {repeat + 1}: upload {rows[-1]['upload_s']:.2f} s, mask {rows[-1]['mask_s']:.2f} s, "
-                  f"preview {preview_s:.2f} s ({preview['frames_total']} frames), "
+                  f"preview {preview_s:.2f} s ({preview['frames_total']} frames), {second}"
                   f"render {render_s:.2f} s ({render['frames_total']} frames at {width}x{height})", flush=True)
         median = {key: statistics.median(row[key] for row in rows) for key in ("upload_s", "mask_s", "preview_s",
                                                                              "render_s")}
         print(f"median of {len(rows)}: upload {median['upload_s']:.2f} s, mask {median['mask_s']:.2f} s, "
               f"preview {median['preview_s']:.2f} s, render {median['render_s']:.2f} s; settings "
-              f"{settings or 'the page defaults'}; load average {' '.join(f'{v:.2f}' for v in os.getloadavg())} "
+              f"{settings or 'the page defaults'}, method {args.method}; load average {' '.join(f'{v:.2f}' for v in os.getloadavg())} "
               f"on {os.cpu_count()} CPUs")
     finally:
         server.send_signal(signal.SIGTERM)

@@ -85,8 +85,13 @@ class SkyMatte:
         param = weight_path(SKY_MATTE_FILES[0])
         weights = weight_path(SKY_MATTE_FILES[1])
         self._ncnn = ncnn
+        self._lock = threading.Lock()
         self.net = ncnn.Net()
         self.net.opt.use_vulkan_compute = False
+        # ncnn's own pools keep every buffer of a run (about 600 MB at 384×384) for as long as the net lives; with
+        # pools of our own, emptied after each run, a pipeline that keeps the matte loaded does not hold them.
+        self._blob_pool, self._workspace_pool = ncnn.PoolAllocator(), ncnn.PoolAllocator()
+        self.net.opt.blob_allocator, self.net.opt.workspace_allocator = self._blob_pool, self._workspace_pool
         self.net.opt.num_threads = max(1, torch.get_num_threads())
         if self.net.load_param(str(param)) or self.net.load_model(str(weights)):
             raise ModelLoadError(f"cannot load the sky matte from {param} / {weights}")
@@ -99,10 +104,16 @@ class SkyMatte:
         # The network expects /255 then ImageNet mean/std, i.e. (v - 255 mean) / (255 std).
         blob.substract_mean_normalize([0.485 * 255, 0.456 * 255, 0.406 * 255],
                                       [1 / (0.229 * 255), 1 / (0.224 * 255), 1 / (0.225 * 255)])
-        extractor = self.net.create_extractor()
-        extractor.input("input.1", blob)
-        _, out = extractor.extract("1959")
-        prob = torch.from_numpy(np.array(out, dtype=np.float32).reshape(1, 1, 384, 384))
+        with self._lock:   # one run at a time: the pools are emptied after each
+            try:
+                extractor = self.net.create_extractor()
+                extractor.input("input.1", blob)
+                _, out = extractor.extract("1959")
+                prob = torch.from_numpy(np.array(out, dtype=np.float32).reshape(1, 1, 384, 384))
+                del extractor, out
+            finally:
+                self._blob_pool.clear()
+                self._workspace_pool.clear()
         size = (height, width) if size is None else tuple(size)
         return F.interpolate(prob, size=size, mode="bilinear", align_corners=False)[0, 0].clamp(0, 1).numpy()
 
