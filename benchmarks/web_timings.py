@@ -8,8 +8,8 @@ Starts `cinescape serve` in its own process (shipped model), uploads the bundled
 asks for its automatic mask, then for a preview and a full render (5 s at 20 fps = 100 frames) with the page's
 defaults, each time from the request to the moment the finished video is offered (the page polls the same
 status). With ``--method deeplandscape`` the first preview inverts the photo, and a second preview with another
-direction (``preview2``) and the render reuse that inversion. Prints one row per repeat and the medians, and the machine's load average (the timings are wall
-clock: other jobs on the machine slow them down).
+direction (``preview2``) and the render reuse that inversion. Prints one row per repeat and the medians, and the
+machine's load average (the timings are wall clock: other jobs on the machine slow them down).
 """
 
 from __future__ import annotations
@@ -94,7 +94,8 @@ def main() -> None:
             second = ""
             if args.method == "deeplandscape":   # the same photo and mask: the inversion is reused
                 preview2_s, preview2 = timed_render(base, photo_id, {**settings, "preview": True, "direction": 180})
-                second = f"preview2 {preview2_s:.2f} s (direction 180, inversion reused: {preview2['reused_inversion']}), "
+                reused = preview2["reused_inversion"]
+                second = f"preview2 {preview2_s:.2f} s (direction 180, inversion reused: {reused}), "
             render_s, render = timed_render(base, photo_id, settings)
             rows.append({"upload_s": uploaded - started, "mask_s": masked - uploaded, "preview_s": preview_s,
                          "render_s": render_s, "preview_frames": preview["frames_total"],
@@ -106,7 +107,8 @@ def main() -> None:
                                                                              "render_s")}
         print(f"median of {len(rows)}: upload {median['upload_s']:.2f} s, mask {median['mask_s']:.2f} s, "
               f"preview {median['preview_s']:.2f} s, render {median['render_s']:.2f} s; settings "
-              f"{settings or 'the page defaults'}, method {args.method}; load average {' '.join(f'{v:.2f}' for v in os.getloadavg())} "
+              f"{settings or 'the page defaults'}, method {args.method}; load average "
+              f"{' '.join(f'{v:.2f}' for v in os.getloadavg())} "
               f"on {os.cpu_count()} CPUs")
     finally:
         server.send_signal(signal.SIGTERM)

@@ -9,7 +9,8 @@ from pathlib import Path
 from ..errors import CinescapeError
 from ..methods.al.pipeline import DEFAULT_LOOP_PERIOD
 from ..methods.select import parse_region_options  # noqa: F401  (cinescape.cli's public name)
-from .options import _float_at_least, _non_negative_int, _nonnegative_float, _positive_float, _positive_int
+from .options import (_float_at_least, _non_negative_int, _nonnegative_float, _positive_float, _positive_int,
+                      add_method_argument)
 
 EXAMPLES = """examples:
   cinescape animate photo.jpg -o loop.mp4
@@ -93,12 +94,11 @@ def add_parser(commands) -> None:
                          help="predict the colour maps every K-th frame and interpolate between (faster; K=2 "
                               "measured about 55 dB PSNR from K=1; default 1)")
     animate.add_argument("--model", default=None, metavar="DIR", help="model folder (default: the shipped model)")
-    animate.add_argument("--method", choices=["al", "fgla", "deeplandscape"], default=None,
-                         help="al: Animating Landscape, one motion code (default); fgla: FGLA per-region motion, "
-                              "the shipped FGLA model; deeplandscape: invert the photo into the shipped "
-                              "DeepLandscape GAN and move its dynamic noise (43 s for 60 frames at 1024x576 "
-                              "here). With --model DIR the folder's pipeline.json says the method (--method, if "
-                              "given, must agree)")
+    add_method_argument(animate, "al: Animating Landscape, one motion code (default); fgla: FGLA per-region motion, "
+                                 "the shipped FGLA model; deeplandscape: invert the photo into the shipped "
+                                 "DeepLandscape GAN and move its dynamic noise (39 s for 60 frames at 1024x576 "
+                                 "here). With --model DIR the folder's pipeline.json says the method (--method, if "
+                                 "given, must agree)")
     animate.add_argument("--latent-steps", type=_non_negative_int, default=None, metavar="N",
                          help="deeplandscape: latent-optimisation steps of the inversion (default 30)")
     animate.add_argument("--finetune-steps", type=_non_negative_int, default=None, metavar="N",

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..errors import CinescapeError
-from .options import _nonnegative_float, _positive_int
+from .options import add_method_argument, _nonnegative_float, _positive_int
 
 # Library errors name parameters (EvalSettings / PhotoEvalSettings fields, evaluate()'s and run_bench()'s
 # arguments); the CLI says these flags instead (a parameter named like its flag, e.g. max_clips, needs no entry).
@@ -118,9 +118,8 @@ def add_parsers(commands) -> None:
     bench.add_argument("--repeat", type=_positive_int, default=1, metavar="N",
                        help="run each configuration N times and report the medians (default 1)")
     bench.add_argument("--model", default=None, metavar="DIR", help="model folder (default: the shipped model)")
-    bench.add_argument("--method", choices=["al", "fgla", "deeplandscape"], default=None,
-                       help="the shipped model of this method (default al; with --model the folder must be of it); "
-                            "deeplandscape: one row per size with stages load, inversion, render, encode")
+    add_method_argument(bench, "the shipped model of this method (default al; with --model the folder must be of it); "
+                              "deeplandscape: one row per size with stages load, inversion, render, encode")
     bench.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
     bench.add_argument("--json", default="bench.json", metavar="PATH", help="write the rows here (default bench.json)")
     bench.add_argument("--same-process", action="store_true",

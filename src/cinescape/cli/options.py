@@ -4,6 +4,14 @@ from __future__ import annotations
 
 import argparse
 
+#: What ``--method`` takes in every command: the shipped model of each method.
+METHOD_CHOICES = ("al", "fgla", "deeplandscape")
+
+
+def add_method_argument(parser: argparse.ArgumentParser, help: str) -> None:
+    """``--method {al,fgla,deeplandscape}`` (default None: the model folder's own method, AL when shipped)."""
+    parser.add_argument("--method", choices=METHOD_CHOICES, default=None, help=help)
+
 
 def _int_at_least(minimum: int):
     """argparse type: an integer >= minimum."""

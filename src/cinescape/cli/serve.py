@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import CinescapeError
-from .options import _non_negative_int
+from .options import add_method_argument, _non_negative_int
 
 
 def add_parser(commands) -> None:
@@ -19,12 +19,11 @@ def add_parser(commands) -> None:
                             "to the network)")
     serve.add_argument("--port", type=_non_negative_int, default=0, help="port (default 0: a free one)")
     serve.add_argument("--open", action="store_true", help="open the page in the default browser")
-    serve.add_argument("--method", choices=["al", "fgla", "deeplandscape"], default=None,
-                       help="the shipped model of this method (default al); the page shows its controls. "
-                            "deeplandscape: mask, direction, speed and lighting; each photo is inverted into the GAN "
-                            "once (tens of seconds, shown as 'inverting') and its later previews and renders reuse "
-                            "that. With --model DIR the folder's pipeline.json says the method (--method, if given, "
-                            "must agree)")
+    add_method_argument(serve, "the shipped model of this method (default al); the page shows its controls. "
+                              "deeplandscape: mask, direction, speed and lighting; each photo is inverted into the "
+                              "GAN once (tens of seconds, shown as 'inverting') and its later previews and renders "
+                              "reuse that. With --model DIR the folder's pipeline.json says the method (--method, if "
+                              "given, must agree)")
     serve.add_argument("--model", default=None, metavar="DIR", help="model folder (default: the shipped model)")
     serve.add_argument("-q", "--quiet", action="store_true", help="print only the address")
 
