@@ -627,6 +627,45 @@ def test_a_deeplandscape_inversion_shows_its_steps_and_stops_when_cancelled(dl_p
         assert client.app.state.service.photo(photo_id).inverted is None   # nothing half-inverted is kept
 
 
+def test_a_new_photos_mask_comes_while_another_photo_is_inverted(dl_pipeline, tmp_path):
+    from cinescape.segmentation import GROUP_OTHERS, GROUP_WATER
+
+    class NoSky:
+        def __call__(self, image, size=None):
+            return np.zeros(image.shape[:2] if size is None else size, np.float32)
+
+    class WaterBelow:   # water in the bottom half
+        def classes(self, image, size=None):
+            height, width = image.shape[:2] if size is None else size
+            groups = np.full((height, width), GROUP_OTHERS, np.int64)
+            groups[height // 2:] = GROUP_WATER
+            return groups
+
+    dl_pipeline._segmenters = (NoSky(), WaterBelow())
+    dl_pipeline.defaults["latent_steps"] = 100_000   # the first photo's inversion outlasts the test
+    with TestClient(create_app(dl_pipeline, root=tmp_path)) as client:
+        first = client.post("/api/photos", content=EXAMPLE.read_bytes()).json()["id"]
+        render_id = submit(client, first, {"preview": True, "seconds": 1, "fps": 4, "auto_mask": "none"}).json()["id"]
+        deadline = time.monotonic() + 30
+        while client.get(f"/api/renders/{render_id}").json()["steps_done"] < 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        second = client.post("/api/photos", content=EXAMPLE.read_bytes()).json()["id"]
+        answers = []
+        url = f"/api/photos/{second}/mask?auto=sky%2Bwater"
+        asking = threading.Thread(target=lambda: answers.append(client.get(url)))
+        asking.start()
+        asking.join(timeout=20)   # were it to wait for the inversion, it would wait until the cancel below
+        answered_meanwhile = not asking.is_alive()
+        still_inverting = client.get(f"/api/renders/{render_id}").json()["phase"] == "inverting"
+        assert client.delete(f"/api/renders/{render_id}").status_code == 202
+        asking.join()
+        assert answered_meanwhile and still_inverting, "the mask waited for the other photo's inversion"
+        assert answers[0].status_code == 200
+        shown = np.asarray(Image.open(io.BytesIO(answers[0].content)).convert("L"))
+        assert shown[: shown.shape[0] // 3].max() == 0 and shown[-shown.shape[0] // 4:].min() == 255
+
+
 # ------------------------------------------------------------------------------------------ the command
 
 

@@ -158,8 +158,8 @@ class RenderService:
         self._running: Render | None = None
         self._lock = threading.Lock()                      # guards the dicts, the queue and state changes
         self._wake = threading.Condition(self._lock)       # the worker waits on it for renders
-        # The pipeline plans one animation at a time (it caches models and labels as it goes): the worker holds
-        # this while planning, the mask route while computing a mask. Rendering frames needs no lock.
+        # The worker holds this while planning: one plan at a time, each takes every core (and DeepLandscape sets
+        # torch's thread count for its inversion). Masks (fluid_matte) and rendering frames need no lock.
         self._pipeline_lock = threading.Lock()
         self._closed = threading.Event()
         self._worker = threading.Thread(target=self._work, name="cinescape-render", daemon=True)
@@ -268,13 +268,14 @@ class RenderService:
         if self.kind == "deeplandscape" and auto == "default":
             auto = self.default_auto_mask   # one matte, whichever name the page or a render asks it by
         if auto not in photo.mattes:
+            # Not under the pipeline lock: a mask is the segmenters' work (each takes its turns under its own
+            # lock), so a new photo's mask comes in seconds while the worker inverts or renders another photo.
             try:
-                with self._pipeline_lock:
-                    if self.kind == "deeplandscape":
-                        photo.mattes[auto] = None if auto == "none" else self.pipeline.fluid_matte(photo.image)
-                    else:
-                        settings = AnimationSettings(auto_mask=None if auto == "default" else auto)
-                        photo.mattes[auto] = self.pipeline.fluid_matte(photo.image, settings)
+                if self.kind == "deeplandscape":
+                    photo.mattes[auto] = None if auto == "none" else self.pipeline.fluid_matte(photo.image)
+                else:
+                    settings = AnimationSettings(auto_mask=None if auto == "default" else auto)
+                    photo.mattes[auto] = self.pipeline.fluid_matte(photo.image, settings)
             except CinescapeError as exc:  # e.g. the sky matte's runtime is missing on this machine
                 raise WebError(f"the {auto} mask is not available here: {exc}", status=422) from None
         return photo.mattes[auto]
