@@ -332,8 +332,8 @@ class DeepLandscapePipeline:
     # ------------------------------------------------------------------ contract
     def plan(self, image, settings: DeepLandscapeSettings | None = None, *, progress: bool = False,
              reuse: "DeepLandscapeAnimation | None" = None, on_step=None, **per_call) -> "DeepLandscapeAnimation":
-        """Invert ``image`` (a path or uint8 (H, W, 3)) and return its loop, rendered on iteration. ``progress``: a
-        bar over the rendered frames. ``reuse``: an earlier plan; when it is of the same photo with the same
+        """Invert ``image`` (a path or uint8 (H, W, 3)) and return its loop, rendered by its ``frames()`` (or
+        ``frame(i)``). ``progress``: a bar over the rendered frames. ``reuse``: an earlier plan; when it is of the same photo with the same
         :data:`INVERSION_FIELDS`, its matte and inversion are taken as they are (another seed, direction, speed
         or lighting without inverting again, which is most of the time); otherwise it is ignored. ``on_step``:
         the inversion's step hook (:meth:`invert`); not called when the inversion is reused."""
