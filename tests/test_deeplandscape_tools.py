@@ -277,7 +277,7 @@ def test_animate_options_of_deeplandscape_reach_its_settings_and_are_refused_for
     assert len(written) == 3
     for path in written:
         assert np.array_equal(np.asarray(Image.open(path).convert("RGB"))[20:], original[20:])
-    for options, message in ((["--finetune-steps", "5"], "--finetune-steps is for --method deeplandscape, not al"),
+    for options, message in ((["--finetune-steps", "5"], "--finetune-steps is not available with --method al"),
                              (["--model", str(dl_model), "--lighting", "0.5", "--no-appearance"],
                               "--lighting contradicts --no-appearance"),
                              (["--model", str(dl_model), "--auto-mask", "sky"],
@@ -318,7 +318,7 @@ def test_the_web_page_takes_a_deeplandscape_model_and_refuses_other_pipelines_in
     class OtherPipeline:
         settings_class = OtherSettings
 
-    message = "the web page animates AL, FGLA and DeepLandscape models only, not OtherPipeline"
+    message = "the web page has no controls for OtherPipeline"
     with pytest.raises(CinescapeError, match=message):
         check_web_pipeline(OtherPipeline)
     # the folder's method must be the one asked for: said before any weights load

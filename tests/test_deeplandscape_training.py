@@ -169,14 +169,6 @@ def test_bad_options_are_one_line_errors_naming_the_flag(tmp_path, capsys, optio
     assert not (tmp_path / "run" / "checkpoint.pt").exists()
 
 
-def test_old_entry_point_forwards_to_the_cli(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "cinescape.methods.deeplandscape.train", "--out", str(tmp_path)],
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode == 2
-    assert result.stderr.strip() == ("cinescape: error: nothing to train on: give --data (clips, folders of clips or "
-                                     ".npz archives) and/or --synthetic (a count)")
-
-
 # ------------------------------------------------------------------------------------------ data parallel
 
 def _run(out, extra, nproc=None):

@@ -358,10 +358,11 @@ def test_a_model_is_scored_on_what_cinescape_animate_writes(native_clip, model_d
     assert torch.allclose(uniform[0, :, 5, 5], torch.tensor([0.1 * 30 * 32 / 44, -0.2 * 22 * 32 / 44]))
 
 
-def test_evaluate_uses_the_settings_of_cinescape_animate(photo_path, tmp_path, monkeypatch):
+def test_evaluate_uses_the_settings_of_cinescape_animate(photo_path, tmp_path, monkeypatch, tiny_pipeline):
     """A model runs with the CLI's defaults, only the protocol's loop / appearance (and given options) differing."""
     from cinescape import cli
     from cinescape.eval.evaluate import EvalSettings, PipelineMethod
+    from cinescape.methods import select
 
     seen = []
 
@@ -370,14 +371,14 @@ def test_evaluate_uses_the_settings_of_cinescape_animate(photo_path, tmp_path, m
             seen.append(settings)
             raise KeyboardInterrupt  # stop before any work (the CLI reports "interrupted")
 
-    monkeypatch.setattr(cli.animate, "_animate_pipeline", lambda args: (Recorder(), {}))
+    monkeypatch.setattr(select, "load_method_pipeline", lambda method, model: Recorder())
     cli.main(["animate", str(photo_path), "-o", f"{tmp_path / 'out'}/", "--loop", "none", "--no-appearance",
               "--frames", "32", "--seed", "3", "-q"])
     assert len(seen) == 1
     settings = EvalSettings(data="unused")
-    method = PipelineMethod(None, "m", settings.loop, settings.appearance, settings.mode, settings.auto_mask)
+    method = PipelineMethod(tiny_pipeline, "m", settings.loop, settings.appearance, settings.mode, settings.auto_mask)
     assert method.animation_settings(32, 3) == seen[0]
-    assert PipelineMethod(None, "m", mode="eulerian").animation_settings(32, 3).mode == "eulerian"
+    assert PipelineMethod(tiny_pipeline, "m", mode="eulerian").animation_settings(32, 3).mode == "eulerian"
 
 
 def test_cinescape_evaluate_leaves_the_motion_mode_to_the_model():

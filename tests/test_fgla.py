@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from cinescape.errors import ModelLoadError, OptionError
-from cinescape.cli import parse_region_options
+from cinescape.methods.fgla import parse_region_options
 from cinescape.methods.fgla import FGLACodebook, FGLAModel, FGLAPipeline
 from cinescape.methods.fgla.model import fill_latent_map, mirror
 from cinescape.methods.fgla.train import FGLATrainConfig, build_codebook, fgla_loss, fgla_step, load_fgla_clips, train_fgla

@@ -10,7 +10,7 @@
 The methods live in :mod:`cinescape.methods` (one package each); this module re-exports the public API.
 """
 
-__version__ = "0.1.0"
+from .version import __version__
 
 from .batch import BatchResult, animate_many
 from .errors import CinescapeError

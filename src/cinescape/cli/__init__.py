@@ -25,14 +25,14 @@ import re
 import sys
 import warnings
 
-from .. import __version__
+from ..version import __version__
 from ..errors import CinescapeError
 from . import animate, evaluate, serve, train
-from .animate import EXAMPLES, parse_region_options
+from .animate import EXAMPLES
 from .options import _Parser
 from .train import TRAIN_OPTION_FIELDS, train_config
 
-__all__ = ["main", "build_parser", "COMMANDS", "parse_region_options", "TRAIN_OPTION_FIELDS", "train_config"]
+__all__ = ["main", "build_parser", "COMMANDS", "TRAIN_OPTION_FIELDS", "train_config"]
 
 # one module per command group; each adds its subcommands' options and runs them
 COMMANDS = {"animate": animate.run_animate, "train": train.run_train, "codebook": train.run_codebook,

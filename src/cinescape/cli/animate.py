@@ -8,7 +8,6 @@ from pathlib import Path
 
 from ..errors import CinescapeError
 from ..methods.al.pipeline import DEFAULT_LOOP_PERIOD
-from ..methods.select import parse_region_options  # noqa: F401  (cinescape.cli's public name)
 from .options import (_float_at_least, _non_negative_int, _nonnegative_float, _positive_float, _positive_int,
                       add_method_argument)
 
@@ -164,65 +163,54 @@ def add_parser(commands) -> None:
                        help="an existing Ray cluster (e.g. auto, ray://head:10001) for --backend ray")
     animate.add_argument("--overwrite", action="store_true", help="replace an existing PNG frame folder")
     animate.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    animate.set_defaults(option_default=animate.get_default)   # which method options were given (_method_options)
 
 
-def _animate_settings(args: argparse.Namespace):
-    """The settings object of the method ``--method`` / ``--model`` name (:func:`cinescape.methods.select.
-    resolve_settings`, read from the folder's pipeline.json before any weights load): AL and FGLA take every
-    option but DeepLandscape's own (refused in one line); DeepLandscape takes the loop's frames and seed, its
-    inversion budgets, lighting and direction, ``--motion-speed`` (scaling its speed), ``--auto-mask none|sky+water``
-    and ``--no-appearance`` (no lighting change); ``--mask`` is applied by the caller; AL's other controls are
-    refused in one line."""
+# cinescape animate's own options; every other option is a method's (its offers.cli_options), refused by others.
+SHELL_OPTIONS = frozenset({"command", "argv", "input", "output", "fps", "model", "method", "overwrite", "quiet",
+                           "workers", "backend", "ray_address", "flow_video", "option_default"})
+
+
+def _method_options(args: argparse.Namespace, cls: type) -> dict:
+    """The method options of ``args`` (by argparse name), after refusing in one line any option given (not at its
+    default) that the method ``cls`` does not take (:class:`~cinescape.methods.base.Offers`)."""
+    from ..methods import SHIPPED_MODELS, method_of, pipeline_class
+    from ..methods.base import refuse_options
+    from ..methods.select import method_label
+
+    options = {name: value for name, value in vars(args).items() if name not in SHELL_OPTIONS}
+    refused = [name for name, value in options.items()
+               if name not in cls.offers.cli_options and value != args.option_default(name)]
+    if refused:   # which shipped methods take them (their folders' pipeline.json only: no weights load)
+        shipped = {pipeline_class(folder) for folder in set(SHIPPED_MODELS.values())}
+        refuse_options(refused, method_label(cls), {name: [method_of(other) for other in shipped
+                                                           if name in other.offers.cli_options] for name in refused})
+    if args.flow_video and not cls.offers.flow_video:
+        refuse_options(["flow_video"], method_label(cls))
+    return options
+
+
+def _animate_settings(args: argparse.Namespace, photo_size: tuple[int, int] | None = None):
+    """``(pipeline class, settings, plan options)`` of the method ``--method`` / ``--model`` name: the class is read
+    from the folder's pipeline.json (no weights loaded), and maps the options it takes to its settings
+    (:meth:`~cinescape.methods.base.MethodPipeline.settings_from_cli`); the others are refused in one line."""
     from ..errors import ModelLoadError
-    from ..methods import method_of, pipeline_class
-    from ..methods.al import CinemagraphPipeline
-    from ..methods.al.pipeline import AnimationSettings
-    from ..methods.select import model_folder, resolve_settings, settings_class_of
+    from ..methods import pipeline_class
+    from ..methods.select import model_folder
 
     folder = model_folder(args.method, args.model)
     try:
         cls = pipeline_class(folder)
-    except ModelLoadError:   # said when the model loads, after the method's own options are checked
-        cls = CinemagraphPipeline
-    if issubclass(settings_class_of(cls), AnimationSettings):
-        for flag, given in (("--latent-steps", args.latent_steps), ("--finetune-steps", args.finetune_steps),
-                            ("--lighting", args.lighting), ("--direction", args.direction)):
-            if given is not None:
-                raise CinescapeError(f"{flag} is for --method deeplandscape, not {method_of(cls)}")
-        return resolve_settings(
-            cls, num_frames=args.frames, loop=args.loop, loop_period=args.loop_period,
-            appearance_locality=args.appearance_locality, seed=args.seed, motion_code=args.motion_code,
-            appearance_code=args.appearance_code, motion_speed=args.motion_speed,
-            appearance_speed=args.appearance_speed, appearance=not args.no_appearance,
-            working_size=args.working_size, mode=args.mode, auto_mask=args.auto_mask, arrows_mode=args.arrows_mode,
-            control_steps=args.control_steps, time_of_day=args.time_of_day,
-            appearance_sequence=args.appearance_sequence, appearance_stride=args.appearance_stride)
-    for flag, given in (("--arrows", args.arrows), ("--appearance-patches", args.appearance_patches),
-                        ("--flow-video", args.flow_video), ("--motion-code", args.motion_code)):
-        if given:
-            raise CinescapeError(f"{flag} is not available with --method {method_of(cls)}")
-    own = {name: value for name, value in (("latent_steps", args.latent_steps), ("finetune_steps", args.finetune_steps),
-                                           ("lighting", args.lighting), ("direction", args.direction))
-           if value is not None}
-    if args.auto_mask == "sky":
-        raise CinescapeError(f"--auto-mask sky is not available with --method {method_of(cls)} (sky+water or none)")
-    if args.auto_mask is not None:
-        own["use_mask"] = args.auto_mask != "none"
-    if args.no_appearance:
-        if args.lighting:
-            raise CinescapeError("--lighting contradicts --no-appearance")
-        own["lighting"] = 0.0
-    settings = resolve_settings(folder, num_frames=args.frames, seed=args.seed, **own)
-    if args.motion_speed != 1.0:   # relative to the model's default, as for AL
-        settings.speed *= args.motion_speed
-    return settings
+    except ModelLoadError:   # said when the model loads, after the options are checked as --method's (default al)
+        cls = pipeline_class(model_folder(args.method))
+    options = _method_options(args, cls)
+    return cls.settings_from_cli(options, folder, photo_size), cls.plan_options_from_cli(options)
 
 
 def run_animate(args: argparse.Namespace) -> int:
     from ..batch import is_batch_request, write_animation
     from ..io.image import load_image
-    from ..methods.al.control import load_arrows, load_patches
-    from ..segmentation import load_mask
+    from ..methods.select import load_method_pipeline
 
     if is_batch_request(args.input, args.output):
         return _run_animate_batch(args)
@@ -230,16 +218,10 @@ def run_animate(args: argparse.Namespace) -> int:
         raise CinescapeError("--workers, --backend and --ray-address are for several photos: give a folder, a glob "
                              "or several files, and -o DIR/")
     args.input = args.input[0]
-    settings = _animate_settings(args)
+    _animate_settings(args)   # the options checked before the photo is read
     image = load_image(args.input)
-    if args.mask:
-        settings.mask = load_mask(args.mask)  # read before the model, so a bad mask fails early
-    if args.arrows:  # likewise the control files (schema errors)
-        settings.arrows = load_arrows(args.arrows, image.shape[:2])
-    if args.appearance_patches:
-        settings.appearance_patches = load_patches(args.appearance_patches, image.shape[:2])
-        settings.validate()
-    pipeline, plan_options = _animate_pipeline(args)
+    settings, plan_options = _animate_settings(args, image.shape[:2])   # with the photo's mask and control files
+    pipeline = load_method_pipeline(args.method, args.model)
     size = (image.shape[1], image.shape[0])
     if args.flow_video and Path(args.flow_video).resolve() == Path(args.output).resolve():
         raise CinescapeError("--flow-video must differ from the output path")
@@ -261,9 +243,9 @@ def _run_animate_batch(args: argparse.Namespace) -> int:
                                           ("--flow-video", args.flow_video)) if given]
     if per_photo:
         raise CinescapeError(f"{per_photo[0]} is for one photo; animate such photos one at a time")
-    result = animate_many(args.input, args.output, _animate_settings(args), fps=args.fps, method=args.method,
-                          model=args.model, references=args.reference, region_speeds=args.region_speed,
-                          reference_regions=args.reference_region, workers=args.workers, backend=args.backend,
+    settings, plan_options = _animate_settings(args)
+    result = animate_many(args.input, args.output, settings, fps=args.fps, method=args.method, model=args.model,
+                          plan_options=plan_options, workers=args.workers, backend=args.backend,
                           ray_address=args.ray_address, progress=not args.quiet)
     for item in result.failed:
         reason = item.error if item.input in (item.error or "") else f"{item.input}: {item.error}"
@@ -271,12 +253,3 @@ def _run_animate_batch(args: argparse.Namespace) -> int:
     print(f"cinescape: {len(result.done)} animated, {len(result.skipped)} already done, {len(result.failed)} failed "
           f"(manifest: {result.manifest})", file=sys.stderr)
     return 1 if result.failed else 0
-
-
-def _animate_pipeline(args: argparse.Namespace):
-    """The pipeline ``--method`` / ``--model`` ask for and the extra arguments of its ``plan``
-    (:func:`cinescape.methods.select.pipeline_for`)."""
-    from ..methods.select import pipeline_for
-
-    return pipeline_for(args.method, args.model, references=args.reference, region_speeds=args.region_speed,
-                        reference_regions=args.reference_region, motion_code=args.motion_code)

@@ -97,7 +97,7 @@ def bench_one(config: BenchConfig) -> dict:
     """Time one configuration in this process; returns one table row."""
     from ..io.image import load_image
     from ..io.video import VideoWriter
-    from ..methods import load_pipeline, method_of
+    from ..methods import load_pipeline
     from ..methods.select import model_folder, resolve_settings
 
     if config.threads:
@@ -106,8 +106,8 @@ def bench_one(config: BenchConfig) -> dict:
     started = time.perf_counter()
     pipeline = load_pipeline(folder)
     photo = load_image(config.photo)
-    if method_of(pipeline) == "deeplandscape":
-        return _bench_deeplandscape(pipeline, photo, config, time.perf_counter() - started)
+    if not pipeline.offers.loops:   # a method with its own loop (DeepLandscape): one configuration per size
+        return _bench_own_loop(pipeline, photo, config, time.perf_counter() - started)
     settings = resolve_settings(pipeline, num_frames=config.frames, loop=config.loop, appearance=config.appearance,
                                 mode=config.mode, appearance_stride=config.appearance_stride)
     load = time.perf_counter() - started
@@ -132,9 +132,10 @@ def bench_one(config: BenchConfig) -> dict:
             "rss_loaded_mb": loaded_rss, "peak_rss_mb": _rss_mb()}
 
 
-def _bench_deeplandscape(pipeline, photo, config: BenchConfig, load: float) -> dict:
+def _bench_own_loop(pipeline, photo, config: BenchConfig, load: float) -> dict:
     """One DeepLandscape row: inversion (its ``plan``), rendering and encoding timed apart."""
     from ..io.video import VideoWriter
+    from ..methods import method_of
     from ..methods.select import resolve_settings
 
     settings = resolve_settings(pipeline, num_frames=config.frames)
@@ -158,7 +159,7 @@ def _bench_deeplandscape(pipeline, photo, config: BenchConfig, load: float) -> d
             t = time.perf_counter()
         encode += time.perf_counter() - t  # flushing and closing the file
     animate = inversion + render + encode
-    return {"size": f"{config.width}x{config.height}", "method": "deeplandscape", "frames": config.frames,
+    return {"size": f"{config.width}x{config.height}", "method": method_of(pipeline), "frames": config.frames,
             "load_s": load, "inversion_s": inversion, "render_s": render, "encode_s": encode,
             "total_s": load + animate, "s_per_frame": animate / config.frames, "rss_loaded_mb": loaded_rss,
             "peak_rss_mb": _rss_mb()}
@@ -190,8 +191,8 @@ def run_bench(sizes=BENCH_SIZES, *, frames: int = 60, loops=("phased", "none"), 
     actual = method_of(cls)
     if method is not None and actual != method:
         raise OptionError(f"model {model} is a {actual} model folder, not {method}")
-    if actual == "deeplandscape":   # one configuration per size: no loop, mode, appearance or stride variants
-        loops, appearance, modes, appearance_strides = ("phased",), (True,), ("eulerian",), (1,)
+    if not cls.offers.loops:   # its own loop: one configuration per size, no loop, mode, appearance or stride variants
+        loops, appearance, modes, appearance_strides = (None,), (True,), ("eulerian",), (1,)
     with tempfile.TemporaryDirectory(prefix="cinescape-bench-") as tmp:
         configs = []
         for width, height in sizes:
@@ -217,7 +218,7 @@ def _median_row(runs: list[dict]) -> dict:
 
 def _run_config(config: BenchConfig, isolate: bool, progress: bool) -> dict:
     if progress:
-        variant = ("method=deeplandscape" if config.method == "deeplandscape" else
+        variant = (f"method={config.method}" if config.loop is None else
                    f"mode={config.mode} loop={config.loop} appearance={config.appearance} "
                    f"stride={config.appearance_stride}")
         print(f"bench {config.width}x{config.height} {variant} ...", file=sys.stderr, flush=True)
@@ -235,7 +236,7 @@ def format_bench_table(result: dict) -> str:
     header = (f"cinescape bench: {m['processor']}, {m['cpus']} CPUs, {m['torch_threads']} torch threads, "
               f"torch {m['torch']}; model {result['settings']['model']}"
               + (f"; medians of {result['settings']['repeats']} runs" if result["settings"].get("repeats", 1) > 1 else ""))
-    columns = DEEPLANDSCAPE_COLUMNS if result["settings"].get("method") == "deeplandscape" else COLUMNS
+    columns = DEEPLANDSCAPE_COLUMNS if result["rows"] and "inversion_s" in result["rows"][0] else COLUMNS
     lines = [header, "",
              "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for row in result["rows"]:

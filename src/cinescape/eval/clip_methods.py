@@ -4,12 +4,10 @@ comparison size (:class:`Generated`)."""
 
 from __future__ import annotations
 
-import inspect
 import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -17,8 +15,7 @@ import torch
 from ..errors import OptionError
 from ..ops import flow_pixels_to_normalized, warp
 
-if TYPE_CHECKING:
-    from .evaluate import EvalClip, EvalSettings
+from .clip_data import EvalClip, EvalSettings
 
 __all__ = ["Generated", "Method", "StaticMethod", "ShiftMethod", "RealMethod", "PipelineMethod", "resolve_method"]
 
@@ -107,34 +104,18 @@ class PipelineMethod(Method):
         self.pipeline, self.name, self.loop, self.appearance, self.mode = pipeline, name, loop, appearance, mode
         self.auto_mask = auto_mask
         self.overrides = dict(overrides or {})
-        # DeepLandscape's seeds change only its motion: the clip's inversion (most of the time) is reused.
-        self._reuses_plans = pipeline is not None and "reuse" in inspect.signature(pipeline.plan).parameters
+        # A method that inverts the photo (DeepLandscape) reuses the clip's inversion across seeds, most of the time.
+        self._reuses_plans = pipeline is not None and pipeline.offers.inversion
         self._previous = None
-        if not self._animation_settings_class():
+        if pipeline is not None and not pipeline.offers.loops:
             self.note = (f"{name}: the method's own loop (not loop={loop}), motion only unless appearance; no flows "
                          "(no EPE); inversion PSNR / LPIPS at the generator's resolution")
 
-    def _animation_settings_class(self) -> bool:
-        from ..methods.al import AnimationSettings
-        from ..methods.select import settings_class_of
-
-        return self.pipeline is None or issubclass(settings_class_of(self.pipeline), AnimationSettings)
-
     def animation_settings(self, num_frames: int, seed: int):
-        """The settings of one run: the CLI's defaults plus the protocol's (class docstring)."""
-        from dataclasses import fields, replace
-
-        from ..methods.al import AnimationSettings
-        from ..methods.select import resolve_settings, settings_class_of
-
-        if not self._animation_settings_class():
-            own = {"num_frames": num_frames, "seed": seed}
-            if not self.appearance and "lighting" in {f.name for f in fields(settings_class_of(self.pipeline))}:
-                own["lighting"] = 0.0
-            return resolve_settings(self.pipeline, **{**own, **self.overrides})
-        overrides = {"num_frames": num_frames, "seed": seed, "loop": self.loop, "appearance": self.appearance}
-        overrides.update({k: v for k, v in (("mode", self.mode), ("auto_mask", self.auto_mask)) if v is not None})
-        return replace(AnimationSettings(), **{**overrides, **self.overrides})
+        """The settings of one run: the CLI's defaults plus the protocol's (class docstring,
+        :meth:`~cinescape.methods.base.MethodPipeline.eval_settings`)."""
+        return self.pipeline.eval_settings(num_frames, seed, loop=self.loop, appearance=self.appearance,
+                                           mode=self.mode, auto_mask=self.auto_mask, overrides=self.overrides)
 
     def generate(self, clip: EvalClip, seed: int) -> Generated:
         reuse = {"reuse": self._previous} if self._reuses_plans else {}

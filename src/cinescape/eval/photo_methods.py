@@ -10,15 +10,14 @@ import math
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import Iterator
 
 import cv2
 import numpy as np
 
 from ..errors import OptionError
 
-if TYPE_CHECKING:
-    from .photos import PhotoEvalSettings
+from .photo_settings import PhotoEvalSettings
 
 __all__ = ["MethodSpec", "parse_method_spec", "settings_class_for", "PhotoMethod", "StaticPhotoMethod", "ShiftPhotoMethod",
            "PipelinePhotoMethod", "resolve_photo_method", "shift_frame"]
@@ -219,13 +218,7 @@ class PipelinePhotoMethod(PhotoMethod):
         self.inversion = None
 
     def settings(self, num_frames: int, seed: int):
-        from ..methods.al import AnimationSettings
-        from ..methods.select import resolve_settings, settings_class_of
-
-        fields = {"num_frames": num_frames, "seed": seed, **self.overrides}
-        if issubclass(settings_class_of(self.pipeline), AnimationSettings):
-            return AnimationSettings(**fields)
-        return resolve_settings(self.pipeline, **fields)
+        return self.pipeline.eval_settings(num_frames, seed, overrides=self.overrides)
 
     def frames(self, image: np.ndarray, num_frames: int, seed: int) -> Iterator[np.ndarray]:
         animation = self.pipeline.plan(image, self.settings(num_frames, seed))

@@ -49,7 +49,7 @@ _SAVE_FORMATS: dict[str, tuple[str, dict]] = {
 }
 
 
-def _one_line(exc: BaseException, limit: int = 160) -> str:
+def one_line(exc: BaseException, limit: int = 160) -> str:
     """``str(exc)`` squeezed onto one line and shortened, for embedding in a user-facing message."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -65,7 +65,7 @@ def _check_input_file(path: str | os.PathLike, what: str = "image") -> Path:
     try:
         size = p.stat().st_size
     except OSError as e:
-        raise InputImageError(f"cannot read {what} '{p}': {_one_line(e)}") from e
+        raise InputImageError(f"cannot read {what} '{p}': {one_line(e)}") from e
     if size == 0:
         raise InputImageError(f"cannot read {what} '{p}': the file is empty (0 bytes); give a valid file")
     return p
@@ -132,7 +132,7 @@ def _decode_image(p: Path, *, max_pixels: int, min_side: int) -> np.ndarray:
                 "use a PNG, JPEG, WebP, TIFF or BMP file"
             ) from e
         except OSError as e:
-            raise InputImageError(f"cannot read image {name}: {_one_line(e)}") from e
+            raise InputImageError(f"cannot read image {name}: {one_line(e)}") from e
 
         with im:
             # Image.open() has only parsed the header: check the size before decoding any pixels.
@@ -163,7 +163,7 @@ def _decode_image(p: Path, *, max_pixels: int, min_side: int) -> np.ndarray:
                 ) from e
             except Exception as e:  # Pillow's decoders raise many types (OSError, SyntaxError, ...)
                 raise InputImageError(
-                    f"cannot decode image {name}: the file is truncated or corrupt ({_one_line(e, 80)})"
+                    f"cannot decode image {name}: the file is truncated or corrupt ({one_line(e, 80)})"
                 ) from e
 
 
@@ -263,7 +263,7 @@ def _check_output_dir(path: Path, what: str) -> None:
         with open(probe, "xb"):
             pass
     except OSError as e:
-        reason = "permission denied" if isinstance(e, PermissionError) else _one_line(e)
+        reason = "permission denied" if isinstance(e, PermissionError) else one_line(e)
         raise OutputError(
             f"cannot write {what} '{path}': the directory '{parent}' is not writable ({reason})"
         ) from e
@@ -305,6 +305,6 @@ def save_image(array: np.ndarray, path: str | os.PathLike) -> None:
         Image.fromarray(np.ascontiguousarray(array)).save(tmp, format=fmt, **options)
         os.replace(tmp, p)
     except OSError as e:
-        raise OutputError(f"cannot write image '{p}': {_one_line(e)}") from e
+        raise OutputError(f"cannot write image '{p}': {one_line(e)}") from e
     finally:
         tmp.unlink(missing_ok=True)

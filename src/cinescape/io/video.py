@@ -42,7 +42,7 @@ from av.video.reformatter import ColorPrimaries, ColorRange, Colorspace, ColorTr
 from PIL import Image
 
 from cinescape.errors import OptionError, OutputError
-from cinescape.io.image import _check_output_dir, _one_line, _temp_sibling
+from cinescape.io.image import _check_output_dir, one_line, _temp_sibling
 
 # The readers live in cinescape.io.video_reader; importable from here too.
 from cinescape.io.video_reader import (
@@ -273,7 +273,7 @@ class _FolderEncoder(_Encoder):
 # --------------------------------------------------------------------------------------------------
 
 
-def _output_kind(raw: str, path: Path) -> str:
+def output_kind(raw: str, path: Path) -> str:
     """'folder' or a file extension from _FILE_OUTPUTS; raise OutputError for anything else."""
     ext = path.suffix.lower()
     if raw.endswith(("/", os.sep)):
@@ -327,7 +327,7 @@ class VideoWriter:
     ):
         raw = os.fspath(path)
         self.path = Path(raw)
-        self._kind = _output_kind(raw, self.path)
+        self._kind = output_kind(raw, self.path)
         if self._kind == "folder" and self.path.name in ("", ".", ".."):
             self.path = self.path.resolve()  # "./" has no name to put a temporary sibling next to
         try:
@@ -398,7 +398,7 @@ class VideoWriter:
 
     def _fail(self, e: BaseException) -> OutputError:
         self.abort()
-        return OutputError(f"cannot write '{self.path}': {_one_line(e)}")
+        return OutputError(f"cannot write '{self.path}': {one_line(e)}")
 
     def write(self, frame: np.ndarray) -> None:
         """Append one uint8 (H, W, 3) RGB frame.

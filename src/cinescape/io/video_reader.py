@@ -16,7 +16,7 @@ from av.video.reformatter import Interpolation
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
 from cinescape.errors import InputImageError
-from cinescape.io.image import DEFAULT_MAX_PIXELS, _check_input_file, _decode_image, _one_line, _to_rgb_array
+from cinescape.io.image import DEFAULT_MAX_PIXELS, _check_input_file, _decode_image, one_line, _to_rgb_array
 
 __all__ = ["VIDEO_EXTENSIONS", "FRAME_EXTENSIONS", "read_video_frames", "read_frame_folder", "read_clip"]
 
@@ -61,7 +61,7 @@ def _read_with_pillow(p: Path, max_frames: int | None, stride: int) -> list[np.n
         raise
     except Exception as e:  # Pillow's decoders raise many types on corrupt data
         raise InputImageError(
-            f"cannot decode video '{p}': the file is truncated or corrupt ({_one_line(e, 80)})"
+            f"cannot decode video '{p}': the file is truncated or corrupt ({one_line(e, 80)})"
         ) from e
 
 
@@ -86,7 +86,7 @@ def _read_with_pyav(p: Path, max_frames: int | None, stride: int) -> list[np.nda
         raise
     except (av.FFmpegError, OSError, ValueError) as e:
         raise InputImageError(
-            f"cannot decode video '{p}': not a video, or truncated or corrupt ({_one_line(e, 80)})"
+            f"cannot decode video '{p}': not a video, or truncated or corrupt ({one_line(e, 80)})"
         ) from e
     return frames
 

@@ -1,10 +1,7 @@
-"""Choosing a pipeline from what a user asks for: a method, a model folder, FGLA's per-region options, the
-settings. The one place where the CLI, batches, evaluate and bench turn those choices into a pipeline, the extra
+"""Choosing a pipeline from what a user asks for: a method, a model folder, the settings. The one place where the CLI, batches, evaluate and bench turn those choices into a pipeline, the extra
 arguments of its ``plan`` and its settings object; errors name the parameters (the CLI says its flags).
 
 Example:
-    >>> parse_region_options(["sky=clouds.mp4"], ["water=0.5"])
-    ({'sky': 'clouds.mp4'}, {'water': 0.5}, {})
     >>> resolve_settings("deeplandscape", num_frames=8).num_frames
     8
 """
@@ -18,7 +15,7 @@ from pathlib import Path
 from ..errors import CinescapeError, OptionError
 from . import SHIPPED_MODELS, load_pipeline, method_of, pipeline_class, read_pipeline_config
 
-__all__ = ["model_folder", "parse_region_options", "pipeline_for", "resolve_settings", "settings_class_of"]
+__all__ = ["load_method_pipeline", "method_label", "model_folder", "resolve_settings", "settings_class_of"]
 
 
 def model_folder(method: str | None = None, model: str | os.PathLike | None = None) -> Path:
@@ -32,11 +29,12 @@ def model_folder(method: str | None = None, model: str | os.PathLike | None = No
 
 
 def settings_class_of(pipeline) -> type:
-    """The settings dataclass a pipeline (instance or class) takes: its ``settings_class``; pipelines that
-    declare none take AL's :class:`~cinescape.methods.al.AnimationSettings`."""
-    from .al.pipeline import AnimationSettings
-
-    return getattr(pipeline, "settings_class", None) or AnimationSettings
+    """The settings dataclass a pipeline (instance or class) takes: its ``settings_class``
+    (:class:`~cinescape.methods.base.MethodPipeline`); one without any is refused in one line."""
+    settings_class = getattr(pipeline, "settings_class", None)
+    if settings_class is None:
+        raise CinescapeError(f"{method_label(pipeline)} declares no settings_class (cinescape.methods.base)")
+    return settings_class
 
 
 def resolve_settings(pipeline, settings=None, **fields):
@@ -67,7 +65,7 @@ def resolve_settings(pipeline, settings=None, **fields):
             folder_defaults = read_pipeline_config(folder).get("defaults", {})
         pipeline = cls
     settings_class = settings_class_of(pipeline)
-    method = _method_name(pipeline)
+    method = method_label(pipeline)
     names = [f.name for f in dataclasses.fields(settings_class)]
     unknown = [name for name in fields if name not in names]
     if unknown:
@@ -96,64 +94,20 @@ def _construct(settings_class: type, defaults: dict, method: str):
     return settings_class(**defaults)
 
 
-def _method_name(pipeline) -> str:
+def method_label(pipeline) -> str:
+    """The method's name of a pipeline (instance or class), for messages: its package in cinescape.methods
+    (:func:`~cinescape.methods.method_of`), or the class name of a stand-in outside it."""
     try:
         return method_of(pipeline)
     except ValueError:   # a stand-in (tests) outside cinescape.methods
         return getattr(pipeline, "__name__", type(pipeline).__name__)
 
 
-def parse_region_options(references=(), region_speeds=(), reference_regions=()) \
-        -> tuple[dict[str, str], dict[str, float], dict[str, str]]:
-    """``GROUP=CLIP``, ``GROUP=X`` and ``GROUP=REGION`` lists (as ``cinescape animate``'s ``--reference``,
-    ``--region-speed`` and ``--reference-region``) -> the ``references``, ``speeds`` and ``reference_regions``
-    dicts :meth:`~cinescape.methods.fgla.FGLAPipeline.plan` takes, keyed by group name."""
-    from ..segmentation import GROUP_NAMES
-    from .fgla import parse_group
-
-    def split(text: str, name: str) -> tuple[str, str]:
-        group, sep, value = text.partition("=")
-        if not sep or not value:
-            raise OptionError(f"{name}: each takes GROUP=VALUE (e.g. sky=clouds.mp4), got {text!r}")
-        return GROUP_NAMES[parse_group(group)], value
-
-    def collect(texts, name: str) -> dict[str, str]:
-        values: dict[str, str] = {}
-        for text in texts:
-            group, value = split(text, name)
-            if group in values:
-                raise OptionError(f"{name}: {group}= is given twice")
-            values[group] = value
-        return values
-
-    refs = collect(references, "references")
-    rates: dict[str, float] = {}
-    for text in region_speeds:
-        group, value = split(text, "region_speeds")
-        try:
-            rates[group] = float(value)
-        except ValueError:
-            raise OptionError(f"region_speeds: {group}= takes a number, got {value!r}") from None
-    return refs, rates, collect(reference_regions, "reference_regions")
-
-
-def pipeline_for(method: str | None = None, model: str | Path | None = None, *, references=(), region_speeds=(),
-                 reference_regions=(), motion_code: str | None = None) -> tuple[object, dict]:
-    """(pipeline, extra ``plan`` arguments): the model folder ``model`` (its ``pipeline.json`` names the class)
-    or the shipped model of ``method`` (``"al"``, ``"fgla"``, ``"deeplandscape"``; None: the default, AL). Given
-    both, the folder must be of that method. FGLA's region options are parsed before any model loads."""
-    region_given = bool(references or region_speeds or reference_regions)
-    if region_given and method not in (None, "fgla"):
-        raise OptionError("references, reference_regions and region_speeds need method='fgla'")
-    refs, speeds, regions = parse_region_options(references, region_speeds, reference_regions)
+def load_method_pipeline(method: str | None = None, model: str | Path | None = None):
+    """The pipeline of the model folder ``model`` (its ``pipeline.json`` names the class) or of the shipped model
+    of ``method`` (None: the default, AL); given both, the folder must be of that method (one-line error)."""
     pipeline = load_pipeline(model_folder(method, model))
     actual = method_of(pipeline)
     if method is not None and actual != method:
         raise CinescapeError(f"{model} is a {actual} model folder, not {method}")
-    if actual != "fgla":
-        if region_given:
-            raise OptionError("references, reference_regions and region_speeds need method='fgla'")
-        return pipeline, {}
-    if motion_code is not None:
-        raise OptionError("motion_code is for method='al'; FGLA takes references GROUP=CLIP (or a seed)")
-    return pipeline, {"references": refs, "speeds": speeds, "reference_regions": regions}
+    return pipeline

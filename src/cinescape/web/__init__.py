@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import importlib.util
 
+from .controls import check_web_pipeline, page_kind
+
 #: The importable modules of the ``web`` extra, and the pip names that provide them.
 WEB_PACKAGES = {"fastapi": "fastapi", "uvicorn": "uvicorn"}
 INSTALL_HINT = 'pip install -e ".[web]"'
@@ -35,32 +37,6 @@ INSTALL_HINT = 'pip install -e ".[web]"'
 def missing_web_packages() -> list[str]:
     """The pip names of the ``web`` extra's packages that cannot be imported here."""
     return [package for module, package in WEB_PACKAGES.items() if importlib.util.find_spec(module) is None]
-
-
-def page_kind(pipeline) -> str:
-    """Which controls the page shows for a pipeline (instance or class): ``"al"`` for the methods that take AL's
-    settings (AL and FGLA: masks, arrows, codes, loop types, colours), ``"deeplandscape"`` for DeepLandscape (mask,
-    direction, speed, lighting; each photo is inverted once, see :mod:`cinescape.web.service`). Anything else is
-    refused in one line (:class:`~cinescape.errors.CinescapeError`)."""
-    from ..errors import CinescapeError
-    from ..methods.al.pipeline import AnimationSettings
-    from ..methods.deeplandscape.pipeline import DeepLandscapeSettings
-    from ..methods.select import settings_class_of
-
-    settings_class = settings_class_of(pipeline)
-    if issubclass(settings_class, AnimationSettings):
-        return "al"
-    if issubclass(settings_class, DeepLandscapeSettings):
-        return "deeplandscape"
-    name = getattr(pipeline, "__name__", type(pipeline).__name__)
-    raise CinescapeError(f"the web page animates AL, FGLA and DeepLandscape models only, not {name} (settings "
-                         f"{settings_class.__name__}); use cinescape animate")
-
-
-def check_web_pipeline(pipeline) -> None:
-    """Refuse, in one line (:class:`~cinescape.errors.CinescapeError`), a pipeline (instance or class) the page
-    cannot drive: one whose settings are neither AL's (AL, FGLA) nor DeepLandscape's (:func:`page_kind`)."""
-    page_kind(pipeline)
 
 
 def create_app(*args, **kwargs):

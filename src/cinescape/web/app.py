@@ -40,8 +40,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .. import __version__
-from ..methods.select import _method_name as method_name
+from ..version import __version__
+from ..methods.select import method_label as method_name
 from .errors import BadRequest, TooLarge, WebError
 from .forms import (ARROW_MODES, FORMATS, LOOPS, MODES, TIME_OF_DAY_PRESETS, WEB_DEFAULTS, RenderLimits,
                     deeplandscape_defaults)

@@ -62,11 +62,11 @@ def serve(host: str = "127.0.0.1", port: int = 0, *, open_browser: bool = False,
     warning. On exit the queued renders are cancelled, the running one stops between frames, and every
     uploaded photo and rendered video is deleted.
     """
-    from ..methods.select import pipeline_for
+    from ..methods.select import load_method_pipeline
 
     if not 0 <= port <= 65535:
         raise CinescapeError(f"port must be between 0 and 65535, got {port}")
-    pipeline, _ = pipeline_for(method, model)   # FGLA's per-region options are cinescape animate's only
+    pipeline = load_method_pipeline(method, model)   # FGLA's per-region options are cinescape animate's only
     sock = _listen(host, port)
     if _is_loopback(host):
         given = host.lower() if not (":" in host and not host.startswith("[")) else f"[{host.lower()}]"

@@ -29,7 +29,6 @@ at the next inversion step.
 from __future__ import annotations
 
 import collections
-import contextlib
 import io
 import logging
 import re
@@ -48,8 +47,9 @@ from PIL import Image
 
 from ..errors import CinescapeError, InputImageError
 from ..io.image import MIN_IMAGE_SIDE, load_image
-from ..io.video import VideoWriter
+from ..methods.engine import write_animation
 from ..methods.al.pipeline import AnimationSettings
+from .controls import page_kind
 from .errors import BadRequest, Busy, Conflict, NotFound, TooLarge, WebError
 from .forms import (AUTO_MASK_CHOICES, DEEPLANDSCAPE_AUTO_MASKS, MEDIA_TYPES, RenderLimits, RenderRequest,
                     parse_render_request, preview_inputs)
@@ -142,8 +142,6 @@ class RenderService:
 
     def __init__(self, pipeline, *, root: str | Path | None = None, limits: ServiceLimits = ServiceLimits(),
                  render_limits: RenderLimits = RenderLimits(), clock=time.monotonic):
-        from . import page_kind
-
         self.kind = page_kind(pipeline)   # another kind of model: one line, before any thread or folder
         self.pipeline = pipeline
         # DeepLandscape: the model's settings (its folder's defaults), which a request's fields replace
@@ -457,35 +455,32 @@ class RenderService:
         video_path = folder / f"{stem}.{request.format}"
         flow_path = folder / f"{stem}-flow.mp4" if request.flow else None
         self._check_cancelled(render)
-        if self.kind == "deeplandscape":
-            animation, image, fps = self._plan_deeplandscape(render)
-            size = (image.shape[1], image.shape[0])
-        else:
-            image, settings, fps = preview_inputs(request, render.photo.image, self.render_limits)
-            # The mask the page showed (the automatic matte, computed once per photo, plus the brush strokes) is
-            # the motion mask, given as the user mask with no automatic mask on top: the pipeline does not segment
-            # the photo again, and it would otherwise multiply the painted mask by the automatic one.
-            auto = "default" if settings.auto_mask is None else settings.auto_mask
-            settings = replace(settings, mask=self.render_mask(render.photo, auto, settings.mask), auto_mask="none")
-            with self._pipeline_lock:
-                animation = self.pipeline.plan(image, settings)
-            size = (animation.width, animation.height)
-        render.frames_total = animation.num_frames * (2 if request.flow else 1)
-        with contextlib.ExitStack() as stack:  # on any error both writers delete their temporary files
-            writer = stack.enter_context(VideoWriter(video_path, fps=fps, size=size))
-            flow_writer = stack.enter_context(VideoWriter(flow_path, fps=fps, size=size)) if flow_path else None
+
+        def plan():
+            if self.kind == "deeplandscape":
+                animation = self._plan_deeplandscape(render)[0]
+            else:
+                image, settings, _ = preview_inputs(request, render.photo.image, self.render_limits)
+                # The mask the page showed (the automatic matte, computed once per photo, plus the brush strokes)
+                # is the motion mask, given as the user mask with no automatic mask on top: the pipeline does not
+                # segment the photo again, and it would otherwise multiply the painted mask by the automatic one.
+                auto = "default" if settings.auto_mask is None else settings.auto_mask
+                settings = replace(settings, mask=self.render_mask(render.photo, auto, settings.mask), auto_mask="none")
+                with self._pipeline_lock:
+                    animation = self.pipeline.plan(image, settings)
+            render.frames_total = animation.num_frames * (2 if request.flow else 1)
             render.phase = "rendering"
-            for frame in animation.frames():
-                self._check_cancelled(render)
-                writer.write(frame)
-                render.frames_done += 1
-            if flow_writer is not None:
-                render.phase = "flow"
-                for frame in animation.flow_frames():
-                    self._check_cancelled(render)
-                    flow_writer.write(frame)
-                    render.frames_done += 1
-            render.phase = "finishing"
+            return animation
+
+        def on_frame(phase: str) -> None:
+            self._check_cancelled(render)
+            render.phase = phase
+            render.frames_done += phase != "finishing"
+
+        # The size and frame rate are known before planning (the preview's copy of the photo, or the photo).
+        image, _, fps = preview_inputs(request, render.photo.image, self.render_limits)
+        write_animation(self.pipeline, image, None, video_path, fps=fps, flow_video=flow_path, plan=plan,
+                        on_frame=on_frame)
         render.video, render.flow_video = video_path, flow_path
 
     def _plan_deeplandscape(self, render: Render):

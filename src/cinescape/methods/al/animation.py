@@ -5,7 +5,6 @@ composited and the colour maps of the appearance network applied."""
 
 from __future__ import annotations
 
-import math
 import time
 from collections import defaultdict
 from typing import Iterator
@@ -23,36 +22,6 @@ from ...ops.render import (apply_local_affine_hwc, flow_to_pixel_map, guided_col
 
 MAP_BATCH = 4              # colour maps predicted per appearance-net call while rendering (8: no faster, +80 MB)
 
-
-def displaced_states(accumulated: torch.Tensor, steps: torch.Tensor, count: int,
-                     schedule: list[tuple[tuple[float, float], ...]]
-                     ) -> tuple[torch.Tensor, torch.Tensor, list[tuple[tuple[int, float], ...]]]:
-    """Motion states at the fractional displacements of a phased loop (:func:`~cinescape.ops.phased_schedule`).
-
-    ``accumulated``/``steps``: (2 * count - 1, 2, h, w) states as :meth:`CinemagraphPipeline._motion_states`
-    returns them for a two-way loop: displacements 0..count-1 forward, then -1..-(count-1) backward. A
-    fractional displacement ``d`` interpolates the flows of its two neighbouring integer states linearly.
-    Returns the states of the distinct displacements of ``schedule`` and the schedule with their indices.
-    """
-    def state(k: int) -> int:          # index of integer displacement k
-        return k if k >= 0 else count - 1 - k
-
-    index_of: dict[float, int] = {}
-    chosen_acc, chosen_steps, indexed = [], [], []
-    for frame in schedule:
-        entries = []
-        for displacement, weight in frame:
-            key = round(displacement, 6)
-            if key not in index_of:
-                low = math.floor(key)
-                frac = key - low
-                high = low + 1 if frac > 0 else low
-                index_of[key] = len(chosen_acc)
-                chosen_acc.append((1 - frac) * accumulated[state(low)] + frac * accumulated[state(high)])
-                chosen_steps.append((1 - frac) * steps[state(low)] + frac * steps[state(high)])
-            entries.append((index_of[key], weight))
-        indexed.append(tuple(entries))
-    return torch.stack(chosen_acc), torch.stack(chosen_steps), indexed
 
 
 class Animation:

@@ -18,7 +18,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ...models import EncoderConfig, LatentEncoder, Predictor, PredictorConfig
-from ...models.base import PredictorEncoderPair
+from ...models.pair import PredictorEncoderPair
 from ...ops import color_transfer, edge_aware_tv
 
 

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from ...errors import ModelLoadError
 from ...models import EncoderConfig, LatentEncoder, Predictor, PredictorConfig
-from ...models.base import PredictorEncoderPair
+from ...models.pair import PredictorEncoderPair
 from ...ops import edge_aware_tv, flow_normalized_to_pixels, warp
 
 

@@ -30,7 +30,7 @@ Control (AL Sec. 6.4, :mod:`cinescape.methods.al.control`): ``arrows`` either op
 them (AL Eq. 12, ``arrows_mode="latent"``) or give the velocity field directly (``"direct"``); ``appearance_patches``
 optimise the appearance code towards target colours (AL Eq. 13); ``time_of_day`` keyframes labelled codebook codes
 (:mod:`cinescape.methods.al.time_of_day`); ``appearance_sequence="lstm"`` generates the codes with AL Appendix B's LSTM
-(:mod:`cinescape.appearance_lstm`).
+(:mod:`cinescape.methods.al.appearance_lstm`).
 
 Frames are rendered lazily, one at a time, so memory does not grow with the number of frames.
 """
@@ -53,12 +53,13 @@ from tqdm import tqdm
 
 from ...errors import CinescapeError, ModelLoadError, OptionError
 from ...io.image import image_to_tensor, load_image, tensor_to_image
-from ...ops import (accumulate_flow, crossfade_schedule, integrate_velocity, interpolate_cyclic, phased_schedule,
-                    symmetric_schedule, warp)
+from ...ops import accumulate_flow, integrate_velocity, interpolate_cyclic, warp
 from ...ops.layers import PhotoLayers
 from ...ops.render import maps_to_hwc
 from .. import PIPELINE_CONFIG, read_pipeline_config, write_pipeline_config
-from .animation import Animation, displaced_states
+from ..base import MethodPipeline, Offers
+from ..engine import plan_loop
+from .animation import Animation
 from .appearance import AppearanceModel
 from .appearance_lstm import FOLDER as APPEARANCE_LSTM_FOLDER
 from .appearance_lstm import AppearanceLSTM
@@ -169,13 +170,59 @@ def working_shape(height: int, width: int, short_side: int, max_long_side: int |
     return max(8, round(height * scale / 8) * 8), max(8, round(width * scale / 8) * 8)
 
 
-class CinemagraphPipeline:
+# The ``cinescape animate`` options (argparse names) AL maps to its settings (CinemagraphPipeline.settings_from_cli).
+CLI_OPTIONS = frozenset({"frames", "loop", "loop_period", "appearance_locality", "seed", "motion_code",
+                         "appearance_code", "motion_speed", "appearance_speed", "no_appearance", "appearance_stride",
+                         "working_size", "mode", "auto_mask", "arrows_mode", "control_steps", "time_of_day",
+                         "appearance_sequence", "mask", "arrows", "appearance_patches"})
+OFFERS = Offers(loops=LOOP_MODES, motion_modes=MOTION_MODES, arrows=True, colours=True, auto_masks=AUTO_MASKS,
+                flow_video=True, web_controls="al", cli_options=CLI_OPTIONS)
+
+
+class CinemagraphPipeline(MethodPipeline):
     """Motion model + appearance model + codebook; ``from_pretrained()`` loads the shipped default.
 
     An instance holds only its components (and caches of what they compute from them, filled under a lock): every
     per-call input is an argument of :meth:`plan`, so one instance may animate from two threads at once."""
 
     settings_class = AnimationSettings
+    offers = OFFERS
+
+    @classmethod
+    def settings_from_cli(cls, options, folder: Path, photo_size: tuple[int, int] | None = None) -> AnimationSettings:
+        """``cinescape animate``'s options -> :class:`AnimationSettings` (:meth:`MethodPipeline.settings_from_cli`);
+        with ``photo_size`` the mask, arrow and patch files are read and checked here, before any model loads."""
+        from ...segmentation import load_mask
+        from ..select import resolve_settings
+
+        settings = resolve_settings(
+            cls, num_frames=options["frames"], loop=options["loop"], loop_period=options["loop_period"],
+            appearance_locality=options["appearance_locality"], seed=options["seed"],
+            motion_code=options["motion_code"], appearance_code=options["appearance_code"],
+            motion_speed=options["motion_speed"], appearance_speed=options["appearance_speed"],
+            appearance=not options["no_appearance"], working_size=options["working_size"], mode=options["mode"],
+            auto_mask=options["auto_mask"], arrows_mode=options["arrows_mode"],
+            control_steps=options["control_steps"], time_of_day=options["time_of_day"],
+            appearance_sequence=options["appearance_sequence"], appearance_stride=options["appearance_stride"])
+        if photo_size is None:
+            return settings
+        if options.get("mask"):
+            settings.mask = load_mask(options["mask"])  # read before the model, so a bad mask fails early
+        if options.get("arrows"):  # likewise the control files (schema errors)
+            settings.arrows = load_arrows(options["arrows"], photo_size)
+        if options.get("appearance_patches"):
+            settings.appearance_patches = load_patches(options["appearance_patches"], photo_size)
+            settings.validate()
+        return settings
+
+    def eval_settings(self, num_frames: int, seed: int, *, loop: str | None = None, appearance: bool | None = None,
+                      mode: str | None = None, auto_mask: str | None = None, overrides=None) -> AnimationSettings:
+        """:meth:`MethodPipeline.eval_settings`: :class:`AnimationSettings` defaults (those of ``cinescape
+        animate``) with the protocol's values that are given, then ``overrides``."""
+        given = {"num_frames": num_frames, "seed": seed, "loop": loop, "appearance": appearance, "mode": mode,
+                 "auto_mask": auto_mask}
+        return replace(AnimationSettings(), **{**{k: v for k, v in given.items() if v is not None},
+                                               **dict(overrides or {})})
 
     @property
     def flow_scale(self) -> float:
@@ -346,7 +393,8 @@ class CinemagraphPipeline:
 
     def _motion_states(self, small: torch.Tensor, z: torch.Tensor, count: int, settings: AnimationSettings,
                        mask: torch.Tensor | None, progress: bool, field: torch.Tensor | None = None,
-                       layers: PhotoLayers | None = None, motion=None) -> tuple[torch.Tensor, torch.Tensor]:
+                       layers: PhotoLayers | None = None, motion=None, both_ways: bool = False
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(accumulated, steps)`` for :class:`Animation`: ``count`` forward states, followed, for the symmetric
         and phased loops, by ``count - 1`` backward states (the photo moved 1..count-1 steps back in time).
         ``steps`` of a backward state is its flow in the direction of play (the negated backward step), for the
@@ -355,7 +403,6 @@ class CinemagraphPipeline:
         run of a static field is the same). With ``layers`` the flows move the fluid layer
         (:meth:`PhotoLayers.fluid_flow`). ``motion``: this call's :meth:`motion_model`."""
         speed = settings.motion_speed
-        both_ways = settings.loop in ("symmetric", "phased") and count > 1
         if settings.mode == "eulerian" or field is not None:
             if field is None:
                 velocity = self.predict_velocity(small, z, speed, mask, motion=motion)
@@ -520,20 +567,7 @@ class CinemagraphPipeline:
         rng = random.Random(settings.seed)
         z_motion = self.motion_code(settings, rng, request)
 
-        loop_length = settings.num_frames // settings.appearance_speed
-        phased = None
-        if settings.loop == "crossfade":
-            motion_frames = 2 * loop_length
-            loop = crossfade_schedule(loop_length)
-        elif settings.loop == "symmetric":
-            motion_frames = loop_length   # forward states 0..L-1; L-1 backward states follow (symmetric_schedule)
-            loop = symmetric_schedule(loop_length)
-        elif settings.loop == "phased":
-            phased = phased_schedule(loop_length, settings.loop_period)    # ((displacement, weight), ...) per frame
-            motion_frames = math.ceil(max(abs(d) for frame in phased for d, _ in frame)) + 1
-        else:
-            motion_frames = settings.num_frames
-            loop = [((i, 1.0),) for i in range(settings.num_frames)]
+        loop = plan_loop(settings.loop, settings.num_frames, settings.appearance_speed, settings.loop_period)
         started = time.perf_counter()
         matte = self.fluid_matte(photo, settings)
         mask = self.motion_mask(photo, settings, tuple(small.shape[-2:]), matte=matte, request=request)
@@ -551,15 +585,13 @@ class CinemagraphPipeline:
         # The model folder's speed calibration scales what its network predicts from codebook codes; an arrow (a
         # field, or a code fitted to the drawn arrows) already says its speed, and keeps it.
         network_speed = settings.motion_speed * (1.0 if settings.arrows is not None else self.flow_scale)
-        accumulated, steps = self._motion_states(small, z_motion, motion_frames,
+        accumulated, steps = self._motion_states(small, z_motion, loop.motion_frames,
                                                  replace(settings, motion_speed=network_speed) if field is None
                                                  else settings, mask, progress, field, layers,
-                                                 motion=self.motion_model(request))
-        if phased is not None:
-            accumulated, steps, loop = displaced_states(accumulated, steps, motion_frames, phased)
+                                                 motion=self.motion_model(request), both_ways=loop.both_ways)
+        accumulated, steps, schedule = loop.schedule_of(accumulated, steps)
         if layers is not None:
             steps = steps * layers.alpha_small   # what moves on screen (the flow video): the still layer does not
-        schedule = [loop[i % len(loop)] for i in range(settings.num_frames)]
         motion_seconds = time.perf_counter() - started
 
         maps_fn = None  # motion only
@@ -578,10 +610,6 @@ class CinemagraphPipeline:
         animation.timings["motion"] = motion_seconds
         animation.control = control  # loss histories of the arrow / patch optimisations, if any
         return animation
-
-    def __call__(self, image, settings: AnimationSettings | None = None, **per_call) -> list[np.ndarray]:
-        """All frames as a list of uint8 (H, W, 3) arrays (for long or large videos, iterate :meth:`plan`)."""
-        return list(self.plan(image, settings, **per_call).frames())
 
 
 _DEFAULT_PIPELINE: CinemagraphPipeline | None = None

@@ -13,7 +13,7 @@ Steps (the paper's "EOIFS" variant, with its segmentation mask):
    region and S^dyn in the still region (multiplied by the masks).
 3. Generator fine-tuning with the latents frozen: ``L1 + lpips_weight * LPIPS``, Adam at a constant ``finetune_lr``
    (0.02; the paper's 1e-3 is for 500 steps; the trials are in docs/deeplandscape.md). LPIPS is the
-   project's SqueezeNet LPIPS (:class:`cinescape.eval.metrics.LPIPS`); when its weights are not available
+   project's SqueezeNet LPIPS (:class:`cinescape.models.lpips.LPIPS`); when its weights are not available
    (``perceptual="auto"``) the fine-tuning uses L1 alone and the animation records it.
 4. Animation: frame t moves S^dyn by the homography ``H^s`` (:mod:`.homography`, mirrored below the horizon),
    seamlessly looped with the project's phased schedule (:func:`cinescape.ops.loop.phased_schedule`: two copies
@@ -60,6 +60,7 @@ from ...io import load_image
 from ...models.base import atomic_write_bytes
 from ...ops.layers import EDGE_MARGIN, FLUID_ALPHA, feather_inside, fill_behind
 from ...ops.loop import phased_schedule
+from ..base import MethodPipeline, Offers
 from .blend import guided_blend
 from .encoder import LightingApproximator, StyleEncoder
 from .generator import DeepLandscapeGenerator
@@ -166,11 +167,53 @@ class Inversion:
             return self.generator.synthesis(self.ws, self.static_noise, self.dynamic_noise)
 
 
-class DeepLandscapePipeline:
+class DeepLandscapePipeline(MethodPipeline):
     """Photo -> seamless loop with the DeepLandscape model (module docstring). Holds only read-only models:
     per-call state lives in the returned :class:`DeepLandscapeAnimation`, so one instance serves many threads."""
 
     settings_class = DeepLandscapeSettings
+    offers = Offers(colours=True, auto_masks=("none", "sky+water", "fluid"), inversion=True,
+                    web_controls="deeplandscape",
+                    cli_options=frozenset({"frames", "seed", "latent_steps", "finetune_steps", "lighting", "direction",
+                                           "motion_speed", "auto_mask", "no_appearance", "mask"}))
+
+    @classmethod
+    def settings_from_cli(cls, options, folder: Path, photo_size: tuple[int, int] | None = None):
+        """``cinescape animate``'s options -> :class:`DeepLandscapeSettings` over the folder's defaults: the loop's
+        frames and seed, the inversion budgets, lighting and direction, ``--motion-speed`` (a factor on the
+        model's speed), ``--auto-mask none|sky+water`` and ``--no-appearance`` (no lighting change); with
+        ``photo_size``, ``--mask``."""
+        from ...segmentation import load_mask
+        from ..select import resolve_settings
+
+        own = {name: options[name] for name in ("latent_steps", "finetune_steps", "lighting", "direction")
+               if options.get(name) is not None}
+        if options.get("auto_mask") == "sky":
+            raise OptionError("--auto-mask sky is not available with --method deeplandscape (sky+water or none)")
+        if options.get("auto_mask") is not None:
+            own["use_mask"] = options["auto_mask"] != "none"
+        if options.get("no_appearance"):
+            if options.get("lighting"):
+                raise OptionError("--lighting contradicts --no-appearance")
+            own["lighting"] = 0.0
+        settings = resolve_settings(folder, num_frames=options["frames"], seed=options["seed"], **own)
+        if options.get("motion_speed", 1.0) != 1.0:   # relative to the model's default, as for AL
+            settings.speed *= options["motion_speed"]
+        if photo_size is not None and options.get("mask"):
+            settings.mask = load_mask(options["mask"])
+        return settings
+
+    def eval_settings(self, num_frames: int, seed: int, *, loop: str | None = None, appearance: bool | None = None,
+                      mode: str | None = None, auto_mask: str | None = None, overrides=None):
+        """:meth:`MethodPipeline.eval_settings`, and without ``appearance`` no lighting change (its own loop,
+        motion and mask otherwise)."""
+        from ..select import resolve_settings
+
+        own = {"num_frames": num_frames, "seed": seed}
+        if appearance is False:
+            own["lighting"] = 0.0
+        return resolve_settings(self, **{**own, **dict(overrides or {})})
+
 
     def __init__(self, generator: DeepLandscapeGenerator, encoder: StyleEncoder, lighting: LightingApproximator,
                  super_resolution: SuperResolution | None = None, defaults: dict | None = None):
@@ -226,7 +269,7 @@ class DeepLandscapePipeline:
             return None
         with self._lpips_lock:
             if self._lpips is None:
-                from ...eval.metrics import LPIPS
+                from ...models.lpips import LPIPS
 
                 try:
                     self._lpips = LPIPS(pretrained=True)
@@ -359,9 +402,6 @@ class DeepLandscapePipeline:
         if matte is None:
             matte = np.ones(photo.shape[:2], np.float32)
         return DeepLandscapeAnimation(self, photo, matte, inversion, s, progress=progress)
-
-    def __call__(self, image, settings: DeepLandscapeSettings | None = None, **per_call) -> list[np.ndarray]:
-        return list(self.plan(image, settings, **per_call).frames())
 
 
 #: The settings the inversion (steps 1-3) depends on; the others only move and render it.

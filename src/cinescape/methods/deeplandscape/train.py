@@ -626,8 +626,3 @@ def train_deeplandscape(config: DeepLandscapeTrainConfig, *, resume: bool = Fals
         dist.destroy_process_group()
     return model_dir
 
-
-if __name__ == "__main__":   # the former entry point: the same options as `cinescape train deeplandscape`
-    from ...cli import main
-
-    sys.exit(main(["train", "deeplandscape", *sys.argv[1:]]))

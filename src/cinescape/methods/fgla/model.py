@@ -15,7 +15,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ...errors import ModelLoadError
-from ...models.base import PredictorEncoderPair, PretrainedMixin, load_tensors, save_tensors_atomic
+from ...models.base import PretrainedMixin, load_tensors, save_tensors_atomic
+from ...models.pair import PredictorEncoderPair
 from ...models.partial_conv import PartialConv2d, masked_average
 from ...models.predictor import LatentMapPredictor, PredictorConfig
 from ...segmentation import GROUP_NAMES, Segmenter

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +20,8 @@ from ...segmentation import GROUP_NAMES, Segmenter
 from .. import PIPELINE_CONFIG, SHIPPED_MODELS, read_pipeline_config, write_pipeline_config
 from ..al.appearance import AppearanceModel
 from ..al.codebook import Codebook, CodeSelector
-from ..al.pipeline import DEFAULT_MODEL_DIR, MASK_FEATHER_SIGMA, AnimationSettings, CinemagraphPipeline
+from ..al.pipeline import (CLI_OPTIONS, DEFAULT_MODEL_DIR, MASK_FEATHER_SIGMA, OFFERS, AnimationSettings,
+                           CinemagraphPipeline)
 from .model import FGLACodebook, FGLAModel, group_masks, load_group_segmenter, resize_groups
 
 DEFAULT_FGLA_DIR = SHIPPED_MODELS["fgla"]  # the FGLA model shipped in the package
@@ -43,6 +44,42 @@ def parse_group(name: str) -> int:
     if key not in GROUP_NAMES:
         raise OptionError(f"unknown region {name!r}: use one of {', '.join(GROUP_NAMES)}")
     return GROUP_NAMES.index(key)
+
+
+def parse_region_options(references=(), region_speeds=(), reference_regions=()) \
+        -> tuple[dict[str, str], dict[str, float], dict[str, str]]:
+    """``GROUP=CLIP``, ``GROUP=X`` and ``GROUP=REGION`` lists (as ``cinescape animate``'s ``--reference``,
+    ``--region-speed`` and ``--reference-region``) -> the ``references``, ``speeds`` and ``reference_regions``
+    dicts :meth:`FGLAPipeline.plan` takes, keyed by group name.
+
+    Example:
+        >>> parse_region_options(["sky=clouds.mp4"], ["water=0.5"])
+        ({'sky': 'clouds.mp4'}, {'water': 0.5}, {})
+    """
+    def split(text: str, name: str) -> tuple[str, str]:
+        group, sep, value = text.partition("=")
+        if not sep or not value:
+            raise OptionError(f"{name}: each takes GROUP=VALUE (e.g. sky=clouds.mp4), got {text!r}")
+        return GROUP_NAMES[parse_group(group)], value
+
+    def collect(texts, name: str) -> dict[str, str]:
+        values: dict[str, str] = {}
+        for text in texts:
+            group, value = split(text, name)
+            if group in values:
+                raise OptionError(f"{name}: {group}= is given twice")
+            values[group] = value
+        return values
+
+    refs = collect(references, "references")
+    rates: dict[str, float] = {}
+    for text in region_speeds:
+        group, value = split(text, "region_speeds")
+        try:
+            rates[group] = float(value)
+        except ValueError:
+            raise OptionError(f"region_speeds: {group}= takes a number, got {value!r}") from None
+    return refs, rates, collect(reference_regions, "reference_regions")
 
 
 class _LatentSetMotion(nn.Module):
@@ -97,6 +134,18 @@ class FGLAPipeline(CinemagraphPipeline):
     the appearance model of the FGLA folder if it has one, else the shipped default model's. Like AL's pipeline,
     an instance holds only its models and caches: one instance may animate from two threads at once.
     """
+
+    # AL's options but one motion code; references, speeds and reference regions per group
+    offers = replace(OFFERS, region_kinds=tuple(GROUP_NAMES), cli_options=(CLI_OPTIONS - {"motion_code"}) | {
+        "reference", "region_speed", "reference_region"})
+
+    @classmethod
+    def plan_options_from_cli(cls, options) -> dict:
+        """``--reference``, ``--region-speed`` and ``--reference-region`` -> :meth:`plan`'s ``references``,
+        ``speeds`` and ``reference_regions`` (:func:`parse_region_options`)."""
+        refs, speeds, regions = parse_region_options(options.get("reference", ()), options.get("region_speed", ()),
+                                                     options.get("reference_region", ()))
+        return {"references": refs, "speeds": speeds, "reference_regions": regions}
 
     def __init__(self, model: FGLAModel, codebook: FGLACodebook, appearance=None, appearance_codebook: Codebook | None = None,
                  working_size: int = 144, *, segmenter: Segmenter | None = None, sky_matte: bool = True,

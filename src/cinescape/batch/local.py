@@ -1,7 +1,7 @@
 """The local backend of :func:`cinescape.batch.animate_many` with ``workers > 1``: worker processes on this machine.
 
 Each worker (``spawn``: no torch/OpenMP state inherited from the caller) builds its pipeline once
-(:func:`~cinescape.batch.build_pipeline`) and animates tasks from a queue one at a time; the calling process
+(:func:`~cinescape.batch.job.build_pipeline`) and animates tasks from a queue one at a time; the calling process
 collects the records. Ctrl-C aborts the items in progress (their temporary outputs are deleted); a worker whose
 caller dies (SIGKILL) abandons its item and exits; a worker that dies mid-item fails that item only.
 """
@@ -17,9 +17,9 @@ import time
 import warnings
 from typing import Callable
 
-from .batch import _append_record, _failure, _Job, _run_item, _Task, build_pipeline, set_worker_threads
-from .errors import CinescapeError
-from .io.image import _one_line
+from .job import append_record, failure_record, Job, run_item, Task, build_pipeline, set_worker_threads
+from ..errors import CinescapeError
+from ..io.image import one_line
 
 _busy = False  # this worker process is rendering an item: SIGINT aborts it (idle, SIGINT is ignored)
 
@@ -46,7 +46,7 @@ def _watch_parent(parent_pid: int) -> None:
     os._exit(1)
 
 
-def _worker_main(worker_id: int, job: _Job, tasks, results, stop, parent_pid: int) -> None:
+def _worker_main(worker_id: int, job: Job, tasks, results, stop, parent_pid: int) -> None:
     """A worker process: build the pipeline once, then animate tasks until a None (or ``stop``)."""
     global _busy
     signal.signal(signal.SIGINT, _on_sigint)
@@ -57,7 +57,7 @@ def _worker_main(worker_id: int, job: _Job, tasks, results, stop, parent_pid: in
     try:
         pipeline, plan_options = build_pipeline(job.spec)
     except Exception as exc:  # the model cannot load: the whole batch stops with this line
-        results.put(("fatal", worker_id, _one_line(exc, 300)))
+        results.put(("fatal", worker_id, one_line(exc, 300)))
         return
     while not stop.is_set():
         task = tasks.get()
@@ -66,18 +66,18 @@ def _worker_main(worker_id: int, job: _Job, tasks, results, stop, parent_pid: in
         results.put(("started", worker_id, task.index))
         try:
             _busy = True
-            record = _run_item(pipeline, plan_options, job, task)
+            record = run_item(pipeline, plan_options, job, task)
             _busy = False
         except KeyboardInterrupt:
             _busy = False
             results.put(("interrupted", worker_id, task.index))
             break
         if job.manifest:
-            _append_record(job.manifest, record)
+            append_record(job.manifest, record)
         results.put(("result", worker_id, task.index, record))
 
 
-def run_local_pool(job: _Job, tasks: list[_Task], workers: int, on_record: Callable[[int, dict], None]) -> None:
+def run_local_pool(job: Job, tasks: list[Task], workers: int, on_record: Callable[[int, dict], None]) -> None:
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")   # no torch/OpenMP state forked from the caller
@@ -103,16 +103,16 @@ def run_local_pool(job: _Job, tasks: list[_Task], workers: int, on_record: Calla
                     if not process.is_alive() and worker_id in in_flight:  # killed mid-item (out of memory?)
                         index = in_flight.pop(worker_id)
                         remaining.discard(index)
-                        record = _failure(job, by_index[index], f"the worker process died (exit code "
+                        record = failure_record(job, by_index[index], f"the worker process died (exit code "
                                                                  f"{process.exitcode}) while animating it")
                         if job.manifest:
-                            _append_record(job.manifest, record)
+                            append_record(job.manifest, record)
                         on_record(index, record)
                 if not any(p.is_alive() for p in processes) and results.empty():
                     for index in sorted(remaining):
-                        record = _failure(job, by_index[index], "no worker process left to animate it")
+                        record = failure_record(job, by_index[index], "no worker process left to animate it")
                         if job.manifest:
-                            _append_record(job.manifest, record)
+                            append_record(job.manifest, record)
                         on_record(index, record)
                     break
                 continue

@@ -1,7 +1,7 @@
 """The Ray backend of :func:`cinescape.batch.animate_many`: the same items as Ray actors (``pip install
 "cinescape[distributed]"``).
 
-Each actor builds its pipeline once (:func:`~cinescape.batch.build_pipeline`) and animates items with the same
+Each actor builds its pipeline once (:func:`~cinescape.batch.job.build_pipeline`) and animates items with the same
 function as a local worker, so an item's bytes equal the local backend's at the same thread count (one per actor
 by default, its ``num_cpus``). Actors write the outputs themselves: on a cluster the inputs and the output folder
 must be on storage every node mounts at the same path. The driver records the manifest. Ray runs on the session
@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .batch import _failure, _Job, _run_item, _Task, build_pipeline, set_worker_threads
-from .errors import CinescapeError
-from .io.image import _one_line
+from .job import failure_record, Job, run_item, Task, build_pipeline, set_worker_threads
+from ..errors import CinescapeError
+from ..io.image import one_line
 
 INSTALL_HINT = "pip install \"cinescape[distributed]\""
 
@@ -23,16 +23,16 @@ INSTALL_HINT = "pip install \"cinescape[distributed]\""
 class _Animator:
     """A Ray actor: one pipeline, many items."""
 
-    def __init__(self, job: _Job):
+    def __init__(self, job: Job):
         self.job = job
         self.error = None
         set_worker_threads(job.threads)
         try:
             self.pipeline, self.plan_options = build_pipeline(job.spec)
         except Exception as exc:  # reported to the driver, which stops the batch with this line
-            self.error = _one_line(exc, 300)
+            self.error = one_line(exc, 300)
 
-    def animate(self, task: _Task) -> tuple[str, dict | str | None]:
+    def animate(self, task: Task) -> tuple[str, dict | str | None]:
         import ray
 
         if self.error is not None:
@@ -41,12 +41,12 @@ class _Animator:
         context = ray.get_runtime_context()
         cancelled = getattr(context, "is_canceled", None)
         try:
-            return "result", _run_item(self.pipeline, self.plan_options, self.job, task, cancelled=cancelled)
+            return "result", run_item(self.pipeline, self.plan_options, self.job, task, cancelled=cancelled)
         except KeyboardInterrupt:   # the output was discarded
             return "cancelled", None
 
 
-def run_on_ray(job: _Job, tasks: list[_Task], *, workers: int, address: str | None,
+def run_on_ray(job: Job, tasks: list[Task], *, workers: int, address: str | None,
                on_record: Callable[[int, dict], None], record: Callable[[dict], None]) -> None:
     """Animate ``tasks`` on ``workers`` actors; call ``record`` (the manifest) and ``on_record`` per item."""
     try:
@@ -60,7 +60,7 @@ def run_on_ray(job: _Job, tasks: list[_Task], *, workers: int, address: str | No
                      include_dashboard=False, log_to_driver=False, logging_level="ERROR")
         except Exception as exc:  # no cluster at that address, ...
             raise CinescapeError(f"cannot start or reach Ray{f' at {address}' if address else ''}: "
-                                 f"{_one_line(exc)}") from None
+                                 f"{one_line(exc)}") from None
     animator = ray.remote(num_cpus=job.threads)(_Animator)
     actors = [animator.remote(job) for _ in range(min(workers, len(tasks)))]
     pending = list(tasks)
@@ -80,7 +80,7 @@ def run_on_ray(job: _Job, tasks: list[_Task], *, workers: int, address: str | No
             try:
                 kind, value = ray.get(ready[0])
             except ray.exceptions.RayError as exc:  # the actor died (out of memory, a lost node)
-                kind, value = "result", _failure(job, task, f"the Ray worker failed: {_one_line(exc, 200)}")
+                kind, value = "result", failure_record(job, task, f"the Ray worker failed: {one_line(exc, 200)}")
                 actor = None
             if kind == "fatal":
                 raise CinescapeError(value)
@@ -90,7 +90,7 @@ def run_on_ray(job: _Job, tasks: list[_Task], *, workers: int, address: str | No
                 submit(actor)
             elif pending and not running:
                 for task in pending:
-                    failure = _failure(job, task, "no Ray worker left to animate it")
+                    failure = failure_record(job, task, "no Ray worker left to animate it")
                     record(failure)
                     on_record(task.index, failure)
                 pending.clear()
