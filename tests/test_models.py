@@ -79,6 +79,11 @@ def test_from_pretrained_errors(tmp_path):
     (tmp_path / "q" / "config.json").write_text(json.dumps(config))
     with pytest.raises(ModelLoadError, match="do not match"):
         Predictor.from_pretrained(tmp_path / "q")
+    # a field this version does not know (a newer cinescape's folder), or a value the config refuses
+    config["width"], config["colour_space"] = 0.0625, "lab"
+    (tmp_path / "q" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelLoadError, match=r"q/config.json has unknown fields \['colour_space'\]"):
+        Predictor.from_pretrained(tmp_path / "q")
     # garbage config
     (tmp_path / "q" / "config.json").write_text("{not json")
     with pytest.raises(ModelLoadError, match="corrupt"):

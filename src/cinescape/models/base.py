@@ -110,6 +110,9 @@ class PretrainedMixin:
 
     @classmethod
     def load_config(cls, path: str | os.PathLike) -> Any:
+        """The config dataclass of the model folder ``path``; a missing, corrupt or foreign ``config.json``, or
+        one with fields this version does not know, is a one-line :class:`~cinescape.errors.ModelLoadError`."""
+        config_path = Path(path) / CONFIG_NAME
         raw = read_folder_json(path, CONFIG_NAME)
         if raw.pop("model_type", None) != cls.model_type:
             raise ModelLoadError(f"{path} does not hold a {cls.model_type} model (model_type in {CONFIG_NAME} differs)")

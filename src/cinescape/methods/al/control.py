@@ -153,15 +153,39 @@ class Arrows:
         return cls(normalised[:, 0].contiguous(), normalised[:, 1].contiguous())
 
 
+# Bounds of an arrow list: each arrow costs an interpolation over the photo, and an arrow's length is a speed in
+# pixels per frame, so one longer than half the photo's longer side moves content out of view within two frames.
+MAX_ARROWS = 64
+MAX_ARROW_LENGTH_FRACTION = 0.5
+
+
 def parse_arrows(data: Any, width: int, height: int, option: str = "--arrows") -> Arrows:
-    """Validate decoded JSON ``[{"from": [x, y], "to": [x, y]}, ...]`` (pixels of a width x height image)."""
+    """Validate decoded JSON ``[{"from": [x, y], "to": [x, y]}, ...]`` (pixels of a width x height image): at most
+    :data:`MAX_ARROWS` arrows, each inside the image and at most :data:`MAX_ARROW_LENGTH_FRACTION` of its longer
+    side long; anything else is a one-line :class:`~cinescape.errors.OptionError`.
+
+    Example:
+        >>> parse_arrows([{"from": [10, 10], "to": [20, 10]}], 64, 48).start.shape
+        torch.Size([1, 2])
+        >>> parse_arrows([{"from": [0, 0], "to": [60, 0]}], 64, 48)
+        Traceback (most recent call last):
+        ...
+        cinescape.errors.OptionError: --arrows: arrow 0 is 60 px long; at most 32 px (half the photo's longer side)
+    """
     arrows = []
     schema = '{"from": [x, y], "to": [x, y]}'
+    if isinstance(data, list) and len(data) > MAX_ARROWS:
+        raise OptionError(f"{option}: {len(data)} arrows; at most {MAX_ARROWS}")
+    max_length = MAX_ARROW_LENGTH_FRACTION * max(width, height)
     for i, item in enumerate(_json_objects(data, option, "arrow", "arrows", ("from", "to"), schema)):
         start = _point(item["from"], f'arrow {i} "from"', width, height, option)
         end = _point(item["to"], f'arrow {i} "to"', width, height, option)
         if start == end:
             raise OptionError(f"{option}: arrow {i} has zero length (from = to = [{start[0]:g}, {start[1]:g}])")
+        length = math.hypot(end[0] - start[0], end[1] - start[1])
+        if length > max_length:
+            raise OptionError(f"{option}: arrow {i} is {length:.4g} px long; at most {max_length:.4g} px (half the "
+                              f"photo's longer side)")
         arrows.append((start, end))
     return Arrows.from_pixels(arrows, width, height)
 
