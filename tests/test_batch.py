@@ -110,7 +110,7 @@ def test_outputs_by_pattern_and_errors_before_any_work(model_dir, tmp_path, caps
     assert result.ok and sorted(p.name for p in (tmp_path / "gifs").iterdir()) == [
         MANIFEST_NAME, "photo0_loop.gif", "photo1_loop.gif"]
 
-    from cinescape.batch import _lock_manifest
+    from cinescape.batch.job import _lock_manifest
     from cinescape.errors import OutputError
 
     lock = _lock_manifest(tmp_path / "gifs" / MANIFEST_NAME)      # another batch is writing into that folder

@@ -1,0 +1,128 @@
+"""The documentation stays true: every cross-reference in a docstring names something that exists, every code
+block of the README and docs/ runs on the bundled example, and the committed CLI reference is the one argparse
+gives today.
+
+Code blocks: a fenced block whose info string is ``bash`` or ``python`` runs (bash with ``set -e`` in a temporary
+folder holding ``photo.jpg``, a copy of ``examples/synthetic_landscape.png``, and ``examples/``); a second word
+says why it may not run here: ``needs-shared`` (the data or weights in ../shared: run when ../shared exists),
+``slow`` (minutes or more: training, evaluations of the shared data; skipped, with the reason), ``no-run`` (a
+fragment or a long-running server). Any other info string (``text``, none) is not code.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCE = ROOT / "src" / "cinescape"
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+SHARED = ROOT.parent / "shared"
+
+ROLE = re.compile(r":(?:mod|func|class|meth|attr|data|obj|exc):`~?(cinescape(?:\.\w+)+)`")
+FENCE = re.compile(r"^```([^\n`]*)\n(.*?)^```\s*$", re.M | re.S)
+MARKS = ("needs-shared", "slow", "no-run")
+
+
+def _resolves(dotted: str) -> bool:
+    """Whether ``cinescape.a.b.C.d`` names a module, or an attribute reachable from the longest importable
+    module prefix (a dataclass field counts as an attribute of its class)."""
+    parts = dotted.split(".")
+    for split in range(len(parts), 0, -1):
+        try:
+            target = importlib.import_module(".".join(parts[:split]))
+        except ImportError:
+            continue
+        for name in parts[split:]:
+            fields = getattr(target, "__dataclass_fields__", {})
+            if name in fields:
+                return name == parts[-1]
+            if not hasattr(target, name):
+                return False
+            target = getattr(target, name)
+        return True
+    return False
+
+
+def test_the_resolver_tells_dead_references():
+    assert _resolves("cinescape.methods.al.CinemagraphPipeline.plan")
+    assert _resolves("cinescape.methods.al.AnimationSettings.loop")
+    assert _resolves("cinescape.methods.base")
+    assert not _resolves("cinescape.appearance_lstm")
+    assert not _resolves("cinescape.methods.al.CinemagraphPipeline.no_such_method")
+
+
+def test_no_dead_cross_reference_in_docstrings():
+    dead = [(str(path.relative_to(ROOT)), name) for path in sorted(SOURCE.rglob("*.py"))
+            for name in ROLE.findall(path.read_text()) if not _resolves(name)]
+    assert dead == [], f"docstring references to nothing: {dead}"
+
+
+def _blocks() -> list[tuple[str, int, str, str]]:
+    """(file, line, info string, code) of every fenced block of the README and docs/."""
+    found = []
+    for path in DOCS:
+        text = path.read_text()
+        for match in FENCE.finditer(text):
+            line = text.count("\n", 0, match.start()) + 1
+            found.append((str(path.relative_to(ROOT)), line, match.group(1).strip(), match.group(2)))
+    return found
+
+
+CODE_BLOCKS = [block for block in _blocks() if block[2].split()[:1] in (["bash"], ["python"])]
+
+
+def test_code_blocks_are_found_and_marked_with_known_words():
+    assert any(file == "README.md" for file, *_ in CODE_BLOCKS)
+    unknown = [(file, line, info) for file, line, info, _ in CODE_BLOCKS if not set(info.split()[1:]) <= set(MARKS)]
+    assert unknown == [], f"code blocks with info strings the test does not know: {unknown}"
+
+
+def test_every_python_block_compiles_and_its_imports_exist():
+    """Also the blocks marked slow or needs-shared, which do not run here: their syntax and imports are checked."""
+    for file, line, info, code in CODE_BLOCKS:
+        if info.split()[0] != "python":
+            continue
+        compile(code, f"{file}:{line}", "exec")
+        imports = [statement for statement in code.splitlines() if re.match(r"(from cinescape[\w.]* )?import ", statement)]
+        exec("\n".join(imports), {})
+
+
+@pytest.mark.parametrize("file, line, info, code", CODE_BLOCKS, ids=[f"{f}:{n}" for f, n, *_ in CODE_BLOCKS])
+def test_code_block_runs(file, line, info, code, tmp_path):
+    language, *marks = info.split()
+    if "no-run" in marks:
+        pytest.skip(f"{file}:{line} is marked no-run (a fragment or a server)")
+    if "slow" in marks:
+        pytest.skip(f"{file}:{line} is marked slow (minutes or more)")
+    if "needs-shared" in marks and not SHARED.is_dir():
+        pytest.skip(f"{file}:{line} needs ../shared, which is not here")
+    if "pip install" in code:   # the set-up commands: this environment is that set-up
+        pytest.skip(f"{file}:{line} installs the package (what this test run already is)")
+    shutil.copy(ROOT / "examples" / "synthetic_landscape.png", tmp_path / "photo.jpg.png")
+    from PIL import Image
+
+    Image.open(tmp_path / "photo.jpg.png").convert("RGB").save(tmp_path / "photo.jpg", quality=95)
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    os.symlink(SHARED, tmp_path / "shared") if SHARED.is_dir() else None
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    command = ["bash", "-ec", code] if language == "bash" else [sys.executable, "-c", code]
+    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, f"{file}:{line} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
+
+
+def test_the_cli_reference_is_up_to_date():
+    sys.path.insert(0, str(ROOT / "docs"))
+    try:
+        from cli_reference import render
+    finally:
+        sys.path.remove(str(ROOT / "docs"))
+    committed = (ROOT / "docs" / "cli.md").read_text()
+    assert committed == render(), "docs/cli.md is out of date: run python docs/cli_reference.py > docs/cli.md"
