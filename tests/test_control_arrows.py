@@ -58,7 +58,7 @@ def _code_driven_motion(pipeline):
     ('[{"from": [1, 2], "to": [500, 4]}]', "outside the 81x58 image"),
     ('[{"from": [-1, 2], "to": [3, 4]}]', "outside"),
     ('[{"from": [5, 5], "to": [5, 5]}]', "zero length"),
-    ('[{"from": [0, 5], "to": [41, 5]}]', "arrow 0 is 41 px long; at most 40.5 px"),
+    ('[{"from": [0, 0], "to": [81, 58]}]', "arrow 0 is 99.62 px long; at most 81 px"),
     ("[" + ", ".join(['{"from": [5, 5], "to": [6, 5]}'] * 65) + "]", "65 arrows; at most 64"),
     ('[{"from": [1, 2], "to": [3, 4], "speed": 2}]', "unknown key"),
     ("[[1, 2, 3, 4]]", "must be an object"),

@@ -253,7 +253,7 @@ def test_animate_options_of_deeplandscape_reach_its_settings_and_are_refused_for
     from cinescape.methods.deeplandscape import DeepLandscapeSettings
 
     def settings_of(*options):
-        return _animate_settings(build_parser().parse_args(["animate", "photo.png", "-o", "x.mp4", *options]))
+        return _animate_settings(build_parser().parse_args(["animate", "photo.png", "-o", "x.mp4", *options]))[0]
 
     settings = settings_of("--model", str(dl_model), "--latent-steps", "7", "--finetune-steps", "0", "--lighting",
                            "0.25", "--direction", "90", "--motion-speed", "3")

@@ -319,7 +319,7 @@ def _bad(settings=None, **payload):
     (_bad({"arrows": [{"from": [1, 2], "to": [1, 2]}]}), 400, "zero length"),
     (_bad({"arrows": [{"from": [1, 2]}]}), 400, 'no "to" key'),
     (_bad({"arrows": [{"from": [10, 10], "to": [11, 10]}] * 10_000}), 400, "10000 arrows; at most 64"),
-    (_bad({"arrows": [{"from": [0, 10], "to": [300, 10]}]}), 400, "arrow 0 is 300 px long; at most 256 px"),
+    (_bad({"arrows": [{"from": [0, 0], "to": [512, 288]}]}), 400, "arrow 0 is 587.4 px long; at most 512 px"),
     (_bad({"arrows_mode": "sideways"}), 400, "arrows_mode must be one of"),
     (_bad(mask=5), 400, "mask must be a PNG data URL"),
     (_bad(mask="data:image/png;base64,@@@"), 400, "not valid base64"),
@@ -486,6 +486,7 @@ def test_a_failing_pipeline_gives_one_line_never_a_traceback(tiny_pipeline, tmp_
     class Broken:
         working_size = 48
         defaults: dict = {}
+        offers = type(tiny_pipeline).offers   # the page's AL controls
 
         def plan(self, *args, **kwargs):
             raise RuntimeError("boom\nsecond line")

@@ -154,9 +154,9 @@ class Arrows:
 
 
 # Bounds of an arrow list: each arrow costs an interpolation over the photo, and an arrow's length is a speed in
-# pixels per frame, so one longer than half the photo's longer side moves content out of view within two frames.
+# pixels per frame, so one longer than the photo's longer side moves content out of view in one frame.
 MAX_ARROWS = 64
-MAX_ARROW_LENGTH_FRACTION = 0.5
+MAX_ARROW_LENGTH_FRACTION = 1.0
 
 
 def parse_arrows(data: Any, width: int, height: int, option: str = "--arrows") -> Arrows:
@@ -167,10 +167,10 @@ def parse_arrows(data: Any, width: int, height: int, option: str = "--arrows") -
     Example:
         >>> parse_arrows([{"from": [10, 10], "to": [20, 10]}], 64, 48).start.shape
         torch.Size([1, 2])
-        >>> parse_arrows([{"from": [0, 0], "to": [60, 0]}], 64, 48)
+        >>> parse_arrows([{"from": [0, 0], "to": [64, 48]}], 64, 48)
         Traceback (most recent call last):
         ...
-        cinescape.errors.OptionError: --arrows: arrow 0 is 60 px long; at most 32 px (half the photo's longer side)
+        cinescape.errors.OptionError: --arrows: arrow 0 is 80 px long; at most 64 px (the photo's longer side)
     """
     arrows = []
     schema = '{"from": [x, y], "to": [x, y]}'
@@ -184,7 +184,7 @@ def parse_arrows(data: Any, width: int, height: int, option: str = "--arrows") -
             raise OptionError(f"{option}: arrow {i} has zero length (from = to = [{start[0]:g}, {start[1]:g}])")
         length = math.hypot(end[0] - start[0], end[1] - start[1])
         if length > max_length:
-            raise OptionError(f"{option}: arrow {i} is {length:.4g} px long; at most {max_length:.4g} px (half the "
+            raise OptionError(f"{option}: arrow {i} is {length:.4g} px long; at most {max_length:.4g} px (the "
                               f"photo's longer side)")
         arrows.append((start, end))
     return Arrows.from_pixels(arrows, width, height)
