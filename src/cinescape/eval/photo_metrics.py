@@ -14,7 +14,7 @@ from . import metrics as M
 
 __all__ = ["PATCH_SIZE", "resize_to_width", "evenly_spaced", "extract_patches", "NearestPatchIndex",
            "set_search_threads", "patch_coherence", "match_colour_statistics", "region_motion", "sharpness_ratio",
-           "seam_ratio_uint8"]
+           "frame_sharpness_ratios", "seam_ratio_uint8"]
 
 PATCH_SIZE = 7               # side of the compared patches
 
@@ -242,6 +242,39 @@ def sharpness_ratio(frames: list[np.ndarray], photo: np.ndarray, region: np.ndar
         return math.nan
     energies = [_laplacian_energy(match_colour_statistics(f, photo), region) for f in frames]
     return float(np.mean(energies)) / reference
+
+
+def _mean_abs_laplacian(image: np.ndarray, mask: np.ndarray | None) -> float:
+    """Mean |3×3 Laplacian| over the RGB channels and the uint8 (h, w) ``mask`` of a float (h, w, 3) image."""
+    laplacian = cv2.Laplacian(np.asarray(image, np.float32), cv2.CV_32F, ksize=1)
+    return float(np.mean(cv2.mean(np.abs(laplacian), mask=mask)[:3]))
+
+
+def frame_sharpness_ratios(frames: list[np.ndarray], photo: np.ndarray, region: np.ndarray | None = None
+                           ) -> np.ndarray:
+    """Per-frame sharpness of the moving region: mean |Laplacian| (3×3, per RGB channel) of each frame in
+    ``region`` over the photo's, each frame colour-normalised to the photo first (:func:`match_colour_statistics`).
+
+    The "loops never go soft" measure (issue 30): its minimum over a loop finds the softest moment (a cross-fade
+    midpoint), which :func:`sharpness_ratio`'s loop mean of squared Laplacians hides. Mean |Laplacian| rather
+    than its square, so a few strong edges do not dominate. ``frames``, ``photo``: (h, w, 3) of one size;
+    ``region``: (h, w) bool, None = everywhere. Returns (T,) float64: 1 = as sharp as the photo, < 1 softer (all
+    NaN for a flat photo or an empty region).
+
+    Example:
+        >>> photo = np.random.default_rng(0).integers(0, 256, (32, 32, 3)).astype(np.uint8)
+        >>> blurred = cv2.GaussianBlur(photo, (0, 0), 1.0)
+        >>> ratios = frame_sharpness_ratios([photo, blurred], photo)
+        >>> float(ratios[0]), bool(ratios[1] < 0.5)
+        (1.0, True)
+    """
+    if region is not None and not np.any(region):
+        return np.full(len(frames), math.nan)
+    mask = None if region is None else np.asarray(region, bool).astype(np.uint8)
+    reference = _mean_abs_laplacian(photo, mask)
+    if reference < 1e-9:
+        return np.full(len(frames), math.nan)
+    return np.array([_mean_abs_laplacian(match_colour_statistics(f, photo), mask) / reference for f in frames])
 
 
 def seam_ratio_uint8(frames: list[np.ndarray] | np.ndarray) -> float:

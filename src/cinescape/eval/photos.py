@@ -77,8 +77,8 @@ from .photo_settings import PhotoEvalSettings
 from .photo_methods import (MethodSpec, PhotoMethod, PipelinePhotoMethod, ShiftPhotoMethod, StaticPhotoMethod,
                             parse_method_spec, resolve_photo_method, shift_frame)
 from .photo_metrics import (PATCH_SIZE, NearestPatchIndex, evenly_spaced, extract_patches, match_colour_statistics,
-                            patch_coherence, region_motion, resize_to_width, seam_ratio_uint8, set_search_threads,
-                            sharpness_ratio)
+                            frame_sharpness_ratios, patch_coherence, region_motion, resize_to_width,
+                            seam_ratio_uint8, set_search_threads, sharpness_ratio)
 from .report import MetricInfo, _clean, prepare_out
 
 __all__ = ["PhotoEvalSettings", "Photo", "MethodSpec", "PHOTO_METRICS", "parse_method_spec", "find_photos",
@@ -174,6 +174,10 @@ PHOTO_METRICS: dict[str, MetricInfo] = {
                             f"mean squared Laplacian of the colour-normalised frames in the moving region at "
                             f"{FLOW_WIDTH} px width over the photo's (1 = as sharp, < 1 = blurred; detail moved "
                             "into the region, e.g. land dragged into the sky, raises it)"),
+    "sharpness_min": MetricInfo("Sharpness min", "1", "{:.3f}",
+                                f"the softest frame: minimum over the loop of each colour-normalised frame's mean "
+                                f"|Laplacian| in the moving region at {FLOW_WIDTH} px width over the photo's "
+                                "(issue 30: >= 0.9 in every frame)"),
     "seam_ratio": MetricInfo("Seam", "1", "{:.2f}",
                              f"last->first step over the mean step at {FLOW_WIDTH} px width (1 = seamless; "
                              "undefined for a still video)"),
@@ -270,12 +274,18 @@ def _measure(reference: _PhotoReference, samples: _LoopSamples, stride: int) -> 
         "fluid_motion": math.nan,
         "static_motion": math.nan,
         "sharpness": sharpness_ratio(samples.flow_frames, reference.flow_photo, reference.flow_region),
+        "sharpness_min": _nanmin(frame_sharpness_ratios(samples.flow_frames, reference.flow_photo,
+                                                        reference.flow_region)),
         "seam_ratio": seam_ratio_uint8(samples.flow_frames),
         "seconds": samples.seconds,
     }
     if reference.flow_mask is not None:
         figures["fluid_motion"], figures["static_motion"] = region_motion(samples.flow_frames, reference.flow_mask)
     return figures
+
+
+def _nanmin(values: np.ndarray) -> float:
+    return float(np.nanmin(values)) if np.isfinite(values).any() else math.nan
 
 
 def evaluate_photos(settings: PhotoEvalSettings, methods: list[str] | None = None, *, out: str | Path | None = None,
