@@ -443,6 +443,7 @@ class DeepLandscapeAnimation:
                                                 horizon=self.horizon if self.horizon is not None else 1.0,
                                                 perspective=settings.perspective)
         self.direction = direction
+        self._powers: dict[float, torch.Tensor] = {}
         self.schedule = phased_schedule(self.num_frames, settings.period)
         g = torch.Generator().manual_seed(settings.seed)
         self.lighting_target = torch.randn(1, inversion.generator.config.z_dynamic_dim, generator=g)
@@ -456,13 +457,20 @@ class DeepLandscapeAnimation:
         with torch.no_grad():
             return self.pipeline.lighting(self.inversion.ws, self.lighting_target, torch.tensor([c]))
 
+    def motion(self, steps: float) -> torch.Tensor:
+        """``H^steps`` of the step homography, (3, 3) float64; kept, since every frame asks for each of its phased
+        copies once per noise resolution and once for the photo's detail (a power is a 40-term series)."""
+        if steps not in self._powers:
+            self._powers[steps] = homography_power(self.step_homography, steps)
+        return self._powers[steps]
+
     def dynamic_noise(self, index: int) -> list[torch.Tensor]:
         """S^dyn of frame ``index``: phased copies moved by powers of the step homography, masked to the fluid."""
         copies = self.schedule[index % self.num_frames]
         norm = math.sqrt(sum(weight * weight for _, weight in copies))
         out = []
         for noise, mask in zip(self.inversion.dynamic_noise, self.inversion.masks):
-            moved = sum(weight / norm * warp_homography(noise, homography_power(self.step_homography, steps),
+            moved = sum(weight / norm * warp_homography(noise, self.motion(steps),
                                                         horizon=self.horizon)
                         for steps, weight in copies)
             out.append(moved * mask)
@@ -475,7 +483,7 @@ class DeepLandscapeAnimation:
             return None
         copies = self.schedule[index % self.num_frames]
         norm = math.sqrt(sum(weight * weight for _, weight in copies))
-        return sum(weight / norm * warp_homography_image(self.detail, homography_power(self.step_homography, steps),
+        return sum(weight / norm * warp_homography_image(self.detail, self.motion(steps),
                                                          horizon=self.horizon)
                    for steps, weight in copies if weight > 0)
 
