@@ -401,3 +401,25 @@ def test_entry_point_reports_bad_input_in_one_line(tmp_path, capsys):
     assert not out.exists()
     assert main([str(tmp_path / "missing.jpg"), "-o", str(out), "--frames", "1"]) == 2
     assert "num_frames must be >= 2" in capsys.readouterr().err
+
+
+def test_the_fine_tuning_probe_sees_each_step_and_a_cosine_rate_ends_at_its_final_factor():
+    import numpy as np
+
+    from cinescape.errors import OptionError
+
+    pipe = _tiny_pipeline()
+    photo = np.random.default_rng(6).integers(0, 256, (20, 24, 3), dtype=np.uint8)
+    for final, last_step_moves in ((0.0, False), (1.0, True)):
+        snapshots = []
+
+        def probe(step, generator, ws, static, dynamic):
+            snapshots.append((step, [p.detach().clone() for p in generator.blocks[-1].parameters()]))
+
+        settings = pipe.settings(finetune_steps=2, finetune_lr_final=final)
+        pipe.invert(photo, settings, probe=probe)
+        assert [step for step, _ in snapshots] == [1, 2]
+        moved = any(not torch.equal(a, b) for a, b in zip(snapshots[0][1], snapshots[1][1]))
+        assert moved == last_step_moves   # final 0: the last step's rate is 0, so it changes nothing
+    with pytest.raises(OptionError, match="finetune_lr_final"):
+        pipe.settings(finetune_lr_final=1.5)
