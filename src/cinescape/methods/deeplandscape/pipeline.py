@@ -64,7 +64,7 @@ from ..base import MethodPipeline, Offers
 from .blend import guided_blend
 from .encoder import LightingApproximator, StyleEncoder
 from .generator import DeepLandscapeGenerator
-from .homography import cloud_homography, homography_power, warp_homography
+from .homography import cloud_homography, homography_power, warp_homography, warp_homography_image
 from .sr import SuperResolution
 
 __all__ = ["DeepLandscapeSettings", "DeepLandscapePipeline", "DeepLandscapeAnimation", "Inversion", "INVERSION_FIELDS"]
@@ -82,6 +82,7 @@ class DeepLandscapeSettings:
     latent_lr: float = 0.1
     noise_lr: float = 0.5             # our noise scales are small after a short training: S must move far
     finetune_lr: float = 0.02         # paper 1e-3 over 500 steps; a cosine decay from 0.02 or 0.04 scored lower
+    finetune_lr_final: float = 1.0    # the fine-tuning lr decays to finetune_lr * this by the last step (cosine); 1: constant
     finetune_from: int = 16           # fine-tune the generator blocks at this resolution and above
     lpips_weight: float = 1.0         # paper: 10x a VGG perceptual loss; here LPIPS-SqueezeNet x this weight. 0 (L1
     #                                   alone) fits the colours closer (34.3 dB mean on the 16 photos against 27.4) but
@@ -106,6 +107,8 @@ class DeepLandscapeSettings:
         for name in ("latent_steps", "finetune_steps"):
             if getattr(self, name) < 0:
                 raise OptionError(f"{name} must be >= 0")
+        if not 0 <= self.finetune_lr_final <= 1:
+            raise OptionError("finetune_lr_final must lie in [0, 1]")
         for name in ("latent_lr", "noise_lr", "finetune_lr", "period"):
             if not getattr(self, name) > 0:
                 raise OptionError(f"{name} must be > 0")
@@ -135,6 +138,18 @@ def _to_tensor(image: np.ndarray) -> torch.Tensor:
 
 def _to_uint8(x: torch.Tensor) -> np.ndarray:
     return ((x[0].clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
+
+
+def cosine_factor(step: int, steps: int, final: float) -> float:
+    """Learning-rate factor of step ``step`` (0-based) of ``steps``: 1 at the first step, falling as a half cosine to
+    ``final`` at the last; ``final = 1`` is a constant rate.
+
+    >>> cosine_factor(0, 5, 0.1), round(cosine_factor(2, 5, 0.1), 3), round(cosine_factor(4, 5, 0.1), 3)
+    (1.0, 0.55, 0.1)
+    """
+    if steps <= 1 or final == 1:
+        return 1.0
+    return final + (1 - final) * 0.5 * (1 + math.cos(math.pi * step / (steps - 1)))
 
 
 def horizon_from_mask(mask: np.ndarray) -> float | None:
@@ -291,12 +306,13 @@ class DeepLandscapePipeline(MethodPipeline):
 
     # ------------------------------------------------------------------ inversion (steps 1-3)
     def invert(self, photo: np.ndarray, settings: DeepLandscapeSettings, matte: np.ndarray | None = None,
-               progress: bool = False, on_step=None) -> Inversion:
+               progress: bool = False, on_step=None, probe=None) -> Inversion:
         """Steps 1-3 on a uint8 photo (any size); ``matte`` (H, W) in [0, 1] (None: no mask, the EOIF variant).
 
         ``on_step``: called as ``on_step(done, total)`` after each optimisation step, latent and fine-tuning steps
         counted together (``total = latent_steps + finetune_steps``); an exception it raises stops the inversion
-        there (how the web page cancels one)."""
+        there (how the web page cancels one). ``probe``: called as ``probe(step, generator, ws, static_noise,
+        dynamic_noise)`` after each fine-tuning step (for experiments that measure the quality along the way)."""
         total_steps = settings.latent_steps + settings.finetune_steps
         steps_done = 0
 
@@ -361,12 +377,16 @@ class DeepLandscapePipeline(MethodPipeline):
             for p in tuned:
                 p.requires_grad_(True)
             opt = torch.optim.Adam(tuned, lr=settings.finetune_lr)
-            for _ in tqdm(range(settings.finetune_steps), desc="fine-tuning", unit="step", disable=not progress):
+            for step in tqdm(range(settings.finetune_steps), desc="fine-tuning", unit="step", disable=not progress):
+                opt.param_groups[0]["lr"] = settings.finetune_lr * cosine_factor(step, settings.finetune_steps,
+                                                                                  settings.finetune_lr_final)
                 loss = loss_of(generator.run_blocks(ws, s_st, s_dyn, start=first, state=cached)[1])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
                 stepped()
+                if probe is not None:
+                    probe(step + 1, generator, ws, s_st, s_dyn)
             losses["finetune"] = loss.item()
         generator.eval().requires_grad_(False)
         return Inversion(generator, ws, s_st, s_dyn, masks, target, losses,
@@ -405,8 +425,8 @@ class DeepLandscapePipeline(MethodPipeline):
 
 
 #: The settings the inversion (steps 1-3) depends on; the others only move and render it.
-INVERSION_FIELDS = ("latent_steps", "finetune_steps", "latent_lr", "noise_lr", "finetune_lr", "finetune_from",
-                    "lpips_weight", "perceptual", "use_mask")
+INVERSION_FIELDS = ("latent_steps", "finetune_steps", "latent_lr", "noise_lr", "finetune_lr", "finetune_lr_final",
+                    "finetune_from", "lpips_weight", "perceptual", "use_mask")
 
 
 def _same_inversion(previous: "DeepLandscapeAnimation", photo: np.ndarray, settings: DeepLandscapeSettings) -> bool:
@@ -463,10 +483,12 @@ class DeepLandscapeAnimation:
                                                 horizon=self.horizon if self.horizon is not None else 1.0,
                                                 perspective=settings.perspective)
         self.direction = direction
+        self._powers: dict[float, torch.Tensor] = {}
         self.schedule = phased_schedule(self.num_frames, settings.period)
         g = torch.Generator().manual_seed(settings.seed)
         self.lighting_target = torch.randn(1, inversion.generator.config.z_dynamic_dim, generator=g)
-        self.detail = fine_detail(photo, matte, r) if settings.photo_detail > 0 else None   # (1, 3, H, W)
+        self.detail = (fine_detail(photo, matte, r)[0].permute(1, 2, 0).contiguous().numpy()    # (H, W, 3)
+                       if settings.photo_detail > 0 else None)
 
     def styles(self, index: int) -> torch.Tensor:
         c = self.settings.lighting * math.sin(math.pi * index / self.num_frames) ** 2
@@ -475,13 +497,20 @@ class DeepLandscapeAnimation:
         with torch.no_grad():
             return self.pipeline.lighting(self.inversion.ws, self.lighting_target, torch.tensor([c]))
 
+    def motion(self, steps: float) -> torch.Tensor:
+        """``H^steps`` of the step homography, (3, 3) float64; kept, since every frame asks for each of its phased
+        copies once per noise resolution and once for the photo's detail (a power is a 40-term series)."""
+        if steps not in self._powers:
+            self._powers[steps] = homography_power(self.step_homography, steps)
+        return self._powers[steps]
+
     def dynamic_noise(self, index: int) -> list[torch.Tensor]:
         """S^dyn of frame ``index``: phased copies moved by powers of the step homography, masked to the fluid."""
         copies = self.schedule[index % self.num_frames]
         norm = math.sqrt(sum(weight * weight for _, weight in copies))
         out = []
         for noise, mask in zip(self.inversion.dynamic_noise, self.inversion.masks):
-            moved = sum(weight / norm * warp_homography(noise, homography_power(self.step_homography, steps),
+            moved = sum(weight / norm * warp_homography(noise, self.motion(steps),
                                                         horizon=self.horizon)
                         for steps, weight in copies)
             out.append(moved * mask)
@@ -494,11 +523,9 @@ class DeepLandscapeAnimation:
             return None
         copies = self.schedule[index % self.num_frames]
         norm = math.sqrt(sum(weight * weight for _, weight in copies))
-        with torch.no_grad():
-            moved = sum(weight / norm * warp_homography(self.detail, homography_power(self.step_homography, steps),
-                                                        horizon=self.horizon)
-                        for steps, weight in copies if weight > 0)
-        return moved[0].permute(1, 2, 0).numpy()
+        return sum(weight / norm * warp_homography_image(self.detail, self.motion(steps),
+                                                         horizon=self.horizon)
+                   for steps, weight in copies if weight > 0)
 
     def render_small(self, index: int) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(frame (1, 3, R, R) in [-1, 1], lighting change (1, 3, R, R) or None) at generator resolution."""
