@@ -57,6 +57,7 @@ from ...ops import (accumulate_flow, crossfade_schedule, integrate_velocity, int
                     symmetric_schedule, warp)
 from ...ops.layers import PhotoLayers
 from ...ops.render import maps_to_hwc
+from ...regions import kind_velocity, parse_kind_speeds, parse_kinds, plan_regions, without_still
 from .. import PIPELINE_CONFIG, read_pipeline_config, write_pipeline_config
 from .animation import Animation, displaced_states
 from .appearance import AppearanceModel
@@ -115,6 +116,9 @@ class AnimationSettings:
     appearance_patches: str | Path | list | AppearancePatches | None = None  # JSON boxes or RGBA image (AL Eq. 13)
     time_of_day: str | list[str] | None = None  # e.g. "day,sunset,night": keyframes from labelled codebook codes
     appearance_sequence: str = "codebook"  # "codebook" (a codebook clip's codes) or "lstm" (AL App. B)
+    motion_by_kind: bool = True         # eulerian, with a matte: each region moves as its kind (cinescape.regions)
+    kinds: list | str | None = None     # user kinds: "KIND@X,Y[,DEG]" (region under a photo pixel), "KIND:MASK.png"
+    kind_speeds: dict | str | None = None  # e.g. {"waterfall": 2.0} or "waterfall=2,sea=0.3" (regions.DEFAULT_KIND_SPEEDS)
 
     def validate(self) -> None:
         if not 2 <= self.num_frames <= 10_000:
@@ -152,6 +156,7 @@ class AnimationSettings:
                               f"got {self.appearance_sequence!r}")
         if self.time_of_day is not None:
             parse_time_of_day(self.time_of_day)
+        parse_kind_speeds(self.kind_speeds)
         chosen = [name for name, given in (("appearance_patches", self.appearance_patches is not None),
                                            ("time_of_day", self.time_of_day is not None),
                                            ("appearance_sequence='lstm'", self.appearance_sequence == "lstm")) if given]
@@ -176,6 +181,7 @@ class CinemagraphPipeline:
     per-call input is an argument of :meth:`plan`, so one instance may animate from two threads at once."""
 
     settings_class = AnimationSettings
+    motion_by_kind = True   # regions move as their kind in the Eulerian mode (FGLA's latents set its own motion)
 
     @property
     def flow_scale(self) -> float:
@@ -288,7 +294,8 @@ class CinemagraphPipeline:
             velocity = (self.motion if motion is None else motion).predict_velocity(small, z[None]).float() * speed
         return velocity * mask if mask is not None else velocity
 
-    def fluid_matte(self, image: np.ndarray, settings: AnimationSettings) -> np.ndarray | None:
+    def fluid_matte(self, image: np.ndarray, settings: AnimationSettings, *,
+                    evidence: dict | None = None) -> np.ndarray | None:
         """The photo's fluid matte at full resolution: (H, W) float32 in [0, 1], 1 = moves (fluid layer), 0 = the
         still layer; None when everything moves (no user mask and no automatic mask).
 
@@ -297,6 +304,7 @@ class CinemagraphPipeline:
         edges that every method shares, so thin still structures inside the sky (branches, wires, tree tops) and
         ridges fall in the still layer. A user mask (any size, resized bilinearly) multiplies it as given.
         """
+        from ...regions import RecordingModel
         from ...segmentation import ADE20KSegmenter, SkyMatte, as_mask_tensor, automatic_matte
 
         height, width = image.shape[:2]
@@ -325,7 +333,10 @@ class CinemagraphPipeline:
                     self._warned_no_mask = True
                 auto_mask = "none"
         if auto_mask != "none":
-            auto = automatic_matte(image, auto_mask, self._sky_matte, self._segmenter)
+            sky_model = self._sky_matte if evidence is None else RecordingModel(self._sky_matte)
+            auto = automatic_matte(image, auto_mask, sky_model, self._segmenter)
+            if evidence is not None:   # the sky matte's output, for the regions (cinescape.regions)
+                evidence["sky"] = sky_model.last
             matte = auto if matte is None else matte * auto
         if matte is None or bool((matte >= 1).all()):
             return None
@@ -346,7 +357,8 @@ class CinemagraphPipeline:
 
     def _motion_states(self, small: torch.Tensor, z: torch.Tensor, count: int, settings: AnimationSettings,
                        mask: torch.Tensor | None, progress: bool, field: torch.Tensor | None = None,
-                       layers: PhotoLayers | None = None, motion=None) -> tuple[torch.Tensor, torch.Tensor]:
+                       layers: PhotoLayers | None = None, motion=None,
+                       regions=None) -> tuple[torch.Tensor, torch.Tensor]:
         """``(accumulated, steps)`` for :class:`Animation`: ``count`` forward states, followed, for the symmetric
         and phased loops, by ``count - 1`` backward states (the photo moved 1..count-1 steps back in time).
         ``steps`` of a backward state is its flow in the direction of play (the negated backward step), for the
@@ -359,6 +371,9 @@ class CinemagraphPipeline:
         if settings.mode == "eulerian" or field is not None:
             if field is None:
                 velocity = self.predict_velocity(small, z, speed, mask, motion=motion)
+                if regions is not None:   # each region moves as its kind (cinescape.regions)
+                    velocity = kind_velocity(velocity, mask, regions, settings.kind_speeds, settings.seed,
+                                             scale=speed / self.flow_scale if self.flow_scale else 0.0)
             else:
                 velocity = field * speed if mask is None else field * speed * mask
             if layers is not None:
@@ -512,7 +527,8 @@ class CinemagraphPipeline:
         settings = replace(settings, **{
             "arrows": None if settings.arrows is None else load_arrows(settings.arrows, tuple(full.shape[-2:])),
             "appearance_patches": None if settings.appearance_patches is None
-            else load_patches(settings.appearance_patches, tuple(full.shape[-2:]))})
+            else load_patches(settings.appearance_patches, tuple(full.shape[-2:])),
+            "kinds": parse_kinds(settings.kinds)})
         small = F.interpolate(full, size=working_shape(*full.shape[-2:], settings.working_size or self.working_size),
                               mode="bilinear", align_corners=False, antialias=True)
         photo = image if isinstance(image, np.ndarray) else tensor_to_image(full)
@@ -535,8 +551,19 @@ class CinemagraphPipeline:
             motion_frames = settings.num_frames
             loop = [((i, 1.0),) for i in range(settings.num_frames)]
         started = time.perf_counter()
-        matte = self.fluid_matte(photo, settings)
+        evidence: dict = {}
+        matte = self.fluid_matte(photo, settings, evidence=evidence)
         mask = self.motion_mask(photo, settings, tuple(small.shape[-2:]), matte=matte, request=request)
+        regions = None   # each moving region's kind (cinescape.regions): the Eulerian network motion's replacement
+        if (self.motion_by_kind and settings.motion_by_kind and settings.mode == "eulerian" and mask is not None
+                and settings.arrows is None):
+            regions = plan_regions(small, mask, evidence.get("sky"), settings.kinds, tuple(full.shape[-2:]))
+            if any(region.kind == "still" for region in regions.regions):   # false water joins the still layer
+                matte = without_still(matte, regions)
+                mask = self.motion_mask(photo, settings, tuple(small.shape[-2:]), matte=matte, request=request)
+        elif settings.kinds:
+            raise OptionError("--kind is for the default method (al) in the eulerian mode, with a fluid matte "
+                              "(--auto-mask or --mask) and without --arrows")
         layers = None
         if matte is not None:
             full_hwc = np.ascontiguousarray(full[0].float().permute(1, 2, 0).numpy())
@@ -554,7 +581,7 @@ class CinemagraphPipeline:
         accumulated, steps = self._motion_states(small, z_motion, motion_frames,
                                                  replace(settings, motion_speed=network_speed) if field is None
                                                  else settings, mask, progress, field, layers,
-                                                 motion=self.motion_model(request))
+                                                 motion=self.motion_model(request), regions=regions)
         if phased is not None:
             accumulated, steps, loop = displaced_states(accumulated, steps, motion_frames, phased)
         if layers is not None:
@@ -577,6 +604,7 @@ class CinemagraphPipeline:
                               color_locality=settings.appearance_locality)
         animation.timings["motion"] = motion_seconds
         animation.control = control  # loss histories of the arrow / patch optimisations, if any
+        animation.regions = regions  # the moving regions and their kinds (cinescape.regions.RegionMap), or None
         return animation
 
     def __call__(self, image, settings: AnimationSettings | None = None, **per_call) -> list[np.ndarray]:

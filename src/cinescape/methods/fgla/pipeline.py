@@ -97,6 +97,7 @@ class FGLAPipeline(CinemagraphPipeline):
     the appearance model of the FGLA folder if it has one, else the shipped default model's. Like AL's pipeline,
     an instance holds only its models and caches: one instance may animate from two threads at once.
     """
+    motion_by_kind = False   # FGLA's per-region latents set its motion (regions by kind are AL's)
 
     def __init__(self, model: FGLAModel, codebook: FGLACodebook, appearance=None, appearance_codebook: Codebook | None = None,
                  working_size: int = 144, *, segmenter: Segmenter | None = None, sky_matte: bool = True,
