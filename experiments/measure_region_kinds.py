@@ -1,11 +1,12 @@
-"""Motion by region kind on the shared photos: each photo's regions and kinds, the speed of each kind and the
-land's, and, for the waterfalls, the mean direction and speed in the falling water.
+"""Motion by region kind on the shared photos with water, against the motion before kinds (``motion_by_kind=False``,
+one learned drift): each photo's regions and kinds, the speed of each kind, the land's motion and, for the
+waterfalls, the mean direction and speed in the falling water.
 
     CINESCAPE_WEIGHTS=../shared/weights python experiments/measure_region_kinds.py --photos ../shared/data/photos \
-        [--out /tmp/kinds] [--no-kinds]
+        [--out /tmp/kinds]
 
-Speeds are px per frame at 512 px wide, from the plan's per-frame flow (what moves on screen): ``steps`` of the
-plan's first forward state, resized to 512 px wide. "land" is the hand mask's still part (photos with a mask). The
+Speeds are px per frame at 512 px wide, from the plan's per-frame flow (what the renderer moves, the matte
+applied): ``steps`` of the plan's first forward state, resized to 512 px wide. "land" is the hand mask's still part (photos with a mask). The
 falling water of each waterfall is a box in photo pixels (FALL_BOXES, drawn by looking at the photo). ``--out``:
 a contact sheet across the loop and a full-resolution crop of the water across 4 consecutive frames per photo.
 """
@@ -37,56 +38,81 @@ def per_frame_flow(animation, width: int = 512) -> np.ndarray:
     return -flow_normalized_to_pixels(flow)[0].permute(1, 2, 0).numpy()
 
 
+class _Memo:
+    """The sky matte, remembered per photo: the kinds and the --no-kinds plans of one photo share one run."""
+
+    def __init__(self, model):
+        self.model, self.key, self.value = model, None, None
+        self.source = getattr(model, "source", "")
+
+    def __call__(self, image, size=None):
+        key = (image.shape, hash(image[::7, ::7].tobytes()), size)
+        if key != self.key:
+            self.key, self.value = key, self.model(image, size)
+        return self.value
+
+
+def stats(animation, hand, stem, image) -> dict:
+    flow = per_frame_flow(animation)
+    speed = np.linalg.norm(flow, axis=-1)
+    out = {"fluid": float(speed[speed > 0.01].mean()) if (speed > 0.01).any() else 0.0}
+    if hand is not None:
+        still = cv2.resize(hand.astype(np.float32), flow.shape[1::-1]) <= 0.5
+        out["land_mean"], out["land_p99"] = float(speed[still].mean()), float(np.quantile(speed[still], 0.99))
+    if stem in FALL_BOXES:
+        x0, y0, x1, y1 = (v * 512 / image.shape[1] for v in FALL_BOXES[stem])
+        box = flow[int(y0):int(y1), int(x0):int(x1)].reshape(-1, 2)
+        mean = box.mean(0)
+        out["fall_angle"] = math.degrees(math.atan2(mean[0], mean[1]))   # 0 = straight down
+        out["fall_speed"] = float(np.linalg.norm(box, axis=-1).mean())
+    regions = animation.regions
+    if regions is not None:
+        labels = cv2.resize(regions.labels.astype(np.uint8), flow.shape[1::-1], interpolation=cv2.INTER_NEAREST)
+        out["regions"] = ", ".join(f"{r.kind} {100 * r.area:.0f}% ({np.median(speed[labels == r.index]):.2f})"
+                                   for r in regions.regions if (labels == r.index).any())
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--photos", default="../shared/data/photos")
     parser.add_argument("--out", default=None)
-    parser.add_argument("--no-kinds", action="store_true")
-    parser.add_argument("--only", default=None)
+    parser.add_argument("--only", nargs="*", default=None)
+    parser.add_argument("--skip", nargs="*", default=["scg_lhq_0002231"], help="photos without water")
     parser.add_argument("--frames", type=int, default=40)
     args = parser.parse_args()
     torch.set_num_threads(2)
     pipeline = CinemagraphPipeline.from_pretrained()
-    print("| photo | regions (kind: share) | kind speeds px/frame @512 | land max | fall direction / speed |")
-    print("|---|---|---|---:|---|")
+    print("| photo | regions: kind share (median px/frame @512) | fluid px/f before -> kinds | land mean (p99) "
+          "before -> kinds | fall: angle from down, speed |")
+    print("|---|---|---|---|---|")
     for entry in find_photos(args.photos):
-        if args.only and args.only not in entry.name:
+        stem = Path(entry.name).stem
+        if (args.only and stem not in args.only) or stem in args.skip:
             continue
         image, hand = entry.load()
-        animation = pipeline.plan(image, num_frames=args.frames, motion_by_kind=not args.no_kinds, appearance=False)
-        flow = per_frame_flow(animation)
-        speed = np.linalg.norm(flow, axis=-1)
-        regions = animation.regions
-        parts, speeds = [], []
-        if regions is not None:
-            labels = cv2.resize(regions.labels.astype(np.uint8), flow.shape[1::-1], interpolation=cv2.INTER_NEAREST)
-            for region in regions.regions:
-                parts.append(f"{region.kind} {100 * region.area:.0f}%")
-                inside = labels == region.index
-                if inside.any():
-                    speeds.append(f"{region.kind} {np.median(speed[inside]):.2f}")
-        land = "-"
-        if hand is not None:
-            still = cv2.resize(hand.astype(np.float32), flow.shape[1::-1]) <= 0.5
-            land = f"{speed[still].max():.3f}" if still.any() else "-"
+        plans = {}
+        for kinds in (False, True):
+            plans[kinds] = pipeline.plan(image, num_frames=args.frames, motion_by_kind=kinds, appearance=False)
+            if not isinstance(pipeline._sky_matte, _Memo):
+                pipeline._sky_matte = _Memo(pipeline._sky_matte)
+        before, after = stats(plans[False], hand, stem, image), stats(plans[True], hand, stem, image)
+        land = "-" if hand is None else (f"{before['land_mean']:.3f} ({before['land_p99']:.2f}) -> "
+                                         f"{after['land_mean']:.3f} ({after['land_p99']:.2f})")
         fall = "-"
-        stem = Path(entry.name).stem
-        if stem in FALL_BOXES:
-            x0, y0, x1, y1 = (v * 512 / image.shape[1] for v in FALL_BOXES[stem])
-            box = flow[int(y0):int(y1), int(x0):int(x1)].reshape(-1, 2)
-            mean = box.mean(0)
-            angle = math.degrees(math.atan2(mean[0], mean[1]))   # 0 = straight down
-            fall = f"{angle:+.0f}° from down, mean speed {np.linalg.norm(box, axis=-1).mean():.2f}"
-        print(f"| {stem} | {', '.join(parts) or 'none'} | {', '.join(speeds) or '-'} | {land} | {fall} |",
-              flush=True)
+        if "fall_angle" in after:
+            fall = (f"{before['fall_angle']:+.0f}°, {before['fall_speed']:.2f} -> "
+                    f"{after['fall_angle']:+.0f}°, {after['fall_speed']:.2f}")
+        print(f"| {stem} | {after.get('regions', 'none')} | {before['fluid']:.2f} -> {after['fluid']:.2f} | {land} "
+              f"| {fall} |", flush=True)
         if args.out:
-            write_views(animation, Path(args.out) / stem)
+            write_views(plans[True], Path(args.out) / stem)
 
 
 def write_views(animation, prefix: Path) -> None:
     """A contact sheet of 8 frames across the loop and a full-res crop of the water over 4 consecutive frames."""
-    frames = [animation.frame(i) for i in range(animation.num_frames)]
-    picks = np.linspace(0, len(frames) - 1, 8).round().astype(int)
+    picks = np.linspace(0, animation.num_frames - 1, 8).round().astype(int)
+    frames = {int(i): animation.frame(int(i)) for i in list(picks) + [0, 1, 2, 3]}
     thumbs = [cv2.resize(frames[i], (480, round(480 * frames[0].shape[0] / frames[0].shape[1]))) for i in picks]
     sheet = np.concatenate([np.concatenate(thumbs[:4], 1), np.concatenate(thumbs[4:], 1)], 0)
     cv2.imwrite(f"{prefix}_sheet.png", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))

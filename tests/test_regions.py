@@ -142,8 +142,13 @@ def test_kinds_of_tiny_synthetic_scenes():
     sky[:20] = 1
     photo[22:] = 0.2 + 0.05 * rng.random((50, 96, 1))                     # dark calm water
     assert [r.kind for r in find_regions(photo, moving, sky).regions] == ["sky", "lake"]
-    photo[26:72:6] = 0.95                                                   # white surf lines
+    photo[26:72:5] = 0.95                                                   # white surf lines
     assert [r.kind for r in find_regions(photo, moving, sky).regions] == ["sky", "sea"]
+    beach = photo.copy()
+    beach[56:] = 0.5                                                        # flat wet sand below the last line
+    regions = find_regions(beach, moving, sky)
+    assert [r.kind for r in regions.regions] == ["sky", "still", "sea"]
+    assert (regions.labels[60:] == 2).all() and (regions.labels[30] == 3).all()
     moving[20:40] = 0                                                       # a far bank between: rapids
     assert [r.kind for r in find_regions(photo, moving, sky).regions] == ["sky", "river"]
 

@@ -18,7 +18,8 @@ region kind"):
 - open water (its far edge is one flat line across about half the photo: a horizon or a far shore) is *lake*
   when calm (white water under :data:`SURF_SHARE` of it), else *sea* when the sky lies right above its far edge
   (a horizon) and *river* (rapids) when land does;
-- any other part (a channel) is a *river*.
+- any other part (a channel) is a *river*;
+- a sea's pixels below its last surf line are a wet beach: *still* (:func:`wet_beach`).
 """
 
 from __future__ import annotations
@@ -48,8 +49,11 @@ MIN_ENCLOSED_WATER = 0.03      # an inner water part (touching no border) smalle
 FALL_ASPECT = 1.4              # a fall's white band: height / mean width at least this
 FALL_MIN_HEIGHT = 0.12         # ... and at least this share of the photo's height
 FALL_STREAKS = 0.9             # ... whose narrow rows have this much horizontal over vertical gradient energy
+SURF_LINE = 0.15               # a sea's surf line: a row with white water over this share of its width
+BEACH_GAP = 0.03               # below the last surf line by more than this share of the height: wet beach ...
+BEACH_SMOOTH = 0.5             # ... when its detail is under this share of the water's
 HORIZON_SKY = 0.15             # open water with sky right above this share of its far edge meets the horizon
-SURF_SHARE = 0.04              # open water with more white water than this share is sea
+SURF_SHARE = 0.03              # open water with more white water than this share is sea (lakes: <= 2.1 %)
 FLAT_EDGE_ROWS = 0.03          # open water: its far edge within this share of the height of one row ...
 FLAT_EDGE_WIDTH = 0.45         # ... across at least this share of the width
 MAX_KIND_SPECS = 64            # user kind specs per call (bounded input)
@@ -333,6 +337,38 @@ def sky_above(part: np.ndarray, sky: np.ndarray | None, reach: float = 0.06) -> 
     return float(np.mean(near))
 
 
+def wet_beach(part: np.ndarray, white: np.ndarray, lum: np.ndarray | None = None,
+              min_area: float = 0.01) -> np.ndarray | None:
+    """The wet beach of a sea part: its pixels more than :data:`BEACH_GAP` of the height below its lowest surf
+    line (the lowest row whose white water covers :data:`SURF_LINE` of the part's row), when they cover at least
+    ``min_area`` of the photo and are smooth (their detail in the luminance ``lum`` under :data:`BEACH_SMOOTH` of
+    the water's); else None. The segmenter calls wet sand that mirrors the sky sea; waves break on
+    the surf line and do not run over the sand in a loop.
+
+    Example:
+        >>> part = np.zeros((40, 10), bool); part[10:] = True
+        >>> white = np.zeros_like(part); white[24] = True
+        >>> lum = np.zeros((40, 10), np.float32); lum[10:24:2] = 1.0      # ripples above the line, flat sand below
+        >>> int(wet_beach(part, white, lum).nonzero()[0].min())
+        26
+    """
+    h = part.shape[0]
+    width = part.sum(1)
+    share = np.where(width > 0, (part & white).sum(1) / np.maximum(width, 1), 0.0)
+    lines = np.nonzero(share >= SURF_LINE)[0]
+    if not len(lines):
+        return None
+    below = np.arange(h)[:, None] > lines.max() + BEACH_GAP * h
+    beach = part & below
+    if beach.mean() < min_area or lum is None:
+        return None
+    # sand is smooth: its detail (mean |Laplacian|) well under the water's above the line
+    detail = np.abs(cv2.Laplacian(lum.astype(np.float32), cv2.CV_32F, ksize=3))
+    water = part & ~below
+    smooth = float(detail[beach].mean()) / max(float(detail[water].mean()), 1e-9) if water.any() else 1.0
+    return beach if smooth < BEACH_SMOOTH else None
+
+
 def _region(index: int, kind: str, pixels: np.ndarray, source: str, why: str,
             direction: float | None = None) -> Region:
     ys, xs = np.nonzero(pixels)
@@ -374,6 +410,11 @@ def find_regions(photo: np.ndarray, moving: np.ndarray, sky: np.ndarray | None =
                 continue
             kind, why = classify_water(part, photo, white, horizon) if water else (
                 "sky", "the sky matte" if sky is not None else "no sky matte: the learned motion")
+            beach = wet_beach(part, white, np.asarray(photo, np.float32).mean(-1)) if kind == "sea" else None
+            if beach is not None:   # the wet sand below the last surf line mirrors the sky but does not move
+                part = part & ~beach
+                regions.append(_region(len(regions) + 1, "still", beach, "auto", "wet beach below the surf"))
+                labels[beach] = len(regions)
             regions.append(_region(len(regions) + 1, kind, part, "auto", why))
             labels[part] = len(regions)
     return RegionMap(labels, regions, photo_size or (h, w))
