@@ -18,7 +18,7 @@ LAYERS = {
     "errors": 0, "version": 0,
     "weights": 1, "io": 1,
     "ops": 2,
-    "models": 3, "segmentation": 3, "data": 3, "training": 3,
+    "models": 3, "segmentation": 3, "regions": 3, "data": 3, "training": 3,
     "methods": 4,
     "eval": 5, "batch": 5,
     "web": 6,

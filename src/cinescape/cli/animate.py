@@ -18,6 +18,7 @@ EXAMPLES = """examples:
   cinescape animate photo.jpg -o loop.mp4 --mode eulerian --loop symmetric --auto-mask sky
   cinescape animate photo.jpg -o loop.mp4 --arrows arrows.json --auto-mask sky
   cinescape animate photo.jpg -o loop.mp4 --time-of-day day,sunset,night
+  cinescape animate falls.jpg -o loop.mp4 --kind waterfall@640,300 --kind lake@200,650 --kind-speed waterfall=2
   cinescape animate photos/ -o loops/ --workers 2          # every photo in photos/ -> loops/NAME.mp4, resumable
   cinescape animate 'trip/*.jpg' -o 'loops/{stem}.webm' --backend ray
 """
@@ -122,6 +123,19 @@ def add_parser(commands) -> None:
                          help="also write the colour-coded frame-to-frame flow as a video (same formats)")
     animate.add_argument("--working-size", type=_positive_int, default=None, metavar="PX",
                          help="short side the networks run at (default: the model's, 144)")
+    kinds = animate.add_argument_group(
+        "motion by region kind (eulerian mode; each moving region moves as sky, waterfall, river, sea, lake, "
+        "fountain or still, found automatically; cinescape.regions)")
+    kinds.add_argument("--kind", action="append", default=[], metavar="KIND@X,Y[,DEG]",
+                       help="the region under photo pixel X,Y is KIND (sky, waterfall, river, sea, lake, fountain, "
+                            "still = do not move); DEG: its flow direction (0 = right, 90 = down); repeatable")
+    kinds.add_argument("--kind-mask", action="append", default=[], metavar="KIND:FILE",
+                       help="the white pixels of the image FILE (any size) are a region of KIND; repeatable")
+    kinds.add_argument("--kind-speed", action="append", default=[], metavar="KIND=X",
+                       help="speed of a kind: px per frame at 512 px wide (sky: a factor on the learned cloud "
+                            "motion); defaults sky=1 waterfall=1 river=0.8 sea=0.6 lake=0.12 fountain=1.2")
+    kinds.add_argument("--no-kinds", action="store_true",
+                       help="one learned drift everywhere instead (the motion before region kinds)")
     control = animate.add_argument_group("control (AL Sec. 6.4)")
     control.add_argument("--arrows", default=None, metavar="FILE.json",
                          help='arrow annotations: a JSON list of {"from": [x, y], "to": [x, y]} in pixels of the '
@@ -238,7 +252,8 @@ def _run_animate_batch(args: argparse.Namespace) -> int:
     status 1 if any photo failed."""
     from ..batch import animate_many
 
-    per_photo = [flag for flag, given in (("--mask", args.mask), ("--arrows", args.arrows),
+    per_photo = [flag for flag, given in (("--mask", args.mask), ("--arrows", args.arrows), ("--kind", args.kind),
+                                          ("--kind-mask", args.kind_mask),
                                           ("--appearance-patches", args.appearance_patches),
                                           ("--flow-video", args.flow_video)) if given]
     if per_photo:

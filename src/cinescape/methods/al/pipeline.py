@@ -56,6 +56,7 @@ from ...io.image import image_to_tensor, load_image, tensor_to_image
 from ...ops import accumulate_flow, integrate_velocity, interpolate_cyclic, warp
 from ...ops.layers import PhotoLayers
 from ...ops.render import maps_to_hwc
+from ...regions import kind_velocity, parse_kind_speeds, parse_kinds, plan_regions, without_still
 from .. import PIPELINE_CONFIG, read_pipeline_config, write_pipeline_config
 from ..base import MethodPipeline, Offers
 from ..engine import plan_loop
@@ -116,6 +117,9 @@ class AnimationSettings:
     appearance_patches: str | Path | list | AppearancePatches | None = None  # JSON boxes or RGBA image (AL Eq. 13)
     time_of_day: str | list[str] | None = None  # e.g. "day,sunset,night": keyframes from labelled codebook codes
     appearance_sequence: str = "codebook"  # "codebook" (a codebook clip's codes) or "lstm" (AL App. B)
+    motion_by_kind: bool = True         # eulerian, with a matte: each region moves as its kind (cinescape.regions)
+    kinds: list | str | None = None     # user kinds: "KIND@X,Y[,DEG]" (region under a photo pixel), "KIND:MASK.png"
+    kind_speeds: dict | str | None = None  # e.g. {"waterfall": 2.0} or "waterfall=2,sea=0.3" (regions.DEFAULT_KIND_SPEEDS)
 
     def validate(self) -> None:
         if not 2 <= self.num_frames <= 10_000:
@@ -153,6 +157,7 @@ class AnimationSettings:
                               f"got {self.appearance_sequence!r}")
         if self.time_of_day is not None:
             parse_time_of_day(self.time_of_day)
+        parse_kind_speeds(self.kind_speeds)
         chosen = [name for name, given in (("appearance_patches", self.appearance_patches is not None),
                                            ("time_of_day", self.time_of_day is not None),
                                            ("appearance_sequence='lstm'", self.appearance_sequence == "lstm")) if given]
@@ -174,7 +179,8 @@ def working_shape(height: int, width: int, short_side: int, max_long_side: int |
 CLI_OPTIONS = frozenset({"frames", "loop", "loop_period", "appearance_locality", "seed", "motion_code",
                          "appearance_code", "motion_speed", "appearance_speed", "no_appearance", "appearance_stride",
                          "working_size", "mode", "auto_mask", "arrows_mode", "control_steps", "time_of_day",
-                         "appearance_sequence", "mask", "arrows", "appearance_patches"})
+                         "appearance_sequence", "mask", "arrows", "appearance_patches", "kind", "kind_mask",
+                         "kind_speed", "no_kinds"})
 OFFERS = Offers(loops=LOOP_MODES, motion_modes=MOTION_MODES, arrows=True, colours=True, auto_masks=AUTO_MASKS,
                 flow_video=True, web_controls="al", cli_options=CLI_OPTIONS)
 
@@ -186,6 +192,7 @@ class CinemagraphPipeline(MethodPipeline):
     per-call input is an argument of :meth:`plan`, so one instance may animate from two threads at once."""
 
     settings_class = AnimationSettings
+    motion_by_kind = True   # regions move as their kind in the Eulerian mode (FGLA's latents set its own motion)
     offers = OFFERS
 
     @classmethod
@@ -193,8 +200,11 @@ class CinemagraphPipeline(MethodPipeline):
         """``cinescape animate``'s options -> :class:`AnimationSettings` (:meth:`MethodPipeline.settings_from_cli`);
         with ``photo_size`` the mask, arrow and patch files are read and checked here, before any model loads."""
         from ...segmentation import load_mask
+        from ...regions import parse_kind_mask, parse_kind_point
         from ..select import resolve_settings
 
+        kinds = ([parse_kind_point(text) for text in options.get("kind") or ()]
+                 + [parse_kind_mask(text) for text in options.get("kind_mask") or ()])
         settings = resolve_settings(
             cls, num_frames=options["frames"], loop=options["loop"], loop_period=options["loop_period"],
             appearance_locality=options["appearance_locality"], seed=options["seed"],
@@ -203,7 +213,9 @@ class CinemagraphPipeline(MethodPipeline):
             appearance=not options["no_appearance"], working_size=options["working_size"], mode=options["mode"],
             auto_mask=options["auto_mask"], arrows_mode=options["arrows_mode"],
             control_steps=options["control_steps"], time_of_day=options["time_of_day"],
-            appearance_sequence=options["appearance_sequence"], appearance_stride=options["appearance_stride"])
+            appearance_sequence=options["appearance_sequence"], appearance_stride=options["appearance_stride"],
+            motion_by_kind=not options.get("no_kinds", False), kinds=kinds or None,
+            kind_speeds=options.get("kind_speed") or None)
         if photo_size is None:
             return settings
         if options.get("mask"):
@@ -335,7 +347,8 @@ class CinemagraphPipeline(MethodPipeline):
             velocity = (self.motion if motion is None else motion).predict_velocity(small, z[None]).float() * speed
         return velocity * mask if mask is not None else velocity
 
-    def fluid_matte(self, image: np.ndarray, settings: AnimationSettings) -> np.ndarray | None:
+    def fluid_matte(self, image: np.ndarray, settings: AnimationSettings, *,
+                    evidence: dict | None = None) -> np.ndarray | None:
         """The photo's fluid matte at full resolution: (H, W) float32 in [0, 1], 1 = moves (fluid layer), 0 = the
         still layer; None when everything moves (no user mask and no automatic mask).
 
@@ -344,6 +357,7 @@ class CinemagraphPipeline(MethodPipeline):
         edges that every method shares, so thin still structures inside the sky (branches, wires, tree tops) and
         ridges fall in the still layer. A user mask (any size, resized bilinearly) multiplies it as given.
         """
+        from ...regions import RecordingModel
         from ...segmentation import ADE20KSegmenter, SkyMatte, as_mask_tensor, automatic_matte
 
         height, width = image.shape[:2]
@@ -372,7 +386,10 @@ class CinemagraphPipeline(MethodPipeline):
                     self._warned_no_mask = True
                 auto_mask = "none"
         if auto_mask != "none":
-            auto = automatic_matte(image, auto_mask, self._sky_matte, self._segmenter)
+            sky_model = self._sky_matte if evidence is None else RecordingModel(self._sky_matte)
+            auto = automatic_matte(image, auto_mask, sky_model, self._segmenter)
+            if evidence is not None:   # the sky matte's output, for the regions (cinescape.regions)
+                evidence["sky"] = sky_model.last
             matte = auto if matte is None else matte * auto
         if matte is None or bool((matte >= 1).all()):
             return None
@@ -393,8 +410,8 @@ class CinemagraphPipeline(MethodPipeline):
 
     def _motion_states(self, small: torch.Tensor, z: torch.Tensor, count: int, settings: AnimationSettings,
                        mask: torch.Tensor | None, progress: bool, field: torch.Tensor | None = None,
-                       layers: PhotoLayers | None = None, motion=None, both_ways: bool = False
-                       ) -> tuple[torch.Tensor, torch.Tensor]:
+                       layers: PhotoLayers | None = None, motion=None, both_ways: bool = False,
+                       regions=None) -> tuple[torch.Tensor, torch.Tensor]:
         """``(accumulated, steps)`` for :class:`Animation`: ``count`` forward states, followed, for the symmetric
         and phased loops, by ``count - 1`` backward states (the photo moved 1..count-1 steps back in time).
         ``steps`` of a backward state is its flow in the direction of play (the negated backward step), for the
@@ -406,6 +423,9 @@ class CinemagraphPipeline(MethodPipeline):
         if settings.mode == "eulerian" or field is not None:
             if field is None:
                 velocity = self.predict_velocity(small, z, speed, mask, motion=motion)
+                if regions is not None:   # each region moves as its kind (cinescape.regions)
+                    velocity = kind_velocity(velocity, mask, regions, settings.kind_speeds, settings.seed,
+                                             scale=speed / self.flow_scale if self.flow_scale else 0.0)
             else:
                 velocity = field * speed if mask is None else field * speed * mask
             if layers is not None:
@@ -559,7 +579,8 @@ class CinemagraphPipeline(MethodPipeline):
         settings = replace(settings, **{
             "arrows": None if settings.arrows is None else load_arrows(settings.arrows, tuple(full.shape[-2:])),
             "appearance_patches": None if settings.appearance_patches is None
-            else load_patches(settings.appearance_patches, tuple(full.shape[-2:]))})
+            else load_patches(settings.appearance_patches, tuple(full.shape[-2:])),
+            "kinds": parse_kinds(settings.kinds)})
         small = F.interpolate(full, size=working_shape(*full.shape[-2:], settings.working_size or self.working_size),
                               mode="bilinear", align_corners=False, antialias=True)
         photo = image if isinstance(image, np.ndarray) else tensor_to_image(full)
@@ -569,8 +590,19 @@ class CinemagraphPipeline(MethodPipeline):
 
         loop = plan_loop(settings.loop, settings.num_frames, settings.appearance_speed, settings.loop_period)
         started = time.perf_counter()
-        matte = self.fluid_matte(photo, settings)
+        evidence: dict = {}
+        matte = self.fluid_matte(photo, settings, evidence=evidence)
         mask = self.motion_mask(photo, settings, tuple(small.shape[-2:]), matte=matte, request=request)
+        regions = None   # each moving region's kind (cinescape.regions): the Eulerian network motion's replacement
+        if (self.motion_by_kind and settings.motion_by_kind and settings.mode == "eulerian" and mask is not None
+                and settings.arrows is None):
+            regions = plan_regions(small, mask, evidence.get("sky"), settings.kinds, tuple(full.shape[-2:]))
+            if any(region.kind == "still" for region in regions.regions):   # false water joins the still layer
+                matte = without_still(matte, regions)
+                mask = self.motion_mask(photo, settings, tuple(small.shape[-2:]), matte=matte, request=request)
+        elif settings.kinds:
+            raise OptionError("--kind is for the default method (al) in the eulerian mode, with a fluid matte "
+                              "(--auto-mask or --mask) and without --arrows")
         layers = None
         if matte is not None:
             full_hwc = np.ascontiguousarray(full[0].float().permute(1, 2, 0).numpy())
@@ -588,7 +620,8 @@ class CinemagraphPipeline(MethodPipeline):
         accumulated, steps = self._motion_states(small, z_motion, loop.motion_frames,
                                                  replace(settings, motion_speed=network_speed) if field is None
                                                  else settings, mask, progress, field, layers,
-                                                 motion=self.motion_model(request), both_ways=loop.both_ways)
+                                                 motion=self.motion_model(request), both_ways=loop.both_ways,
+                                                 regions=regions)
         accumulated, steps, schedule = loop.schedule_of(accumulated, steps)
         if layers is not None:
             steps = steps * layers.alpha_small   # what moves on screen (the flow video): the still layer does not
@@ -609,6 +642,7 @@ class CinemagraphPipeline(MethodPipeline):
                               color_locality=settings.appearance_locality)
         animation.timings["motion"] = motion_seconds
         animation.control = control  # loss histories of the arrow / patch optimisations, if any
+        animation.regions = regions  # the moving regions and their kinds (cinescape.regions.RegionMap), or None
         return animation
 
 

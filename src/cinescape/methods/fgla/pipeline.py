@@ -134,9 +134,10 @@ class FGLAPipeline(CinemagraphPipeline):
     the appearance model of the FGLA folder if it has one, else the shipped default model's. Like AL's pipeline,
     an instance holds only its models and caches: one instance may animate from two threads at once.
     """
+    motion_by_kind = False   # FGLA's per-region latents set its motion (regions by kind are AL's)
 
     # AL's options but one motion code; references, speeds and reference regions per group
-    offers = replace(OFFERS, region_kinds=tuple(GROUP_NAMES), cli_options=(CLI_OPTIONS - {"motion_code"}) | {
+    offers = replace(OFFERS, region_kinds=tuple(GROUP_NAMES), cli_options=(CLI_OPTIONS - {"motion_code", "kind", "kind_mask", "kind_speed", "no_kinds"}) | {
         "reference", "region_speed", "reference_region"})
 
     @classmethod

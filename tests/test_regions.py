@@ -1,0 +1,323 @@
+"""Motion by region kind: the field solvers against closed forms, kinds on tiny synthetic scenes, user kinds and
+their one-line errors, and the pipeline's hook (what moves which way on screen)."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from cinescape.errors import CinescapeError, OptionError
+from cinescape.ops import warp
+from cinescape.ops.region_flow import potential_flow, principal_ends, ripple_field, shore_field
+from cinescape.regions import (KindMask, KindPoint, Region, RegionMap, apply_user_kinds, classify_water,
+                               find_regions, kind_velocity, parse_kind_mask, parse_kind_point, parse_kind_speeds,
+                               water_field)
+
+from conftest import run_cli
+
+
+# ------------------------------------------------------------------------------------------ field solvers
+
+
+def test_potential_flow_in_a_straight_channel_is_uniform_along_it():
+    region = np.zeros((12, 40), bool)
+    region[3:9] = True
+    source, sink = np.zeros_like(region), np.zeros_like(region)
+    source[:, 0], sink[:, -1] = True, True
+    field = potential_flow(region, source, sink)
+    assert np.allclose(field[3:9, :, 0], 1 / 39, atol=1e-9)     # phi = 1 - x / 39
+    assert np.abs(field[..., 1]).max() < 1e-9                    # nothing crosses the banks
+    assert not field[~region].any()
+
+
+def l_channel():
+    """A channel that runs right along the top, then turns down: source at its left end, sink at its bottom."""
+    region = np.zeros((40, 40), bool)
+    region[2:10, 2:38] = True      # horizontal arm
+    region[2:38, 30:38] = True     # vertical arm
+    source, sink = np.zeros_like(region), np.zeros_like(region)
+    source[2:10, 2] = True
+    sink[37, 30:38] = True
+    return region, source, sink
+
+
+def test_potential_flow_is_tangent_to_the_banks_of_a_bent_channel():
+    region, source, sink = l_channel()
+    field = potential_flow(region, source, sink)
+    top_bank, left_bank = field[2, 5:22], field[15:34, 30]   # away from the corner and the ends
+    assert (top_bank[:, 0] > 0).all() and (np.abs(top_bank[:, 1]) < 0.05 * top_bank[:, 0]).all()
+    assert (left_bank[:, 1] > 0).all() and (np.abs(left_bank[:, 0]) < 0.05 * left_bank[:, 1]).all()
+
+
+def test_potential_flow_goes_around_a_rock_and_keeps_its_flux():
+    region = np.ones((21, 60), bool)
+    region[8:13, 28:33] = False    # a rock in the stream
+    source, sink = np.zeros_like(region), np.zeros_like(region)
+    source[:, 0], sink[:, -1] = True, True
+    field = potential_flow(region, source, sink)
+    assert (field[region][:, 0] > 0).all()                        # everything flows downstream
+    assert field[7, 30, 1] < 0 < field[13, 30, 1] or abs(field[7, 30, 1]) < 1e-6   # the rock's sides
+    assert field[7, 26, 1] < 0 and field[13, 26, 1] > 0                # water parts before the rock
+    beside = field[:, 30, 0][region[:, 30]].mean()
+    upstream = field[:, 10, 0].mean()
+    assert beside > upstream                                       # faster where the channel narrows
+
+
+def test_potential_flow_leaves_parts_without_source_or_sink_still():
+    region = np.zeros((10, 30), bool)
+    region[1:4] = True
+    region[6:9] = True             # a second, closed part
+    source, sink = np.zeros_like(region), np.zeros_like(region)
+    source[1:4, 0], sink[1:4, -1] = True, True
+    field = potential_flow(region, source, sink)
+    assert not field[6:9].any() and field[1:4, :, 0].min() > 0
+
+
+def test_principal_ends_orient_downhill():
+    region = np.zeros((30, 30), bool)
+    for k in range(26):
+        region[k:k + 4, k:k + 4] = True                            # a diagonal channel, top left to bottom right
+    first, last, axis = principal_ends(region)
+    assert axis[1] > 0 and np.nonzero(first)[0].mean() < np.nonzero(last)[0].mean()
+
+
+def test_ripples_are_bounded_and_drift_by_the_given_drift():
+    region = np.zeros((40, 60), bool)
+    region[10:] = True
+    field = ripple_field(region, 0.3, (0.04, 0.0), seed=3)
+    speed = np.linalg.norm(field, axis=-1)
+    assert speed.max() <= 0.3 + 0.04 + 1e-6 and speed.max() > 0.2
+    assert field[region].mean(0) == pytest.approx([0.04, 0.0], abs=1e-5)
+    assert not field[~region].any()
+
+
+def test_shore_waves_grow_with_distance_below_the_horizon():
+    region = np.zeros((30, 20), bool)
+    region[10:] = True
+    field = shore_field(region, horizon=9.0, speed=2.0)
+    assert field[29, 5, 1] == pytest.approx(2.0) and not field[..., 0].any()
+    assert field[19, 5, 1] == pytest.approx(2.0 * (10 / 20) ** 2)
+
+
+def rect_region(kind, pixels, direction=None):
+    ys, xs = np.nonzero(pixels)
+    return Region(1, kind, float(pixels.mean()), (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1),
+                  (xs.mean(), ys.mean()), direction=direction)
+
+
+def test_a_waterfall_falls_and_speeds_up():
+    pixels = np.zeros((60, 40), bool)
+    pixels[5:60, 15:25] = True
+    field = water_field(rect_region("waterfall", pixels), pixels, 1.0)
+    mean = field[pixels].mean(0)
+    assert math.degrees(math.atan2(abs(mean[0]), mean[1])) < 5          # straight down
+    assert field[50:58, 15:25, 1].mean() > 1.3 * field[8:16, 15:25, 1].mean()
+
+
+def test_a_river_follows_its_channel_and_a_given_direction_reverses_it():
+    region, _, _ = l_channel()
+    down = water_field(rect_region("river", region), region, 1.0)
+    assert down[5, 10, 0] > 0 and down[30, 34, 1] > 0      # from its upper end toward the camera
+    up = water_field(rect_region("river", region, direction=-90.0), region, 1.0)
+    assert up[5, 10, 0] < 0 and up[30, 34, 1] < 0
+
+
+# ------------------------------------------------------------------------------------------ kinds
+
+
+def scene(height=72, width=96):
+    photo = np.full((height, width, 3), 0.3, np.float32)
+    moving = np.zeros((height, width), np.float32)
+    return photo, moving
+
+
+def test_kinds_of_tiny_synthetic_scenes():
+    rng = np.random.default_rng(0)
+    photo, moving = scene()
+    moving[:20] = 1
+    moving[22:] = 1                                                         # water right under the sky
+    sky = np.zeros_like(moving)
+    sky[:20] = 1
+    photo[22:] = 0.2 + 0.05 * rng.random((50, 96, 1))                     # dark calm water
+    assert [r.kind for r in find_regions(photo, moving, sky).regions] == ["sky", "lake"]
+    photo[26:72:5] = 0.95                                                   # white surf lines
+    assert [r.kind for r in find_regions(photo, moving, sky).regions] == ["sky", "sea"]
+    beach = photo.copy()
+    beach[56:] = 0.5                                                        # flat wet sand below the last line
+    regions = find_regions(beach, moving, sky)
+    assert [r.kind for r in regions.regions] == ["sky", "still", "sea"]
+    assert (regions.labels[60:] == 2).all() and (regions.labels[30] == 3).all()
+    moving[20:40] = 0                                                       # a far bank between: rapids
+    assert [r.kind for r in find_regions(photo, moving, sky).regions] == ["sky", "river"]
+
+
+def test_a_tall_white_band_between_rock_is_a_waterfall_and_a_channel_a_river():
+    photo, moving = scene()
+    moving[0:60, 40:52] = 1                                                 # the fall
+    moving[55:, 20:80] = 1                                                  # its pool
+    photo[0:60, 40:52] = 0.95
+    part = moving > 0.5
+    assert classify_water(part, photo)[0] == "waterfall"
+    photo, moving = scene()
+    for k in range(60):
+        moving[k + 8:k + 13, k + 20:k + 30] = 1                             # a diagonal channel
+    assert classify_water(moving > 0.5, photo)[0] == "river"
+
+
+def test_a_small_enclosed_blob_is_not_water_but_a_large_one_is():
+    photo, moving = scene()
+    moving[30:36, 40:50] = 1                                                # 0.9 % of the photo, inside rock
+    region = find_regions(photo, moving, np.zeros_like(moving)).regions[0]
+    assert region.kind == "still"
+    photo, moving = scene()
+    moving[20:50, 20:70] = 1                                                # 22 %: a pond
+    assert find_regions(photo, moving, np.zeros_like(moving)).regions[0].kind != "still"
+
+
+def test_without_a_sky_matte_every_part_keeps_the_learned_motion():
+    photo, moving = scene()
+    moving[40:] = 1
+    assert [r.kind for r in find_regions(photo, moving, None).regions] == ["sky"]
+
+
+# ------------------------------------------------------------------------------------------ user kinds
+
+
+def two_regions():
+    labels = np.zeros((20, 30), np.int32)
+    labels[:6] = 1
+    labels[14:] = 2
+    regions = [Region(1, "sky", 0.3, (0, 0, 30, 6), (15, 3)), Region(2, "lake", 0.3, (0, 14, 30, 20), (15, 17))]
+    return RegionMap(labels, regions, (200, 300)), (labels > 0).astype(np.float32)
+
+
+def test_a_point_sets_the_kind_of_the_region_under_it():
+    regions, moving = two_regions()
+    out = apply_user_kinds(regions, [parse_kind_point("river@150,170,180")], moving)
+    assert [(r.kind, r.source) for r in out.regions] == [("sky", "auto"), ("river", "point")]
+    assert out.regions[1].direction == 180.0
+    assert regions.regions[1].kind == "lake"                                  # the input is not changed
+
+
+def test_a_mask_carves_a_region_of_its_kind():
+    regions, moving = two_regions()
+    mask = np.zeros((100, 150), np.float32)
+    mask[60:, 50:100] = 1                                                     # the middle of the lake
+    out = apply_user_kinds(regions, [KindMask("fountain", mask)], moving)
+    assert [r.kind for r in out.regions] == ["sky", "lake", "fountain"]
+    assert (out.labels[14:, 10:20] == 3).all() and (out.labels[14:, :5] == 2).all()
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("volcano@1,2", "unknown kind 'volcano'"),
+    ("lake@nan,2", "is not a finite number"),
+    ("lake@1,inf", "is not a finite number"),
+    ("lake@1,2,nan", "is not a finite number"),
+    ("lake@1", "expected KIND@X,Y"),
+    ("lake@a,2", "'a' is not a number"),
+])
+def test_bad_kind_points_are_one_line_errors(spec, message):
+    with pytest.raises(OptionError, match=message):
+        parse_kind_point(spec)
+
+
+def test_points_outside_the_photo_or_on_no_region_are_errors():
+    regions, moving = two_regions()
+    with pytest.raises(OptionError, match="outside the photo"):
+        apply_user_kinds(regions, [KindPoint("lake", 300, 10)], moving)
+    with pytest.raises(OptionError, match="no moving region there"):
+        apply_user_kinds(regions, [KindPoint("lake", 150, 100)], moving)
+
+
+def test_kind_speeds_parse_and_refuse_bad_values():
+    assert parse_kind_speeds(["waterfall=2", "lake=0"])["waterfall"] == 2.0
+    assert parse_kind_speeds({"sea": 0.25})["sea"] == 0.25
+    for bad, message in (("sea=nan", "not a finite"), ("sea=-1", "between 0"), ("lava=1", "unknown kind"),
+                         ("sea", "expected KIND=SPEED"), ({"sea": float("inf")}, "finite")):
+        with pytest.raises(OptionError, match=message):
+            parse_kind_speeds(bad)
+
+
+def test_a_kind_mask_that_is_no_image_is_a_one_line_error(tmp_path):
+    bad = tmp_path / "mask.png"
+    bad.write_text("not an image")
+    with pytest.raises(CinescapeError, match="--kind-mask"):
+        parse_kind_mask(f"lake:{bad}")
+    with pytest.raises(OptionError, match="expected KIND:MASK"):
+        parse_kind_mask("lake")
+
+
+# ------------------------------------------------------------------------------------------ the velocity
+
+
+def test_kind_velocity_moves_a_waterfall_down_on_screen_keeps_the_sky_and_stops_still_regions():
+    h, w = 48, 64
+    labels = np.zeros((h, w), np.int32)
+    labels[:10] = 1                          # sky
+    labels[10:48, 28:36] = 2                 # a fall
+    labels[20:24, 2:8] = 3                   # false water
+    pixels = [labels == k for k in (1, 2, 3)]
+    regions = RegionMap(labels, [rect_region("sky", pixels[0]), rect_region("waterfall", pixels[1]),
+                                 rect_region("still", pixels[2])], (h, w))
+    for index, region in enumerate(regions.regions, 1):
+        region.index = index
+    network = torch.full((1, 2, h, w), 0.01)
+    velocity = kind_velocity(network, None, regions)
+    assert torch.allclose(velocity[0, :, :10], network[0, :, :10])            # sky: the learned motion
+    assert not velocity[0, :, 20:24, 2:8].any()                                # still
+    # a horizontal line in the fall moves down: frame t samples the photo at x + t * velocity
+    image = torch.zeros(1, 1, h, w)
+    image[0, 0, 25, :] = 1.0
+    moved = warp(image, 5 * velocity)
+    rows = moved[0, 0, :, 30]
+    assert 25 < float((rows * torch.arange(h)).sum() / rows.sum()) < 40
+    speed_512 = float(-velocity[0, 1, 30:46, 28:36].mean()) * h / 2 * 512 / w  # px per frame at 512 px wide
+    assert speed_512 >= 0.5
+
+
+def test_plan_exposes_regions_and_user_kinds(tiny_pipeline, photo):
+    mask = np.zeros(photo.shape[:2], np.float32)
+    mask[:, 30:50] = 1
+    animation = tiny_pipeline.plan(photo, num_frames=4, appearance=False, mask=mask,
+                                   kinds=["waterfall@40,30"], kind_speeds={"waterfall": 2.0})
+    assert [r.kind for r in animation.regions.regions] == ["waterfall"]
+    forward_y = -animation.steps[1, 1][animation.regions.labels > 0]
+    assert float(forward_y.mean()) > 0                                          # content moves down
+    off = tiny_pipeline.plan(photo, num_frames=4, appearance=False, mask=mask, motion_by_kind=False)
+    assert off.regions is None
+    with pytest.raises(OptionError, match="no moving region there"):
+        tiny_pipeline.plan(photo, num_frames=4, appearance=False, mask=mask, kinds=["lake@5,5"])
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--kind", "volcano@3,3"], "unknown kind 'volcano'"),
+    (["--kind", "lake@500,3"], "outside the photo"),
+    (["--kind", "lake@2,2"], "no moving region there"),
+    (["--kind", "lake@nan,3"], "not a finite number"),
+    (["--kind-speed", "sea=inf"], "finite"),
+    (["--kind-mask", "lake:missing.png"], "--kind-mask"),
+])
+def test_cli_kind_errors_are_one_line_with_no_output(model_dir, photo_path, tmp_path, capsys, extra, message):
+    mask = np.zeros((58, 81), np.uint8)
+    mask[:, 30:50] = 255
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    out = tmp_path / "loop.mp4"
+    code, err = run_cli(["animate", photo_path, "-o", out, "--frames", 4, "--model", model_dir, "-q",
+                         "--mask", tmp_path / "mask.png", *extra], capsys)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("cinescape: error:") and message in lines[0], err
+    assert not out.exists()
+
+
+def test_cli_kind_animates(model_dir, photo_path, tmp_path, capsys):
+    mask = np.zeros((58, 81), np.uint8)
+    mask[:, 30:50] = 255
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    out = tmp_path / "loop.mp4"
+    code, err = run_cli(["animate", photo_path, "-o", out, "--frames", 4, "--model", model_dir, "-q",
+                         "--mask", tmp_path / "mask.png", "--kind", "river@40,30,90", "--kind-speed", "river=1"],
+                        capsys)
+    assert code == 0, err
+    assert out.stat().st_size > 0
