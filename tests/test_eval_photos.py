@@ -182,6 +182,8 @@ def test_cli_writes_the_reports_and_sheets(photo_folder, tmp_path, capsys):
     static, shift = report["methods"]["static"], report["methods"]["shift"]
     assert static["photos"]["a_lake"]["coherence"] == 0.0 and static["summary"]["coherence"] == 0.0
     assert static["photos"]["a_lake"]["fluid_motion"] == pytest.approx(0.0, abs=1e-3)
+    assert static["photos"]["a_lake"]["sharpness_min"] == 1.0     # every frame is the photo
+    assert "Sharpness min" in table
     assert static["photos"]["b_hill"]["fluid_motion"] is None  # no mask: n/a
     assert shift["photos"]["a_lake"]["fluid_motion"] == pytest.approx(0.5, rel=0.3)
     assert shift["summary"]["coherence"] > 0
