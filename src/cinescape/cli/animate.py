@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import CinescapeError
-from ..methods.al.pipeline import DEFAULT_LOOP_PERIOD
+from ..methods.defaults import DEFAULT_LOOP_PERIOD
 from ..methods.select import parse_region_options  # noqa: F401  (cinescape.cli's public name)
 from .options import (_float_at_least, _non_negative_int, _nonnegative_float, _positive_float, _positive_int,
                       add_method_argument)

@@ -472,7 +472,7 @@ class RenderService:
             size = (animation.width, animation.height)
         render.frames_total = animation.num_frames * (2 if request.flow else 1)
         with contextlib.ExitStack() as stack:  # on any error both writers delete their temporary files
-            writer = stack.enter_context(VideoWriter(video_path, fps=fps, size=size))
+            writer = stack.enter_context(VideoWriter(video_path, fps=fps, size=size, background=True))
             flow_writer = stack.enter_context(VideoWriter(flow_path, fps=fps, size=size)) if flow_path else None
             render.phase = "rendering"
             for frame in animation.frames():
