@@ -413,6 +413,7 @@ def test_bench_times_every_stage(tiny_pipeline, tmp_path, capsys):
     for row in result["rows"]:
         assert all(row[k] >= 0 for k in ("load_s", "motion_s", "loop_s", "appearance_s", "encode_s"))
         assert row["peak_rss_mb"] >= row["rss_loaded_mb"] > 0
+        assert row["floor_s"] > 0 and row["x_floor"] == pytest.approx(row["total_s"] / row["floor_s"])
     assert "| 64x36 | crossfade | True | 3 |" in format_bench_table(result)
     path = tmp_path / "bench.json"
     assert cli.main(["bench", "--sizes", "48x32", "--frames", "2", "--loop", "none", "--appearance", "off",

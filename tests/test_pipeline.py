@@ -152,15 +152,15 @@ def test_appearance_stride_interpolates_maps_between_predicted_frames(tiny_pipel
     upper = {"crossfade": (8, 0), "none": (7, 7)}[loop]
     for index, (low, high, fraction) in {1: (0, 3, 1 / 3), 5: (3, 6, 2 / 3), 7: (6, upper[1], 1 / (upper[0] - 6))}.items():
         if exact[low] is None:  # loop none: frame 0 keeps the photo's colours, so frame 1 is predicted
-            assert torch.equal(strided.maps(index), exact[index])
+            assert torch.allclose(strided.maps(index), exact[index], atol=1e-5)  # float32: batch-size rounding
             continue
         if index == 7 and loop == "none":
-            assert torch.equal(strided.maps(7), exact[7])
+            assert torch.allclose(strided.maps(7), exact[7], atol=1e-5)
             continue
         expected = torch.lerp(exact[low].float(), exact[high].float(), fraction)
-        assert torch.allclose(strided.maps(index), expected, atol=1e-6)
+        assert torch.allclose(strided.maps(index), expected, atol=1e-5)
     for index in (3, 6):
-        assert torch.equal(strided.maps(index), exact[index])
+        assert torch.allclose(strided.maps(index), exact[index], atol=1e-5)
     assert not torch.allclose(strided.maps(4), exact[4].float())   # really interpolated, not predicted
 
 

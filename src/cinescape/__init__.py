@@ -12,12 +12,29 @@ The methods live in :mod:`cinescape.methods` (one package each); this module re-
 
 from .version import __version__
 
-from .batch import BatchResult, animate_many
-from .errors import CinescapeError
-from .io import load_image, write_video
-from .methods import load_pipeline
-from .methods.al import Animation, AnimationSettings, CinemagraphPipeline, Codebook, CodeSelector, animate
-from .methods.fgla import FGLAPipeline
+# The public names are imported on first use (PEP 562), so ``import cinescape`` and ``cinescape --help`` do not pay
+# for torch and OpenCV; ``from cinescape import animate`` imports what it needs.
+_LAZY = {
+    "BatchResult": "batch", "animate_many": "batch", "CinescapeError": "errors", "load_image": "io",
+    "write_video": "io", "load_pipeline": "methods", "Animation": "methods.al", "AnimationSettings": "methods.al",
+    "CinemagraphPipeline": "methods.al", "Codebook": "methods.al", "CodeSelector": "methods.al",
+    "animate": "methods.al", "FGLAPipeline": "methods.fgla",
+}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'cinescape' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    globals()[name] = value   # later look-ups skip this function
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "Animation",

@@ -421,7 +421,7 @@ def automatic_matte(image: np.ndarray, kind: str = "sky+water", matte: SkyMatte 
         coarse = fluid_mask(image, (height, width), matte, segmenter)
     else:
         raise OptionError(f"the automatic matte is 'sky', 'sky+water' or 'fluid', got {kind!r}")
-    return refine_matte(image.astype(np.float32) / 127.5 - 1.0, drop_specks(coarse, MIN_FLUID_AREA))
+    return refine_matte(image, drop_specks(coarse, MIN_FLUID_AREA))
 
 
 class SkyMatteSegmenter:

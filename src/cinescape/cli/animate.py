@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import CinescapeError
-from ..methods.al.pipeline import DEFAULT_LOOP_PERIOD
+from ..methods.defaults import DEFAULT_LOOP_PERIOD
 from .options import (_float_at_least, _non_negative_int, _nonnegative_float, _positive_float, _positive_int,
                       add_method_argument)
 

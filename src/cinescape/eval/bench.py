@@ -3,7 +3,10 @@
 Stages (seconds): ``load`` (model from disk and photo decoding), ``motion`` (flow prediction and accumulation at
 working size: recurrent, AL Algorithm 1, or eulerian, one prediction integrated), ``loop`` (full-resolution warps
 and loop blends), ``appearance``
-(colour-map prediction and transfer), ``encode`` (H.264 MP4 writing). DeepLandscape (``method="deeplandscape"``)
+(colour-map prediction and transfer), ``encode`` (H.264 MP4 writing: the encoder runs in a background thread while
+the next frame renders, so this is the time the renderer waited for it). ``floor_s``: the machine's floor
+(:mod:`cinescape.eval.floor`: the same loop's remaps, blend, colour matrix and encoding, no model) for the same photo
+and frames, measured in the same process right after the row; ``x_floor`` = ``total_s / floor_s``. DeepLandscape (``method="deeplandscape"``)
 has its own stages: ``load``, ``inversion`` (its ``plan``: the fluid mask at the photo's size, latent optimisation
 and generator fine-tuning), ``render`` (noise warps, synthesis, super-resolution, blending; frames without their
 encoding) and ``encode``. Memory: the peak resident set size
@@ -40,7 +43,7 @@ __all__ = ["BENCH_SIZES", "COLUMNS", "DEEPLANDSCAPE_COLUMNS", "BenchConfig", "be
 #: Input sizes (width, height) of the issue: 288p to 4K, 16:9.
 BENCH_SIZES = ((512, 288), (1024, 576), (1920, 1080), (3840, 2160))
 COLUMNS = ("size", "loop", "appearance", "frames", "mode", "stride", "load_s", "motion_s", "loop_s", "appearance_s",
-           "encode_s", "total_s", "s_per_frame", "rss_loaded_mb", "peak_rss_mb")
+           "encode_s", "total_s", "s_per_frame", "floor_s", "x_floor", "rss_loaded_mb", "peak_rss_mb")
 #: The columns of a DeepLandscape row (its stages differ: see the module docstring).
 DEEPLANDSCAPE_COLUMNS = ("size", "method", "frames", "load_s", "inversion_s", "render_s", "encode_s", "total_s",
                          "s_per_frame", "rss_loaded_mb", "peak_rss_mb")
@@ -98,6 +101,7 @@ def bench_one(config: BenchConfig) -> dict:
     from ..io.image import load_image
     from ..io.video import VideoWriter
     from ..methods import load_pipeline
+    from .floor import measure_floor
     from ..methods.select import model_folder, resolve_settings
 
     if config.threads:
@@ -116,7 +120,8 @@ def bench_one(config: BenchConfig) -> dict:
         started = time.perf_counter()
         animation = pipeline.plan(photo, settings)
         encode = 0.0
-        with VideoWriter(Path(tmp) / "bench.mp4", fps=20, size=(config.width, config.height)) as writer:
+        with VideoWriter(Path(tmp) / "bench.mp4", fps=20, size=(config.width, config.height),
+                         background=True) as writer:
             for frame in animation.frames():
                 t = time.perf_counter()
                 writer.write(frame)
@@ -124,12 +129,14 @@ def bench_one(config: BenchConfig) -> dict:
             t = time.perf_counter()
         encode += time.perf_counter() - t  # flushing and closing the file
         animate = time.perf_counter() - started
+        peak = _rss_mb()   # before the floor's own arrays
+        floor = measure_floor(photo, config.frames, Path(tmp) / "floor.mp4")
     return {"size": f"{config.width}x{config.height}", "loop": config.loop, "appearance": config.appearance,
             "stride": config.appearance_stride, "frames": config.frames, "mode": config.mode, "load_s": load,
             "motion_s": animation.timings["motion"],
             "loop_s": animation.timings["loop"], "appearance_s": animation.timings["appearance"],
             "encode_s": encode, "total_s": load + animate, "s_per_frame": animate / config.frames,
-            "rss_loaded_mb": loaded_rss, "peak_rss_mb": _rss_mb()}
+            "floor_s": floor, "x_floor": (load + animate) / floor, "rss_loaded_mb": loaded_rss, "peak_rss_mb": peak}
 
 
 def _bench_own_loop(pipeline, photo, config: BenchConfig, load: float) -> dict:

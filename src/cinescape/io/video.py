@@ -28,8 +28,10 @@ from __future__ import annotations
 
 import math
 import os
+import queue
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
@@ -65,6 +67,11 @@ _FILE_OUTPUTS = (".mp4", ".webm", ".gif", ".webp")
 # swscale's default RGB<->YUV paths are biased by about -1 level; these flags are unbiased and, for
 # decoding, interpolate chroma at full resolution (measured: mean abs error 4.6 -> 3.8 after H.264).
 _ENCODE_SCALING = Interpolation.AREA | Interpolation.ACCURATE_RND  # 2x2 chroma average
+
+
+#: Frames a background :class:`VideoWriter` holds at most: queued ones plus the one being encoded. Two: rendering
+#: and encoding take turns without either waiting, and memory stays a few frames whatever the video's length.
+FRAMES_IN_FLIGHT = 2
 
 
 def _check_frame(frame: object) -> np.ndarray:
@@ -310,6 +317,10 @@ class VideoWriter:
             above 50 fps down.
         size: ``(width, height)`` of the frames; if None, taken from the first frame.
         overwrite: for folder outputs, replace an existing non-empty folder (files are always replaced).
+        background: encode in a worker thread, so the caller renders the next frame while this one is converted
+            and encoded (OpenCV and FFmpeg release the GIL; libx264 adds its own threads). At most
+            :data:`FRAMES_IN_FLIGHT` written frames are held; a frame must not be modified after :meth:`write`.
+            An encoder error surfaces at the next :meth:`write` or at :meth:`close`.
 
     Example:
         >>> with VideoWriter("loop.mp4", fps=30, size=(640, 360)) as w:  # doctest: +SKIP
@@ -324,6 +335,7 @@ class VideoWriter:
         size: tuple[int, int] | None = None,
         *,
         overwrite: bool = False,
+        background: bool = False,
     ):
         raw = os.fspath(path)
         self.path = Path(raw)
@@ -361,6 +373,10 @@ class VideoWriter:
         self._tmp = _temp_sibling(self.path)
         self._encoder: _Encoder | None = None
         self._closed = False
+        self._background = background
+        self._queue: queue.Queue | None = None       # frames for the worker thread (background=True)
+        self._worker: threading.Thread | None = None
+        self._worker_error: BaseException | None = None
 
     # Context manager ------------------------------------------------------------------------------
 
@@ -422,10 +438,53 @@ class VideoWriter:
         try:
             if self._encoder is None:
                 self._start()
-            self._encoder.write(frame)
+            if self._background:
+                self._put(frame)
+            else:
+                self._encoder.write(frame)
         except (OSError, av.FFmpegError) as e:
             raise self._fail(e) from e
         self.frames_written += 1
+
+    # Background encoding ---------------------------------------------------------------------------
+
+    def _put(self, frame: np.ndarray) -> None:
+        if self._worker is None:
+            self._queue = queue.Queue(maxsize=FRAMES_IN_FLIGHT - 1)   # + the one being encoded
+            self._worker = threading.Thread(target=self._encode_queued, name="cinescape-encoder", daemon=True)
+            self._worker.start()
+        while True:   # wait for room, but not forever if the worker died
+            if self._worker_error is not None:
+                raise self._worker_error
+            try:
+                self._queue.put(frame, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def _encode_queued(self) -> None:
+        while True:
+            frame = self._queue.get()
+            if frame is None:
+                return
+            if self._worker_error is not None:
+                continue   # drain after a failure, so the caller's put never blocks
+            try:
+                self._encoder.write(frame)
+            except BaseException as e:  # noqa: BLE001 - handed to the caller's thread
+                self._worker_error = e
+
+    def _join_worker(self, *, stop: bool = False) -> None:
+        """Let the worker encode what is queued (``stop``: drop it) and end; re-raise its error if it failed."""
+        if self._worker is None:
+            return
+        if stop:
+            self._worker_error = self._worker_error or OutputError(f"writing '{self.path}' was stopped")
+        self._queue.put(None)
+        self._worker.join()
+        self._worker = None
+        if self._worker_error is not None and not stop:
+            raise self._worker_error
 
     def close(self) -> None:
         """Finish the video and move it onto ``path``; with no frames written, leave nothing."""
@@ -435,6 +494,7 @@ class VideoWriter:
             self.abort()
             return
         try:
+            self._join_worker()
             self._encoder.finish()
             self._commit()
         except OutputError:
@@ -450,6 +510,7 @@ class VideoWriter:
     def abort(self) -> None:
         """Stop writing and delete the temporary output; ``path`` is left untouched."""
         self._closed = True
+        self._join_worker(stop=True)
         if self._encoder is not None:
             self._encoder.abort()
         if self._tmp.is_dir():

@@ -124,7 +124,8 @@ def write_animation(pipeline, image, settings, output: str | os.PathLike, *, fps
     """
     size = (image.shape[1], image.shape[0])
     with contextlib.ExitStack() as stack:
-        writer = stack.enter_context(VideoWriter(output, fps=fps, size=size, overwrite=overwrite))
+        writer = stack.enter_context(VideoWriter(output, fps=fps, size=size, overwrite=overwrite,
+                                                     background=True))   # encodes while the next frame renders
         flow_writer = None
         if flow_video:
             flow_writer = stack.enter_context(VideoWriter(flow_video, fps=fps, size=size, overwrite=overwrite))

@@ -19,6 +19,7 @@ from ...ops import flow_normalized_to_pixels, flow_to_color, resize_flow, warp
 from ...ops.layers import PhotoLayers, composite_layers_hwc
 from ...ops.render import (apply_local_affine_hwc, flow_to_pixel_map, guided_color_coefficients, hwc_to_uint8,
                            maps_to_hwc, remap_hwc)
+from ...ops.render_fast import FastLayers, grade_matrix, render_frame_bands
 
 MAP_BATCH = 4              # colour maps predicted per appearance-net call while rendering (8: no faster, +80 MB)
 
@@ -52,6 +53,10 @@ class Animation:
         self.num_frames = len(schedule)
         self.timings: dict[str, float] = defaultdict(float)  # seconds per stage, for benchmarks
         self.control: dict[str, list[dict]] = {}             # "arrows" / "patches": latent optimisation loss histories
+        # Render on uint8 bands (cinescape.ops.render_fast) where the frame allows it: one or two copies and a
+        # global colour grade (color_locality 0); False: always the float reference path below.
+        self.fast = True
+        self._fast_layers: FastLayers | None = None
 
     def _blend_small(self, index: int) -> torch.Tensor:
         if self.layers is None:
@@ -125,6 +130,8 @@ class Animation:
         Rendered on (H, W, 3) arrays with OpenCV (:mod:`cinescape.ops.render`): the same as
         :func:`~cinescape.ops.warp` with ``mode="bicubic"`` and :func:`~cinescape.ops.color_transfer`, 2-3x faster.
         Bicubic sampling keeps moved frames as sharp as the photo (see :mod:`cinescape.ops.render`)."""
+        if self.fast and len(self.schedule[index]) <= 2 and (self._maps_fn is None or self.color_locality == 0):
+            return self._frame_fast(index)
         started = time.perf_counter()
         if self._image_hwc is None:
             self._image_hwc = np.ascontiguousarray(self.image[0].float().permute(1, 2, 0).numpy())
@@ -149,6 +156,30 @@ class Animation:
         self.timings["loop"] += (loop_done - started) + (time.perf_counter() - appearance_done)
         self.timings["appearance"] += appearance_done - loop_done
         return image
+
+    def _frame_fast(self, index: int) -> np.ndarray:
+        """:meth:`frame` on uint8 bands (:func:`~cinescape.ops.render_fast.render_frame_bands`): within a level or
+        so of the float path (PSNR > 45 dB), in a fraction of its time and memory."""
+        started = time.perf_counter()
+        if self._fast_layers is None:
+            photo = tensor_to_image(self.image)
+            if self.layers is None:
+                if self._image_hwc is None:
+                    self._image_hwc = np.ascontiguousarray(self.image[0].float().permute(1, 2, 0).numpy())
+                self._fast_layers = FastLayers(photo, self._image_hwc)
+            else:   # the copies sample the fluid layer: no float copy of the photo (288 MB at 24 MP)
+                self._fast_layers = FastLayers(photo, self.layers.fluid, self.layers.alpha, self.layers.still)
+        scale = np.float32([self.width / 2.0, self.height / 2.0])
+        copies = [(np.ascontiguousarray(self.accumulated[m].float().numpy().transpose(1, 2, 0)) * scale, w)
+                  for m, w in self.schedule[index]]
+        appearance_started = time.perf_counter()
+        coefficients = self._maps_hwc(index)   # constant maps: one grade per channel (color_locality 0)
+        grade = None if coefficients is None else grade_matrix(coefficients[0, 0, :3], coefficients[0, 0, 3:])
+        appearance_done = time.perf_counter()
+        frame = render_frame_bands(self._fast_layers, copies, grade)
+        self.timings["loop"] += (appearance_started - started) + (time.perf_counter() - appearance_done)
+        self.timings["appearance"] += appearance_done - appearance_started
+        return frame
 
     def frames(self) -> Iterator[np.ndarray]:
         for index in tqdm(range(self.num_frames), desc="rendering", unit="frame", disable=not self._progress):

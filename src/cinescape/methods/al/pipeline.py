@@ -53,6 +53,7 @@ from tqdm import tqdm
 
 from ...errors import CinescapeError, ModelLoadError, OptionError
 from ...io.image import image_to_tensor, load_image, tensor_to_image
+from ...models.precision import inference_autocast
 from ...ops import accumulate_flow, integrate_velocity, interpolate_cyclic, warp
 from ...ops.layers import PhotoLayers
 from ...ops.render import maps_to_hwc
@@ -61,6 +62,7 @@ from .. import PIPELINE_CONFIG, read_pipeline_config, write_pipeline_config
 from ..base import MethodPipeline, Offers
 from ..engine import plan_loop
 from .animation import Animation
+from ..defaults import DEFAULT_LOOP_PERIOD  # noqa: F401  (this module's name for it too)
 from .appearance import AppearanceModel
 from .appearance_lstm import FOLDER as APPEARANCE_LSTM_FOLDER
 from .appearance_lstm import AppearanceLSTM
@@ -80,9 +82,6 @@ MASK_FEATHER_SIGMA = 1.0   # FGLA: edge blur of its per-region speed maps, in wo
 # The fluid layer's flow is Gaussian-smoothed with this sigma (working-size pixels) once it is continued behind the
 # still layer: parts of one region that the network moves differently then shear smoothly instead of tearing.
 FLOW_SMOOTH_SIGMA = 3.0
-# The phased loop's cycle (frames): each copy moves at most half of it. Chosen on the 10 masked shared photos by
-# patch coherence at equal motion (docs/results.md, "Photos").
-DEFAULT_LOOP_PERIOD = 20.0
 
 
 @dataclass
@@ -319,7 +318,7 @@ class CinemagraphPipeline(MethodPipeline):
         steps = [torch.zeros_like(small[:, :2])]
         current = small
         for _ in tqdm(range(count - 1), desc="motion", unit="frame", disable=not progress):
-            with torch.autocast("cpu", dtype=torch.bfloat16):
+            with inference_autocast():
                 step = motion.predict_flow(current, z[None]).float() * (speed * direction)
             if mask is not None:
                 step = step * mask
@@ -343,7 +342,7 @@ class CinemagraphPipeline(MethodPipeline):
         accumulated flows. ``V`` is the model's velocity predictor, distilled to the recurrent mode's mean flow
         (:mod:`cinescape.methods.al.velocity`), or P^M's flow on the photo when the model has none.
         """
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with inference_autocast():
             velocity = (self.motion if motion is None else motion).predict_velocity(small, z[None]).float() * speed
         return velocity * mask if mask is not None else velocity
 
@@ -633,7 +632,7 @@ class CinemagraphPipeline(MethodPipeline):
             keep_input = settings.loop == "none"
 
             def maps_fn(indices: list[int], frames_small: torch.Tensor) -> list[np.ndarray | None]:
-                with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+                with torch.no_grad(), inference_autocast():
                     maps = maps_to_hwc(self.appearance.predict_maps(frames_small, codes[indices]))
                 # loop "none": frame 0 is the photo itself
                 return [None if keep_input and index == 0 else maps[k] for k, index in enumerate(indices)]

@@ -37,6 +37,7 @@ import torch
 
 from ...errors import OptionError
 from ...io.image import image_to_tensor
+from ...models.precision import inference_autocast
 from ...ops import color_transfer
 
 TIME_OF_DAY = ("day", "sunset", "twilight", "night")
@@ -89,7 +90,7 @@ def code_statistics(appearance, codes: torch.Tensor, reference: torch.Tensor | N
     out = []
     for chunk in codes.split(batch):
         images = reference.expand(chunk.shape[0], -1, -1, -1)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with inference_autocast():
             maps = appearance.predict_maps(images, chunk)
         out.append(image_statistics(color_transfer(maps.float(), images)))
     return torch.cat(out) if out else torch.zeros(0, 3)

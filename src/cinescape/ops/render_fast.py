@@ -1,0 +1,181 @@
+"""The per-frame fast path of an animation: full-resolution frames rendered on uint8 arrays in bands of rows.
+
+:mod:`cinescape.ops.render` renders a frame on (H, W, 3) float32 arrays: per blended copy a full-resolution float
+flow, a float remap, a float blend, the layer composite and the colour maps resized to the frame, then the
+conversion to uint8: about fifteen full-frame float passes, and several full-frame float arrays alive at once (a
+24-megapixel frame is 288 MB per float copy). Here the same frame is made of uint8 passes over bands of rows that
+stay small (:func:`band_height`), so memory does not grow with the photo beyond the frame itself:
+
+1. sample positions of each copy: the working-size flow (photo pixels) resized to the band with
+   ``cv2.warpAffine`` (the band's rows of a bilinear resize with pixel centres aligned), plus the pixel grid;
+2. ``cv2.remap`` of the uint8 source, bicubic (as the reference: moved frames stay as sharp as the photo);
+3. the copies blended, ``cv2.addWeighted`` with scalar weights or ``cv2.blendLinear`` with per-pixel weight maps;
+4. with layers, ``alpha * blend + still`` (still = ``photo - alpha * fluid`` in int16, alpha in 1/255);
+5. the frame's global colour grade, one 3×4 matrix per frame (``cv2.transform``), written into the output.
+
+Rows with no fluid (``alpha == 0`` everywhere in them) are the photo exactly and only get the grade. Each rounding to
+uint8 costs at most half a level; against the float reference the frames differ by about one level at most
+(PSNR > 45 dB, ``tests/test_render_fast.py``). Conventions as in :mod:`cinescape.ops.render`: (H, W, C) arrays,
+flows (h, w, 2) in pixels of the full-resolution photo, channel 0 x, backward warping, reflected borders.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+__all__ = ["band_height", "band_positions", "grade_matrix", "FastLayers", "render_frame_bands"]
+
+#: Pixels per band: large enough that OpenCV's own threads split each call well, small enough that a band's
+#: temporaries (two maps, two warped copies: ~40 bytes a pixel) stay a few MB.
+BAND_PIXELS = 1 << 18
+
+
+def band_height(width: int, pixels: int = BAND_PIXELS) -> int:
+    """Rows per band for frames ``width`` pixels wide (at least 8).
+
+    Example:
+        >>> band_height(1024), band_height(6000)
+        (256, 43)
+    """
+    return max(8, pixels // max(1, width))
+
+
+def band_positions(flow: np.ndarray, size: tuple[int, int], top: int, rows: int) -> np.ndarray:
+    """Absolute sample positions ``(j + u, i + v)`` of rows ``top .. top + rows - 1`` of an (H, W) frame, from a
+    working-size backward flow ``flow`` (h, w, 2) float32 in *full-resolution* pixels: the band's rows of
+    ``cv2.resize(flow, (W, H), INTER_LINEAR)`` (pixel centres aligned, edges clamped) plus the pixel grid, without
+    resizing the rest. Returns (rows, W, 2) float32.
+
+    The vertical interpolation is done here on the band's few working-size rows, the horizontal one by
+    ``cv2.resize`` with the full resize's own coefficients, so the positions equal the full resize's to float
+    rounding.
+
+    Example:
+        >>> flow = np.zeros((2, 2, 2), np.float32); flow[..., 0] = 1.0     # one pixel right everywhere
+        >>> band_positions(flow, (4, 4), 2, 2)[:, :, 0].tolist()
+        [[1.0, 2.0, 3.0, 4.0], [1.0, 2.0, 3.0, 4.0]]
+    """
+    height, width = size
+    small_h, small_w = flow.shape[:2]
+    source_y = (np.arange(top, top + rows, dtype=np.float64) + 0.5) * (small_h / height) - 0.5
+    lower = np.floor(source_y).astype(np.int64)
+    frac = (source_y - lower).astype(np.float32)
+    frac[lower < 0] = 0.0                     # OpenCV clamps at the edges
+    lower = np.clip(lower, 0, small_h - 1)
+    frac[lower >= small_h - 1] = 0.0
+    upper = np.minimum(lower + 1, small_h - 1)
+    frac = frac[:, None, None]
+    band = flow[lower] * (1.0 - frac) + flow[upper] * frac           # (rows, w, 2)
+    positions = cv2.resize(np.ascontiguousarray(band, np.float32), (width, rows), interpolation=cv2.INTER_LINEAR)
+    positions[..., 0] += np.arange(width, dtype=np.float32)
+    positions[..., 1] += np.arange(top, top + rows, dtype=np.float32)[:, None]
+    return positions
+
+
+def grade_matrix(slope: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    """The 3×4 ``cv2.transform`` matrix on uint8 RGB of the per-channel grade ``slope * x + offset`` defined on
+    [-1, 1] values (:func:`~cinescape.ops.render.guided_color_coefficients` with ``locality=0``).
+
+    Example:
+        >>> grade_matrix(np.ones(3), np.zeros(3)).tolist()[0]      # the identity
+        [1.0, 0.0, 0.0, 0.0]
+    """
+    slope = np.asarray(slope, np.float64).reshape(3)
+    offset = np.asarray(offset, np.float64).reshape(3)
+    matrix = np.zeros((3, 4), np.float32)
+    matrix[np.arange(3), np.arange(3)] = slope
+    # y = a x + b on [-1, 1]; X = 127.5 (x + 1)  =>  Y = a X + 127.5 (b - a + 1)
+    matrix[:, 3] = 127.5 * (offset - slope + 1.0)
+    return matrix
+
+
+@dataclass
+class FastLayers:
+    """What :func:`render_frame_bands` needs of a photo: the uint8 ``photo`` (H, W, 3) for rows without fluid,
+    the float32 ``source`` (H, W, 3) in [-1, 1] that the copies sample (the fluid layer, or the photo without
+    layers), and with layers the (H, W, 1) float32 matte ``alpha`` and the premultiplied still layer
+    ``photo - alpha * fluid`` as (H, W, 3) float32 ``still`` (:class:`~cinescape.ops.layers.PhotoLayers`'s own
+    arrays: nothing is copied); ``rows``: the (first, end) rows holding any fluid (all rows without layers)."""
+
+    photo: np.ndarray
+    source: np.ndarray
+    alpha: np.ndarray | None = None
+    still: np.ndarray | None = None
+    rows: tuple[int, int] | None = None
+
+    def __post_init__(self):
+        if self.rows is None:
+            if self.alpha is None:
+                self.rows = (0, self.photo.shape[0])
+            else:
+                moving = np.flatnonzero(self.alpha.reshape(self.alpha.shape[:2]).any(axis=1))
+                self.rows = (int(moving[0]), int(moving[-1]) + 1) if moving.size else (0, 0)
+
+
+def render_frame_bands(layers: FastLayers, copies: list[tuple[np.ndarray, float | np.ndarray]],
+                       grade: np.ndarray | None = None, out: np.ndarray | None = None) -> np.ndarray:
+    """One uint8 (H, W, 3) frame: the copies of ``layers.source`` sampled along their flows, blended, composited
+    over the still layer and graded (see the module docstring), one band of rows at a time.
+
+    Args:
+        layers: :class:`FastLayers` of the photo.
+        copies: one or two ``(flow, weight)``: ``flow`` (h, w, 2) float32 working-size backward flow in
+            full-resolution pixels; ``weight`` a float, or an (H, W) float32 per-pixel weight map (the weights of a
+            frame sum to 1 at every pixel).
+        grade: a 3×4 matrix on uint8 RGB (:func:`grade_matrix`), or None (no colour change).
+        out: an (H, W, 3) uint8 array to write into (a new one by default).
+
+    Example:
+        >>> photo = np.random.default_rng(0).integers(0, 256, (16, 24, 3), dtype=np.uint8)
+        >>> source = photo.astype(np.float32) / 127.5 - 1
+        >>> unmoved = np.zeros((4, 6, 2), np.float32)
+        >>> bool((render_frame_bands(FastLayers(photo, source), [(unmoved, 1.0)]) == photo).all())
+        True
+    """
+    height, width = layers.photo.shape[:2]
+    out = np.empty_like(layers.photo) if out is None else out
+    first, end = layers.rows
+    step = band_height(width)
+    # [-1, 1] -> uint8 units, with the grade folded in: Y = 127.5 a x + 127.5 (a + b') where the grade on uint8 is
+    # Y = a X + c, X = 127.5 (x + 1)
+    to_uint8 = np.zeros((3, 4), np.float32)
+    to_uint8[np.arange(3), np.arange(3)] = 127.5
+    to_uint8[:, 3] = 127.5
+    if grade is not None:
+        to_uint8 = grade[:, :3] @ to_uint8 + np.concatenate((np.zeros((3, 3), np.float32), grade[:, 3:]), axis=1)
+    for top, bottom in ((0, first), (end, height)):    # rows without fluid: the photo, graded
+        for y in range(top, bottom, step):
+            y1 = min(y + step, bottom)
+            if grade is None:
+                np.copyto(out[y:y1], layers.photo[y:y1])
+            else:
+                cv2.transform(layers.photo[y:y1], grade, dst=out[y:y1])
+    for y in range(first, end, step):
+        y1 = min(y + step, end)
+        warped = [(cv2.remap(layers.source, band_positions(flow, (height, width), y, y1 - y), None,
+                             cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT), weight) for flow, weight in copies]
+        frame = _blend(warped, y, y1)
+        if layers.alpha is not None:
+            np.multiply(frame, layers.alpha[y:y1], out=frame)
+            cv2.add(frame, layers.still[y:y1], dst=frame)
+        cv2.transform(frame, to_uint8, dst=frame)
+        cv2.patchNaNs(frame, 0.0)
+        # one pass: saturate_cast<uchar>(round(x)) rounds and clamps
+        cv2.addWeighted(frame, 1.0, frame, 0.0, 0.0, dst=out[y:y1], dtype=cv2.CV_8U)
+    return out
+
+
+def _blend(warped: list[tuple[np.ndarray, float | np.ndarray]], top: int, bottom: int) -> np.ndarray:
+    """The copies' blend, written into the first copy's array."""
+    if len(warped) == 1:
+        return warped[0][0]
+    if len(warped) != 2:
+        raise ValueError(f"render_frame_bands blends one or two copies, got {len(warped)}")
+    (first, w1), (second, w2) = warped
+    if np.ndim(w1) == 0:
+        return cv2.addWeighted(first, float(w1), second, float(w2), 0.0, dst=first)
+    return cv2.blendLinear(first, second, np.ascontiguousarray(w1[top:bottom], np.float32),
+                           np.ascontiguousarray(w2[top:bottom], np.float32), dst=first)
