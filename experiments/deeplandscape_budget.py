@@ -52,7 +52,8 @@ def main() -> None:
             started = time.process_time()
             checkpoints = []
 
-            def probe(step, generator, ws, static, dynamic, settings=settings, started=started, checkpoints=checkpoints):
+            def probe(step, generator, ws, static, dynamic, settings=settings, started=started,
+                      checkpoints=checkpoints):
                 if step % args.every and step != settings.finetune_steps:
                     return
                 cpu = time.process_time() - started

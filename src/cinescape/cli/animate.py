@@ -96,13 +96,13 @@ def add_parser(commands) -> None:
     animate.add_argument("--model", default=None, metavar="DIR", help="model folder (default: the shipped model)")
     add_method_argument(animate, "al: Animating Landscape, one motion code (default); fgla: FGLA per-region motion, "
                                  "the shipped FGLA model; deeplandscape: invert the photo into the shipped "
-                                 "DeepLandscape GAN and move its dynamic noise (39 s for 60 frames at 1024x576 "
+                                 "DeepLandscape GAN and move its dynamic noise (~23 s for 60 frames at 1024x576 "
                                  "here). With --model DIR the folder's pipeline.json says the method (--method, if "
                                  "given, must agree)")
     animate.add_argument("--latent-steps", type=_non_negative_int, default=None, metavar="N",
-                         help="deeplandscape: latent-optimisation steps of the inversion (default 30)")
+                         help="deeplandscape: latent-optimisation steps of the inversion (default 15)")
     animate.add_argument("--finetune-steps", type=_non_negative_int, default=None, metavar="N",
-                         help="deeplandscape: generator fine-tuning steps of the inversion (default 300; fewer is "
+                         help="deeplandscape: generator fine-tuning steps of the inversion (default 180; fewer is "
                               "faster and blurrier)")
     animate.add_argument("--lighting", type=_float_at_least(0, inclusive=True), default=None, metavar="X",
                          help="deeplandscape: strength of the lighting change over the loop, 0 (default: none) to 1")
