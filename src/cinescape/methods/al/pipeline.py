@@ -58,7 +58,9 @@ from ...ops import (accumulate_flow, crossfade_schedule, integrate_velocity, int
 from ...ops.layers import PhotoLayers
 from ...ops.render import maps_to_hwc
 from .. import PIPELINE_CONFIG, read_pipeline_config, write_pipeline_config
+from ...ops.phased import phased_cycle
 from .animation import Animation, displaced_states
+from .phased_loop import PixelPhasedLoop
 from .appearance import AppearanceModel
 from .appearance_lstm import FOLDER as APPEARANCE_LSTM_FOLDER
 from .appearance_lstm import AppearanceLSTM
@@ -81,6 +83,10 @@ FLOW_SMOOTH_SIGMA = 3.0
 # The phased loop's cycle (frames): each copy moves at most half of it. Chosen on the 10 masked shared photos by
 # patch coherence at equal motion (docs/results.md, "Photos").
 DEFAULT_LOOP_PERIOD = 20.0
+# The phased loop's per-pixel phase offsets (ops/phased.py): their range in cycles (0: every pixel fades at once)
+# and the size of their patches (noise sigma over the working short side); and whether its fades keep contrast.
+DEFAULT_LOOP_PHASE_SPREAD = 0.5
+DEFAULT_LOOP_PHASE_SCALE = 0.2
 
 
 @dataclass
@@ -91,6 +97,9 @@ class AnimationSettings:
     loop: str = "phased"                # "phased" (two copies moved at most loop_period / 2 steps, faded in turn),
     #                                     "crossfade" (AL Sec. 5), "symmetric" (Holynski et al. 2021) or "none"
     loop_period: float = DEFAULT_LOOP_PERIOD  # "phased": frames per cycle of each copy (rounded to divide the loop)
+    loop_phase_spread: float = DEFAULT_LOOP_PHASE_SPREAD  # "phased": per-pixel phase offsets in [0, spread) cycles
+    loop_phase_scale: float = DEFAULT_LOOP_PHASE_SCALE    # "phased": their patch size (fraction of the short side)
+    loop_contrast: bool = True          # "phased": fades keep the copies' contrast (no softer cross-fades)
     seed: int = 0                       # picks random codes when no selector is given
     motion_code: str | int | None = None       # index, "pc:0..1", "gaussian" (N(0, I); models with a latent
     #                                            prior) or None (random codebook code from seed)
@@ -123,6 +132,10 @@ class AnimationSettings:
             raise OptionError(f"loop must be one of {', '.join(LOOP_MODES)}, got {self.loop!r}")
         if not (math.isfinite(self.loop_period) and 2 <= self.loop_period <= 10_000):
             raise OptionError(f"loop_period must be between 2 and 10000 frames, got {self.loop_period}")
+        if not (math.isfinite(self.loop_phase_spread) and 0 <= self.loop_phase_spread <= 1):
+            raise OptionError(f"loop_phase_spread must be between 0 and 1 cycles, got {self.loop_phase_spread}")
+        if not (math.isfinite(self.loop_phase_scale) and 0.01 <= self.loop_phase_scale <= 10):
+            raise OptionError(f"loop_phase_scale must be between 0.01 and 10, got {self.loop_phase_scale}")
         if self.mode not in MOTION_MODES:
             raise OptionError(f"mode must be one of {', '.join(MOTION_MODES)}, got {self.mode!r}")
         if self.auto_mask is not None and self.auto_mask not in AUTO_MASKS:
@@ -531,6 +544,8 @@ class CinemagraphPipeline:
         elif settings.loop == "phased":
             phased = phased_schedule(loop_length, settings.loop_period)    # ((displacement, weight), ...) per frame
             motion_frames = math.ceil(max(abs(d) for frame in phased for d, _ in frame)) + 1
+            if settings.loop_phase_spread > 0 or settings.loop_contrast:   # per pixel: phases reach -T/2 too
+                motion_frames = math.ceil(phased_cycle(loop_length, settings.loop_period) / 2) + 1
         else:
             motion_frames = settings.num_frames
             loop = [((i, 1.0),) for i in range(settings.num_frames)]
@@ -555,6 +570,14 @@ class CinemagraphPipeline:
                                                  replace(settings, motion_speed=network_speed) if field is None
                                                  else settings, mask, progress, field, layers,
                                                  motion=self.motion_model(request))
+        pixel_phased = None
+        if phased is not None and (settings.loop_phase_spread > 0 or settings.loop_contrast):
+            offsets = PixelPhasedLoop.offsets_for(tuple(small.shape[-2:]), settings.loop_phase_scale,
+                                                  settings.loop_phase_spread, settings.seed,
+                                                  None if layers is None else layers.alpha_small)
+            pixel_phased = PixelPhasedLoop(accumulated, steps if layers is None else steps * layers.alpha_small,
+                                           phased_cycle(loop_length, settings.loop_period), offsets,
+                                           settings.loop_contrast)
         if phased is not None:
             accumulated, steps, loop = displaced_states(accumulated, steps, motion_frames, phased)
         if layers is not None:
@@ -574,7 +597,7 @@ class CinemagraphPipeline:
                 return [None if keep_input and index == 0 else maps[k] for k, index in enumerate(indices)]
         animation = Animation(full, small, accumulated, steps, schedule, maps_fn, progress,
                               map_stride=settings.appearance_stride, cyclic=settings.loop != "none", layers=layers,
-                              color_locality=settings.appearance_locality)
+                              color_locality=settings.appearance_locality, phased=pixel_phased)
         animation.timings["motion"] = motion_seconds
         animation.control = control  # loss histories of the arrow / patch optimisations, if any
         return animation
