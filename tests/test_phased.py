@@ -138,3 +138,13 @@ def test_pixel_phased_loop_is_seamless_and_with_zero_offsets_starts_at_the_photo
     assert not np.array_equal(frames[0], photo)                       # offsets: frame 0 is mid-cycle somewhere
     steps = [np.abs(frames[i + 1].astype(int) - frames[i].astype(int)).mean() for i in range(n)]
     assert steps[-1] <= 1.5 * np.mean(steps[:-1])
+
+
+def test_still_copies_get_no_contrast_boost(tiny_pipeline, photo):
+    # with no motion the two copies are the same image: a blend of them loses nothing, and the contrast term (its
+    # correlation from the copies' offset) must leave every frame the photo, whatever the fade
+    constant_motion(tiny_pipeline, pixels=(0.0, 0.0))
+    animation = tiny_pipeline.plan(photo, num_frames=8, loop="phased", loop_period=4, appearance=False,
+                                   mode="eulerian")
+    for index in range(8):
+        assert np.abs(animation.frame(index).astype(int) - photo.astype(int)).max() <= 1

@@ -17,7 +17,9 @@ sampled exactly once per output frame):
    (:meth:`~cinescape.ops.layers.PhotoLayers.fluid_flow`), so the fluid moves as one sheet.
 2. Loop: with ``loop="phased"`` (the default) two copies of the photo, each moved from -T/2 to +T/2 steps over
    a cycle of T frames and half a cycle apart, are faded in turn (:func:`~cinescape.ops.phased_schedule`), so no
-   frame is more than T/2 steps from the photo; with ``loop="crossfade"`` a loop of L frames blends
+   frame is more than T/2 steps from the photo; each pixel's phase is shifted by a smooth offset
+   (``loop_phase_spread``, so no moment fades everywhere at once; frame 0 is then not the photo everywhere) and the
+   fades keep the copies' contrast (``loop_contrast``; :mod:`cinescape.ops.phased`); with ``loop="crossfade"`` a loop of L frames blends
    ``warp(I, A_k)`` and ``warp(I, A_{k+L})`` (AL Sec. 5); with ``loop="symmetric"`` frame t blends the photo
    moved t steps forward with the photo moved L - t steps backward (weights ``1 - t/L`` and ``t/L``, Holynski et
    al. 2021); with ``loop="none"`` frame 0 is the photo and frames 1..N-1 are predicted.
