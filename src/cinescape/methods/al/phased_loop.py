@@ -61,6 +61,7 @@ class PixelPhasedLoop:
         self.steps = torch.cat((steps[count:].flip(0), steps[:count]))
         self.cycle, self.offsets, self.contrast = cycle, offsets, contrast
         self._cached: tuple[int, tuple] | None = None
+        self._copies: tuple[int, tuple[torch.Tensor, torch.Tensor]] | None = None
 
     @staticmethod
     def offsets_for(size: tuple[int, int], scale: float, spread: float, seed: int,
@@ -72,10 +73,13 @@ class PixelPhasedLoop:
 
     def copies(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         """``(flows, weights)`` of frame ``index``: (2, 2, h, w) accumulated flows (normalised) and (2, h, w)
-        weights of the two copies."""
-        displacements, weights = phased_copies(index, self.cycle, self.offsets)
-        flows = torch.stack([sample_states(self.accumulated, d, self.origin) for d in displacements])
-        return flows, weights
+        weights of the two copies (the latest frame's are kept: the appearance net's working-size frame and the
+        full-resolution frame ask for the same one)."""
+        if self._copies is None or self._copies[0] != index:
+            displacements, weights = phased_copies(index, self.cycle, self.offsets)
+            flows = torch.stack([sample_states(self.accumulated, d, self.origin) for d in displacements])
+            self._copies = (index, (flows, weights))
+        return self._copies[1]
 
     def step_flow(self, index: int) -> torch.Tensor:
         """(1, 2, h, w) frame-to-frame flow of frame ``index`` (normalised): the copies' steps, weighted."""
