@@ -36,8 +36,9 @@ class Animation:
     def __init__(self, image: torch.Tensor, small: torch.Tensor, accumulated: torch.Tensor, steps: torch.Tensor,
                  schedule: list[tuple[tuple[int, float], ...]], maps_fn, progress: bool, *,
                  map_stride: int = 1, cyclic: bool = True, layers: PhotoLayers | None = None,
-                 color_locality: float = 1.0):
+                 color_locality: float = 1.0, phased=None):
         self.image, self.small = image, small
+        self.phased = phased                                 # a PixelPhasedLoop: renders instead of ``schedule``
         self.layers = layers
         self.color_locality = color_locality                 # see guided_color_coefficients
         self.accumulated, self.steps = accumulated, steps   # (M, 2, h, w) each, normalised
@@ -59,6 +60,10 @@ class Animation:
         self._fast_layers: FastLayers | None = None
 
     def _blend_small(self, index: int) -> torch.Tensor:
+        if self.phased is not None:
+            source = self.small if self.layers is None else self.layers.fluid_small
+            blend = self.phased.blend_small(source, index)
+            return blend if self.layers is None else self.layers.composite_small(blend)
         if self.layers is None:
             return sum(w * warp(self.small, self.accumulated[m:m + 1]) for m, w in self.schedule[index])
         fluid = sum(w * warp(self.layers.fluid_small, self.accumulated[m:m + 1]) for m, w in self.schedule[index])
@@ -130,7 +135,7 @@ class Animation:
         Rendered on (H, W, 3) arrays with OpenCV (:mod:`cinescape.ops.render`): the same as
         :func:`~cinescape.ops.warp` with ``mode="bicubic"`` and :func:`~cinescape.ops.color_transfer`, 2-3x faster.
         Bicubic sampling keeps moved frames as sharp as the photo (see :mod:`cinescape.ops.render`)."""
-        if self.fast and len(self.schedule[index]) <= 2 and (self._maps_fn is None or self.color_locality == 0):
+        if self.fast and self.phased is None and len(self.schedule[index]) <= 2 and (self._maps_fn is None or self.color_locality == 0):
             return self._frame_fast(index)
         started = time.perf_counter()
         if self._image_hwc is None:
@@ -138,7 +143,10 @@ class Animation:
         size = (self.height, self.width)
         source = self._image_hwc if self.layers is None else self.layers.fluid
         frame = None
-        for m, w in self.schedule[index]:
+        if self.phased is not None:   # per-pixel phases: two remaps, a per-pixel blend (ops/phased.py)
+            frame = self.phased.render_hwc(source, self.small if self.layers is None else self.layers.fluid_small,
+                                           index)
+        for m, w in self.schedule[index] if frame is None else ():
             warped = remap_hwc(source, flow_to_pixel_map(self.accumulated[m:m + 1], size))
             if frame is None:
                 frame = warped if w == 1 else np.multiply(warped, np.float32(w), out=warped)
@@ -191,6 +199,7 @@ class Animation:
         if max_magnitude is None:
             max_magnitude = max(float(pixels.norm(dim=1).amax()), 1e-6)
         for index in range(self.num_frames):
-            flow = sum(w * pixels[m:m + 1] for m, w in self.schedule[index])
+            flow = (sum(w * pixels[m:m + 1] for m, w in self.schedule[index]) if self.phased is None else
+                    flow_normalized_to_pixels(self.phased.step_flow(index), self.height, self.width))
             color = flow_to_color(resize_flow(flow, (self.height, self.width)), max_magnitude)
             yield tensor_to_image(color * 2 - 1)

@@ -17,7 +17,9 @@ sampled exactly once per output frame):
    (:meth:`~cinescape.ops.layers.PhotoLayers.fluid_flow`), so the fluid moves as one sheet.
 2. Loop: with ``loop="phased"`` (the default) two copies of the photo, each moved from -T/2 to +T/2 steps over
    a cycle of T frames and half a cycle apart, are faded in turn (:func:`~cinescape.ops.phased_schedule`), so no
-   frame is more than T/2 steps from the photo; with ``loop="crossfade"`` a loop of L frames blends
+   frame is more than T/2 steps from the photo; each pixel's phase is shifted by a smooth offset
+   (``loop_phase_spread``, so no moment fades everywhere at once; frame 0 is then not the photo everywhere) and the
+   fades keep the copies' contrast (``loop_contrast``; :mod:`cinescape.ops.phased`); with ``loop="crossfade"`` a loop of L frames blends
    ``warp(I, A_k)`` and ``warp(I, A_{k+L})`` (AL Sec. 5); with ``loop="symmetric"`` frame t blends the photo
    moved t steps forward with the photo moved L - t steps backward (weights ``1 - t/L`` and ``t/L``, Holynski et
    al. 2021); with ``loop="none"`` frame 0 is the photo and frames 1..N-1 are predicted.
@@ -63,6 +65,8 @@ from ..base import MethodPipeline, Offers
 from ..engine import plan_loop
 from .animation import Animation
 from ..defaults import DEFAULT_LOOP_PERIOD  # noqa: F401  (this module's name for it too)
+from ...ops.phased import phased_cycle
+from .phased_loop import PixelPhasedLoop
 from .appearance import AppearanceModel
 from .appearance_lstm import FOLDER as APPEARANCE_LSTM_FOLDER
 from .appearance_lstm import AppearanceLSTM
@@ -82,6 +86,10 @@ MASK_FEATHER_SIGMA = 1.0   # FGLA: edge blur of its per-region speed maps, in wo
 # The fluid layer's flow is Gaussian-smoothed with this sigma (working-size pixels) once it is continued behind the
 # still layer: parts of one region that the network moves differently then shear smoothly instead of tearing.
 FLOW_SMOOTH_SIGMA = 3.0
+# The phased loop's per-pixel phase offsets (ops/phased.py): their range in cycles (0: every pixel fades at once)
+# and the size of their patches (noise sigma over the working short side); and whether its fades keep contrast.
+DEFAULT_LOOP_PHASE_SPREAD = 0.5
+DEFAULT_LOOP_PHASE_SCALE = 0.2
 
 
 @dataclass
@@ -92,6 +100,9 @@ class AnimationSettings:
     loop: str = "phased"                # "phased" (two copies moved at most loop_period / 2 steps, faded in turn),
     #                                     "crossfade" (AL Sec. 5), "symmetric" (Holynski et al. 2021) or "none"
     loop_period: float = DEFAULT_LOOP_PERIOD  # "phased": frames per cycle of each copy (rounded to divide the loop)
+    loop_phase_spread: float = DEFAULT_LOOP_PHASE_SPREAD  # "phased": per-pixel phase offsets in [0, spread) cycles
+    loop_phase_scale: float = DEFAULT_LOOP_PHASE_SCALE    # "phased": their patch size (fraction of the short side)
+    loop_contrast: bool = True          # "phased": fades keep the copies' contrast (no softer cross-fades)
     seed: int = 0                       # picks random codes when no selector is given
     motion_code: str | int | None = None       # index, "pc:0..1", "gaussian" (N(0, I); models with a latent
     #                                            prior) or None (random codebook code from seed)
@@ -127,6 +138,10 @@ class AnimationSettings:
             raise OptionError(f"loop must be one of {', '.join(LOOP_MODES)}, got {self.loop!r}")
         if not (math.isfinite(self.loop_period) and 2 <= self.loop_period <= 10_000):
             raise OptionError(f"loop_period must be between 2 and 10000 frames, got {self.loop_period}")
+        if not (math.isfinite(self.loop_phase_spread) and 0 <= self.loop_phase_spread <= 1):
+            raise OptionError(f"loop_phase_spread must be between 0 and 1 cycles, got {self.loop_phase_spread}")
+        if not (math.isfinite(self.loop_phase_scale) and 0.01 <= self.loop_phase_scale <= 10):
+            raise OptionError(f"loop_phase_scale must be between 0.01 and 10, got {self.loop_phase_scale}")
         if self.mode not in MOTION_MODES:
             raise OptionError(f"mode must be one of {', '.join(MOTION_MODES)}, got {self.mode!r}")
         if self.auto_mask is not None and self.auto_mask not in AUTO_MASKS:
@@ -588,6 +603,10 @@ class CinemagraphPipeline(MethodPipeline):
         z_motion = self.motion_code(settings, rng, request)
 
         loop = plan_loop(settings.loop, settings.num_frames, settings.appearance_speed, settings.loop_period)
+        loop_length = settings.num_frames // settings.appearance_speed
+        per_pixel_phases = settings.loop == "phased" and (settings.loop_phase_spread > 0 or settings.loop_contrast)
+        if per_pixel_phases:   # each pixel's phase reaches -T/2 and +T/2 steps
+            loop = replace(loop, motion_frames=math.ceil(phased_cycle(loop_length, settings.loop_period) / 2) + 1)
         started = time.perf_counter()
         evidence: dict = {}
         matte = self.fluid_matte(photo, settings, evidence=evidence)
@@ -621,6 +640,14 @@ class CinemagraphPipeline(MethodPipeline):
                                                  else settings, mask, progress, field, layers,
                                                  motion=self.motion_model(request), both_ways=loop.both_ways,
                                                  regions=regions)
+        pixel_phased = None
+        if per_pixel_phases:
+            offsets = PixelPhasedLoop.offsets_for(tuple(small.shape[-2:]), settings.loop_phase_scale,
+                                                  settings.loop_phase_spread, settings.seed,
+                                                  None if layers is None else layers.alpha_small)
+            pixel_phased = PixelPhasedLoop(accumulated, steps if layers is None else steps * layers.alpha_small,
+                                           phased_cycle(loop_length, settings.loop_period), offsets,
+                                           settings.loop_contrast)
         accumulated, steps, schedule = loop.schedule_of(accumulated, steps)
         if layers is not None:
             steps = steps * layers.alpha_small   # what moves on screen (the flow video): the still layer does not
@@ -638,7 +665,7 @@ class CinemagraphPipeline(MethodPipeline):
                 return [None if keep_input and index == 0 else maps[k] for k, index in enumerate(indices)]
         animation = Animation(full, small, accumulated, steps, schedule, maps_fn, progress,
                               map_stride=settings.appearance_stride, cyclic=settings.loop != "none", layers=layers,
-                              color_locality=settings.appearance_locality)
+                              color_locality=settings.appearance_locality, phased=pixel_phased)
         animation.timings["motion"] = motion_seconds
         animation.control = control  # loss histories of the arrow / patch optimisations, if any
         animation.regions = regions  # the moving regions and their kinds (cinescape.regions.RegionMap), or None
