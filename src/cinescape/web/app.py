@@ -194,6 +194,7 @@ def create_app(pipeline=None, *, root: str | Path | None = None, limits: Service
                        "photo_ttl_s": limits.photo_ttl_s, "max_kinds": kinds.MAX_WEB_KINDS},
             "queue": service.queue_length,
             "kinds": list(kinds.KINDS) if kinds.offers_kinds(service.pipeline) else [],   # [] : no region kinds
+            "directed_kinds": list(kinds.DIRECTED_KINDS),   # the kinds whose motion a dragged direction steers
         }
 
     # ---------------------------------------------------------------------------------- photos

@@ -34,6 +34,10 @@ from .errors import BadRequest, WebError
 #: Kinds one request may set (each a region's kind and direction): a photo has a handful of regions.
 MAX_WEB_KINDS = 64
 MAX_LABELS = 255   # regions the page's 8-bit label map can name; more are merged into fewer masks (plan_kinds)
+#: The kinds whose motion a direction steers (cinescape.regions.water_field: a river flows towards the end of its
+#: channel nearer the direction, waves run along it, a lake drifts along it); a waterfall falls down its own
+#: channel, a fountain rises, the sky keeps its learned motion and a still region stays.
+DIRECTED_KINDS = ("river", "sea", "lake")
 #: Regions whose motion is per pixel (the learned cloud motion, or none): merging them into one mask changes nothing.
 PER_PIXEL_KINDS = ("sky", "still")
 
@@ -187,5 +191,5 @@ def _short(value, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-__all__ = ["MAX_WEB_KINDS", "apply_kinds", "check_kinds", "describe_regions", "interior_point", "offers_kinds",
+__all__ = ["DIRECTED_KINDS", "MAX_WEB_KINDS", "apply_kinds", "check_kinds", "describe_regions", "interior_point", "offers_kinds",
            "parse_kind_field", "photo_regions", "plan_kinds", "wants_regions"]

@@ -35,7 +35,7 @@
   const TERMINAL = ["done", "failed", "cancelled"];
   const METHOD_NAMES = { al: "Animating Landscape (AL)", fgla: "FGLA", deeplandscape: "DeepLandscape" };
   const KIND_COLORS = {
-    sky: [40, 170, 255], waterfall: [0, 235, 215], river: [70, 215, 80], sea: [30, 70, 255],
+    sky: [40, 170, 255], waterfall: [0, 235, 215], river: [70, 215, 80], sea: [240, 70, 200],
     lake: [175, 110, 255], fountain: [255, 150, 40], still: [255, 60, 60],
   };
   const REGION_OPACITY = 0.5;
@@ -215,6 +215,11 @@
     return found.regions.find((region) => region.id === label) || null;
   }
 
+  /** "a, b or c" */
+  function listed(words) {
+    return words.length > 1 ? `${words.slice(0, -1).join(", ")} or ${words[words.length - 1]}` : words.join("");
+  }
+
   function editOf(region) {
     return state.kindEdits.find((edit) => regionAt(edit.point) === region) || null;
   }
@@ -360,7 +365,9 @@
     const x = (point.x * rect.width) / canvas.width;
     const y = (point.y * rect.height) / canvas.height;
     menu.style.left = `${Math.max(4, Math.min(x + 8, rect.width - menu.offsetWidth - 4))}px`;
-    menu.style.top = `${Math.max(4, Math.min(y + 8, rect.height - menu.offsetHeight - 4))}px`;
+    // above the click where there is room, so the region and its direction arrow stay in sight
+    const above = y - menu.offsetHeight - 12;
+    menu.style.top = `${above >= 4 ? above : Math.max(4, Math.min(y + 12, rect.height - menu.offsetHeight - 4))}px`;
   }
 
   function closeKindMenu() {
@@ -377,6 +384,13 @@
       return;
     }
     const degrees = (((Math.atan2(b[1] - a[1], b[0] - a[0]) * 180) / Math.PI) + 360) % 360;
+    const { kind } = kindOf(region);
+    if (!state.info.directed_kinds.includes(kind)) {
+      setStatus(`A ${kind} region moves its own way (${kind === "waterfall" ? "down its fall" : kind === "sky"
+        ? "the learned cloud motion" : kind === "fountain" ? "up and out" : "it stays still"}): click it to make it `
+        + `${listed(state.info.directed_kinds.map((name) => `a ${name}`))} first, then drag its direction.`, true);
+      return;
+    }
     setEdit(region, { direction: Math.round(degrees) });
     setStatus(`Region ${region.id} (${kindOf(region).kind}) flows towards ${Math.round(degrees)}°.`);
   }
@@ -384,7 +398,9 @@
   $("kind-select").addEventListener("change", (event) => {
     if (!state.menuRegion) return;
     const region = state.menuRegion;
-    setEdit(region, { kind: event.target.value });
+    const kind = event.target.value;
+    const direction = state.info.directed_kinds.includes(kind) ? kindOf(region).direction : null;
+    setEdit(region, { kind, direction });
     closeKindMenu();
     setStatus(`Region ${region.id} is ${kindOf(region).kind}.`);
   });
