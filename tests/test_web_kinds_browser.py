@@ -1,7 +1,7 @@
 """Regions by kind on the page, in a real browser (Debian's Chromium driven by Playwright, as
 tests/test_web_browser.py): upload the bundled synthetic photo (sky over a lake), see its regions tinted by kind
-with a legend, change the lake's kind from the menu, drag its direction, preview, and check that the request
-carried the kind and that the lake in the served preview flows the way the arrow was dragged.
+with a legend, preview, change the lake's kind from the menu, drag its direction, preview again, and check that
+the request carried the kind and that the lake in the served preview now flows the way the arrow was dragged.
 
 Set ``CINESCAPE_WEB_KINDS_SCREENSHOT=/tmp/kinds.png`` to keep the page's screenshot.
 """
@@ -57,6 +57,13 @@ def test_change_a_regions_kind_and_direction_in_chromium(server, tmp_path):  # n
         x, y = lake["point"]
         assert y > 180 and lake["kind"] == "sky", lake
 
+        # A preview before any change: the lake moves as the sky does (the learned cloud motion).
+        page.click("#preview-button")
+        page.wait_for_selector("body[data-render=done]", timeout=90_000)
+        before_href = page.get_attribute("#download-link", "href")
+        page.evaluate("document.body.dataset.render = ''")
+        assert sent and sent[-1]["settings"]["kinds"] is None
+
         # Under the Regions tool the lake is tinted with its kind's colour, and the legend names it.
         page.click("#tool-move")
         page.uncheck("#show-mask")
@@ -78,12 +85,12 @@ def test_change_a_regions_kind_and_direction_in_chromium(server, tmp_path):  # n
         expected = 0.5 * photo_pixel + 0.5 * np.array(KIND_COLORS["river"])
         assert np.abs(river_pixel - expected).max() < 12, (river_pixel, expected)
 
-        # Drag on the lake towards the left: its direction, 180 degrees.
+        # Drag on the lake towards the right (the sky's motion took it left): its direction, 0 degrees.
         page.mouse.move(*_page_point(box, SIZE, x, y))
         page.mouse.down()
-        page.mouse.move(*_page_point(box, SIZE, x - 60, y), steps=8)
+        page.mouse.move(*_page_point(box, SIZE, x + 60, y), steps=8)
         page.mouse.up()
-        assert page.evaluate("window.cinescape.kindsSetting()") == [f"river@{x},{y},180"]
+        assert page.evaluate("window.cinescape.kindsSetting()") == [f"river@{x},{y},0"]
 
         page.click("#preview-button")
         page.wait_for_selector("body[data-render=done]", timeout=90_000)
@@ -96,14 +103,14 @@ def test_change_a_regions_kind_and_direction_in_chromium(server, tmp_path):  # n
             page.screenshot(path=screenshot, full_page=True)
 
     # The request carried the kind, as the CLI's --kind takes it; the plan moved the lake as a river.
-    assert sent and sent[-1]["settings"]["kinds"] == [f"river@{x},{y},180"], sent
+    assert sent and sent[-1]["settings"]["kinds"] == [f"river@{x},{y},0"], sent
     render_id = href.split("/api/renders/", 1)[1].split("/")[0]
     with urllib.request.urlopen(f"{server.rstrip('/')}/api/renders/{render_id}", timeout=30) as response:
         planned = json.loads(response.read())["regions"]
     river = [region for region in planned if region["kind"] == "river"]
-    assert len(river) == 1 and river[0]["direction"] == 180 and abs(river[0]["point"][1] - y) < 40, planned
+    assert len(river) == 1 and river[0]["direction"] == 0 and abs(river[0]["point"][1] - y) < 40, planned
 
-    # ... and the lake flows left in the served preview.
+    # ... and the lake flows right in the served preview.
     frames = _served_frames(server, href, tmp_path / "preview.mp4")
     assert frames.shape == (10, 288, 512, 3)
     lake_pixels = cv2.resize((labels.reshape(h, w) == lake["id"]).astype(np.uint8), SIZE,
@@ -111,6 +118,8 @@ def test_change_a_regions_kind_and_direction_in_chromium(server, tmp_path):  # n
     inside = cv2.erode(lake_pixels, np.ones((15, 15), np.uint8)).astype(bool)
     assert inside.sum() > 2000
     moved = _lake_flow(frames, inside)
-    print(f"median flow in the lake, set to river at 180 degrees: {moved.round(3)} px/frame")
-    assert moved[0] < -0.3 and abs(moved[1]) < 0.3 * abs(moved[0]), moved
-    assert time.monotonic() - started < 90
+    before = _lake_flow(_served_frames(server, before_href, tmp_path / "before.mp4"), inside)
+    print(f"median flow in the lake: {before.round(3)} px/frame as sky, {moved.round(3)} as a river at 0 degrees")
+    assert moved[0] > 0.3 and abs(moved[1]) < 0.3 * abs(moved[0]), moved
+    assert np.linalg.norm(moved - before) > 0.3, (before, moved)   # the change is what moved it so
+    assert time.monotonic() - started < 120
