@@ -80,7 +80,8 @@ def test_regions_endpoint_matches_the_plan(client, tiny_pipeline, photo_id):
 
 def test_a_kind_and_direction_move_the_region_that_way(client, banded, tmp_path):
     photo_id, mask = banded
-    lower = regions_of(client, photo_id, mask)["regions"][1]
+    shown = regions_of(client, photo_id, mask)["regions"]
+    lower = shown[1]
     x, y = lower["point"]
     settings = {"seconds": 1, "fps": 10, "loop": "none", "appearance": False, "auto_mask": "none",
                 "kinds": [f"river@{x},{y},180"]}
@@ -89,6 +90,8 @@ def test_a_kind_and_direction_move_the_region_that_way(client, banded, tmp_path)
     planned = {r["kind"]: r for r in status["regions"]}
     assert set(planned) == {"sky", "river"} and planned["river"]["direction"] == 180
     assert planned["river"]["source"] == "point"
+    # what the page showed is what the plan moved: the same regions, the same areas
+    assert sorted(r["area"] for r in status["regions"]) == pytest.approx(sorted(r["area"] for r in shown), abs=0.01)
 
     video = client.get(status["video_url"])
     (tmp_path / "loop.mp4").write_bytes(video.content)

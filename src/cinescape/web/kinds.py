@@ -127,9 +127,11 @@ def describe_regions(regions: RegionMap) -> dict:
     Image.fromarray(np.clip(regions.labels, 0, MAX_LABELS).astype(np.uint8), mode="L").save(buffer, format="PNG")
     out = []
     for region in regions.regions[:MAX_LABELS]:
-        row, col = interior_point(regions.labels == region.index)
+        pixels = regions.labels == region.index
+        row, col = interior_point(pixels)
         x0, y0, x1, y1 = region.box
-        out.append({"id": region.index, "kind": region.kind, "area": round(region.area, 5),
+        # the area from the labels: a region that user masks carved keeps its first area in Region.area
+        out.append({"id": region.index, "kind": region.kind, "area": round(float(pixels.mean()), 5),
                     "point": [round((col + 0.5) * sx, 2), round((row + 0.5) * sy, 2)],
                     "box": [round(x0 * sx, 1), round(y0 * sy, 1), round(x1 * sx, 1), round(y1 * sy, 1)],
                     "direction": region.direction, "source": region.source, "why": region.why})
