@@ -65,6 +65,12 @@ def test_regions_of_a_painted_mask_are_its_two_bands(client, banded):
         assert abs(region["area"] - share) < 0.03, (region["area"], share)
 
 
+def test_everything_moving_has_no_regions(client, photo_id, tiny_pipeline, monkeypatch):
+    monkeypatch.setitem(tiny_pipeline.defaults, "auto_mask", "sky")   # a model whose default mask is the sky's
+    found = regions_of(client, photo_id, None)   # auto "none", unpainted: no matte, nothing to split
+    assert found["regions"] == []
+
+
 def test_regions_endpoint_matches_the_plan(client, tiny_pipeline, photo_id):
     """GET .../regions?auto=sky is what plan() finds with auto_mask="sky" (the sky matte's evidence included)."""
     found = client.get(f"/api/photos/{photo_id}/regions?auto=sky")

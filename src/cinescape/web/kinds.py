@@ -84,9 +84,9 @@ def photo_regions(pipeline, image: np.ndarray, matte: np.ndarray | None, sky: np
     full = image_to_tensor(image)
     small = F.interpolate(full, size=working_shape(height, width, pipeline.working_size), mode="bilinear",
                           align_corners=False, antialias=True)
-    mask = pipeline.motion_mask(image, AnimationSettings(), tuple(small.shape[-2:]), matte=matte)
-    if mask is None:
+    if matte is None:   # (motion_mask would compute the model's automatic matte in its place)
         return RegionMap(np.zeros(small.shape[-2:], np.int32), [], (height, width))
+    mask = pipeline.motion_mask(image, AnimationSettings(), tuple(small.shape[-2:]), matte=matte)
     return plan_regions(small, mask, sky, None, (height, width))
 
 
