@@ -226,7 +226,7 @@ def create_app(pipeline=None, *, root: str | Path | None = None, limits: Service
 
     async def _regions(photo_id: str, auto: str, mask) -> dict:
         photo = service.photo(photo_id)
-        if service.kind == "deeplandscape" or not kinds.offers_kinds(service.pipeline):
+        if not kinds.offers_kinds(service.pipeline):   # a capability of the pipeline, not its method's name
             raise BadRequest(f"this server's method ({method_name(service.pipeline)}) has no region kinds")
         if auto not in service.auto_mask_choices:
             raise BadRequest(f"auto must be one of {', '.join(service.auto_mask_choices)}, got {auto!r}")

@@ -261,7 +261,7 @@ class RenderService:
         (:func:`~cinescape.web.forms.parse_render_request`)."""
         request = parse_render_request(payload, photo.size, self.render_limits,
                                        deeplandscape=self.deeplandscape_settings)
-        if self.kind != "deeplandscape":   # kinds: on a region of the photo (one-line 400s), as the plan will see it
+        if isinstance(request.settings, AnimationSettings):   # kinds: on a region of the photo (one-line 400s)
             kinds.check_kinds(request.settings, self.pipeline)
             if request.settings.kinds:
                 auto = request.settings.auto_mask or "default"
