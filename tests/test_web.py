@@ -413,9 +413,9 @@ class RecordingPipeline:
     def __getattr__(self, name):
         return getattr(self.pipeline, name)
 
-    def fluid_matte(self, image, settings):
+    def fluid_matte(self, image, settings, **kwargs):
         self.mattes.append(settings.auto_mask)
-        return self.pipeline.fluid_matte(image, settings)
+        return self.pipeline.fluid_matte(image, settings, **kwargs)
 
     def plan(self, image, settings, **kwargs):
         self.plans.append(settings)

@@ -9,6 +9,11 @@
 ``GET /api/photos/{id}/image``                         the photo at display size (JPEG, long side <= 1024 px)
 ``GET /api/photos/{id}/mask?auto=default|none|sky|sky+water``  the motion mask the pipeline would use, at display
                                                        size (greyscale PNG, white moves; DeepLandscape: no ``sky``)
+``GET /api/photos/{id}/regions?auto=...``              the moving regions the plan moves by kind (AL): a label
+                                                       map PNG at working size and each region's id, kind, a point
+                                                       inside it (:func:`cinescape.web.kinds.describe_regions`)
+``POST /api/photos/{id}/regions``                      the same for a painted mask: ``{"auto": ..., "mask": PNG
+                                                       data URL | null}``
 ``DELETE /api/photos/{id}``                            forget the photo, delete its files
 ``POST /api/photos/{id}/renders``                      body: ``{"settings": {...}, "mask": PNG data URL | null}``
                                                        (:mod:`cinescape.web.forms`) -> 202, the render's status
@@ -42,9 +47,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..version import __version__
 from ..methods.select import method_label as method_name
+from . import kinds
 from .errors import BadRequest, TooLarge, WebError
 from .forms import (ARROW_MODES, FORMATS, LOOPS, MODES, TIME_OF_DAY_PRESETS, WEB_DEFAULTS, RenderLimits,
-                    deeplandscape_defaults)
+                    deeplandscape_defaults, parse_mask)
 from .service import TERMINAL_STATES, RenderService, ServiceLimits
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -185,8 +191,10 @@ def create_app(pipeline=None, *, root: str | Path | None = None, limits: Service
                        "max_fps": render.max_fps, "max_frames": render.max_frames,
                        "max_motion_speed": render.max_motion_speed, "max_queue": limits.max_queue,
                        "preview_short_side": render.preview_short_side, "preview_fps": render.preview_fps,
-                       "photo_ttl_s": limits.photo_ttl_s},
+                       "photo_ttl_s": limits.photo_ttl_s, "max_kinds": kinds.MAX_WEB_KINDS},
             "queue": service.queue_length,
+            "kinds": list(kinds.KINDS) if kinds.offers_kinds(service.pipeline) else [],   # [] : no region kinds
+            "directed_kinds": list(kinds.DIRECTED_KINDS),   # the kinds whose motion a dragged direction steers
         }
 
     # ---------------------------------------------------------------------------------- photos
@@ -215,6 +223,34 @@ def create_app(pipeline=None, *, root: str | Path | None = None, limits: Service
         photo = service.photo(photo_id)
         png = await run_in_threadpool(service.mask_png, photo, auto)
         return Response(png, media_type="image/png")
+
+    async def _regions(photo_id: str, auto: str, mask) -> dict:
+        photo = service.photo(photo_id)
+        if not kinds.offers_kinds(service.pipeline):   # a capability of the pipeline, not its method's name
+            raise BadRequest(f"this server's method ({method_name(service.pipeline)}) has no region kinds")
+        if auto not in service.auto_mask_choices:
+            raise BadRequest(f"auto must be one of {', '.join(service.auto_mask_choices)}, got {auto!r}")
+        painted = parse_mask(mask, photo.size, service.render_limits)
+        found = await run_in_threadpool(service.regions, photo, auto, painted)
+        return kinds.describe_regions(found)
+
+    @app.get("/api/photos/{photo_id}/regions")
+    async def photo_regions(photo_id: str, auto: str = "default"):
+        return await _regions(photo_id, auto, None)
+
+    @app.post("/api/photos/{photo_id}/regions")
+    async def painted_regions(photo_id: str, request: Request):
+        body = await _read_body(request, MAX_REQUEST_JSON, "the regions request")
+        try:
+            payload = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise BadRequest("the request is not valid JSON") from None
+        if not isinstance(payload, dict) or set(payload) - {"auto", "mask"}:
+            raise BadRequest('the request must be a JSON object {"auto": "default", "mask": PNG data URL | null}')
+        auto = payload.get("auto", "default")
+        if not isinstance(auto, str):
+            raise BadRequest(f"auto must be one of {', '.join(service.auto_mask_choices)}")
+        return await _regions(photo_id, auto, payload.get("mask"))
 
     # ---------------------------------------------------------------------------------- renders
 

@@ -38,6 +38,7 @@ from ..methods.al.control import parse_arrows
 from ..errors import CinescapeError
 from ..methods.al.pipeline import LOOP_MODES, AnimationSettings
 from .errors import BadRequest, TooLarge
+from .kinds import parse_kind_field
 
 #: What the page starts with; a request's missing fields take these values. ``mode="eulerian"`` and
 #: ``appearance_stride=2`` keep a 100-frame 1024x576 loop within seconds (README, "Web page").
@@ -57,6 +58,7 @@ WEB_DEFAULTS: dict[str, Any] = {
     "arrows_mode": "direct",   # what is drawn is what moves, inside the painted region
     "auto_mask": "default",    # the automatic mask (the painting starts from); "default": the model's (sky+water)
     "flow": False,             # also write the colour-coded flow as a second video
+    "kinds": None,             # ["KIND@X,Y[,DEG]", ...]: a region's kind and direction (cinescape.web.kinds)
 }
 FORMATS = ("mp4", "webm", "gif")
 MEDIA_TYPES = {"mp4": "video/mp4", "webm": "video/webm", "gif": "image/gif"}
@@ -218,6 +220,7 @@ def parse_render_request(payload: Any, photo_size: tuple[int, int], limits: Rend
         arrows=arrows,
         arrows_mode=_choice(fields, "arrows_mode", ARROW_MODES),
         time_of_day=(time_of_day or "").strip() or None,   # "" (the page's "codebook colours") is None
+        kinds=parse_kind_field(fields["kinds"]),
     )
     if settings.time_of_day is not None and not settings.appearance:
         settings.time_of_day = None  # the page keeps the choice while colours are off; nothing to choose then

@@ -50,6 +50,7 @@ from ..io.image import MIN_IMAGE_SIDE, load_image
 from ..methods.engine import write_animation
 from ..methods.al.pipeline import AnimationSettings
 from .controls import page_kind
+from . import kinds
 from .errors import BadRequest, Busy, Conflict, NotFound, TooLarge, WebError
 from .forms import (AUTO_MASK_CHOICES, DEEPLANDSCAPE_AUTO_MASKS, MEDIA_TYPES, RenderLimits, RenderRequest,
                     parse_render_request, preview_inputs)
@@ -94,6 +95,9 @@ class Photo:
     renders: list[str] = field(default_factory=list)
     # DeepLandscape: the last plan of the full photo, whose inversion the next render may reuse
     inverted: object | None = None
+    # motion by kind (cinescape.web.kinds): automatic-mask choice -> the sky matte's output, and -> the regions
+    sky: dict[str, np.ndarray | None] = field(default_factory=dict)
+    regions: dict[str, object] = field(default_factory=dict)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -128,6 +132,7 @@ class Render:
     finished: float | None = None
     video: Path | None = None       # set only when complete (state "done")
     flow_video: Path | None = None
+    regions: list[dict] | None = None   # the plan's moving regions and kinds (motion by kind), once planned
     cancel_requested: threading.Event = field(default_factory=threading.Event)
 
 
@@ -252,7 +257,26 @@ class RenderService:
     def parse_request(self, payload, photo: Photo) -> RenderRequest:
         """A render request's JSON for ``photo``, checked into this server's method's settings
         (:func:`~cinescape.web.forms.parse_render_request`)."""
-        return parse_render_request(payload, photo.size, self.render_limits, deeplandscape=self.deeplandscape_settings)
+        request = parse_render_request(payload, photo.size, self.render_limits,
+                                       deeplandscape=self.deeplandscape_settings)
+        if isinstance(request.settings, AnimationSettings):   # kinds: on a region of the photo (one-line 400s)
+            kinds.check_kinds(request.settings, self.pipeline)
+            if request.settings.kinds:
+                auto = request.settings.auto_mask or "default"
+                kinds.apply_kinds(self.regions(photo, auto, request.settings.mask), request.settings.kinds)
+        return request
+
+    def regions(self, photo: Photo, auto: str, painted: np.ndarray | None = None):
+        """The moving regions (a :class:`~cinescape.regions.RegionMap`) a render of ``photo`` moves by kind, for
+        the automatic mask ``auto`` and the page's painted mask (None: unpainted; :meth:`render_mask`), found by
+        the plan's own code (:func:`cinescape.web.kinds.photo_regions`); unpainted, computed once per choice."""
+        if painted is None and auto in photo.regions:
+            return photo.regions[auto]
+        matte = self.render_mask(photo, auto, painted)
+        found = kinds.photo_regions(self.pipeline, photo.image, matte, photo.sky.get(auto))
+        if painted is None:
+            photo.regions[auto] = found
+        return found
 
     def auto_matte(self, photo: Photo, auto: str) -> np.ndarray | None:
         """The motion mask the pipeline's ``plan`` would compute for ``photo`` with ``auto_mask=auto``
@@ -273,7 +297,9 @@ class RenderService:
                     photo.mattes[auto] = None if auto == "none" else self.pipeline.fluid_matte(photo.image)
                 else:
                     settings = AnimationSettings(auto_mask=None if auto == "default" else auto)
-                    photo.mattes[auto] = self.pipeline.fluid_matte(photo.image, settings)
+                    evidence = {"evidence": {}} if kinds.offers_kinds(self.pipeline) else {}
+                    photo.mattes[auto] = self.pipeline.fluid_matte(photo.image, settings, **evidence)
+                    photo.sky[auto] = evidence.get("evidence", {}).get("sky")   # for the regions' kinds
             except CinescapeError as exc:  # e.g. the sky matte's runtime is missing on this machine
                 raise WebError(f"the {auto} mask is not available here: {exc}", status=422) from None
         return photo.mattes[auto]
@@ -397,7 +423,7 @@ class RenderService:
                 "ahead": ahead, "error": render.error, "format": request.format,
                 "cancelling": render.cancel_requested.is_set() and render.state == "running",
                 "seconds": None if render.started is None else round((render.finished or now) - render.started, 3),
-                "video_url": None, "flow_url": None,
+                "video_url": None, "flow_url": None, "regions": render.regions,
             }
             if render.state == "done":
                 status["video_url"] = f"/api/renders/{render.id}/video"
@@ -465,9 +491,16 @@ class RenderService:
                 # is the motion mask, given as the user mask with no automatic mask on top: the pipeline does not
                 # segment the photo again, and it would otherwise multiply the painted mask by the automatic one.
                 auto = "default" if settings.auto_mask is None else settings.auto_mask
+                painted = settings.mask
                 settings = replace(settings, mask=self.render_mask(render.photo, auto, settings.mask), auto_mask="none")
+                if kinds.offers_kinds(self.pipeline) and kinds.wants_regions(settings):
+                    # the regions the page showed (with the sky matte's evidence), the request's kinds applied
+                    shown = kinds.apply_kinds(self.regions(render.photo, auto, painted), settings.kinds)
+                    settings = replace(settings, kinds=kinds.plan_kinds(shown, image.shape[:2]) or None)
                 with self._pipeline_lock:
                     animation = self.pipeline.plan(image, settings)
+                render.regions = kinds.describe_regions(animation.regions)["regions"] if getattr(
+                    animation, "regions", None) is not None else None
             render.frames_total = animation.num_frames * (2 if request.flow else 1)
             render.phase = "rendering"
             return animation

@@ -606,7 +606,8 @@ class CinemagraphPipeline(MethodPipeline):
         loop_length = settings.num_frames // settings.appearance_speed
         per_pixel_phases = settings.loop == "phased" and (settings.loop_phase_spread > 0 or settings.loop_contrast)
         if per_pixel_phases:   # each pixel's phase reaches -T/2 and +T/2 steps
-            loop = replace(loop, motion_frames=math.ceil(phased_cycle(loop_length, settings.loop_period) / 2) + 1)
+            loop = replace(loop, motion_frames=math.ceil(phased_cycle(loop_length, settings.loop_period) / 2) + 1,
+                           both_ways=True)
         started = time.perf_counter()
         evidence: dict = {}
         matte = self.fluid_matte(photo, settings, evidence=evidence)

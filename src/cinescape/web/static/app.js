@@ -6,6 +6,12 @@
 // painted, sends the mask itself as a greyscale PNG: the server moves what is blue (it adds the strokes to its
 // full-resolution automatic mask). Arrows are kept in photo pixels, as `cinescape animate --arrows` takes them.
 //
+// Regions by kind (servers whose pipeline moves regions by kind: GET /api/info "kinds" not empty): the server's
+// label map of the moving regions (POST /api/photos/{id}/regions, the plan's own regions for the mask shown) is
+// tinted by kind under the Regions tool; a click on a region opens a menu to change its kind, a drag on it sets its
+// direction. A render sends the changes as "kinds": ["KIND@X,Y,DEG", ...] (a point inside the region, in photo
+// pixels), the strings `cinescape animate --kind` takes.
+//
 // One server runs one method (GET /api/info: "method", and "controls": "al" for AL and FGLA, "deeplandscape"):
 // elements marked data-controls="al" or "deeplandscape" are shown only on that kind of page, and a render sends
 // only the settings its method takes.
@@ -28,6 +34,15 @@
   const POLL_MS = 500;            // when the event stream breaks, the status is polled instead
   const TERMINAL = ["done", "failed", "cancelled"];
   const METHOD_NAMES = { al: "Animating Landscape (AL)", fgla: "FGLA", deeplandscape: "DeepLandscape" };
+  const KIND_COLORS = {
+    sky: [40, 170, 255], waterfall: [0, 235, 215], river: [70, 215, 80], sea: [240, 70, 200],
+    lake: [175, 110, 255], fountain: [255, 150, 40], still: [255, 60, 60],
+  };
+  const REGION_OPACITY = 0.5;
+  const DIRECTION_LENGTH = 40;    // CSS px: the arrow that shows a region's direction
+  const REGIONS_DELAY_MS = 300;   // after a brush stroke, the regions are asked for again this much later
+  const regionCanvas = document.createElement("canvas");
+  const regionCtx = regionCanvas.getContext("2d");
 
   const state = {
     info: null,          // GET /api/info
@@ -42,6 +57,11 @@
     gesture: null,       // the stroke or arrow being drawn: {kind, from, to, last}
     hover: null,         // pointer position (canvas px), for the brush outline
     render: null,        // {id, preview, events, timer}
+    regions: null,       // the server's regions: {size: [h, w], photo_size, regions: [...], labels: Uint8Array}
+    kindEdits: [],       // [{point: [x, y] photo px inside the region, kind, direction: degrees | null}]
+    regionsAsked: 0,     // the latest regions request (an older answer is dropped)
+    regionsTimer: null,
+    menuRegion: null,    // the region whose kind the menu shows
   };
 
   // ------------------------------------------------------------------------------------------ helpers
@@ -106,7 +126,9 @@
     ctx.clearRect(0, 0, width, height);
     if (state.picture) ctx.drawImage(state.picture, 0, 0, width, height);
     if (!state.photo) return;
-    if ($("show-mask").checked) {
+    if (state.tool === "regions") {
+      drawRegions();
+    } else if ($("show-mask").checked) {
       tintCtx.globalCompositeOperation = "copy";
       tintCtx.drawImage(maskCanvas, 0, 0);
       tintCtx.globalCompositeOperation = "source-in";
@@ -122,7 +144,8 @@
       const arrow = { from: toPhoto(g.from), to: toPhoto(g.to) };
       drawArrow(g.from, g.to, arrowLabel(arrow));
     }
-    if (state.hover && state.tool !== "arrow") {
+    if (g && g.kind === "direction") drawArrow(g.from, g.to, "direction");
+    if (state.hover && state.tool !== "arrow" && state.tool !== "regions") {
       const r = pixelRatio();
       ctx.beginPath();
       ctx.arc(state.hover.x, state.hover.y, state.brush / 2, 0, 2 * Math.PI);
@@ -173,6 +196,219 @@
       ctx.fillText(label, x, y);
     }
   }
+
+  // ------------------------------------------------------------------------------------------ regions by kind
+
+  function kindsOffered() {
+    return Boolean(state.info && state.info.kinds && state.info.kinds.length) && !isDeepLandscape();
+  }
+
+  /** The region under a photo pixel, or null. */
+  function regionAt([x, y]) {
+    const found = state.regions;
+    if (!found) return null;
+    const [h, w] = found.size;
+    const [height, width] = found.photo_size;
+    const col = Math.min(w - 1, Math.max(0, Math.floor((x * w) / width)));
+    const row = Math.min(h - 1, Math.max(0, Math.floor((y * h) / height)));
+    const label = found.labels[row * w + col];
+    return found.regions.find((region) => region.id === label) || null;
+  }
+
+  /** "a, b or c" */
+  function listed(words) {
+    return words.length > 1 ? `${words.slice(0, -1).join(", ")} or ${words[words.length - 1]}` : words.join("");
+  }
+
+  function editOf(region) {
+    return state.kindEdits.find((edit) => regionAt(edit.point) === region) || null;
+  }
+
+  /** A region's kind and direction: the user's, else the server's. */
+  function kindOf(region) {
+    const edit = editOf(region);
+    return edit ? { kind: edit.kind, direction: edit.direction } : { kind: region.kind, direction: region.direction };
+  }
+
+  /** The request's "kinds": what the user changed, as `cinescape animate --kind` takes it; null: nothing. */
+  function kindsSetting() {
+    const kinds = state.kindEdits.map((edit) => `${edit.kind}@${edit.point[0]},${edit.point[1]}`
+      + (edit.direction === null ? "" : `,${edit.direction}`));
+    return kinds.length ? kinds : null;
+  }
+
+  function setEdit(region, change) {
+    pushUndo({ kind: "kinds", edits: state.kindEdits.slice() });
+    const current = kindOf(region);
+    state.kindEdits = state.kindEdits.filter((edit) => regionAt(edit.point) !== region);
+    if (change) state.kindEdits.push({ point: region.point, ...current, ...change });
+    paintRegions();
+  }
+
+  /** Ask the server for the regions of the mask shown (the plan's own), then tint them. */
+  async function loadRegions() {
+    if (!state.photo || !kindsOffered()) return;
+    const asked = ++state.regionsAsked;
+    document.body.dataset.regions = "loading";
+    const body = {
+      auto: state.region === "empty" ? "none" : state.region,
+      mask: state.maskEdited || state.region === "empty" ? maskDataUrl() : null,
+    };
+    let found;
+    try {
+      const response = await fetch(`/api/photos/${state.photo.id}/regions`, {
+        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+      });
+      found = await readJson(response);
+      if (!response.ok) throw new Error(found.error);
+      const png = Uint8Array.from(atob(found.labels.split(",", 2)[1]), (c) => c.charCodeAt(0));
+      const bitmap = await createImageBitmap(new Blob([png], { type: "image/png" }),
+        { colorSpaceConversion: "none", premultiplyAlpha: "none" });
+      const [h, w] = found.size;
+      const reader = document.createElement("canvas");
+      reader.width = w;
+      reader.height = h;
+      const readerCtx = reader.getContext("2d", { willReadFrequently: true });
+      readerCtx.drawImage(bitmap, 0, 0);
+      const rgba = readerCtx.getImageData(0, 0, w, h).data;
+      found.labels = new Uint8Array(w * h);
+      for (let i = 0; i < w * h; i += 1) found.labels[i] = rgba[4 * i];
+    } catch (error) {
+      if (asked !== state.regionsAsked) return;
+      state.regions = null;
+      paintRegions();
+      setStatus(`No regions: ${error.message}`, true);
+      document.body.dataset.regions = "error";
+      return;
+    }
+    if (asked !== state.regionsAsked) return;
+    state.regions = found;
+    // a change whose point is on no region any more (the mask was painted) is dropped
+    state.kindEdits = state.kindEdits.filter((edit) => regionAt(edit.point));
+    paintRegions();
+    document.body.dataset.regions = "ready";
+  }
+
+  function loadRegionsSoon() {
+    clearTimeout(state.regionsTimer);
+    state.regionsTimer = setTimeout(loadRegions, REGIONS_DELAY_MS);
+  }
+
+  /** The regions tinted by kind at working size (regionCanvas), and the legend. */
+  function paintRegions() {
+    const legend = $("kind-legend");
+    legend.replaceChildren();
+    const found = state.regions;
+    legend.hidden = !found || !found.regions.length;
+    if (!found) {
+      redraw();
+      return;
+    }
+    const [h, w] = found.size;
+    regionCanvas.width = w;
+    regionCanvas.height = h;
+    const colors = new Map(found.regions.map((region) => [region.id, KIND_COLORS[kindOf(region).kind]]));
+    const image = regionCtx.createImageData(w, h);
+    for (let i = 0; i < w * h; i += 1) {
+      const color = colors.get(found.labels[i]);
+      if (!color) continue;
+      image.data.set(color, 4 * i);
+      image.data[4 * i + 3] = 255;
+    }
+    regionCtx.putImageData(image, 0, 0);
+    const counts = new Map();
+    for (const region of found.regions) counts.set(kindOf(region).kind, (counts.get(kindOf(region).kind) || 0) + 1);
+    for (const [kind, count] of counts) {
+      const item = document.createElement("li");
+      item.dataset.kind = kind;
+      const swatch = document.createElement("span");
+      swatch.className = "swatch";
+      swatch.style.background = `rgb(${KIND_COLORS[kind].join(",")})`;
+      item.append(swatch, `${kind}${count > 1 ? ` ×${count}` : ""}`);
+      legend.append(item);
+    }
+    redraw();
+  }
+
+  function drawRegions() {
+    if (!state.regions) return;
+    ctx.save();
+    ctx.globalAlpha = REGION_OPACITY;
+    ctx.imageSmoothingEnabled = true;
+    ctx.drawImage(regionCanvas, 0, 0, canvas.width, canvas.height);
+    ctx.restore();
+    const length = DIRECTION_LENGTH * pixelRatio();
+    for (const region of state.regions.regions) {
+      const { kind, direction } = kindOf(region);
+      if (direction === null || direction === undefined) continue;
+      const a = fromPhoto(region.point);
+      const angle = (direction * Math.PI) / 180;
+      drawArrow(a, { x: a.x + length * Math.cos(angle), y: a.y + length * Math.sin(angle) }, kind);
+    }
+  }
+
+  function openKindMenu(point) {
+    const region = regionAt(toPhoto(point));
+    if (!region) {
+      closeKindMenu();
+      setStatus("No moving region there: paint it with the move brush first.");
+      return;
+    }
+    state.menuRegion = region;
+    const select = $("kind-select");
+    if (!select.options.length) for (const kind of state.info.kinds) select.append(new Option(kind, kind));
+    select.value = kindOf(region).kind;
+    $("kind-menu-region").textContent = `${region.id}`;
+    const menu = $("kind-menu");
+    menu.hidden = false;
+    const rect = canvas.getBoundingClientRect();
+    const x = (point.x * rect.width) / canvas.width;
+    const y = (point.y * rect.height) / canvas.height;
+    menu.style.left = `${Math.max(4, Math.min(x + 8, rect.width - menu.offsetWidth - 4))}px`;
+    // above the click where there is room, so the region and its direction arrow stay in sight
+    const above = y - menu.offsetHeight - 12;
+    menu.style.top = `${above >= 4 ? above : Math.max(4, Math.min(y + 12, rect.height - menu.offsetHeight - 4))}px`;
+  }
+
+  function closeKindMenu() {
+    $("kind-menu").hidden = true;
+    state.menuRegion = null;
+  }
+
+  function setDirection(from, to) {
+    const a = toPhoto(from);
+    const b = toPhoto(to);
+    const region = regionAt(a);
+    if (!region) {
+      setStatus("No moving region under the arrow's start: drag from inside a region.");
+      return;
+    }
+    const degrees = (((Math.atan2(b[1] - a[1], b[0] - a[0]) * 180) / Math.PI) + 360) % 360;
+    const { kind } = kindOf(region);
+    if (!state.info.directed_kinds.includes(kind)) {
+      setStatus(`A ${kind} region moves its own way (${kind === "waterfall" ? "down its fall" : kind === "sky"
+        ? "the learned cloud motion" : kind === "fountain" ? "up and out" : "it stays still"}): click it to make it `
+        + `${listed(state.info.directed_kinds.map((name) => `a ${name}`))} first, then drag its direction.`, true);
+      return;
+    }
+    setEdit(region, { direction: Math.round(degrees) });
+    setStatus(`Region ${region.id} (${kindOf(region).kind}) flows towards ${Math.round(degrees)}°.`);
+  }
+
+  $("kind-select").addEventListener("change", (event) => {
+    if (!state.menuRegion) return;
+    const region = state.menuRegion;
+    const kind = event.target.value;
+    const direction = state.info.directed_kinds.includes(kind) ? kindOf(region).direction : null;
+    setEdit(region, { kind, direction });
+    closeKindMenu();
+    setStatus(`Region ${region.id} is ${kindOf(region).kind}.`);
+  });
+  $("kind-auto").addEventListener("click", () => {
+    if (state.menuRegion) setEdit(state.menuRegion, null);
+    closeKindMenu();
+  });
+  $("kind-close").addEventListener("click", closeKindMenu);
 
   // ------------------------------------------------------------------------------------------ the mask
 
@@ -259,9 +495,13 @@
       state.maskEdited = entry.edited;
       state.region = entry.region;
       $("region").value = entry.region;
+    } else if (entry.kind === "kinds") {
+      state.kindEdits = entry.edits;
+      paintRegions();
     } else {
       state.arrows = entry.arrows;
     }
+    if (entry.kind === "mask") loadRegionsSoon();
     updateButtons();
     redraw();
   }
@@ -293,6 +533,8 @@
     const point = canvasPoint(event);
     if (state.tool === "arrow") {
       state.gesture = { kind: "arrow", from: point, to: point };
+    } else if (state.tool === "regions") {
+      state.gesture = { kind: "direction", from: point, to: point };
     } else {
       pushUndo(maskSnapshot());
       state.gesture = { kind: "paint", last: point };
@@ -310,7 +552,7 @@
     if (g && g.kind === "paint") {
       paintSegment(g.last, point);
       g.last = point;
-    } else if (g && g.kind === "arrow") {
+    } else if (g && (g.kind === "arrow" || g.kind === "direction")) {
       g.to = point;
     }
     redraw();
@@ -319,6 +561,11 @@
   function endGesture() {
     const g = state.gesture;
     state.gesture = null;
+    if (g && g.kind === "direction") {
+      if (Math.hypot(g.to.x - g.from.x, g.to.y - g.from.y) < CLICK_DISTANCE) openKindMenu(g.from);
+      else setDirection(g.from, g.to);
+    }
+    if (g && g.kind === "paint") loadRegionsSoon();
     if (g && g.kind === "arrow") {
       if (Math.hypot(g.to.x - g.from.x, g.to.y - g.from.y) < CLICK_DISTANCE) {
         const hit = arrowAt(g.from); // a click on an arrow deletes it
@@ -347,6 +594,7 @@
 
   function selectTool(tool) {
     state.tool = tool;
+    if (tool !== "regions") closeKindMenu();
     for (const button of document.querySelectorAll("button.tool")) {
       const active = button.dataset.tool === tool;
       button.classList.toggle("active", active);
@@ -383,6 +631,7 @@
     state.maskEdited = false;
     await loadMask(state.region);
     redraw();
+    loadRegions();
   });
 
   document.addEventListener("keydown", (event) => {
@@ -392,6 +641,7 @@
       undo();
     } else if (!event.ctrlKey && !event.metaKey && !event.altKey) {
       const tools = isDeepLandscape() ? { m: "move", f: "freeze" } : { m: "move", f: "freeze", a: "arrow" };
+      if (kindsOffered()) tools.r = "regions";
       const tool = tools[event.key.toLowerCase()];
       if (tool) selectTool(tool);
       if (event.key === "[") setBrush(state.brush / 1.25);
@@ -449,6 +699,10 @@
     }
     state.photo = photo;
     state.arrows = [];
+    state.regions = null;
+    state.kindEdits = [];
+    closeKindMenu();
+    paintRegions();
     state.undo = [];
     state.maskEdited = false;
     state.region = $("region").value;
@@ -458,6 +712,7 @@
     const masked = await loadMask(state.region);
     redraw();
     updateButtons();
+    if (masked) await loadRegions();
     if (masked) {
       const tools = isDeepLandscape() ? "" : ", drag arrows";
       setStatus(`${photo.width}×${photo.height}. Paint what moves${tools}, then Preview or Render.`);
@@ -566,6 +821,7 @@
     if (!state.photo || state.render) return;
     const settings = { ...readSettings(), preview };
     if (!isDeepLandscape()) settings.arrows = state.arrows.length ? state.arrows : null;
+    if (kindsOffered()) settings.kinds = kindsSetting();
     // The automatic mask the painting started from ("nothing moves" starts from none), and the painted mask.
     settings.auto_mask = state.region === "empty" ? "none" : state.region;
     const mask = state.maskEdited || state.region === "empty" ? maskDataUrl() : null;
@@ -719,6 +975,8 @@
     for (const element of document.querySelectorAll("[data-controls]")) {
       element.hidden = element.dataset.controls !== controls;
     }
+    for (const element of document.querySelectorAll("[data-kinds]")) element.hidden = !kindsOffered();
+    $("kind-legend").hidden = true;   // until a photo's regions are in
     $("method").textContent = `Method: ${METHOD_NAMES[state.info.method] || state.info.method}`;
     document.body.dataset.method = state.info.method;
     applyDefaults(state.info.defaults);
@@ -740,6 +998,6 @@
   }
 
   // For the console and the browser test: the page's state and its mask.
-  window.cinescape = { state, maskDataUrl };
+  window.cinescape = { state, maskDataUrl, kindsSetting };
   start();
 })();
