@@ -75,6 +75,13 @@ def pipeline_class(folder: str | Path) -> type:
         if not package or not class_name:
             raise ImportError
         cls = getattr(importlib.import_module(f"{__name__}.{package}"), class_name)
+    except ModuleNotFoundError as missing:
+        outside = missing.name and not missing.name.startswith(f"{__name__}.")
+        if outside:   # the method exists but needs a package this environment lacks: say which, not "no such class"
+            raise ModelLoadError(f"{folder / PIPELINE_CONFIG} names pipeline class {name!r}, which needs the "
+                                 f"package {missing.name!r}: pip install it (or reinstall cinescape)") from None
+        raise ModelLoadError(f"{folder / PIPELINE_CONFIG} names pipeline class {name!r}, which cinescape does not "
+                             f"have (expected '<method>.<ClassName>' of a package in cinescape.methods)") from None
     except (ImportError, AttributeError, ValueError):
         raise ModelLoadError(f"{folder / PIPELINE_CONFIG} names pipeline class {name!r}, which cinescape does not "
                              f"have (expected '<method>.<ClassName>' of a package in cinescape.methods)") from None
