@@ -139,7 +139,11 @@ def test_two_process_torchrun_equals_one_process_with_the_global_batch(tmp_path,
     # steps of up to lr (1e-4 per step, 3 steps), so they may differ by that much but not more.
     assert (diffs > 1e-5).float().mean().item() < 0.01
     assert diffs.max().item() <= 3 * 1e-4 * 1.01
-    assert torch.allclose(ddp["common_fields"], single["common_fields"], atol=1e-5)
+    # "predicted" fields are the trained network's own output, so they inherit the weights' tolerance above (biases
+    # up to 3e-4 apart); the fields computed from the data alone must agree to float rounding.
+    field_tolerance = 1e-4 if common_field == "predicted" else 1e-5
+    field_diff = (ddp["common_fields"] - single["common_fields"]).abs().max().item()
+    assert field_diff <= field_tolerance, field_diff
     # rank 0 alone writes the log, with the global batch's losses
     ddp_log, single_log = [(tmp_path / run / "log.csv").read_text().splitlines() for run in ("ddp", "single")]
     assert len(ddp_log) == len(single_log) == 3  # header, steps 0 and 2 (log every 10 steps, and the last)
