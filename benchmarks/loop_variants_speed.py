@@ -1,6 +1,9 @@
 """Plan + render time of the default loop against the same code without its issue-30 parts, in one process.
 
-    python benchmarks/loop_variants_speed.py examples/synthetic_landscape.png [--frames 101] [--repeat 3]
+    python benchmarks/loop_variants_speed.py [PHOTO] [--size 1024x576] [--frames 101] [--repeat 3]
+
+Without PHOTO it animates the procedural landscape `cinescape bench` uses (seed 3) at --size; a PHOTO is animated at
+its own size.
 
 Rows: the default (motion by region kind, per-pixel phased loop with contrast-keeping fades); scalar phases (the
 banded fast renderer serves them); scalar phases without kinds (the motion before issue 30). Medians of --repeat.
@@ -13,6 +16,7 @@ import statistics
 import time
 
 import cinescape
+from cinescape.data.synthetic import generate_landscape_photo
 from cinescape.io.image import load_image
 
 VARIANTS = (("default (kinds, per-pixel phases)", {}),
@@ -22,12 +26,18 @@ VARIANTS = (("default (kinds, per-pixel phases)", {}),
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("photo")
+    parser.add_argument("photo", nargs="?", default=None)
+    parser.add_argument("--size", default="1024x576", help="WIDTHxHEIGHT of the procedural photo (no PHOTO)")
     parser.add_argument("--frames", type=int, default=101)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     pipe = cinescape.load_pipeline()
-    photo = load_image(args.photo)
+    if args.photo is None:
+        width, height = (int(v) for v in args.size.lower().split("x"))
+        photo = generate_landscape_photo(height, width, seed=3)
+    else:
+        photo = load_image(args.photo)
+    print(f"{photo.shape[1]}x{photo.shape[0]}, {args.frames} frames")
     for name, settings in VARIANTS:
         runs = []
         for _ in range(args.repeat):
