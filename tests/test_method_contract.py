@@ -153,3 +153,53 @@ def test_toy_method_settings_and_eval_settings(toy_model):
     assert resolve_settings(toy_model, step=3).step == 3
     settings = pipeline.eval_settings(9, 4, loop="none", appearance=False, overrides={"step": 2})
     assert (settings.num_frames, settings.seed, settings.step) == (9, 4, 2)
+
+
+def test_toy_method_on_the_web_page(toy_model, small_photo, tmp_path, capsys):
+    """``cinescape serve --model DIR`` takes the toy method (it names no control set: the page's basic one), and
+    a render through the HTTP API gives the toy's frames: frame i is the photo + 7 i grey levels."""
+    pytest.importorskip("fastapi")
+    import io
+    import time
+
+    from fastapi.testclient import TestClient
+    from PIL import Image
+
+    from cinescape.io.video import read_video_frames
+    from cinescape.methods import load_pipeline
+    from cinescape.web import check_web_pipeline, create_app, page_kind
+
+    pipeline = load_pipeline(toy_model)
+    assert page_kind(pipeline) == "basic"
+    check_web_pipeline(type(pipeline))
+    ramp = np.linspace(20, 180, 128)   # a smooth 128x128 photo, which H.264 keeps within a level or two
+    photo = np.stack(np.broadcast_arrays(ramp[None, :], ramp[:, None], 200 - ramp[None, :]), -1).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(photo).save(buffer, format="PNG")
+    with TestClient(create_app(pipeline, root=tmp_path)) as client:
+        info = client.get("/api/info").json()
+        assert info["controls"] == "basic" and info["method"] == "toyfade" and info["kinds"] == []
+        photo_id = client.post("/api/photos", content=buffer.getvalue()).json()["id"]
+        mask = np.asarray(Image.open(io.BytesIO(client.get(f"/api/photos/{photo_id}/mask").content)))
+        assert (mask == 255).all()   # no mask: everything the method moves, moves
+        for settings, fragment in (({"arrows": []}, 'unknown setting "arrows"'),
+                                   ({"seconds": 0.1}, "seconds must be between")):
+            response = client.post(f"/api/photos/{photo_id}/renders", json={"settings": settings})
+            assert response.status_code == 400 and fragment in response.json()["error"], response.text
+        response = client.post(f"/api/photos/{photo_id}/renders",
+                               json={"settings": {"seconds": 1, "fps": 5, "seed": 3}})
+        assert response.status_code == 202, response.text
+        render_id = response.json()["id"]
+        deadline = time.monotonic() + 60
+        while (status := client.get(f"/api/renders/{render_id}").json())["state"] not in ("done", "failed"):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert status["state"] == "done", status
+        video = tmp_path / "toy.mp4"
+        video.write_bytes(client.get(status["video_url"]).content)
+    frames = read_video_frames(video)
+    assert len(frames) == 5
+    for i, frame in enumerate(frames):   # H.264 at CRF 18: within a few levels of the closed form
+        assert np.abs(frame.astype(np.float64) - _expected(photo, i)).mean() < 3.0
+    rise = [float(frame.astype(np.float64).mean() - frames[0].astype(np.float64).mean()) for frame in frames]
+    np.testing.assert_allclose(rise, [7 * i for i in range(5)], atol=1.0)

@@ -34,6 +34,7 @@ with warnings.catch_warnings():   # Starlette may warn that its TestClient prefe
 from cinescape.io.video import read_video_frames  # noqa: E402
 from cinescape.web import create_app  # noqa: E402
 from cinescape.web.forms import RenderLimits, parse_render_request, preview_inputs  # noqa: E402
+from cinescape.web.pages import DeepLandscapeControls  # noqa: E402
 from test_deeplandscape import _tiny_pipeline as tiny_deeplandscape_pipeline  # noqa: E402
 from cinescape.web.service import ServiceLimits  # noqa: E402
 
@@ -550,7 +551,9 @@ def test_deeplandscape_info_and_settings(dl_client, dl_pipeline):
     assert settings.speed == pytest.approx(2 * base.speed) and settings.use_mask
     assert settings.latent_steps == base.latent_steps == 3 and request.flow is False
     # A preview keeps the motion per second: half the frame rate, twice the speed per frame, half the period.
-    image, preview, fps = preview_inputs(replace(request, preview=True), textured_photo(450, 800))
+    controls = DeepLandscapeControls(dl_pipeline)   # the page's control set of a DeepLandscape server
+    image, preview, fps = controls.preview_inputs(replace(request, preview=True), textured_photo(450, 800),
+                                                  RenderLimits())
     assert image.shape == (384, 682, 3) and fps == 10 and preview.num_frames == 20
     assert preview.speed == pytest.approx(2 * settings.speed) and preview.period == pytest.approx(base.period / 2)
 

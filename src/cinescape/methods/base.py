@@ -47,7 +47,7 @@ class Offers:
     their own (FGLA's groups); ``auto_masks``: the automatic masks it takes; ``inversion``: a plan first fits the
     photo (slow, seconds to minutes) and takes ``reuse=`` an earlier plan to skip it; ``flow_video``: its
     animations have ``flow_frames()``; ``web_controls``: which control set of the web page drives it (``"al"``,
-    ``"deeplandscape"``; None: not on the web page); ``cli_options``: the ``cinescape animate`` options (argparse
+    ``"deeplandscape"``; None: the basic one, the loop's length, frame rate and seed, :mod:`cinescape.web.pages`); ``cli_options``: the ``cinescape animate`` options (argparse
     names, e.g. ``"frames"``, ``"reference"``) that :meth:`MethodPipeline.settings_from_cli` maps; the CLI refuses
     any other method option given, in one line.
     """

@@ -49,8 +49,7 @@ from ..version import __version__
 from ..methods.select import method_label as method_name
 from . import kinds
 from .errors import BadRequest, TooLarge, WebError
-from .forms import (ARROW_MODES, FORMATS, LOOPS, MODES, TIME_OF_DAY_PRESETS, WEB_DEFAULTS, RenderLimits,
-                    deeplandscape_defaults, parse_mask)
+from .forms import ARROW_MODES, FORMATS, LOOPS, MODES, TIME_OF_DAY_PRESETS, RenderLimits, parse_mask
 from .service import TERMINAL_STATES, RenderService, ServiceLimits
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -177,13 +176,12 @@ def create_app(pipeline=None, *, root: str | Path | None = None, limits: Service
     @app.get("/api/info")
     async def info():
         limits, render = service.limits, service.render_limits
-        deeplandscape = service.kind == "deeplandscape"
         return {
             "version": __version__,
             "method": method_name(service.pipeline),
-            "controls": service.kind,   # which of the page's controls apply: "al" (AL, FGLA) or "deeplandscape"
+            "controls": service.kind,   # which of the page's control sets applies (cinescape.web.pages)
             "default_auto_mask": service.default_auto_mask,
-            "defaults": deeplandscape_defaults(service.deeplandscape_settings) if deeplandscape else WEB_DEFAULTS,
+            "defaults": service.controls.defaults,
             "choices": {"mode": MODES, "loop": LOOPS, "format": FORMATS, "arrows_mode": ARROW_MODES,
                         "auto_mask": service.auto_mask_choices, "time_of_day": TIME_OF_DAY_PRESETS},
             "limits": {"max_upload_bytes": limits.max_upload_bytes, "max_photo_pixels": limits.max_photo_pixels,

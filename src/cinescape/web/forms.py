@@ -147,7 +147,7 @@ def _number(fields: dict, name: str, low: float, high: float) -> float:
     return float(value)
 
 
-def _integer(fields: dict, name: str, low: int, high: int) -> int:
+def integer(fields: dict, name: str, low: int, high: int) -> int:
     value = fields[name]
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # JavaScript has one number type: 2.0 is 2
@@ -158,7 +158,7 @@ def _integer(fields: dict, name: str, low: int, high: int) -> int:
     return value
 
 
-def _choice(fields: dict, name: str, choices: tuple[str, ...]) -> str:
+def choice(fields: dict, name: str, choices: tuple[str, ...]) -> str:
     value = fields[name]
     if value not in choices:
         raise BadRequest(f"{name} must be one of {', '.join(choices)}, got {_show(value)}")
@@ -171,7 +171,7 @@ def _show(value: Any, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _option_message(exc: CinescapeError) -> str:
+def option_message(exc: CinescapeError) -> str:
     """A pipeline option error in the page's words: its fields have the CLI options' names without ``--``."""
     return str(exc).replace("--", "")
 
@@ -189,12 +189,12 @@ def parse_render_request(payload: Any, photo_size: tuple[int, int], limits: Rend
     """
     if deeplandscape is not None:
         return _parse_deeplandscape_request(payload, photo_size, limits, deeplandscape)
-    fields = _request_fields(payload, WEB_DEFAULTS, "deeplandscape", DEEPLANDSCAPE_ONLY)
-    preview, seconds, fps, num_frames, output_format = _loop_fields(fields, limits)
+    fields = request_fields(payload, WEB_DEFAULTS, "deeplandscape", DEEPLANDSCAPE_ONLY)
+    preview, seconds, fps, num_frames, output_format = loop_fields(fields, limits)
     time_of_day = fields["time_of_day"]
     if time_of_day is not None and not isinstance(time_of_day, str):
         raise BadRequest(f"time_of_day must be null or a text like \"day,sunset,night\", got {_show(time_of_day)}")
-    auto_mask = _choice(fields, "auto_mask", AUTO_MASK_CHOICES)
+    auto_mask = choice(fields, "auto_mask", AUTO_MASK_CHOICES)
 
     height, width = photo_size
     arrows = fields["arrows"]
@@ -209,16 +209,16 @@ def parse_render_request(payload: Any, photo_size: tuple[int, int], limits: Rend
 
     settings = AnimationSettings(
         num_frames=num_frames,
-        loop=_choice(fields, "loop", LOOPS),
-        seed=_integer(fields, "seed", 0, MAX_SEED),
+        loop=choice(fields, "loop", LOOPS),
+        seed=integer(fields, "seed", 0, MAX_SEED),
         motion_speed=_number(fields, "motion_speed", 0.0, limits.max_motion_speed),
         appearance=_bool(fields, "appearance"),
-        appearance_stride=_integer(fields, "appearance_stride", 1, 16),
-        mode=_choice(fields, "mode", MODES),
+        appearance_stride=integer(fields, "appearance_stride", 1, 16),
+        mode=choice(fields, "mode", MODES),
         auto_mask=None if auto_mask == "default" else auto_mask,
         mask=parse_mask(payload.get("mask"), photo_size, limits),
         arrows=arrows,
-        arrows_mode=_choice(fields, "arrows_mode", ARROW_MODES),
+        arrows_mode=choice(fields, "arrows_mode", ARROW_MODES),
         time_of_day=(time_of_day or "").strip() or None,   # "" (the page's "codebook colours") is None
         kinds=parse_kind_field(fields["kinds"]),
     )
@@ -227,7 +227,7 @@ def parse_render_request(payload: Any, photo_size: tuple[int, int], limits: Rend
     try:
         settings.validate()
     except CinescapeError as exc:
-        raise BadRequest(_option_message(exc)) from None
+        raise BadRequest(option_message(exc)) from None
     return RenderRequest(preview=preview, seconds=seconds, fps=fps, format="mp4" if preview else output_format,
                          flow=_bool(fields, "flow"), settings=settings, arrows=arrows)
 
@@ -243,27 +243,27 @@ def _parse_deeplandscape_request(payload: Any, photo_size: tuple[int, int], limi
     --motion-speed``). The automatic mask is the model's sky+water matte or none (``use_mask``)."""
     defaults = deeplandscape_defaults(base)
     al_only = tuple(name for name in WEB_DEFAULTS if name not in defaults)
-    fields = _request_fields(payload, defaults, "AL and FGLA", al_only)
-    preview, seconds, fps, num_frames, output_format = _loop_fields(fields, limits)
+    fields = request_fields(payload, defaults, "AL and FGLA", al_only)
+    preview, seconds, fps, num_frames, output_format = loop_fields(fields, limits)
     direction = fields["direction"]
     if direction is not None:
         direction = _number(fields, "direction", 0.0, 360.0)
-    auto_mask = _choice(fields, "auto_mask", DEEPLANDSCAPE_AUTO_MASKS)
+    auto_mask = choice(fields, "auto_mask", DEEPLANDSCAPE_AUTO_MASKS)
     try:
         settings = replace(
-            base, num_frames=num_frames, seed=_integer(fields, "seed", 0, MAX_SEED), direction=direction,
+            base, num_frames=num_frames, seed=integer(fields, "seed", 0, MAX_SEED), direction=direction,
             lighting=_number(fields, "lighting", 0.0, 1.0),
             speed=base.speed * _number(fields, "motion_speed", 0.0, limits.max_motion_speed),
             use_mask=base.use_mask if auto_mask == "default" else auto_mask != "none",
             mask=parse_mask(payload.get("mask"), photo_size, limits))
         settings.validate()
     except CinescapeError as exc:
-        raise BadRequest(_option_message(exc)) from None
+        raise BadRequest(option_message(exc)) from None
     return RenderRequest(preview=preview, seconds=seconds, fps=fps, format="mp4" if preview else output_format,
                          flow=False, settings=settings, arrows=None)
 
 
-def _request_fields(payload: Any, defaults: dict[str, Any], other_method: str, other_fields) -> dict[str, Any]:
+def request_fields(payload: Any, defaults: dict[str, Any], other_method: str = "", other_fields=()) -> dict[str, Any]:
     """The request's settings over ``defaults``; a field of the other kind of page (``other_fields``, taken by
     ``other_method``) or an unknown one is refused by name."""
     if not isinstance(payload, dict):
@@ -284,7 +284,7 @@ def _request_fields(payload: Any, defaults: dict[str, Any], other_method: str, o
     return {**defaults, **given}
 
 
-def _loop_fields(fields: dict, limits: RenderLimits) -> tuple[bool, float, float, int, str]:
+def loop_fields(fields: dict, limits: RenderLimits) -> tuple[bool, float, float, int, str]:
     """``(preview, seconds, fps, frames, format)`` of a request, checked."""
     preview = _bool(fields, "preview")
     seconds = _number(fields, "seconds", limits.min_seconds, limits.max_seconds)
@@ -293,7 +293,7 @@ def _loop_fields(fields: dict, limits: RenderLimits) -> tuple[bool, float, float
     if not 2 <= num_frames <= limits.max_frames:
         raise BadRequest(f"seconds x fps must give 2 to {limits.max_frames} frames, got {num_frames} "
                          f"({seconds:g} s at {fps:g} fps)")
-    output_format = _choice(fields, "format", FORMATS)
+    output_format = choice(fields, "format", FORMATS)
     if output_format == "gif" and fps > MAX_GIF_FPS:
         raise BadRequest(f"GIF plays at most {MAX_GIF_FPS} fps, got {fps:g}; lower fps or choose MP4 or WebM")
     return preview, seconds, fps, num_frames, output_format
@@ -349,46 +349,58 @@ def preview_size(photo_size: tuple[int, int], limits: RenderLimits = RenderLimit
     return max(32, 2 * round(height * scale / 2)), max(32, 2 * round(width * scale / 2))
 
 
-def preview_inputs(request: RenderRequest, image: np.ndarray, limits: RenderLimits = RenderLimits()
-                   ) -> tuple[np.ndarray, AnimationSettings, float]:
-    """``(image, settings, fps)`` that render ``request``: the photo itself for a full render; for a preview the
-    photo downscaled (:func:`preview_size`) at ``min(fps, limits.preview_fps)`` with the same length in seconds.
-
-    Arrows are in photo pixels per frame: scaling their end points scales their lengths with the photo. A
-    preview frame spans ``fps / preview_fps`` frames of the full render, so the motion speed is multiplied by that
-    (capped at the pipeline's maximum): the preview moves as far per second as the render will. Its colour maps are
-    predicted every ``limits.preview_appearance_stride``-th frame at least, interpolated between.
-    """
-    if not request.preview:
-        return image, request.settings, request.fps
+def preview_frame(request: RenderRequest, image: np.ndarray, limits: RenderLimits = RenderLimits()
+                  ) -> tuple[np.ndarray, float, int]:
+    """``(image, fps, frames)`` of ``request``'s preview: the photo downscaled (:func:`preview_size`) at
+    ``min(fps, limits.preview_fps)``, as many frames as keep the loop's length in seconds."""
     height, width = image.shape[:2]
     small_height, small_width = preview_size((height, width), limits)
     small = image if (small_height, small_width) == (height, width) else cv2.resize(
         image, (small_width, small_height), interpolation=cv2.INTER_AREA)
     fps = min(request.fps, limits.preview_fps)
-    frames = max(2, round(request.seconds * fps))
-    if not isinstance(request.settings, AnimationSettings):
-        # DeepLandscape: its speed is per frame and its phased loop's period in frames, both scaled to keep
-        # the full render's motion per second (the generator's resolution, not the photo's, sets its units).
-        settings = request.settings
-        return small, replace(settings, num_frames=frames, speed=settings.speed * request.fps / fps,
-                              period=max(2.0, settings.period * fps / request.fps)), fps
-    speed = min(limits.max_motion_speed, request.settings.motion_speed * request.fps / fps)
+    return small, fps, max(2, round(request.seconds * fps))
+
+
+def al_preview_settings(request: RenderRequest, num_frames: int, fps: float, photo_size: tuple[int, int],
+                        small_size: tuple[int, int], limits: RenderLimits = RenderLimits()) -> AnimationSettings:
+    """An AL page's preview settings: ``num_frames`` frames at ``fps`` of the photo (``photo_size`` (H, W))
+    downscaled to ``small_size`` (h, w).
+
+    Arrows are in photo pixels per frame: scaling their end points scales their lengths with the photo. A
+    preview frame spans ``request.fps / fps`` frames of the full render, so the motion speed is multiplied by that
+    (capped at the pipeline's maximum): the preview moves as far per second as the render will. Its colour maps are
+    predicted every ``limits.preview_appearance_stride``-th frame at least, interpolated between.
+    """
+    settings = request.settings
+    speed = min(limits.max_motion_speed, settings.motion_speed * request.fps / fps)
     arrows = None
     if request.arrows is not None:
+        (height, width), (small_height, small_width) = photo_size, small_size
         sx, sy = small_width / width, small_height / height
 
         def scaled(point):  # clamped: rounding must not push an end point past the smaller image's edge
             return [min(max(point[0] * sx, 0.0), small_width), min(max(point[1] * sy, 0.0), small_height)]
         arrows = [{"from": scaled(a["from"]), "to": scaled(a["to"])} for a in request.arrows]
-    changes = {"num_frames": frames, "motion_speed": speed, "arrows": arrows,
-               "appearance_stride": min(max(request.settings.appearance_stride, limits.preview_appearance_stride),
-                                        frames)}
-    if hasattr(request.settings, "loop_period"):  # a period in frames (loop="phased"): the same in seconds
-        changes["loop_period"] = max(2.0, request.settings.loop_period * fps / request.fps)
-    return small, replace(request.settings, **changes), fps
+    changes = {"num_frames": num_frames, "motion_speed": speed, "arrows": arrows,
+               "appearance_stride": min(max(settings.appearance_stride, limits.preview_appearance_stride),
+                                        num_frames)}
+    if hasattr(settings, "loop_period"):  # a period in frames (loop="phased"): the same in seconds
+        changes["loop_period"] = max(2.0, settings.loop_period * fps / request.fps)
+    return replace(settings, **changes)
 
 
-__all__ = ["AUTO_MASK_CHOICES", "DEEPLANDSCAPE_AUTO_MASKS", "FORMATS", "MEDIA_TYPES", "RenderLimits", "RenderRequest",
-           "TIME_OF_DAY_PRESETS", "WEB_DEFAULTS", "deeplandscape_defaults", "parse_mask", "parse_render_request",
-           "preview_inputs", "preview_size"]
+def preview_inputs(request: RenderRequest, image: np.ndarray, limits: RenderLimits = RenderLimits()
+                   ) -> tuple[np.ndarray, AnimationSettings, float]:
+    """``(image, settings, fps)`` that render an AL page's ``request``: the photo itself for a full render; for a
+    preview the photo downscaled (:func:`preview_frame`) with :func:`al_preview_settings` (other pages:
+    :meth:`cinescape.web.pages.BasicControls.preview_inputs`)."""
+    if not request.preview:
+        return image, request.settings, request.fps
+    small, fps, frames = preview_frame(request, image, limits)
+    return small, al_preview_settings(request, frames, fps, image.shape[:2], small.shape[:2], limits), fps
+
+
+__all__ = ["AUTO_MASK_CHOICES", "DEEPLANDSCAPE_AUTO_MASKS", "FORMATS", "MAX_SEED", "MEDIA_TYPES", "RenderLimits",
+           "RenderRequest", "TIME_OF_DAY_PRESETS", "WEB_DEFAULTS", "al_preview_settings", "choice",
+           "deeplandscape_defaults", "integer", "loop_fields", "option_message", "parse_mask", "parse_render_request",
+           "preview_frame", "preview_inputs", "preview_size", "request_fields"]

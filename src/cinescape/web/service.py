@@ -17,7 +17,7 @@
   plan of each photo and passes it as ``reuse=``: another direction, speed, lighting, seed or length renders
   without inverting again, in the preview and the full render alike (both invert the full photo, which the
   inversion sees at the generator's resolution anyway); another mask inverts again
-  (:meth:`RenderService._plan_deeplandscape`).
+  (:meth:`cinescape.web.pages.DeepLandscapeControls.plan`).
 
 States of a render: ``queued`` -> ``running`` -> ``done`` | ``failed`` | ``cancelled`` (or ``queued`` ->
 ``cancelled``). Phases while running: ``planning`` (motion, masks, arrow fitting: no frame count yet),
@@ -38,7 +38,7 @@ import tempfile
 import threading
 import time
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -48,12 +48,10 @@ from PIL import Image
 from ..errors import CinescapeError, InputImageError
 from ..io.image import MIN_IMAGE_SIDE, load_image
 from ..methods.engine import write_animation
-from ..methods.al.pipeline import AnimationSettings
-from .controls import page_kind
 from . import kinds
 from .errors import BadRequest, Busy, Conflict, NotFound, TooLarge, WebError
-from .forms import (AUTO_MASK_CHOICES, DEEPLANDSCAPE_AUTO_MASKS, MEDIA_TYPES, RenderLimits, RenderRequest,
-                    parse_render_request, preview_inputs)
+from .forms import MEDIA_TYPES, RenderLimits, RenderRequest
+from .pages import controls_for
 
 log = logging.getLogger("cinescape.web")
 
@@ -139,18 +137,17 @@ class Render:
 class RenderService:
     """The server's state: photos, renders, the queue and its single worker thread.
 
-    ``pipeline``: a loaded pipeline (loaded once per server) of AL, FGLA or DeepLandscape
-    (:func:`~cinescape.web.page_kind`, also ``self.kind``). ``root``: where the server's temporary folder is made
+    ``pipeline``: a loaded pipeline (loaded once per server) of any method; ``self.controls`` is the page's control
+    set for it (:func:`~cinescape.web.pages.controls_for`), which the service asks instead of the method's name. ``root``: where the server's temporary folder is made
     (default: the system's temporary directory); it is removed by :meth:`close`. ``clock``: seconds, monotonic
     (tests move it to expire photos).
     """
 
     def __init__(self, pipeline, *, root: str | Path | None = None, limits: ServiceLimits = ServiceLimits(),
                  render_limits: RenderLimits = RenderLimits(), clock=time.monotonic):
-        self.kind = page_kind(pipeline)   # another kind of model: one line, before any thread or folder
+        self.controls = controls_for(pipeline)   # not a method: one line, before any thread or folder
+        self.kind = self.controls.name
         self.pipeline = pipeline
-        # DeepLandscape: the model's settings (its folder's defaults), which a request's fields replace
-        self.deeplandscape_settings = pipeline.settings() if self.kind == "deeplandscape" else None
         self.limits = limits
         self.render_limits = render_limits
         self.clock = clock
@@ -163,7 +160,7 @@ class RenderService:
         self._wake = threading.Condition(self._lock)       # the worker waits on it for renders
         # The worker holds this while planning: one plan at a time, each takes every core (and DeepLandscape sets
         # torch's thread count for its inversion). Masks (fluid_matte) and rendering frames need no lock.
-        self._pipeline_lock = threading.Lock()
+        self.pipeline_lock = threading.Lock()
         self._closed = threading.Event()
         self._worker = threading.Thread(target=self._work, name="cinescape-render", daemon=True)
         self._janitor = threading.Thread(target=self._sweep_periodically, name="cinescape-janitor", daemon=True)
@@ -245,25 +242,18 @@ class RenderService:
     @property
     def auto_mask_choices(self) -> tuple[str, ...]:
         """The automatic masks this server's method offers."""
-        return DEEPLANDSCAPE_AUTO_MASKS if self.kind == "deeplandscape" else AUTO_MASK_CHOICES
+        return self.controls.auto_mask_choices
 
     @property
     def default_auto_mask(self) -> str:
         """What the automatic mask ``"default"`` is for this server's model."""
-        if self.kind == "deeplandscape":
-            return "sky+water" if self.deeplandscape_settings.use_mask else "none"
-        return self.pipeline.defaults.get("auto_mask", "none")
+        return self.controls.default_auto_mask
 
     def parse_request(self, payload, photo: Photo) -> RenderRequest:
         """A render request's JSON for ``photo``, checked into this server's method's settings
-        (:func:`~cinescape.web.forms.parse_render_request`)."""
-        request = parse_render_request(payload, photo.size, self.render_limits,
-                                       deeplandscape=self.deeplandscape_settings)
-        if isinstance(request.settings, AnimationSettings):   # kinds: on a region of the photo (one-line 400s)
-            kinds.check_kinds(request.settings, self.pipeline)
-            if request.settings.kinds:
-                auto = request.settings.auto_mask or "default"
-                kinds.apply_kinds(self.regions(photo, auto, request.settings.mask), request.settings.kinds)
+        (:meth:`cinescape.web.pages.BasicControls.parse`), and checked against the photo."""
+        request = self.controls.parse(payload, photo.size, self.render_limits)
+        self.controls.check(request, self, photo)
         return request
 
     def regions(self, photo: Photo, auto: str, painted: np.ndarray | None = None):
@@ -287,27 +277,19 @@ class RenderService:
         choices = self.auto_mask_choices
         if auto not in choices:
             raise BadRequest(f"auto must be one of {', '.join(choices)}, got {auto!r}")
-        if self.kind == "deeplandscape" and auto == "default":
-            auto = self.default_auto_mask   # one matte, whichever name the page or a render asks it by
+        auto = self.controls.canonical_auto(auto)   # one matte, whichever name the page or a render asks it by
         if auto not in photo.mattes:
             # Not under the pipeline lock: a mask is the segmenters' work (each takes its turns under its own
             # lock), so a new photo's mask comes in seconds while the worker inverts or renders another photo.
             try:
-                if self.kind == "deeplandscape":
-                    photo.mattes[auto] = None if auto == "none" else self.pipeline.fluid_matte(photo.image)
-                else:
-                    settings = AnimationSettings(auto_mask=None if auto == "default" else auto)
-                    evidence = {"evidence": {}} if kinds.offers_kinds(self.pipeline) else {}
-                    photo.mattes[auto] = self.pipeline.fluid_matte(photo.image, settings, **evidence)
-                    photo.sky[auto] = evidence.get("evidence", {}).get("sky")   # for the regions' kinds
+                photo.mattes[auto], photo.sky[auto] = self.controls.matte(photo.image, auto)
             except CinescapeError as exc:  # e.g. the sky matte's runtime is missing on this machine
                 raise WebError(f"the {auto} mask is not available here: {exc}", status=422) from None
         return photo.mattes[auto]
 
     def shown_matte(self, photo: Photo, auto: str) -> np.ndarray:
         """:meth:`auto_matte` at display size as the page shows it: (h, w) uint8, 255 = moves."""
-        if self.kind == "deeplandscape" and auto == "default":
-            auto = self.default_auto_mask
+        auto = self.controls.canonical_auto(auto)
         if auto not in photo.shown_mattes:
             matte = self.auto_matte(photo, auto)
             display_height, display_width = photo.display_size
@@ -480,79 +462,28 @@ class RenderService:
         stem = render.photo.name + ("-preview" if request.preview else "")
         video_path = folder / f"{stem}.{request.format}"
         flow_path = folder / f"{stem}-flow.mp4" if request.flow else None
-        self._check_cancelled(render)
+        self.check_cancelled(render)
 
         def plan():
-            if self.kind == "deeplandscape":
-                animation = self._plan_deeplandscape(render)[0]
-            else:
-                image, settings, _ = preview_inputs(request, render.photo.image, self.render_limits)
-                # The mask the page showed (the automatic matte, computed once per photo, plus the brush strokes)
-                # is the motion mask, given as the user mask with no automatic mask on top: the pipeline does not
-                # segment the photo again, and it would otherwise multiply the painted mask by the automatic one.
-                auto = "default" if settings.auto_mask is None else settings.auto_mask
-                painted = settings.mask
-                settings = replace(settings, mask=self.render_mask(render.photo, auto, settings.mask), auto_mask="none")
-                if kinds.offers_kinds(self.pipeline) and kinds.wants_regions(settings):
-                    # the regions the page showed (with the sky matte's evidence), the request's kinds applied
-                    shown = kinds.apply_kinds(self.regions(render.photo, auto, painted), settings.kinds)
-                    settings = replace(settings, kinds=kinds.plan_kinds(shown, image.shape[:2]) or None)
-                with self._pipeline_lock:
-                    animation = self.pipeline.plan(image, settings)
-                render.regions = kinds.describe_regions(animation.regions)["regions"] if getattr(
-                    animation, "regions", None) is not None else None
+            animation = self.controls.plan(self, render)
             render.frames_total = animation.num_frames * (2 if request.flow else 1)
             render.phase = "rendering"
             return animation
 
         def on_frame(phase: str) -> None:
-            self._check_cancelled(render)
+            self.check_cancelled(render)
             render.phase = phase
             render.frames_done += phase != "finishing"
 
         # The size and frame rate are known before planning (the preview's copy of the photo, or the photo).
-        image, _, fps = preview_inputs(request, render.photo.image, self.render_limits)
+        image, _, fps = self.controls.preview_inputs(request, render.photo.image, self.render_limits)
         write_animation(self.pipeline, image, None, video_path, fps=fps, flow_video=flow_path, plan=plan,
                         on_frame=on_frame)
         render.video, render.flow_video = video_path, flow_path
 
-    def _plan_deeplandscape(self, render: Render):
-        """``(animation, image, fps)`` of a DeepLandscape render.
-
-        The full photo is inverted whatever the render (the inversion sees it at the generator's resolution, so a
-        preview's smaller copy would give the same inversion), and the plan is kept on the photo: the next render
-        passes it as ``reuse=``, and the pipeline reuses its inversion when the inversion settings and the mask
-        are the same (masks are compared by value here; the pipeline takes the same object as the same mask).
-        A preview's loop is that inversion moved over the preview-sized photo and matte. The inversion reports
-        each step (phase ``inverting``) and a cancel stops it at the next step.
-        """
-        from ..methods.deeplandscape.pipeline import DeepLandscapeAnimation
-
-        request, photo = render.request, render.photo
-        settings = request.settings
-        mask = self.render_mask(photo, "sky+water" if settings.use_mask else "none", settings.mask)
-        previous = photo.inverted
-        if previous is not None and _same_mask(previous.settings.mask, mask):
-            mask = previous.settings.mask
-        settings = replace(settings, mask=mask, use_mask=False)   # the mask the page showed is the whole matte
-
-        def on_step(done: int, total: int) -> None:
-            self._check_cancelled(render)
-            render.phase, render.steps_done, render.steps_total = "inverting", done, total
-
-        with self._pipeline_lock:
-            animation = self.pipeline.plan(photo.image, settings, reuse=previous, on_step=on_step)
-        render.reused_inversion = previous is not None and animation.inversion is previous.inversion
-        photo.inverted = animation
-        if not request.preview:
-            return animation, photo.image, request.fps
-        image, preview_settings, fps = preview_inputs(request, photo.image, self.render_limits)
-        matte = cv2.resize(animation.matte, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_AREA)
-        preview = DeepLandscapeAnimation(self.pipeline, image, matte, animation.inversion, preview_settings)
-        return preview, image, fps
-
     @staticmethod
-    def _check_cancelled(render: Render) -> None:
+    def check_cancelled(render: Render) -> None:
+        """Raise :class:`RenderCancelled` when ``render`` was asked to stop (between frames or inversion steps)."""
         if render.cancel_requested.is_set():
             raise RenderCancelled
 
@@ -627,13 +558,6 @@ class RenderService:
         """Renders queued or running."""
         with self._lock:
             return len(self._queue) + (self._running is not None)
-
-
-def _same_mask(a: np.ndarray | None, b: np.ndarray | None) -> bool:
-    """Whether two motion masks (or None: everything moves) are the same."""
-    if a is None or b is None:
-        return a is None and b is None
-    return a.shape == b.shape and np.array_equal(a, b)
 
 
 def _safe_stem(name: str | None) -> str:

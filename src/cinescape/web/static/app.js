@@ -12,9 +12,10 @@
 // direction. A render sends the changes as "kinds": ["KIND@X,Y,DEG", ...] (a point inside the region, in photo
 // pixels), the strings `cinescape animate --kind` takes.
 //
-// One server runs one method (GET /api/info: "method", and "controls": "al" for AL and FGLA, "deeplandscape"):
-// elements marked data-controls="al" or "deeplandscape" are shown only on that kind of page, and a render sends
-// only the settings its method takes.
+// One server runs one method (GET /api/info: "method", and "controls": "al" for AL and FGLA, "deeplandscape", or
+// "basic" for any other method: loop length, frame rate, seed, format): elements marked data-controls="al" or
+// "deeplandscape" are shown only on that kind of page, those marked data-not-basic not on a basic page, and a
+// render sends only the settings its method takes.
 "use strict";
 
 (() => {
@@ -69,6 +70,11 @@
   /** Whether this server's page is DeepLandscape's (otherwise AL's controls, for AL and FGLA). */
   function isDeepLandscape() {
     return Boolean(state.info) && state.info.controls === "deeplandscape";
+  }
+
+  /** Whether this server's page has only the basic controls (a method with no page of its own: no mask). */
+  function isBasic() {
+    return Boolean(state.info) && state.info.controls === "basic";
   }
 
   function setStatus(text, isError = false) {
@@ -714,8 +720,8 @@
     updateButtons();
     if (masked) await loadRegions();
     if (masked) {
-      const tools = isDeepLandscape() ? "" : ", drag arrows";
-      setStatus(`${photo.width}×${photo.height}. Paint what moves${tools}, then Preview or Render.`);
+      const tools = isDeepLandscape() ? "Paint what moves, then " : isBasic() ? "" : "Paint what moves, drag arrows, then ";
+      setStatus(`${photo.width}×${photo.height}. ${tools}Preview or Render.`);
     }
     document.body.dataset.photo = "ready";
   }
@@ -750,6 +756,10 @@
   }
 
   function readSettings() {
+    if (isBasic()) {
+      return { seconds: numberValue("seconds"), fps: numberValue("fps"), seed: numberValue("seed"),
+        format: $("format").value };
+    }
     const common = {
       seconds: numberValue("seconds"),
       fps: numberValue("fps"),
@@ -775,9 +785,10 @@
   function applyDefaults(defaults) {
     $("seconds").value = defaults.seconds;
     $("fps").value = defaults.fps;
-    $("motion-speed").value = defaults.motion_speed;
     $("seed").value = defaults.seed;
     $("format").value = defaults.format;
+    if (isBasic()) return;
+    $("motion-speed").value = defaults.motion_speed;
     if (isDeepLandscape()) {
       $("direction").value = defaults.direction ?? "";   // empty: a direction from the seed
       $("lighting").value = defaults.lighting;
@@ -820,11 +831,11 @@
   async function startRender(preview) {
     if (!state.photo || state.render) return;
     const settings = { ...readSettings(), preview };
-    if (!isDeepLandscape()) settings.arrows = state.arrows.length ? state.arrows : null;
+    if (!isDeepLandscape() && !isBasic()) settings.arrows = state.arrows.length ? state.arrows : null;
     if (kindsOffered()) settings.kinds = kindsSetting();
     // The automatic mask the painting started from ("nothing moves" starts from none), and the painted mask.
     settings.auto_mask = state.region === "empty" ? "none" : state.region;
-    const mask = state.maskEdited || state.region === "empty" ? maskDataUrl() : null;
+    const mask = !isBasic() && (state.maskEdited || state.region === "empty") ? maskDataUrl() : null;
     setStatus(preview ? "Sending the preview…" : "Sending the render…");
     let response;
     try {
@@ -976,6 +987,7 @@
       element.hidden = element.dataset.controls !== controls;
     }
     for (const element of document.querySelectorAll("[data-kinds]")) element.hidden = !kindsOffered();
+    for (const element of document.querySelectorAll("[data-not-basic]")) element.hidden = isBasic();
     $("kind-legend").hidden = true;   // until a photo's regions are in
     $("method").textContent = `Method: ${METHOD_NAMES[state.info.method] || state.info.method}`;
     document.body.dataset.method = state.info.method;
@@ -989,7 +1001,7 @@
     for (const loop of state.info.choices.loop) {  // loop types this server has that the page does not list
       if (![...$("loop").options].some((option) => option.value === loop)) $("loop").append(new Option(loop, loop));
     }
-    if (!isDeepLandscape()) $("loop").value = state.info.defaults.loop;
+    if (!isDeepLandscape() && !isBasic()) $("loop").value = state.info.defaults.loop;
     const automatic = state.info.default_auto_mask;
     $("region").options[0].textContent = automatic === "none" ? "automatic (everything)" : `automatic (${automatic})`;
     updateFrameCount();
