@@ -94,8 +94,8 @@ def main() -> None:
         plans = {}
         for kinds in (False, True):
             plans[kinds] = pipeline.plan(image, num_frames=args.frames, motion_by_kind=kinds, appearance=False)
-            if not isinstance(pipeline._sky_matte, _Memo):
-                pipeline._sky_matte = _Memo(pipeline._sky_matte)
+            if not isinstance(pipeline.engine.sky_matte, _Memo):
+                pipeline.engine.sky_matte = _Memo(pipeline.engine.sky_matte)
         before, after = stats(plans[False], hand, stem, image), stats(plans[True], hand, stem, image)
         land = "-" if hand is None else (f"{before['land_mean']:.3f} ({before['land_p99']:.2f}) -> "
                                          f"{after['land_mean']:.3f} ({after['land_p99']:.2f})")

@@ -466,7 +466,7 @@ def test_evaluate_resolves_fgla_models(direction_model, tmp_path):
     for name in (f"fgla:{folder}", str(folder)):
         method = resolve_method(name, settings)
         assert isinstance(method, PipelineMethod) and isinstance(method.pipeline, FGLAPipeline)
-    method.pipeline._segmenter = _SkyOverWater()
+    method.pipeline.engine.segmenter = _SkyOverWater()
     torch.manual_seed(0)
     lpips = M.LPIPS(pretrained=False)
     report = evaluate(settings, ["static", method], progress=False, lpips=lpips)

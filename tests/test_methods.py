@@ -84,7 +84,8 @@ def test_one_fgla_pipeline_animates_two_photos_from_two_threads_as_it_does_one_a
         assert len(a) == len(b) == 4
         assert all(np.array_equal(x, y) for x, y in zip(a, b))
     assert not all(np.array_equal(x, y) for x, y in zip(alone[0][1:], alone[1][1:]))  # the calls differ
-    assert not hasattr(pipeline, "_request") and pipeline.motion.groups is None   # nothing per call on self
+    assert not hasattr(pipeline, "_request") and not hasattr(pipeline, "motion")   # nothing per call on self (the
+    # motion model is bound to each call's group map: FGLAPipeline.motion_model)
 
 
 def test_one_al_pipeline_from_two_threads(tiny_pipeline, photo):

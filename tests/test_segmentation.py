@@ -265,7 +265,7 @@ def _frozen_core(frozen: np.ndarray, margin: int) -> np.ndarray:
 @pytest.mark.parametrize("auto_mask", ["sky+water", "fluid"])
 def test_sky_water_mask_freezes_what_the_segmenter_calls_others(tiny_pipeline, auto_mask):
     # stand-ins for both models, so this runs without weights: no sky, water in the bottom 60 %
-    tiny_pipeline._sky_matte, tiny_pipeline._segmenter = _NoSky(), _HalfWater(0.4)
+    tiny_pipeline.engine.sky_matte, tiny_pipeline.engine.segmenter = _NoSky(), _HalfWater(0.4)
     photo = (np.random.default_rng(1).random((64, 96, 3)) * 255).astype(np.uint8)
     frames = tiny_pipeline(photo, num_frames=4, loop="none", appearance=False, auto_mask=auto_mask)
     plain = tiny_pipeline(photo, num_frames=4, loop="none", appearance=False)
@@ -289,7 +289,7 @@ def test_auto_sky_water_mask_with_the_real_models(tiny_pipeline):
         pytest.skip(f"needs {path}")
     photo = np.array(Image.fromarray(load_image(path)).resize((160, 128), Image.BILINEAR))
     frames = tiny_pipeline(photo, num_frames=4, loop="none", appearance=False, auto_mask="sky+water")
-    segmenter, matte = tiny_pipeline._segmenter, tiny_pipeline._sky_matte
+    segmenter, matte = tiny_pipeline.engine.segmenter, tiny_pipeline.engine.sky_matte
     assert isinstance(segmenter, ADE20KSegmenter) and isinstance(matte, SkyMatte)  # loaded once, kept
     groups = segmenter.classes(photo)
     assert (groups == GROUP_WATER).mean() > 0.2  # the river is found
@@ -334,7 +334,7 @@ def test_deeplandscape_and_al_move_the_same_automatic_region(tiny_pipeline):
 
     deeplandscape = tiny_deeplandscape()
     deeplandscape._segmenters = (_NoSky(), _WaterBlocks())
-    tiny_pipeline._sky_matte, tiny_pipeline._segmenter = _NoSky(), _WaterBlocks()
+    tiny_pipeline.engine.sky_matte, tiny_pipeline.engine.segmenter = _NoSky(), _WaterBlocks()
     photo = (np.random.default_rng(2).random((48, 80, 3)) * 255).astype(np.uint8)
     al = tiny_pipeline.fluid_matte(photo, AnimationSettings(auto_mask="sky+water"))
     np.testing.assert_array_equal(deeplandscape.fluid_matte(photo), al)

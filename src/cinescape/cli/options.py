@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-#: What ``--method`` takes in every command: the shipped model of each method.
-METHOD_CHOICES = ("al", "fgla", "deeplandscape")
+from ..methods import SHIPPED_MODELS
+
+#: What ``--method`` takes in every command: the methods with a model shipped in the package.
+METHOD_CHOICES = tuple(name for name in SHIPPED_MODELS if name != "default")
 
 
 def add_method_argument(parser: argparse.ArgumentParser, help: str) -> None:
-    """``--method {al,fgla,deeplandscape}`` (default None: the model folder's own method, AL when shipped)."""
+    """``--method {al,fgla,deeplandscape}`` (the shipped models; default None: the model folder's own method, AL
+    when shipped)."""
     parser.add_argument("--method", choices=METHOD_CHOICES, default=None, help=help)
 
 

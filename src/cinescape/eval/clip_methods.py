@@ -133,7 +133,7 @@ class PipelineMethod(Method):
 
 def resolve_method(name: str | Method, settings: EvalSettings) -> Method:
     """``static`` / ``shift`` / ``real`` / ``default``, ``fgla`` or ``deeplandscape`` (a shipped model) / a model
-    folder (``fgla:DIR`` also accepted), a model optionally with settings ``NAME:KEY=VALUE,...`` (its method's
+    folder (``METHOD:DIR`` also accepted, e.g. ``fgla:DIR``), a model optionally with settings ``NAME:KEY=VALUE,...`` (its method's
     settings class, :func:`cinescape.eval.photo_methods.parse_method_spec`, e.g. ``deeplandscape:finetune_steps=50``)
     -> a :class:`Method`; a model folder's pipeline.json says which pipeline loads it."""
     if isinstance(name, Method):
@@ -147,13 +147,13 @@ def resolve_method(name: str | Method, settings: EvalSettings) -> Method:
         return ShiftMethod(settings.shift_speed)
     if spec.base == "real":
         return RealMethod()
-    from ..methods import SHIPPED_MODELS, load_pipeline
+    from ..methods import SHIPPED_MODELS
+    from ..methods.select import load_method_pipeline, split_method_folder
 
-    folder = spec.base[len("fgla:"):] if spec.base.startswith("fgla:") else spec.base
+    method, folder = split_method_folder(spec.base)
     if folder in SHIPPED_MODELS or Path(folder).expanduser().is_dir():
-        # FGLA: each seed picks a latent per semantic group from the model's per-group codebook
-        return PipelineMethod(load_pipeline(folder or "fgla"), name, settings.loop, settings.appearance, settings.mode,
-                              settings.auto_mask, spec.overrides)
-    raise OptionError(f"unknown method {spec.base!r}: use static, shift, real, default, fgla, deeplandscape, a model "
-                      "folder or fgla:DIR, optionally with :KEY=VALUE,... settings")
+        return PipelineMethod(load_method_pipeline(method, folder), name, settings.loop, settings.appearance,
+                              settings.mode, settings.auto_mask, spec.overrides)
+    raise OptionError(f"unknown method {spec.base!r}: use static, shift, real, {', '.join(SHIPPED_MODELS)}, a model "
+                      "folder or METHOD:DIR, optionally with :KEY=VALUE,... settings")
 

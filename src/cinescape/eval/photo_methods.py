@@ -41,17 +41,18 @@ _TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
 
 
 def settings_class_for(base: str) -> type:
-    """The settings class of a method spec's ``base``: a shipped model's name or a model folder (its pipeline.json
-    says the class; nothing else is read), ``fgla:DIR`` and anything else: AL's AnimationSettings (FGLA takes
-    them too; a folder that does not load fails when it is loaded)."""
+    """The settings class of a method spec's ``base``: a shipped model's name or a model folder, ``METHOD:DIR``
+    included (its pipeline.json says the class; nothing else is read); anything else, or a folder that does not
+    say: AL's AnimationSettings (a folder that does not load fails when it is loaded)."""
     from ..errors import ModelLoadError
     from ..methods import SHIPPED_MODELS, pipeline_class
     from ..methods.al import AnimationSettings
-    from ..methods.select import settings_class_of
+    from ..methods.select import settings_class_of, split_method_folder
 
-    if base in SHIPPED_MODELS or (not base.startswith("fgla:") and Path(base).expanduser().is_dir()):
+    _, folder = split_method_folder(base)
+    if folder in SHIPPED_MODELS or Path(folder).expanduser().is_dir():
         try:
-            return settings_class_of(pipeline_class(SHIPPED_MODELS.get(base, base)))
+            return settings_class_of(pipeline_class(SHIPPED_MODELS.get(folder, folder)))
         except ModelLoadError:
             return AnimationSettings
     return AnimationSettings
@@ -245,14 +246,15 @@ def resolve_photo_method(spec: MethodSpec, settings: PhotoEvalSettings, pipeline
         return ShiftPhotoMethod(settings.shift_speed, settings.shift_angle)
     pipelines = {} if pipelines is None else pipelines
     if spec.base not in pipelines:
-        from ..methods import SHIPPED_MODELS, load_pipeline
+        from ..methods import SHIPPED_MODELS
+        from ..methods.select import load_method_pipeline, split_method_folder
 
-        folder = spec.base[len("fgla:"):] if spec.base.startswith("fgla:") else spec.base
+        method, folder = split_method_folder(spec.base)
         if folder in SHIPPED_MODELS or Path(folder).expanduser().is_dir():
-            pipelines[spec.base] = load_pipeline(folder or "fgla")
+            pipelines[spec.base] = load_method_pipeline(method, folder)
         else:
-            raise OptionError(f"unknown method {spec.base!r}: use static, shift, default, fgla, deeplandscape, "
-                              "fgla:DIR or a model folder, optionally with :KEY=VALUE,... settings")
+            raise OptionError(f"unknown method {spec.base!r}: use static, shift, {', '.join(SHIPPED_MODELS)}, a "
+                              "model folder or METHOD:DIR, optionally with :KEY=VALUE,... settings")
     method = PipelinePhotoMethod(pipelines[spec.base], spec.label, spec.overrides)
     return method
 

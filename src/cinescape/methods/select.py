@@ -15,7 +15,8 @@ from pathlib import Path
 from ..errors import CinescapeError, OptionError
 from . import SHIPPED_MODELS, load_pipeline, method_of, pipeline_class, read_pipeline_config
 
-__all__ = ["load_method_pipeline", "method_label", "model_folder", "resolve_settings", "settings_class_of"]
+__all__ = ["load_method_pipeline", "method_label", "model_folder", "resolve_settings", "settings_class_of",
+           "split_method_folder"]
 
 
 def model_folder(method: str | None = None, model: str | os.PathLike | None = None) -> Path:
@@ -51,7 +52,7 @@ def resolve_settings(pipeline, settings=None, **fields):
 
     Example:
         >>> type(resolve_settings("fgla", seed=3)).__name__
-        'AnimationSettings'
+        'FGLASettings'
         >>> resolve_settings("deeplandscape", frames=3)
         Traceback (most recent call last):
         ...
@@ -111,3 +112,18 @@ def load_method_pipeline(method: str | None = None, model: str | Path | None = N
     if method is not None and actual != method:
         raise CinescapeError(f"{model} is a {actual} model folder, not {method}")
     return pipeline
+
+
+def split_method_folder(base: str) -> tuple[str | None, str]:
+    """A method spec's model part -> ``(method, model)``: ``"METHOD:DIR"`` (a shipped method's name before the
+    first ``:``, e.g. ``fgla:runs/x``) says the folder's method, which :func:`load_method_pipeline` checks;
+    anything else (a shipped model's name, a folder) is ``(None, base)``.
+
+    Example:
+        >>> split_method_folder("fgla:runs/x"), split_method_folder("runs/y"), split_method_folder("deeplandscape")
+        (('fgla', 'runs/x'), (None, 'runs/y'), (None, 'deeplandscape'))
+    """
+    method, sep, rest = base.partition(":")
+    if sep and rest and method in SHIPPED_MODELS and method != "default":
+        return method, rest
+    return None, base

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -20,8 +21,10 @@ from ...segmentation import GROUP_NAMES, Segmenter
 from .. import PIPELINE_CONFIG, SHIPPED_MODELS, read_pipeline_config, write_pipeline_config
 from ..al.appearance import AppearanceModel
 from ..al.codebook import Codebook, CodeSelector
-from ..al.pipeline import (CLI_OPTIONS, DEFAULT_MODEL_DIR, MASK_FEATHER_SIGMA, OFFERS, AnimationSettings,
-                           CinemagraphPipeline)
+from ..al.engine import AnimationSettingsShells, CinemagraphEngine, engine_attribute
+from ..al.pipeline import CLI_OPTIONS, DEFAULT_MODEL_DIR, OFFERS
+from ..al.settings import MASK_FEATHER_SIGMA, AnimationSettings
+from ..base import MethodPipeline
 from .model import FGLACodebook, FGLAModel, group_masks, load_group_segmenter, resize_groups
 
 DEFAULT_FGLA_DIR = SHIPPED_MODELS["fgla"]  # the FGLA model shipped in the package
@@ -105,6 +108,29 @@ class _LatentSetMotion(nn.Module):
 
 
 @dataclass
+class FGLASettings(AnimationSettings):
+    """AL's settings (:class:`~cinescape.methods.al.AnimationSettings`: loop, mode, masks, arrows in the direct
+    mode, colours; no single ``motion_code`` and no region kinds) and FGLA's regions, keyed by group name:
+    ``references`` ``{group: clip}`` (a video file or frame folder, ``PATH:STRIDE`` allowed, or uint8 frames (T,
+    H, W, 3)); ``speeds`` ``{group: factor}``; ``reference_regions`` ``{group: region}`` (the region of that
+    group's reference to encode: a group name or ``"all"``); ``groups``: the photo's (H, W) group map (any size:
+    resized nearest) instead of the segmenter's (see :class:`FGLAPipeline`)."""
+
+    references: dict | None = None
+    speeds: dict | None = None
+    reference_regions: dict | None = None
+    groups: np.ndarray | torch.Tensor | None = None
+
+    def validate(self) -> None:
+        super().validate()
+        if CodeSelector.parse(self.motion_code) != CodeSelector():
+            raise OptionError("FGLA has no single motion code (motion_code): use references or the seed")
+        if self.kinds:
+            raise OptionError("--kind is for the default method (al) in the eulerian mode, with a fluid matte "
+                              "(--auto-mask or --mask) and without --arrows")
+
+
+@dataclass
 class _Request:
     """One :meth:`FGLAPipeline.plan` call's inputs, resolved (:meth:`FGLAPipeline.prepare_request`)."""
 
@@ -113,12 +139,13 @@ class _Request:
     groups: torch.Tensor | None = None   # the photo's (h, w) group map at working size
 
 
-class FGLAPipeline(CinemagraphPipeline):
-    """Photo -> looping time-lapse with FGLA's per-region motion (AL Algorithm 1 with FGLA's motion model).
+class FGLAPipeline(AnimationSettingsShells, MethodPipeline):
+    """Photo -> looping time-lapse with FGLA's per-region motion: AL's stages (the
+    :class:`~cinescape.methods.al.engine.CinemagraphEngine` it composes) with FGLA's motion model and latent set.
 
-    ``plan(image, references={"sky": CLIP, ...}, speeds={"water": 0.5, ...}, ...)`` returns the same
-    :class:`~cinescape.methods.al.Animation` as :class:`~cinescape.methods.al.CinemagraphPipeline` (loop modes,
-    recurrent/Eulerian motion, masks and appearance work alike). Each group's latent and speed:
+    ``plan(image, references={"sky": CLIP, ...}, speeds={"water": 0.5, ...}, ...)`` (:class:`FGLASettings`)
+    returns the same :class:`~cinescape.methods.al.Animation` as :class:`~cinescape.methods.al.CinemagraphPipeline`
+    (loop modes, recurrent/Eulerian motion, masks and appearance work alike). Each group's latent and speed:
 
     * a group with a reference: the reference's latent of that group (:meth:`reference_latents`), or of the
       region ``reference_regions`` names for it (another group, or ``"all"``: :meth:`reference_latent`), speed 1
@@ -135,6 +162,7 @@ class FGLAPipeline(CinemagraphPipeline):
     an instance holds only its models and caches: one instance may animate from two threads at once.
     """
     motion_by_kind = False   # FGLA's per-region latents set its motion (regions by kind are AL's)
+    settings_class = FGLASettings
 
     # AL's options but one motion code; references, speeds and reference regions per group
     offers = replace(OFFERS, region_kinds=tuple(GROUP_NAMES), cli_options=(CLI_OPTIONS - {"motion_code", "kind", "kind_mask", "kind_speed", "no_kinds"}) | {
@@ -151,9 +179,10 @@ class FGLAPipeline(CinemagraphPipeline):
     def __init__(self, model: FGLAModel, codebook: FGLACodebook, appearance=None, appearance_codebook: Codebook | None = None,
                  working_size: int = 144, *, segmenter: Segmenter | None = None, sky_matte: bool = True,
                  reference_short_side: int = 160, reference_max_frames: int = 120):
-        super().__init__(_LatentSetMotion(model), appearance,
-                         appearance_codebook or Codebook(motion=torch.zeros(0, model.encoder.config.latent_dim)),
-                         working_size)
+        # AL's stages; the codebook's appearance sequences keyframe the colours (FGLA's motion codes are its own)
+        self.engine = CinemagraphEngine(
+            appearance, appearance_codebook or Codebook(motion=torch.zeros(0, model.encoder.config.latent_dim)),
+            working_size)
         self.model = model.eval()
         self.fgla_codebook = codebook
         self._group_segmenter = segmenter   # the photo's groups (AL's _segmenter is the auto mask's ADE20K)
@@ -162,6 +191,12 @@ class FGLAPipeline(CinemagraphPipeline):
         self.reference_max_frames = reference_max_frames
         self._group_cache: dict = {}
         self._reference_cache: dict = {}
+        self._lock = threading.Lock()   # the group segmenter is loaded once, by one thread
+
+    appearance = engine_attribute("appearance", "The appearance model (None: motion only).")
+    codebook = engine_attribute("codebook", "The appearance codes' codebook (FGLA's motion codes: fgla_codebook).")
+    working_size = engine_attribute("working_size", "The short side the networks run at.")
+    defaults = engine_attribute("defaults", "The model folder's recommended settings (none for FGLA).")
 
     # ------------------------------------------------------------------------------------ loading
 
@@ -326,14 +361,13 @@ class FGLAPipeline(CinemagraphPipeline):
 
     # ---------------------------------------------------------------------------------- inference
 
-    def prepare_request(self, image: np.ndarray, size: tuple[int, int], *, references: dict | None = None,
-                        speeds: dict | None = None, groups: np.ndarray | torch.Tensor | None = None,
-                        reference_regions: dict | None = None) -> _Request:
-        """This call's regions (:meth:`resolve_regions`) and the photo's group map at working size ``size``
-        (``groups`` resized nearest, else the segmenter's); see :meth:`plan`."""
-        request = self.resolve_regions(references, speeds, reference_regions)
-        if groups is not None:
-            request.groups = resize_groups(torch.as_tensor(np.asarray(groups)).long(), size)
+    def prepare_request(self, image: np.ndarray, size: tuple[int, int], settings: FGLASettings) -> _Request:
+        """This call's regions (:meth:`resolve_regions` of ``settings``' references, speeds and reference regions)
+        and the photo's group map at working size ``size`` (``settings.groups`` resized nearest, else the
+        segmenter's)."""
+        request = self.resolve_regions(settings.references, settings.speeds, settings.reference_regions)
+        if settings.groups is not None:
+            request.groups = resize_groups(torch.as_tensor(np.asarray(settings.groups)).long(), size)
         else:
             request.groups = self.image_groups(image, size)
         return request
@@ -347,8 +381,6 @@ class FGLAPipeline(CinemagraphPipeline):
     def motion_code(self, settings: AnimationSettings, rng: random.Random, request: _Request | None = None
                     ) -> torch.Tensor:
         """The latent set Z of this animation, flattened (N * D,): references, codebook picks (from ``rng``) or still."""
-        if CodeSelector.parse(settings.motion_code) != CodeSelector():
-            raise OptionError("FGLA has no single motion code (motion_code): use references or the seed")
         request = request or self.resolve_regions()
         still = None
         latents = []
@@ -365,31 +397,26 @@ class FGLAPipeline(CinemagraphPipeline):
         raise OptionError("arrows steer AL's single motion code (arrows_mode='latent'); with FGLA use "
                           "arrows_mode='direct', or references per region")
 
-    def motion_mask(self, image, settings: AnimationSettings, size: tuple[int, int], *,
-                    matte: np.ndarray | None = None, request: _Request | None = None) -> torch.Tensor | None:
-        """The user/automatic mask (as :class:`~cinescape.methods.al.CinemagraphPipeline`) times the per-group
-        speeds (each group's indicator feathered, weighted by its speed)."""
-        base = super().motion_mask(image, settings, size, matte=matte)
-        if request is None:
-            request = self.prepare_request(image if isinstance(image, np.ndarray) else tensor_to_image(image), size)
-        speeds = request.speeds
-        if all(s == 1.0 for s in speeds):
-            return base
+    def speed_map(self, request: _Request) -> torch.Tensor | None:
+        """(1, 1, h, w) per-pixel speeds at working size: each group's indicator feathered, weighted by its speed;
+        None when every speed is 1. It multiplies the motion mask (:meth:`CinemagraphEngine.motion_mask`)."""
+        if all(s == 1.0 for s in request.speeds):
+            return None
+        size = tuple(request.groups.shape[-2:])
         masks = group_masks(request.groups[None], self.model.num_groups)
-        speed = sum(s * feather_mask(masks[:, g:g + 1], MASK_FEATHER_SIGMA) for g, s in enumerate(speeds) if s)
-        speed = speed if torch.is_tensor(speed) else torch.zeros(1, 1, *size)
-        return speed if base is None else base * speed
+        speed = sum(s * feather_mask(masks[:, g:g + 1], MASK_FEATHER_SIGMA) for g, s in enumerate(request.speeds) if s)
+        return speed if torch.is_tensor(speed) else torch.zeros(1, 1, *size)
 
-    def plan(self, image, settings: AnimationSettings | None = None, *, references: dict | None = None,
-             speeds: dict | None = None, groups: np.ndarray | torch.Tensor | None = None,
-             reference_regions: dict | None = None, progress: bool = False, **overrides):
-        """:meth:`CinemagraphPipeline.plan` with FGLA's regions.
-
-        ``references``: ``{group name: clip}`` (a video file or frame folder, ``PATH:STRIDE`` allowed, or uint8
-        frames (T, H, W, 3)); ``speeds``: ``{group name: factor}``; ``groups``: the photo's (H, W) group map
-        (any size: resized nearest) instead of the segmenter's; ``reference_regions``: ``{group name: region}``,
-        the region of that group's reference to encode, a group name or ``"all"`` (the whole frame), instead
-        of the group itself (:meth:`reference_latent`). See the class docstring.
-        """
-        return super().plan(image, settings, progress=progress, references=references, speeds=speeds, groups=groups,
-                            reference_regions=reference_regions, **overrides)
+    def plan(self, image, settings: FGLASettings | None = None, *, progress: bool = False, **overrides):
+        """Animate ``image`` (a path, uint8 (H, W, 3), or (1, 3, H, W) in [-1, 1]) with FGLA's regions; ``overrides``:
+        :class:`FGLASettings` fields by name (``references``, ``speeds``, ``groups``, ``reference_regions``, and
+        AL's). See the class docstring."""
+        settings = self.resolve(settings, overrides)                                  # 1. settings
+        photo = self.engine.photo_input(image, settings.working_size)                 # 2. photo, working size
+        settings = self.read_controls(settings, photo.size)                           # 3. arrows, patches
+        request = self.prepare_request(photo.photo, photo.working, settings)          # 4. regions' latents, groups
+        rng = random.Random(settings.seed)
+        z_motion = self.motion_code(settings, rng, request)                           # 5. the latent set
+        return self.engine.animate(                                                   # 6. matte .. frames
+            photo, settings, self.motion_model(request), z_motion, rng, mask_weights=self.speed_map(request),
+            fit_arrows=self.arrow_motion_code, progress=progress)
