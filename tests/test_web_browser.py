@@ -57,6 +57,10 @@ SERVE = ("import ctypes, runpy, signal, sys\n"
          "    ctypes.CDLL('libc.so.6').prctl(1, signal.SIGTERM)\n"
          "except (OSError, AttributeError):\n"
          "    pass\n"
+         "if sys.argv[1:2] == ['--package-path']:   # a method package outside the tree (the toy method)\n"
+         "    import cinescape.methods\n"
+         "    cinescape.methods.__path__.append(sys.argv[2])\n"
+         "    del sys.argv[1:3]\n"
          "sys.argv = ['cinescape', 'serve', '--port', '0', '--quiet'] + sys.argv[1:]\n"
          "runpy.run_module('cinescape.cli', run_name='__main__')\n")
 
@@ -67,10 +71,13 @@ def server(tmp_path):
     yield from _serve(tmp_path)
 
 
-def _serve(tmp_path, *options: str):
+def _serve(tmp_path, *options: str, extra_package_path: Path | None = None):
     """`cinescape serve --port 0 OPTIONS` in its own process; yields its URL. Stopped (SIGTERM, then SIGKILL)
-    afterwards, however the test ends, and its temporary folder must be gone then."""
+    afterwards, however the test ends, and its temporary folder must be gone then. ``extra_package_path``: a
+    folder of method packages added to ``cinescape.methods``' path in that process."""
     env = {**os.environ, "TMPDIR": str(tmp_path)}
+    if extra_package_path is not None:
+        options = ("--package-path", str(extra_package_path), *options)
     stderr_path = tmp_path / "server-stderr.txt"
     with open(stderr_path, "w") as stderr:
         process = subprocess.Popen([sys.executable, "-c", SERVE, *options], stdout=subprocess.PIPE, stderr=stderr,
@@ -301,3 +308,46 @@ def test_deeplandscape_page_shows_its_own_controls_and_previews_reusing_the_inve
     assert frames.shape == (5, 288, 512, 3)   # 1 s at 5 fps, the example's own size (under the preview's)
     assert np.abs(frames[2] - frames[0]).mean() > 0.5   # the loop moves (no mask: the whole photo is fluid)
     assert time.monotonic() - started < 60
+
+
+@pytest.fixture
+def toy_server(tmp_path):
+    """`cinescape serve --model DIR` with the toy fourth method of tests/test_method_contract.py (a package outside
+    the source tree, added to cinescape.methods' path in the server's process): its URL."""
+    import json
+    import textwrap
+
+    from test_method_contract import TOY_PACKAGE
+
+    root = tmp_path / "packages"
+    (root / "toyfade").mkdir(parents=True)
+    (root / "toyfade" / "__init__.py").write_text(textwrap.dedent(TOY_PACKAGE))
+    model = tmp_path / "toy_model"
+    model.mkdir()
+    (model / "pipeline.json").write_text(json.dumps({"pipeline_class": "toyfade.ToyPipeline", "gain": 7}))
+    yield from _serve(tmp_path, "--model", str(model), extra_package_path=root)
+
+
+def test_a_method_without_a_page_of_its_own_gets_the_basic_controls(toy_server, tmp_path):
+    """The toy method names no control set: the page shows the loop's length, frame rate, seed and format only,
+    and its render is the toy's closed form (frame i = the photo + 7 i grey levels, clipped)."""
+    with _browser_page(toy_server) as page:
+        assert page.text_content("#method") == "Method: toyfade"
+        for selector in AL_ONLY + DEEPLANDSCAPE_ONLY + ("#tool-move", "#region", "#motion-speed"):
+            assert not page.is_visible(selector), selector
+        for selector in ("#seed", "#seconds", "#fps", "#format", "#render-button"):
+            assert page.is_visible(selector), selector
+        page.fill("#seconds", "1")
+        page.fill("#fps", "4")
+        page.set_input_files("#file-input", str(EXAMPLE))
+        page.wait_for_selector("body[data-photo=ready]", timeout=60_000)
+        assert page.text_content("#status") == "512×288. Preview or Render."
+        page.click("#render-button")
+        page.wait_for_selector("body[data-render=done]", timeout=60_000)
+        href = page.get_attribute("#download-link", "href")
+    frames = _served_frames(toy_server, href, tmp_path / "toy.mp4")
+    photo = np.asarray(Image.open(EXAMPLE).convert("RGB")).astype(np.float32)
+    assert frames.shape == (4, 288, 512, 3)
+    for i, frame in enumerate(frames):   # H.264 at CRF 18 on the textured example: a few levels
+        expected = np.clip(photo + 7 * i, 0, 255)
+        assert np.abs(frame - expected).mean() < 4.0, i
