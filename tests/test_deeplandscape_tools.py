@@ -73,6 +73,7 @@ def _expected_psnr(reconstruction: torch.Tensor, target: torch.Tensor) -> float:
 def test_settings_resolve_to_each_methods_own_class(dl_model):
     from cinescape.methods.al import AnimationSettings
     from cinescape.methods.deeplandscape import DeepLandscapeSettings
+    from cinescape.methods.fgla.pipeline import FGLASettings
     from cinescape.methods.select import resolve_settings
 
     from_folder = resolve_settings(dl_model, num_frames=5, seed=2)
@@ -82,7 +83,8 @@ def test_settings_resolve_to_each_methods_own_class(dl_model):
     loaded = _tiny_pipeline()
     assert resolve_settings(loaded, num_frames=5, seed=2) == from_folder
     assert type(resolve_settings("al", seed=1)) is AnimationSettings
-    assert type(resolve_settings("fgla", motion_speed=0.5)) is AnimationSettings
+    fgla = resolve_settings("fgla", motion_speed=0.5, references={"sky": "clouds.mp4"})
+    assert type(fgla) is FGLASettings and isinstance(fgla, AnimationSettings)   # AL's fields and FGLA's regions
     assert resolve_settings(loaded, from_folder, seed=9).seed == 9
 
 

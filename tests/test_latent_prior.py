@@ -12,6 +12,7 @@ from cinescape.models import EncoderConfig, LatentEncoder
 from cinescape.methods.al.motion import MotionModel
 from cinescape.ops import kl_to_standard_normal, mmd_to_standard_normal
 from cinescape.methods.al.pipeline import AnimationSettings, CinemagraphPipeline
+from cinescape.methods.al.engine import CinemagraphEngine
 from cinescape.methods.al.train import TrainConfig, train
 
 
@@ -118,7 +119,7 @@ def test_gaussian_appearance_keyframes(tiny_pipeline):
     small = torch.rand(1, 3, 48, 64) * 2 - 1
     settings = AnimationSettings(num_frames=12, appearance_code="gaussian", appearance_keyframes=3)
     codes = pipeline.appearance_codes(small, settings, random.Random(2))
-    drawn = CinemagraphPipeline.gaussian_codes(appearance, 3, random.Random(2))
+    drawn = CinemagraphEngine.gaussian_codes(appearance, 3, random.Random(2))
     # the photo's own code at frame 0, then the 3 drawn keyframes at frames 3, 6, 9
     assert torch.allclose(codes[0], appearance.encode(small)[0])
     for index, frame in enumerate((3, 6, 9)):

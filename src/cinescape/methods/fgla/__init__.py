@@ -51,7 +51,7 @@ the model's per-group codebook (the training clips' latents, picked at random fr
 """
 
 from .model import FGLACodebook, FGLAModel, PartialConvEncoder, PartialConvEncoderConfig
-from .pipeline import DEFAULT_FGLA_DIR, FGLAPipeline, is_fgla_folder, parse_group, parse_region_options
+from .pipeline import DEFAULT_FGLA_DIR, FGLAPipeline, FGLASettings, is_fgla_folder, parse_group, parse_region_options
 
-__all__ = ["FGLAPipeline", "FGLAModel", "FGLACodebook", "PartialConvEncoder", "PartialConvEncoderConfig",
+__all__ = ["FGLAPipeline", "FGLASettings", "FGLAModel", "FGLACodebook", "PartialConvEncoder", "PartialConvEncoderConfig",
            "DEFAULT_FGLA_DIR", "is_fgla_folder", "parse_group", "parse_region_options"]
