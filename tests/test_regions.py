@@ -10,7 +10,7 @@ from PIL import Image
 
 from cinescape.errors import CinescapeError, OptionError
 from cinescape.ops import warp
-from cinescape.ops.region_flow import potential_flow, principal_ends, ripple_field, shore_field
+from cinescape.ops.region_flow import potential_flow, principal_ends, ripple_field, shore_field, waves_field
 from cinescape.regions import (KindMask, KindPoint, Region, RegionMap, apply_user_kinds, classify_water,
                                find_regions, kind_velocity, parse_kind_mask, parse_kind_point, parse_kind_speeds,
                                water_field)
@@ -101,6 +101,26 @@ def test_shore_waves_grow_with_distance_below_the_horizon():
     assert field[19, 5, 1] == pytest.approx(2.0 * (10 / 20) ** 2)
 
 
+def test_waves_meet_a_slanted_shore_head_on_and_foreshorten_with_depth():
+    # sea from row 10 (its far edge) down to a shore that climbs to the right: row 40 - x / 2
+    h, w = 48, 40
+    rows, cols = np.mgrid[:h, :w]
+    region = (rows >= 10) & (rows < 40 - cols // 2)
+    field = waves_field(region, horizon=9.0, speed=1.0)
+    assert field[region][:, 1].min() >= 0                                  # toward the viewer everywhere
+    shore = region & ~np.roll(region, -1, 0)
+    near = field[shore & (cols > 4) & (cols < w - 4)]
+    direction = near / np.linalg.norm(near, axis=-1, keepdims=True)
+    normal = np.array([1.0, 2.0]) / math.sqrt(5.0)                         # the shore line y = 40 - x / 2
+    assert (direction @ normal).mean() > 0.9                                # head on at the shore
+    assert np.linalg.norm(field[39, 0]) == pytest.approx(1.0, abs=0.03)    # the nearest row: the speed
+    # a uniform direction straight down: speed as (distance below the horizon) squared, motion in depth
+    down = waves_field(region, horizon=9.0, speed=1.0, direction=(0.0, 1.0))
+    assert down[24, 2, 1] == pytest.approx(((24 - 9) / (39 - 9)) ** 2, rel=1e-5)
+    across = waves_field(region, horizon=9.0, speed=1.0, direction=(1.0, 0.0))
+    assert across[24, 2, 0] == pytest.approx((24 - 9) / (39 - 9), rel=1e-5)  # across the view: linear
+
+
 def rect_region(kind, pixels, direction=None):
     ys, xs = np.nonzero(pixels)
     return Region(1, kind, float(pixels.mean()), (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1),
@@ -141,7 +161,13 @@ def test_kinds_of_tiny_synthetic_scenes():
     sky = np.zeros_like(moving)
     sky[:20] = 1
     photo[22:] = 0.2 + 0.05 * rng.random((50, 96, 1))                     # dark calm water
-    assert [r.kind for r in find_regions(photo, moving, sky).regions] == ["sky", "lake"]
+    # calm water out to the horizon is sea; under a far shore of land (sky farther than 6 % above) a lake
+    assert [r.kind for r in find_regions(photo, moving, sky).regions] == ["sky", "sea"]
+    far_shore, below_land = sky.copy(), moving.copy()
+    far_shore[14:20] = below_land[14:20] = 0
+    assert [r.kind for r in find_regions(photo, below_land, far_shore).regions] == ["sky", "lake"]
+    far_shore[14:20, :60] = below_land[14:20, :60] = 1                      # the horizon over 60 % of it
+    assert [r.kind for r in find_regions(photo, below_land, far_shore).regions] == ["sky", "sea"]
     photo[26:72:5] = 0.95                                                   # white surf lines
     assert [r.kind for r in find_regions(photo, moving, sky).regions] == ["sky", "sea"]
     beach = photo.copy()

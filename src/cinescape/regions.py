@@ -15,9 +15,10 @@ region kind"):
   under :data:`MIN_ENCLOSED_WATER` of it is *still* (a dark rock or a sign top the segmenter called water);
 - *waterfall*: the part holds a tall band of white water (foam: bright, unsaturated) at least
   :data:`FALL_ASPECT` times taller than wide and :data:`FALL_MIN_HEIGHT` of the photo's height;
-- open water (its far edge is one flat line across about half the photo: a horizon or a far shore) is *lake*
-  when calm (white water under :data:`SURF_SHARE` of it), else *sea* when the sky lies right above its far edge
-  (a horizon) and *river* (rapids) when land does;
+- open water (its far edge is one flat line across about half the photo: a horizon or a far shore) is *sea* when
+  the sky lies right above most of its far edge (:data:`HORIZON_SEA`: it reaches the horizon, a fetch long enough
+  for wind waves, calm or not); else *lake* when calm (white water under :data:`SURF_SHARE` of it), *sea* when
+  the sky lies right above part of its far edge and *river* (rapids) when land does;
 - any other part (a channel) is a *river*;
 - a sea's pixels below its last surf line are a wet beach: *still* (:func:`wet_beach`).
 """
@@ -41,7 +42,7 @@ KINDS = ("sky", "waterfall", "river", "sea", "lake", "fountain", "still")
 WATER_KINDS = ("waterfall", "river", "sea", "lake", "fountain")
 #: Default speeds: px per frame at 512 px wide for the water kinds (a lake's: the largest sway of its ripples);
 #: for the sky a factor on the learned cloud motion (which the model folder's flow_scale already calibrates).
-DEFAULT_KIND_SPEEDS = {"sky": 1.0, "waterfall": 1.0, "river": 0.8, "sea": 0.6, "lake": 0.12, "fountain": 1.2,
+DEFAULT_KIND_SPEEDS = {"sky": 1.0, "waterfall": 1.0, "river": 0.8, "sea": 1.5, "lake": 0.12, "fountain": 1.2,
                        "still": 0.0}
 MAX_KIND_SPEED = 20.0
 REFERENCE_WIDTH = 512          # kind speeds are in pixels of the photo scaled to this width
@@ -53,6 +54,7 @@ SURF_LINE = 0.15               # a sea's surf line: a row with white water over 
 BEACH_GAP = 0.03               # below the last surf line by more than this share of the height: wet beach ...
 BEACH_SMOOTH = 0.5             # ... when its detail is under this share of the water's
 HORIZON_SKY = 0.15             # open water with sky right above this share of its far edge meets the horizon
+HORIZON_SEA = 0.5              # open water with sky right above this share of its far edge reaches the horizon: sea
 SURF_SHARE = 0.03              # open water with more white water than this share is sea (lakes: <= 2.1 %)
 FLAT_EDGE_ROWS = 0.03          # open water: its far edge within this share of the height of one row ...
 FLAT_EDGE_WIDTH = 0.45         # ... across at least this share of the width
@@ -191,7 +193,7 @@ def parse_kind_speeds(speeds: dict | str | list | None) -> dict[str, float]:
 
     Example:
         >>> parse_kind_speeds("waterfall=2, lake=0")["waterfall"], parse_kind_speeds(None)["sea"]
-        (2.0, 0.6)
+        (2.0, 1.5)
     """
     out = dict(DEFAULT_KIND_SPEEDS)
     if speeds is None:
@@ -308,8 +310,10 @@ def classify_water(part: np.ndarray, photo: np.ndarray, white: np.ndarray | None
     is_open, _, edge = _far_edge(part)
     surf = float(white[part].mean())
     if is_open:
+        if horizon >= HORIZON_SEA:   # water out to the horizon: a fetch long enough for wind waves, calm or not
+            return "sea", f"{edge}, {100 * horizon:.0f}% under the sky: the horizon; surf {100 * surf:.1f}%"
         if surf < SURF_SHARE:
-            return "lake", f"{edge}; surf {100 * surf:.1f}%"
+            return "lake", f"{edge}, {100 * horizon:.0f}% under the sky; surf {100 * surf:.1f}%"
         if horizon >= HORIZON_SKY:
             return "sea", f"{edge}, {100 * horizon:.0f}% under the sky; surf {100 * surf:.1f}%"
         return "river", f"{edge} under land; white water {100 * surf:.1f}%: rapids"
@@ -491,8 +495,8 @@ def water_field(region: Region, pixels: np.ndarray, speed: float, seed: int = 0)
         return region_flow.unit(flow) * (speed * relative)[..., None]
     if kind == "sea":
         _, horizon, _ = _far_edge(pixels)
-        direction = (0.0, 1.0) if region.direction is None else _direction_vector(region.direction)
-        return region_flow.shore_field(pixels, horizon - 1.0, speed, direction)
+        direction = None if region.direction is None else _direction_vector(region.direction)
+        return region_flow.waves_field(pixels, horizon - 1.0, speed, direction)
     if kind == "lake":
         drift = (0.0, 0.0) if region.direction is None else tuple(
             0.25 * speed * c for c in _direction_vector(region.direction))

@@ -22,7 +22,7 @@ import scipy.sparse as sparse
 import scipy.sparse.linalg as sparse_linalg
 
 __all__ = ["potential_flow", "normalized_speed", "unit", "ripple_field", "shore_field", "fountain_field",
-           "principal_ends", "top_and_bottom"]
+           "principal_ends", "top_and_bottom", "far_and_shore", "foreshortening", "waves_field"]
 
 
 def _region_gradient(phi: np.ndarray, region: np.ndarray) -> np.ndarray:
@@ -204,6 +204,86 @@ def shore_field(region: np.ndarray, horizon: float, speed: float, direction: tup
     field = np.zeros(region.shape + (2,), np.float32)
     field[..., 0] = np.where(region, speed * depth * direction[0] / norm, 0.0)
     field[..., 1] = np.where(region, speed * depth * direction[1] / norm, 0.0)
+    return field
+
+
+def far_and_shore(region: np.ndarray, far_row: float, band: float = 0.03) -> tuple[np.ndarray, np.ndarray]:
+    """Where waves come from and where they break, for open water seen from its shore: ``(far, shore)``, (h, w)
+    bool. ``far``: the topmost pixel of each column of ``region`` when it lies within ``band`` of the image's
+    height of ``far_row`` (the far edge: the horizon or a far shore; a pier or a headland higher up is no source).
+    ``shore``: the region's pixels whose pixel right below is land (not in the region), plus its pixels on the
+    image's last row (the water goes on toward the viewer there).
+
+    Example:
+        >>> region = np.zeros((6, 4), bool); region[1:4] = True; region[4, :2] = True
+        >>> far, shore = far_and_shore(region, far_row=1.0)
+        >>> far.nonzero()[0].tolist(), np.argwhere(shore).tolist()
+        ([1, 1, 1, 1], [[3, 2], [3, 3], [4, 0], [4, 1]])
+    """
+    region = np.asarray(region, bool)
+    h = region.shape[0]
+    below = np.zeros_like(region)
+    below[:-1] = region[1:]
+    shore = region & ~below
+    shore[-1] = region[-1]
+    far = np.zeros_like(region)
+    cols = np.nonzero(region.any(0))[0]
+    tops = region[:, cols].argmax(0)
+    near = np.abs(tops - far_row) <= max(1.0, band * h)
+    far[tops[near], cols[near]] = True
+    return far & ~shore, shore
+
+
+def foreshortening(rows: np.ndarray, horizon: float, nearest: float, depthward: np.ndarray | float = 1.0
+                   ) -> np.ndarray:
+    """The image speed of a constant speed on a level plane (the water) seen from above it, relative to its value
+    on the ``nearest`` row: with ``r = (row - horizon) / (nearest - horizon)`` clipped to [0, 1] (image rows
+    below the horizon are proportional to 1 / depth), motion across the view shrinks as ``r`` and motion in
+    depth as ``r**2`` (d(1/Z) = -dZ / Z**2); ``depthward`` in [0, 1] is the share of the motion that is in depth
+    (the image direction's |y| part), and the factor is ``r ** (1 + depthward)``.
+
+    Example:
+        >>> foreshortening(np.array([0.0, 5.0, 10.0]), 0.0, 10.0).tolist()
+        [0.0, 0.25, 1.0]
+        >>> foreshortening(np.array([5.0]), 0.0, 10.0, depthward=0.0).tolist()
+        [0.5]
+    """
+    r = np.clip((np.asarray(rows, np.float32) - horizon) / max(nearest - horizon, 1e-6), 0.0, 1.0)
+    return (r ** (1.0 + np.clip(depthward, 0.0, 1.0))).astype(np.float32)
+
+
+def waves_field(region: np.ndarray, horizon: float, speed: float,
+                direction: tuple[float, float] | None = None) -> np.ndarray:
+    """Waves running in from the far edge to the shore: (h, w, 2) float32. The direction is the potential flow
+    (:func:`potential_flow`) from the far edge (``horizon``, a row: the topmost pixels of the columns near it) to the
+    shore (the region's pixels with land right below them, :func:`far_and_shore`), so the waves meet each stretch
+    of shore head on and turn around piers and headlands; or the fixed image ``direction`` (unit) when given. The
+    speed is ``speed`` on the region's lowest row and foreshortened above it (:func:`foreshortening`).
+    Parts with no far edge or no shore take the direction straight down the image.
+
+    Example:
+        >>> region = np.zeros((12, 8), bool); region[2:] = True
+        >>> field = waves_field(region, horizon=1.0, speed=1.0)
+        >>> [round(float(v), 2) for v in field[[4, 7, 11], 3, 1]], bool(np.abs(field[..., 0]).max() < 1e-6)
+        ([0.09, 0.36, 1.0], True)
+    """
+    region = np.asarray(region, bool)
+    field = np.zeros(region.shape + (2,), np.float32)
+    if not region.any():
+        return field
+    if direction is None:
+        far, shore = far_and_shore(region, horizon + 1.0)
+        directions = unit(potential_flow(region, far, shore))
+        lost = region & (np.linalg.norm(directions, axis=-1) == 0)
+        directions[lost] = (0.0, 1.0)
+    else:
+        norm = math.hypot(*direction) or 1.0
+        directions = np.zeros_like(field)
+        directions[region] = (direction[0] / norm, direction[1] / norm)
+    rows = np.broadcast_to(np.arange(region.shape[0], dtype=np.float32)[:, None], region.shape)
+    nearest = float(np.nonzero(region)[0].max())
+    factor = foreshortening(rows, horizon, nearest, np.abs(directions[..., 1]))
+    field[region] = directions[region] * (speed * factor[region])[:, None]
     return field
 
 
