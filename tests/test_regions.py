@@ -136,6 +136,21 @@ def test_a_waterfall_falls_and_speeds_up():
     assert field[50:58, 15:25, 1].mean() > 1.3 * field[8:16, 15:25, 1].mean()
 
 
+def test_each_fall_of_a_region_pours_from_its_own_lip():
+    # a tall fall on the left, a short one on the right, one pool joining them; streaks in both falls
+    pixels = np.zeros((60, 80), bool)
+    pixels[5:, 10:22] = True
+    pixels[28:, 55:65] = True
+    pixels[45:] = True
+    lum = np.zeros((60, 80), np.float32)
+    lum[:45, (np.arange(80) // 2) % 2 == 1] = 1.0
+    region = rect_region("waterfall", pixels)
+    with_lips = water_field(region, pixels, 1.0, luminance=lum)[28:45, 55:65]
+    top_only = water_field(region, pixels, 1.0)[28:45, 55:65]
+    assert with_lips[..., 1].mean() > 0.3 and abs(with_lips[..., 0]).mean() < 0.2 * with_lips[..., 1].mean()
+    assert top_only[..., 1].mean() < 0.2 * with_lips[..., 1].mean()      # from the top lip it was left still
+
+
 def test_a_river_follows_its_channel_and_a_given_direction_reverses_it():
     region, _, _ = l_channel()
     down = water_field(rect_region("river", region), region, 1.0)

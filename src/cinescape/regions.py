@@ -81,11 +81,13 @@ class Region:
 @dataclass
 class RegionMap:
     """The moving regions of one photo at working size: ``labels`` (h, w) int32 (0 = none, k = ``regions[k-1]``),
-    ``regions``, and ``photo_size`` (H, W) of the full-resolution photo (user points are in its pixels)."""
+    ``regions``, ``photo_size`` (H, W) of the full-resolution photo (user points are in its pixels) and the
+    working-size photo's ``luminance`` (h, w) in [0, 1] (None: unknown; a waterfall then pours from its top only)."""
 
     labels: np.ndarray
     regions: list[Region] = field(default_factory=list)
     photo_size: tuple[int, int] | None = None
+    luminance: np.ndarray | None = None   # (h, w) the working-size photo's brightness (a fall's lips; optional)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -421,7 +423,7 @@ def find_regions(photo: np.ndarray, moving: np.ndarray, sky: np.ndarray | None =
                 labels[beach] = len(regions)
             regions.append(_region(len(regions) + 1, kind, part, "auto", why))
             labels[part] = len(regions)
-    return RegionMap(labels, regions, photo_size or (h, w))
+    return RegionMap(labels, regions, photo_size or (h, w), np.asarray(photo, np.float32).mean(-1))
 
 
 def apply_user_kinds(regions: RegionMap, kinds: list[KindPoint | KindMask], moving: np.ndarray) -> RegionMap:
@@ -447,7 +449,7 @@ def apply_user_kinds(regions: RegionMap, kinds: list[KindPoint | KindMask], movi
         renumber[region.index] = new
         region.index = new
     labels = renumber[labels]
-    result = RegionMap(labels, keep, (height, width))
+    result = RegionMap(labels, keep, (height, width), regions.luminance)
     for item in kinds:
         if isinstance(item, KindPoint):
             if not (0 <= item.x < width and 0 <= item.y < height):
@@ -469,13 +471,18 @@ def _direction_vector(degrees: float) -> tuple[float, float]:
     return math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
 
 
-def water_field(region: Region, pixels: np.ndarray, speed: float, seed: int = 0) -> np.ndarray:
+def water_field(region: Region, pixels: np.ndarray, speed: float, seed: int = 0,
+                luminance: np.ndarray | None = None) -> np.ndarray:
     """The forward velocity (h, w, 2), working pixels per frame, of one water region of kind ``region.kind``
-    whose pixels are ``pixels`` (h, w) bool; ``speed`` in working pixels per frame."""
+    whose pixels are ``pixels`` (h, w) bool; ``speed`` in working pixels per frame; ``luminance`` (h, w) the
+    photo's brightness (a waterfall region's separate falls each pour from their own lip; None: from its top)."""
     kind = region.kind
     if kind == "waterfall":
-        # from the lip (its top) to the pool and out of the picture; faster where it narrows and as it falls
+        # from each lip (the top, and every other fall's) to the pool and out of the picture; faster where it
+        # narrows and as it falls
         top, bottom = region_flow.top_and_bottom(pixels)
+        if luminance is not None:
+            top = region_flow.fall_lips(pixels, luminance)
         flow = region_flow.potential_flow(pixels, top, bottom)
         ys = np.nonzero(pixels)[0]
         rows = np.arange(pixels.shape[0], dtype=np.float32)[:, None]
@@ -539,8 +546,8 @@ def kind_velocity(network: torch.Tensor, mask: torch.Tensor | None, regions: Reg
         if region.kind == "sky":
             network_part |= pixels
             continue
-        forward += water_field(region, labels == region.index, speed / per_px, seed=seed + region.index) \
-            * (labels == region.index)[..., None]
+        forward += water_field(region, labels == region.index, speed / per_px, seed=seed + region.index,
+                               luminance=regions.luminance) * (labels == region.index)[..., None]
         if region.kind != "still":
             rim = pixels & (labels != region.index)
             if rim.any():   # the rim takes the velocity of its nearest labelled pixel

@@ -22,7 +22,8 @@ import scipy.sparse as sparse
 import scipy.sparse.linalg as sparse_linalg
 
 __all__ = ["potential_flow", "normalized_speed", "unit", "ripple_field", "shore_field", "fountain_field",
-           "principal_ends", "top_and_bottom", "far_and_shore", "foreshortening", "waves_field"]
+           "principal_ends", "top_and_bottom", "far_and_shore", "foreshortening", "waves_field",
+           "fall_lips"]
 
 
 def _region_gradient(phi: np.ndarray, region: np.ndarray) -> np.ndarray:
@@ -205,6 +206,53 @@ def shore_field(region: np.ndarray, horizon: float, speed: float, direction: tup
     field[..., 0] = np.where(region, speed * depth * direction[0] / norm, 0.0)
     field[..., 1] = np.where(region, speed * depth * direction[1] / norm, 0.0)
     return field
+
+
+def fall_lips(region: np.ndarray, luminance: np.ndarray, reach: float = 0.08, rise: float = 0.02,
+              band: float = 0.06, streaks: float = 0.9, texture: float = 0.25) -> np.ndarray:
+    """Where water pours into a waterfall region: (h, w) bool, the region's top band (``band`` of its height below
+    its highest row, as :func:`top_and_bottom`) and every other *lip*: a stretch of the region's upper edge that is
+    the highest within ``reach`` of the image's width on either side (up to ``rise`` of the height lower) and
+    under which the water streams down (in the column below it, ``3 * band`` of the region's height deep and 5
+    pixels wide: horizontal gradient energy at least ``streaks`` times the vertical one, as falling water's
+    vertical streaks give, and at least ``texture`` of the region's mean gradient energy: dark, flat rock or
+    shadow is no lip). Each separate fall of a region then gets its own source in :func:`potential_flow`.
+
+    Args:
+        region: (h, w) bool.
+        luminance: (h, w) float, the photo's brightness (any range).
+
+    Example:
+        >>> region = np.zeros((40, 60), bool); region[5:, 10:20] = True; region[20:, 40:50] = True
+        >>> region[30:, :] = True                                             # a pool joins two falls
+        >>> lum = np.zeros((40, 60), np.float32); lum[:30, (np.arange(60) // 2) % 2 == 1] = 1.0  # streaks; calm pool
+        >>> lips = fall_lips(region, lum)
+        >>> sorted(set(lips.nonzero()[0].tolist())), np.unique(lips.nonzero()[1])[[0, -1]].tolist()
+        ([5, 6, 7, 20, 21], [10, 49])
+    """
+    region = np.asarray(region, bool)
+    h, w = region.shape
+    top, _ = top_and_bottom(region, band)
+    ys = np.nonzero(region)[0]
+    if not len(ys):
+        return top
+    depth = max(2, int(round(band * (ys.max() - ys.min() + 1))))
+    lum = np.asarray(luminance, np.float32)
+    gx = cv2.Sobel(lum, cv2.CV_32F, 1, 0, ksize=3) ** 2
+    gy = cv2.Sobel(lum, cv2.CV_32F, 0, 1, ksize=3) ** 2
+    energy = float((gx + gy)[region].mean()) or 1e-12
+    tops = np.where(region.any(0), region.argmax(0), h + 10 * h)
+    half, slack = max(1, int(reach * w)), max(1.0, rise * h)
+    lips = top.copy()
+    for col in np.nonzero(region.any(0))[0]:
+        if tops[col] > tops[max(0, col - half):col + half + 1].min() + slack:
+            continue
+        rows, cols = slice(tops[col], tops[col] + 3 * depth), slice(max(0, col - 2), col + 3)
+        inside = region[rows, cols]
+        across, along = float(gx[rows, cols][inside].sum()), float(gy[rows, cols][inside].sum())
+        if across >= streaks * max(along, 1e-12) and (across + along) / inside.sum() >= texture * energy:
+            lips[tops[col]:tops[col] + depth, col] = region[tops[col]:tops[col] + depth, col]
+    return lips
 
 
 def far_and_shore(region: np.ndarray, far_row: float, band: float = 0.03) -> tuple[np.ndarray, np.ndarray]:
