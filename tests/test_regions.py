@@ -11,7 +11,7 @@ from PIL import Image
 from cinescape.errors import CinescapeError, OptionError
 from cinescape.ops import warp
 from cinescape.ops.region_flow import potential_flow, principal_ends, ripple_field, shore_field, waves_field
-from cinescape.regions import (KindMask, KindPoint, Region, RegionMap, apply_user_kinds, classify_water,
+from cinescape.regions import (SKY_SPEED, KindMask, KindPoint, Region, RegionMap, apply_user_kinds, classify_water,
                                find_regions, kind_velocity, parse_kind_mask, parse_kind_point, parse_kind_speeds,
                                water_field)
 
@@ -306,7 +306,13 @@ def test_kind_velocity_moves_a_waterfall_down_on_screen_keeps_the_sky_and_stops_
         region.index = index
     network = torch.full((1, 2, h, w), 0.01)
     velocity = kind_velocity(network, None, regions)
-    assert torch.allclose(velocity[0, :, :10], network[0, :, :10])            # sky: the learned motion
+    # sky: the learned motion's direction, at SKY_SPEED px per frame at 512 px wide (median over the sky)
+    sky = velocity[0, :, :10]
+    assert torch.allclose(sky[0], sky[1]) and bool((sky > 0).all())          # the network's direction
+    speed_512 = torch.hypot(sky[0] * w / 2, sky[1] * h / 2) * 512 / w
+    assert torch.allclose(speed_512, torch.full_like(speed_512, SKY_SPEED), rtol=1e-4)
+    slower = kind_velocity(network, None, regions, {"sky": 0.5}, scale=2.0)[0, :, :10]
+    assert torch.allclose(slower, sky, rtol=1e-5)                                 # factor x scale
     assert not velocity[0, :, 20:24, 2:8].any()                                # still
     # a horizontal line in the fall moves down: frame t samples the photo at x + t * velocity
     image = torch.zeros(1, 1, h, w)

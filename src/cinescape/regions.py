@@ -41,10 +41,14 @@ from .ops import region_flow
 KINDS = ("sky", "waterfall", "river", "sea", "lake", "fountain", "still")
 WATER_KINDS = ("waterfall", "river", "sea", "lake", "fountain")
 #: Default speeds: px per frame at 512 px wide for the water kinds (a lake's: the largest sway of its ripples);
-#: for the sky a factor on the learned cloud motion (which the model folder's flow_scale already calibrates).
+#: for the sky a factor on :data:`SKY_SPEED` (the learned cloud motion rescaled to that median speed).
 DEFAULT_KIND_SPEEDS = {"sky": 1.0, "waterfall": 1.0, "river": 0.8, "sea": 1.5, "lake": 0.12, "fountain": 1.2,
                        "still": 0.0}
 MAX_KIND_SPEED = 20.0
+#: The sky's median speed, px per frame at 512 px wide, at sky speed 1: the median of the real speeds of the 17
+#: shared cloud time-lapses (0.4-4.0 px per clip frame, median 1.3; docs/results.md "Motion against real footage").
+#: The learned cloud motion gives the direction and pattern; its own overall speed varied 100x between photos.
+SKY_SPEED = 1.3
 REFERENCE_WIDTH = 512          # kind speeds are in pixels of the photo scaled to this width
 MIN_ENCLOSED_WATER = 0.03      # an inner water part (touching no border) smaller than this share is still
 FALL_ASPECT = 1.4              # a fall's white band: height / mean width at least this
@@ -520,7 +524,8 @@ def kind_velocity(network: torch.Tensor, mask: torch.Tensor | None, regions: Reg
     motion ``mask`` (1, 1, h, w) in [0, 1] or None, and ``regions`` at the same (h, w). ``scale`` multiplies the
     water speeds (the user's overall motion speed; the network's is in ``network`` already).
 
-    Sky regions keep the network's motion times the sky speed; water regions get their kind's field
+    Sky regions keep the network's motion, rescaled so that its median speed over the sky is :data:`SKY_SPEED`
+    times the sky speed times ``scale``; water regions get their kind's field
     (:func:`water_field`, speeds in px per frame at :data:`REFERENCE_WIDTH` px wide); still regions stop. Moving
     pixels outside every region (the matte's soft rim) take the nearest region's velocity.
     """
@@ -557,8 +562,13 @@ def kind_velocity(network: torch.Tensor, mask: torch.Tensor | None, regions: Reg
     backward = backward * torch.tensor([2.0 / w, 2.0 / h]).view(1, 2, 1, 1)
     if mask is not None:
         backward = backward * mask
-    sky_factor = torch.from_numpy(np.where(network_part, speeds["sky"], 0.0).astype(np.float32))
-    return (network * sky_factor[None, None] + backward).to(network.dtype)
+    sky_factor = np.where(network_part, speeds["sky"], 0.0).astype(np.float32)
+    if network_part.any():   # the learned clouds' direction and pattern, at a time-lapse's speed (SKY_SPEED)
+        forward_px = network[0].float().numpy() * np.array([w / 2.0, h / 2.0], np.float32)[:, None, None]
+        median = float(np.median(np.hypot(*forward_px)[network_part])) * per_px
+        if median > 1e-6:
+            sky_factor *= SKY_SPEED * scale / median
+    return (network * torch.from_numpy(sky_factor)[None, None] + backward).to(network.dtype)
 
 
 def _nearest_values(field: np.ndarray, known: np.ndarray, wanted: np.ndarray) -> np.ndarray:
