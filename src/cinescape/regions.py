@@ -92,6 +92,7 @@ class RegionMap:
     regions: list[Region] = field(default_factory=list)
     photo_size: tuple[int, int] | None = None
     luminance: np.ndarray | None = None   # (h, w) the working-size photo's brightness (a fall's lips; optional)
+    sky_matte: bool = True                # whether a sky matte found the sky (else the sky keeps the learned speed)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -427,7 +428,7 @@ def find_regions(photo: np.ndarray, moving: np.ndarray, sky: np.ndarray | None =
                 labels[beach] = len(regions)
             regions.append(_region(len(regions) + 1, kind, part, "auto", why))
             labels[part] = len(regions)
-    return RegionMap(labels, regions, photo_size or (h, w), np.asarray(photo, np.float32).mean(-1))
+    return RegionMap(labels, regions, photo_size or (h, w), np.asarray(photo, np.float32).mean(-1), sky is not None)
 
 
 def apply_user_kinds(regions: RegionMap, kinds: list[KindPoint | KindMask], moving: np.ndarray) -> RegionMap:
@@ -453,7 +454,7 @@ def apply_user_kinds(regions: RegionMap, kinds: list[KindPoint | KindMask], movi
         renumber[region.index] = new
         region.index = new
     labels = renumber[labels]
-    result = RegionMap(labels, keep, (height, width), regions.luminance)
+    result = RegionMap(labels, keep, (height, width), regions.luminance, regions.sky_matte)
     for item in kinds:
         if isinstance(item, KindPoint):
             if not (0 <= item.x < width and 0 <= item.y < height):
@@ -525,7 +526,8 @@ def kind_velocity(network: torch.Tensor, mask: torch.Tensor | None, regions: Reg
     water speeds (the user's overall motion speed; the network's is in ``network`` already).
 
     Sky regions keep the network's motion, rescaled so that its median speed over the sky is :data:`SKY_SPEED`
-    times the sky speed times ``scale``; water regions get their kind's field
+    times the sky speed times ``scale`` (without a sky matte, ``regions.sky_matte`` False: the network's speed
+    times the sky speed); water regions get their kind's field
     (:func:`water_field`, speeds in px per frame at :data:`REFERENCE_WIDTH` px wide); still regions stop. Moving
     pixels outside every region (the matte's soft rim) take the nearest region's velocity.
     """
@@ -563,7 +565,7 @@ def kind_velocity(network: torch.Tensor, mask: torch.Tensor | None, regions: Reg
     if mask is not None:
         backward = backward * mask
     sky_factor = np.where(network_part, speeds["sky"], 0.0).astype(np.float32)
-    if network_part.any():   # the learned clouds' direction and pattern, at a time-lapse's speed (SKY_SPEED)
+    if network_part.any() and regions.sky_matte:   # the clouds' learned direction, at a time-lapse's speed
         forward_px = network[0].float().numpy() * np.array([w / 2.0, h / 2.0], np.float32)[:, None, None]
         median = float(np.median(np.hypot(*forward_px)[network_part])) * per_px
         if median > 1e-6:
