@@ -10,8 +10,8 @@ from PIL import Image
 
 from cinescape.errors import CinescapeError, OptionError
 from cinescape.ops import warp
-from cinescape.ops.region_flow import potential_flow, principal_ends, ripple_field, shore_field
-from cinescape.regions import (KindMask, KindPoint, Region, RegionMap, apply_user_kinds, classify_water,
+from cinescape.ops.region_flow import potential_flow, principal_ends, ripple_field, shore_field, waves_field
+from cinescape.regions import (SKY_SPEED, KindMask, KindPoint, Region, RegionMap, apply_user_kinds, classify_water,
                                find_regions, kind_velocity, parse_kind_mask, parse_kind_point, parse_kind_speeds,
                                water_field)
 
@@ -101,6 +101,26 @@ def test_shore_waves_grow_with_distance_below_the_horizon():
     assert field[19, 5, 1] == pytest.approx(2.0 * (10 / 20) ** 2)
 
 
+def test_waves_meet_a_slanted_shore_head_on_and_foreshorten_with_depth():
+    # sea from row 10 (its far edge) down to a shore that climbs to the right: row 40 - x / 2
+    h, w = 48, 40
+    rows, cols = np.mgrid[:h, :w]
+    region = (rows >= 10) & (rows < 40 - cols // 2)
+    field = waves_field(region, horizon=9.0, speed=1.0)
+    assert field[region][:, 1].min() >= 0                                  # toward the viewer everywhere
+    shore = region & ~np.roll(region, -1, 0)
+    near = field[shore & (cols > 4) & (cols < w - 4)]
+    direction = near / np.linalg.norm(near, axis=-1, keepdims=True)
+    normal = np.array([1.0, 2.0]) / math.sqrt(5.0)                         # the shore line y = 40 - x / 2
+    assert (direction @ normal).mean() > 0.9                                # head on at the shore
+    assert np.linalg.norm(field[39, 0]) == pytest.approx(1.0, abs=0.03)    # the nearest row: the speed
+    # a uniform direction straight down: speed as (distance below the horizon) squared, motion in depth
+    down = waves_field(region, horizon=9.0, speed=1.0, direction=(0.0, 1.0))
+    assert down[24, 2, 1] == pytest.approx(((24 - 9) / (39 - 9)) ** 2, rel=1e-5)
+    across = waves_field(region, horizon=9.0, speed=1.0, direction=(1.0, 0.0))
+    assert across[24, 2, 0] == pytest.approx((24 - 9) / (39 - 9), rel=1e-5)  # across the view: linear
+
+
 def rect_region(kind, pixels, direction=None):
     ys, xs = np.nonzero(pixels)
     return Region(1, kind, float(pixels.mean()), (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1),
@@ -114,6 +134,21 @@ def test_a_waterfall_falls_and_speeds_up():
     mean = field[pixels].mean(0)
     assert math.degrees(math.atan2(abs(mean[0]), mean[1])) < 5          # straight down
     assert field[50:58, 15:25, 1].mean() > 1.3 * field[8:16, 15:25, 1].mean()
+
+
+def test_each_fall_of_a_region_pours_from_its_own_lip():
+    # a tall fall on the left, a short one on the right, one pool joining them; streaks in both falls
+    pixels = np.zeros((60, 80), bool)
+    pixels[5:, 10:22] = True
+    pixels[28:, 55:65] = True
+    pixels[45:] = True
+    lum = np.zeros((60, 80), np.float32)
+    lum[:45, (np.arange(80) // 2) % 2 == 1] = 1.0
+    region = rect_region("waterfall", pixels)
+    with_lips = water_field(region, pixels, 1.0, luminance=lum)[28:45, 55:65]
+    top_only = water_field(region, pixels, 1.0)[28:45, 55:65]
+    assert with_lips[..., 1].mean() > 0.3 and abs(with_lips[..., 0]).mean() < 0.2 * with_lips[..., 1].mean()
+    assert top_only[..., 1].mean() < 0.2 * with_lips[..., 1].mean()      # from the top lip it was left still
 
 
 def test_a_river_follows_its_channel_and_a_given_direction_reverses_it():
@@ -141,7 +176,13 @@ def test_kinds_of_tiny_synthetic_scenes():
     sky = np.zeros_like(moving)
     sky[:20] = 1
     photo[22:] = 0.2 + 0.05 * rng.random((50, 96, 1))                     # dark calm water
-    assert [r.kind for r in find_regions(photo, moving, sky).regions] == ["sky", "lake"]
+    # calm water out to the horizon is sea; under a far shore of land (sky farther than 6 % above) a lake
+    assert [r.kind for r in find_regions(photo, moving, sky).regions] == ["sky", "sea"]
+    far_shore, below_land = sky.copy(), moving.copy()
+    far_shore[14:20] = below_land[14:20] = 0
+    assert [r.kind for r in find_regions(photo, below_land, far_shore).regions] == ["sky", "lake"]
+    far_shore[14:20, :60] = below_land[14:20, :60] = 1                      # the horizon over 60 % of it
+    assert [r.kind for r in find_regions(photo, below_land, far_shore).regions] == ["sky", "sea"]
     photo[26:72:5] = 0.95                                                   # white surf lines
     assert [r.kind for r in find_regions(photo, moving, sky).regions] == ["sky", "sea"]
     beach = photo.copy()
@@ -265,7 +306,13 @@ def test_kind_velocity_moves_a_waterfall_down_on_screen_keeps_the_sky_and_stops_
         region.index = index
     network = torch.full((1, 2, h, w), 0.01)
     velocity = kind_velocity(network, None, regions)
-    assert torch.allclose(velocity[0, :, :10], network[0, :, :10])            # sky: the learned motion
+    # sky: the learned motion's direction, at SKY_SPEED px per frame at 512 px wide (median over the sky)
+    sky = velocity[0, :, :10]
+    assert torch.allclose(sky[0], sky[1]) and bool((sky > 0).all())          # the network's direction
+    speed_512 = torch.hypot(sky[0] * w / 2, sky[1] * h / 2) * 512 / w
+    assert torch.allclose(speed_512, torch.full_like(speed_512, SKY_SPEED), rtol=1e-4)
+    slower = kind_velocity(network, None, regions, {"sky": 0.5}, scale=2.0)[0, :, :10]
+    assert torch.allclose(slower, sky, rtol=1e-5)                                 # factor x scale
     assert not velocity[0, :, 20:24, 2:8].any()                                # still
     # a horizontal line in the fall moves down: frame t samples the photo at x + t * velocity
     image = torch.zeros(1, 1, h, w)

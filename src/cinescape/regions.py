@@ -15,9 +15,10 @@ region kind"):
   under :data:`MIN_ENCLOSED_WATER` of it is *still* (a dark rock or a sign top the segmenter called water);
 - *waterfall*: the part holds a tall band of white water (foam: bright, unsaturated) at least
   :data:`FALL_ASPECT` times taller than wide and :data:`FALL_MIN_HEIGHT` of the photo's height;
-- open water (its far edge is one flat line across about half the photo: a horizon or a far shore) is *lake*
-  when calm (white water under :data:`SURF_SHARE` of it), else *sea* when the sky lies right above its far edge
-  (a horizon) and *river* (rapids) when land does;
+- open water (its far edge is one flat line across about half the photo: a horizon or a far shore) is *sea* when
+  the sky lies right above most of its far edge (:data:`HORIZON_SEA`: it reaches the horizon, a fetch long enough
+  for wind waves, calm or not); else *lake* when calm (white water under :data:`SURF_SHARE` of it), *sea* when
+  the sky lies right above part of its far edge and *river* (rapids) when land does;
 - any other part (a channel) is a *river*;
 - a sea's pixels below its last surf line are a wet beach: *still* (:func:`wet_beach`).
 """
@@ -40,10 +41,14 @@ from .ops import region_flow
 KINDS = ("sky", "waterfall", "river", "sea", "lake", "fountain", "still")
 WATER_KINDS = ("waterfall", "river", "sea", "lake", "fountain")
 #: Default speeds: px per frame at 512 px wide for the water kinds (a lake's: the largest sway of its ripples);
-#: for the sky a factor on the learned cloud motion (which the model folder's flow_scale already calibrates).
-DEFAULT_KIND_SPEEDS = {"sky": 1.0, "waterfall": 1.0, "river": 0.8, "sea": 0.6, "lake": 0.12, "fountain": 1.2,
+#: for the sky a factor on :data:`SKY_SPEED` (the learned cloud motion rescaled to that median speed).
+DEFAULT_KIND_SPEEDS = {"sky": 1.0, "waterfall": 1.0, "river": 0.8, "sea": 1.5, "lake": 0.12, "fountain": 1.2,
                        "still": 0.0}
 MAX_KIND_SPEED = 20.0
+#: The sky's median speed, px per frame at 512 px wide, at sky speed 1: the median of the real speeds of the 17
+#: shared cloud time-lapses (0.4-4.0 px per clip frame, median 1.3; docs/results.md "Motion against real footage").
+#: The learned cloud motion gives the direction and pattern; its own overall speed varied 100x between photos.
+SKY_SPEED = 1.3
 REFERENCE_WIDTH = 512          # kind speeds are in pixels of the photo scaled to this width
 MIN_ENCLOSED_WATER = 0.03      # an inner water part (touching no border) smaller than this share is still
 FALL_ASPECT = 1.4              # a fall's white band: height / mean width at least this
@@ -53,6 +58,7 @@ SURF_LINE = 0.15               # a sea's surf line: a row with white water over 
 BEACH_GAP = 0.03               # below the last surf line by more than this share of the height: wet beach ...
 BEACH_SMOOTH = 0.5             # ... when its detail is under this share of the water's
 HORIZON_SKY = 0.15             # open water with sky right above this share of its far edge meets the horizon
+HORIZON_SEA = 0.5              # open water with sky right above this share of its far edge reaches the horizon: sea
 SURF_SHARE = 0.03              # open water with more white water than this share is sea (lakes: <= 2.1 %)
 FLAT_EDGE_ROWS = 0.03          # open water: its far edge within this share of the height of one row ...
 FLAT_EDGE_WIDTH = 0.45         # ... across at least this share of the width
@@ -79,11 +85,14 @@ class Region:
 @dataclass
 class RegionMap:
     """The moving regions of one photo at working size: ``labels`` (h, w) int32 (0 = none, k = ``regions[k-1]``),
-    ``regions``, and ``photo_size`` (H, W) of the full-resolution photo (user points are in its pixels)."""
+    ``regions``, ``photo_size`` (H, W) of the full-resolution photo (user points are in its pixels) and the
+    working-size photo's ``luminance`` (h, w) in [0, 1] (None: unknown; a waterfall then pours from its top only)."""
 
     labels: np.ndarray
     regions: list[Region] = field(default_factory=list)
     photo_size: tuple[int, int] | None = None
+    luminance: np.ndarray | None = None   # (h, w) the working-size photo's brightness (a fall's lips; optional)
+    sky_matte: bool = True                # whether a sky matte found the sky (else the sky keeps the learned speed)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -191,7 +200,7 @@ def parse_kind_speeds(speeds: dict | str | list | None) -> dict[str, float]:
 
     Example:
         >>> parse_kind_speeds("waterfall=2, lake=0")["waterfall"], parse_kind_speeds(None)["sea"]
-        (2.0, 0.6)
+        (2.0, 1.5)
     """
     out = dict(DEFAULT_KIND_SPEEDS)
     if speeds is None:
@@ -308,8 +317,10 @@ def classify_water(part: np.ndarray, photo: np.ndarray, white: np.ndarray | None
     is_open, _, edge = _far_edge(part)
     surf = float(white[part].mean())
     if is_open:
+        if horizon >= HORIZON_SEA:   # water out to the horizon: a fetch long enough for wind waves, calm or not
+            return "sea", f"{edge}, {100 * horizon:.0f}% under the sky: the horizon; surf {100 * surf:.1f}%"
         if surf < SURF_SHARE:
-            return "lake", f"{edge}; surf {100 * surf:.1f}%"
+            return "lake", f"{edge}, {100 * horizon:.0f}% under the sky; surf {100 * surf:.1f}%"
         if horizon >= HORIZON_SKY:
             return "sea", f"{edge}, {100 * horizon:.0f}% under the sky; surf {100 * surf:.1f}%"
         return "river", f"{edge} under land; white water {100 * surf:.1f}%: rapids"
@@ -417,7 +428,7 @@ def find_regions(photo: np.ndarray, moving: np.ndarray, sky: np.ndarray | None =
                 labels[beach] = len(regions)
             regions.append(_region(len(regions) + 1, kind, part, "auto", why))
             labels[part] = len(regions)
-    return RegionMap(labels, regions, photo_size or (h, w))
+    return RegionMap(labels, regions, photo_size or (h, w), np.asarray(photo, np.float32).mean(-1), sky is not None)
 
 
 def apply_user_kinds(regions: RegionMap, kinds: list[KindPoint | KindMask], moving: np.ndarray) -> RegionMap:
@@ -443,7 +454,7 @@ def apply_user_kinds(regions: RegionMap, kinds: list[KindPoint | KindMask], movi
         renumber[region.index] = new
         region.index = new
     labels = renumber[labels]
-    result = RegionMap(labels, keep, (height, width))
+    result = RegionMap(labels, keep, (height, width), regions.luminance, regions.sky_matte)
     for item in kinds:
         if isinstance(item, KindPoint):
             if not (0 <= item.x < width and 0 <= item.y < height):
@@ -465,13 +476,18 @@ def _direction_vector(degrees: float) -> tuple[float, float]:
     return math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
 
 
-def water_field(region: Region, pixels: np.ndarray, speed: float, seed: int = 0) -> np.ndarray:
+def water_field(region: Region, pixels: np.ndarray, speed: float, seed: int = 0,
+                luminance: np.ndarray | None = None) -> np.ndarray:
     """The forward velocity (h, w, 2), working pixels per frame, of one water region of kind ``region.kind``
-    whose pixels are ``pixels`` (h, w) bool; ``speed`` in working pixels per frame."""
+    whose pixels are ``pixels`` (h, w) bool; ``speed`` in working pixels per frame; ``luminance`` (h, w) the
+    photo's brightness (a waterfall region's separate falls each pour from their own lip; None: from its top)."""
     kind = region.kind
     if kind == "waterfall":
-        # from the lip (its top) to the pool and out of the picture; faster where it narrows and as it falls
+        # from each lip (the top, and every other fall's) to the pool and out of the picture; faster where it
+        # narrows and as it falls
         top, bottom = region_flow.top_and_bottom(pixels)
+        if luminance is not None:
+            top = region_flow.fall_lips(pixels, luminance)
         flow = region_flow.potential_flow(pixels, top, bottom)
         ys = np.nonzero(pixels)[0]
         rows = np.arange(pixels.shape[0], dtype=np.float32)[:, None]
@@ -491,8 +507,8 @@ def water_field(region: Region, pixels: np.ndarray, speed: float, seed: int = 0)
         return region_flow.unit(flow) * (speed * relative)[..., None]
     if kind == "sea":
         _, horizon, _ = _far_edge(pixels)
-        direction = (0.0, 1.0) if region.direction is None else _direction_vector(region.direction)
-        return region_flow.shore_field(pixels, horizon - 1.0, speed, direction)
+        direction = None if region.direction is None else _direction_vector(region.direction)
+        return region_flow.waves_field(pixels, horizon - 1.0, speed, direction)
     if kind == "lake":
         drift = (0.0, 0.0) if region.direction is None else tuple(
             0.25 * speed * c for c in _direction_vector(region.direction))
@@ -509,7 +525,9 @@ def kind_velocity(network: torch.Tensor, mask: torch.Tensor | None, regions: Reg
     motion ``mask`` (1, 1, h, w) in [0, 1] or None, and ``regions`` at the same (h, w). ``scale`` multiplies the
     water speeds (the user's overall motion speed; the network's is in ``network`` already).
 
-    Sky regions keep the network's motion times the sky speed; water regions get their kind's field
+    Sky regions keep the network's motion, rescaled so that its median speed over the sky is :data:`SKY_SPEED`
+    times the sky speed times ``scale`` (without a sky matte, ``regions.sky_matte`` False: the network's speed
+    times the sky speed); water regions get their kind's field
     (:func:`water_field`, speeds in px per frame at :data:`REFERENCE_WIDTH` px wide); still regions stop. Moving
     pixels outside every region (the matte's soft rim) take the nearest region's velocity.
     """
@@ -535,8 +553,8 @@ def kind_velocity(network: torch.Tensor, mask: torch.Tensor | None, regions: Reg
         if region.kind == "sky":
             network_part |= pixels
             continue
-        forward += water_field(region, labels == region.index, speed / per_px, seed=seed + region.index) \
-            * (labels == region.index)[..., None]
+        forward += water_field(region, labels == region.index, speed / per_px, seed=seed + region.index,
+                               luminance=regions.luminance) * (labels == region.index)[..., None]
         if region.kind != "still":
             rim = pixels & (labels != region.index)
             if rim.any():   # the rim takes the velocity of its nearest labelled pixel
@@ -546,8 +564,13 @@ def kind_velocity(network: torch.Tensor, mask: torch.Tensor | None, regions: Reg
     backward = backward * torch.tensor([2.0 / w, 2.0 / h]).view(1, 2, 1, 1)
     if mask is not None:
         backward = backward * mask
-    sky_factor = torch.from_numpy(np.where(network_part, speeds["sky"], 0.0).astype(np.float32))
-    return (network * sky_factor[None, None] + backward).to(network.dtype)
+    sky_factor = np.where(network_part, speeds["sky"], 0.0).astype(np.float32)
+    if network_part.any() and regions.sky_matte:   # the clouds' learned direction, at a time-lapse's speed
+        forward_px = network[0].float().numpy() * np.array([w / 2.0, h / 2.0], np.float32)[:, None, None]
+        median = float(np.median(np.hypot(*forward_px)[network_part])) * per_px
+        if median > 1e-6:
+            sky_factor *= SKY_SPEED * scale / median
+    return (network * torch.from_numpy(sky_factor)[None, None] + backward).to(network.dtype)
 
 
 def _nearest_values(field: np.ndarray, known: np.ndarray, wanted: np.ndarray) -> np.ndarray:

@@ -133,8 +133,8 @@ def add_parser(commands) -> None:
     kinds.add_argument("--kind-mask", action="append", default=[], metavar="KIND:FILE",
                        help="the white pixels of the image FILE (any size) are a region of KIND; repeatable")
     kinds.add_argument("--kind-speed", action="append", default=[], metavar="KIND=X",
-                       help="speed of a kind: px per frame at 512 px wide (sky: a factor on the learned cloud "
-                            "motion); defaults sky=1 waterfall=1 river=0.8 sea=0.6 lake=0.12 fountain=1.2")
+                       help="speed of a kind: px per frame at 512 px wide (sky: a factor on the learned clouds "
+                            "at a median 1.3 px per frame); defaults sky=1 waterfall=1 river=0.8 sea=1.5 lake=0.12 fountain=1.2")
     kinds.add_argument("--no-kinds", action="store_true",
                        help="one learned drift everywhere instead (the motion before region kinds)")
     control = animate.add_argument_group("control (AL Sec. 6.4)")

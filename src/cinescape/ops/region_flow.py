@@ -22,7 +22,8 @@ import scipy.sparse as sparse
 import scipy.sparse.linalg as sparse_linalg
 
 __all__ = ["potential_flow", "normalized_speed", "unit", "ripple_field", "shore_field", "fountain_field",
-           "principal_ends", "top_and_bottom"]
+           "principal_ends", "top_and_bottom", "far_and_shore", "foreshortening", "waves_field",
+           "fall_lips"]
 
 
 def _region_gradient(phi: np.ndarray, region: np.ndarray) -> np.ndarray:
@@ -204,6 +205,133 @@ def shore_field(region: np.ndarray, horizon: float, speed: float, direction: tup
     field = np.zeros(region.shape + (2,), np.float32)
     field[..., 0] = np.where(region, speed * depth * direction[0] / norm, 0.0)
     field[..., 1] = np.where(region, speed * depth * direction[1] / norm, 0.0)
+    return field
+
+
+def fall_lips(region: np.ndarray, luminance: np.ndarray, reach: float = 0.08, rise: float = 0.02,
+              band: float = 0.06, streaks: float = 0.9, texture: float = 0.25) -> np.ndarray:
+    """Where water pours into a waterfall region: (h, w) bool, the region's top band (``band`` of its height below
+    its highest row, as :func:`top_and_bottom`) and every other *lip*: a stretch of the region's upper edge that is
+    the highest within ``reach`` of the image's width on either side (up to ``rise`` of the height lower) and
+    under which the water streams down (in the column below it, ``3 * band`` of the region's height deep and 5
+    pixels wide: horizontal gradient energy at least ``streaks`` times the vertical one, as falling water's
+    vertical streaks give, and at least ``texture`` of the region's mean gradient energy: dark, flat rock or
+    shadow is no lip). Each separate fall of a region then gets its own source in :func:`potential_flow`.
+
+    Args:
+        region: (h, w) bool.
+        luminance: (h, w) float, the photo's brightness (any range).
+
+    Example:
+        >>> region = np.zeros((40, 60), bool); region[5:, 10:20] = True; region[20:, 40:50] = True
+        >>> region[30:, :] = True                                             # a pool joins two falls
+        >>> lum = np.zeros((40, 60), np.float32); lum[:30, (np.arange(60) // 2) % 2 == 1] = 1.0  # streaks; calm pool
+        >>> lips = fall_lips(region, lum)
+        >>> sorted(set(lips.nonzero()[0].tolist())), np.unique(lips.nonzero()[1])[[0, -1]].tolist()
+        ([5, 6, 7, 20, 21], [10, 49])
+    """
+    region = np.asarray(region, bool)
+    h, w = region.shape
+    top, _ = top_and_bottom(region, band)
+    ys = np.nonzero(region)[0]
+    if not len(ys):
+        return top
+    depth = max(2, int(round(band * (ys.max() - ys.min() + 1))))
+    lum = np.asarray(luminance, np.float32)
+    gx = cv2.Sobel(lum, cv2.CV_32F, 1, 0, ksize=3) ** 2
+    gy = cv2.Sobel(lum, cv2.CV_32F, 0, 1, ksize=3) ** 2
+    energy = float((gx + gy)[region].mean()) or 1e-12
+    tops = np.where(region.any(0), region.argmax(0), h + 10 * h)
+    half, slack = max(1, int(reach * w)), max(1.0, rise * h)
+    lips = top.copy()
+    for col in np.nonzero(region.any(0))[0]:
+        if tops[col] > tops[max(0, col - half):col + half + 1].min() + slack:
+            continue
+        rows, cols = slice(tops[col], tops[col] + 3 * depth), slice(max(0, col - 2), col + 3)
+        inside = region[rows, cols]
+        across, along = float(gx[rows, cols][inside].sum()), float(gy[rows, cols][inside].sum())
+        if across >= streaks * max(along, 1e-12) and (across + along) / inside.sum() >= texture * energy:
+            lips[tops[col]:tops[col] + depth, col] = region[tops[col]:tops[col] + depth, col]
+    return lips
+
+
+def far_and_shore(region: np.ndarray, far_row: float, band: float = 0.03) -> tuple[np.ndarray, np.ndarray]:
+    """Where waves come from and where they break, for open water seen from its shore: ``(far, shore)``, (h, w)
+    bool. ``far``: the topmost pixel of each column of ``region`` when it lies within ``band`` of the image's
+    height of ``far_row`` (the far edge: the horizon or a far shore; a pier or a headland higher up is no source).
+    ``shore``: the region's pixels whose pixel right below is land (not in the region), plus its pixels on the
+    image's last row (the water goes on toward the viewer there).
+
+    Example:
+        >>> region = np.zeros((6, 4), bool); region[1:4] = True; region[4, :2] = True
+        >>> far, shore = far_and_shore(region, far_row=1.0)
+        >>> far.nonzero()[0].tolist(), np.argwhere(shore).tolist()
+        ([1, 1, 1, 1], [[3, 2], [3, 3], [4, 0], [4, 1]])
+    """
+    region = np.asarray(region, bool)
+    h = region.shape[0]
+    below = np.zeros_like(region)
+    below[:-1] = region[1:]
+    shore = region & ~below
+    shore[-1] = region[-1]
+    far = np.zeros_like(region)
+    cols = np.nonzero(region.any(0))[0]
+    tops = region[:, cols].argmax(0)
+    near = np.abs(tops - far_row) <= max(1.0, band * h)
+    far[tops[near], cols[near]] = True
+    return far & ~shore, shore
+
+
+def foreshortening(rows: np.ndarray, horizon: float, nearest: float, depthward: np.ndarray | float = 1.0
+                   ) -> np.ndarray:
+    """The image speed of a constant speed on a level plane (the water) seen from above it, relative to its value
+    on the ``nearest`` row: with ``r = (row - horizon) / (nearest - horizon)`` clipped to [0, 1] (image rows
+    below the horizon are proportional to 1 / depth), motion across the view shrinks as ``r`` and motion in
+    depth as ``r**2`` (d(1/Z) = -dZ / Z**2); ``depthward`` in [0, 1] is the share of the motion that is in depth
+    (the image direction's |y| part), and the factor is ``r ** (1 + depthward)``.
+
+    Example:
+        >>> foreshortening(np.array([0.0, 5.0, 10.0]), 0.0, 10.0).tolist()
+        [0.0, 0.25, 1.0]
+        >>> foreshortening(np.array([5.0]), 0.0, 10.0, depthward=0.0).tolist()
+        [0.5]
+    """
+    r = np.clip((np.asarray(rows, np.float32) - horizon) / max(nearest - horizon, 1e-6), 0.0, 1.0)
+    return (r ** (1.0 + np.clip(depthward, 0.0, 1.0))).astype(np.float32)
+
+
+def waves_field(region: np.ndarray, horizon: float, speed: float,
+                direction: tuple[float, float] | None = None) -> np.ndarray:
+    """Waves running in from the far edge to the shore: (h, w, 2) float32. The direction is the potential flow
+    (:func:`potential_flow`) from the far edge (``horizon``, a row: the topmost pixels of the columns near it) to the
+    shore (the region's pixels with land right below them, :func:`far_and_shore`), so the waves meet each stretch
+    of shore head on and turn around piers and headlands; or the fixed image ``direction`` (unit) when given. The
+    speed is ``speed`` on the region's lowest row and foreshortened above it (:func:`foreshortening`).
+    Parts with no far edge or no shore take the direction straight down the image.
+
+    Example:
+        >>> region = np.zeros((12, 8), bool); region[2:] = True
+        >>> field = waves_field(region, horizon=1.0, speed=1.0)
+        >>> [round(float(v), 2) for v in field[[4, 7, 11], 3, 1]], bool(np.abs(field[..., 0]).max() < 1e-6)
+        ([0.09, 0.36, 1.0], True)
+    """
+    region = np.asarray(region, bool)
+    field = np.zeros(region.shape + (2,), np.float32)
+    if not region.any():
+        return field
+    if direction is None:
+        far, shore = far_and_shore(region, horizon + 1.0)
+        directions = unit(potential_flow(region, far, shore))
+        lost = region & (np.linalg.norm(directions, axis=-1) == 0)
+        directions[lost] = (0.0, 1.0)
+    else:
+        norm = math.hypot(*direction) or 1.0
+        directions = np.zeros_like(field)
+        directions[region] = (direction[0] / norm, direction[1] / norm)
+    rows = np.broadcast_to(np.arange(region.shape[0], dtype=np.float32)[:, None], region.shape)
+    nearest = float(np.nonzero(region)[0].max())
+    factor = foreshortening(rows, horizon, nearest, np.abs(directions[..., 1]))
+    field[region] = directions[region] * (speed * factor[region])[:, None]
     return field
 
 
