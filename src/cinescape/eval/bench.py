@@ -99,8 +99,8 @@ def _current_rss_mb() -> float:
 def bench_one(config: BenchConfig) -> dict:
     """Time one configuration in this process; returns one table row."""
     from ..io.image import load_image
-    from ..io.video import VideoWriter
     from ..methods import load_pipeline
+    from ..methods.engine import write_animation
     from .floor import measure_floor
     from ..methods.select import model_folder, resolve_settings
 
@@ -118,16 +118,9 @@ def bench_one(config: BenchConfig) -> dict:
     loaded_rss = _current_rss_mb()
     with tempfile.TemporaryDirectory(prefix="cinescape-bench-") as tmp:
         started = time.perf_counter()
-        animation = pipeline.plan(photo, settings)
-        encode = 0.0
-        with VideoWriter(Path(tmp) / "bench.mp4", fps=20, size=(config.width, config.height),
-                         background=True) as writer:
-            for frame in animation.frames():
-                t = time.perf_counter()
-                writer.write(frame)
-                encode += time.perf_counter() - t
-            t = time.perf_counter()
-        encode += time.perf_counter() - t  # flushing and closing the file
+        timings: dict = {}   # as cinescape animate writes a file: the one writer, encoding in the background
+        animation = write_animation(pipeline, photo, settings, Path(tmp) / "bench.mp4", fps=20, timings=timings)
+        encode = timings["encode"]
         animate = time.perf_counter() - started
         peak = _rss_mb()   # before the floor's own arrays
         floor = measure_floor(photo, config.frames, Path(tmp) / "floor.mp4")
@@ -140,32 +133,28 @@ def bench_one(config: BenchConfig) -> dict:
 
 
 def _bench_own_loop(pipeline, photo, config: BenchConfig, load: float) -> dict:
-    """One DeepLandscape row: inversion (its ``plan``), rendering and encoding timed apart."""
-    from ..io.video import VideoWriter
+    """One DeepLandscape row: inversion (its ``plan``), rendering and encoding (the time frames waited for the
+    background encoder, and its closing) timed apart, the file written as ``cinescape animate`` writes it."""
     from ..methods import method_of
+    from ..methods.engine import write_animation
     from ..methods.select import resolve_settings
 
     settings = resolve_settings(pipeline, num_frames=config.frames)
     loaded_rss = _current_rss_mb()
-    with tempfile.TemporaryDirectory(prefix="cinescape-bench-") as tmp:
+    planned: dict = {}
+
+    def plan():
         started = time.perf_counter()
         animation = pipeline.plan(photo, settings)
-        inversion = time.perf_counter() - started
-        render = encode = 0.0
-        with VideoWriter(Path(tmp) / "bench.mp4", fps=20, size=(config.width, config.height)) as writer:
-            frames = animation.frames()
-            while True:
-                t = time.perf_counter()
-                frame = next(frames, None)
-                render += time.perf_counter() - t
-                if frame is None:
-                    break
-                t = time.perf_counter()
-                writer.write(frame)
-                encode += time.perf_counter() - t
-            t = time.perf_counter()
-        encode += time.perf_counter() - t  # flushing and closing the file
-    animate = inversion + render + encode
+        planned["inversion"] = time.perf_counter() - started
+        return animation
+    with tempfile.TemporaryDirectory(prefix="cinescape-bench-") as tmp:
+        timings: dict = {}
+        started = time.perf_counter()
+        write_animation(pipeline, photo, settings, Path(tmp) / "bench.mp4", fps=20, plan=plan, timings=timings)
+        animate = time.perf_counter() - started
+    inversion, encode = planned["inversion"], timings["encode"]
+    render = animate - inversion - encode
     return {"size": f"{config.width}x{config.height}", "method": method_of(pipeline), "frames": config.frames,
             "load_s": load, "inversion_s": inversion, "render_s": render, "encode_s": encode,
             "total_s": load + animate, "s_per_frame": animate / config.frames, "rss_loaded_mb": loaded_rss,

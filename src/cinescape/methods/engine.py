@@ -1,5 +1,6 @@
 """What the methods share, method-neutral: planning a loop (:func:`plan_loop`, :class:`LoopPlan`) and writing an
-animation to a file (:func:`write_animation`, used by ``cinescape animate``, batches and the web page).
+animation to a file (:func:`write_animation`, used by ``cinescape animate``, batches, the web page and
+``cinescape bench``).
 
 A loop is planned once per animation from the settings' loop type: how many motion states the motion stage must
 predict (forward, and backward too for the two-way loops) and which states each output frame blends
@@ -19,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -112,7 +114,8 @@ def displaced_states(accumulated: torch.Tensor, steps: torch.Tensor, count: int,
 def write_animation(pipeline, image, settings, output: str | os.PathLike, *, fps: float,
                     plan_options: dict | None = None, overwrite: bool = False, flow_video: str | None = None,
                     progress: bool = False, cancelled: Callable[[], bool] | None = None,
-                    plan: Callable[[], object] | None = None, on_frame: Callable[[str], None] | None = None):
+                    plan: Callable[[], object] | None = None, on_frame: Callable[[str], None] | None = None,
+                    timings: dict | None = None):
     """Animate ``image`` (uint8 (H, W, 3)) with ``pipeline`` into ``output`` (and the flow into ``flow_video``).
 
     The writers are opened first, so a bad output path fails before any work; on any error (Ctrl-C included)
@@ -120,8 +123,11 @@ def write_animation(pipeline, image, settings, output: str | os.PathLike, *, fps
     asked before each frame: True stops with KeyboardInterrupt. ``plan``: a callable returning the animation
     instead of ``pipeline.plan(image, settings, progress=progress, **plan_options)`` (the web page plans under its
     lock). ``on_frame(phase)``: called after each frame written (``"rendering"``, then ``"flow"``) and once
-    before the files are closed (``"finishing"``). Returns the Animation.
+    before the files are closed (``"finishing"``). ``timings``: a dict that receives ``"encode"``, the seconds
+    spent handing frames to the encoders and closing them (the rest is planning and rendering; ``cinescape
+    bench`` reads it). Returns the Animation.
     """
+    encode = 0.0
     size = (image.shape[1], image.shape[0])
     with contextlib.ExitStack() as stack:
         writer = stack.enter_context(VideoWriter(output, fps=fps, size=size, overwrite=overwrite,
@@ -138,9 +144,15 @@ def write_animation(pipeline, image, settings, output: str | os.PathLike, *, fps
             for frame in frames():
                 if cancelled is not None and cancelled():
                     raise KeyboardInterrupt
-                out.write(frame)
+                started = time.perf_counter()
+                out.write(frame)   # waits only while the background encoder is a frame behind
+                encode += time.perf_counter() - started
                 if on_frame is not None:
                     on_frame(phase)
         if on_frame is not None:
             on_frame("finishing")
+        started = time.perf_counter()
+    encode += time.perf_counter() - started   # the encoders' last frames and the files' closing
+    if timings is not None:
+        timings["encode"] = encode
     return animation
