@@ -19,7 +19,9 @@ from cinescape.methods.al.animation import Animation
 from cinescape.ops.layers import PhotoLayers, composite_layers_hwc
 from cinescape.ops.render import (apply_local_affine_hwc, flow_to_pixel_map, guided_color_coefficients, hwc_to_uint8,
                                   remap_hwc)
-from cinescape.ops.render_fast import FastLayers, band_positions, grade_matrix, render_frame_bands
+from cinescape.methods.al.phased_loop import PixelPhasedLoop
+from cinescape.ops.phased import phase_offsets
+from cinescape.ops.render_fast import FastLayers, band_positions, band_rows, grade_matrix, render_frame_bands
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -154,10 +156,8 @@ def make_animation(layered: bool, graded: bool) -> Animation:
                      layers=layers, color_locality=0.0)
 
 
-@pytest.mark.parametrize("layered", [False, True])
-@pytest.mark.parametrize("graded", [False, True])
-def test_animation_fast_frames_match_the_reference_frames(layered, graded):
-    animation = make_animation(layered, graded)
+def assert_fast_frames_match_the_reference(animation: Animation) -> None:
+    """Every frame of ``animation``: banded fast path against the float reference, >= 45 dB, <= 3 levels."""
     for index in range(animation.num_frames):
         animation.fast = True
         fast = animation.frame(index)
@@ -165,6 +165,42 @@ def test_animation_fast_frames_match_the_reference_frames(layered, graded):
         reference = animation.frame(index)
         assert psnr(fast, reference) >= 45.0, index
         assert np.abs(fast.astype(int) - reference).max() <= 3
+
+
+@pytest.mark.parametrize("layered", [False, True])
+@pytest.mark.parametrize("graded", [False, True])
+def test_animation_fast_frames_match_the_reference_frames(layered, graded):
+    assert_fast_frames_match_the_reference(make_animation(layered, graded))
+
+
+def test_band_rows_equal_the_rows_of_a_full_resize():
+    field = np.random.default_rng(3).normal(0, 1, (12, 20, 5)).astype(np.float32)
+    full = cv2.resize(field, (160, 96), interpolation=cv2.INTER_LINEAR)
+    for top, rows in ((0, 96), (0, 7), (45, 13), (90, 6)):
+        assert np.abs(band_rows(field, (96, 160), top, rows) - full[top:top + rows]).max() < 1e-5
+
+
+def make_phased_animation(layered: bool, graded: bool, contrast: bool) -> Animation:
+    """An Animation with a per-pixel phased loop (phase offsets, contrast-keeping fades): 7 states each way."""
+    animation = make_animation(layered, graded)
+    count = 7
+    velocity = torch.randn(1, 2, 16, 24, generator=torch.Generator().manual_seed(1)) * 0.01
+    steps = torch.arange(count, dtype=torch.float32).view(-1, 1, 1, 1)
+    accumulated = torch.cat((velocity * steps, -velocity * steps[1:]))
+    offsets = phase_offsets(16, 24, scale=0.2, spread=0.5, seed=0)
+    animation.phased = PixelPhasedLoop(accumulated, accumulated, 12.0, offsets, contrast)
+    animation.schedule = [()] * 12
+    animation.num_frames = 12
+    return animation
+
+
+@pytest.mark.parametrize("layered", [False, True])
+@pytest.mark.parametrize("graded", [False, True])
+@pytest.mark.parametrize("contrast", [False, True])
+def test_per_pixel_phased_fast_frames_match_the_reference_frames(small_bands, layered, graded, contrast):
+    animation = make_phased_animation(layered, graded, contrast)
+    assert_fast_frames_match_the_reference(animation)
+    assert animation._fast_layers is not None      # the banded path did render
 
 
 def test_local_colour_maps_take_the_reference_path():
