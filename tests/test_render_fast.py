@@ -96,6 +96,10 @@ def test_banded_frames_match_the_float_renderer(small_bands, layered, graded):
     reference = reference_frame(source if fluid is None else fluid, copies, (96, 160), alpha, still, slope, offset)
     assert psnr(fast, reference) >= 45.0
     assert np.abs(fast.astype(int) - reference).max() <= 3
+    if layered:   # the still layer made per band from the photo and the fluid layer: the same frame
+        derived = render_frame_bands(FastLayers(photo, fluid, alpha), copies,
+                                     None if slope is None else grade_matrix(slope, offset))
+        assert np.abs(derived.astype(int) - fast).max() <= 1
     if layered:   # rows without fluid are the photo itself, graded: no sampling at all
         moving = np.flatnonzero(alpha[..., 0].any(axis=1))
         first, end = fast_layers.rows
@@ -283,3 +287,23 @@ def test_inference_precision_can_be_forced(forced, expected):
     env = {**os.environ, "CINESCAPE_BF16": forced}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
     assert out.strip() == str(expected)
+
+
+def test_large_frames_are_encoded_without_b_frames_or_lookahead(tmp_path, monkeypatch):
+    import cinescape.io.video as video
+
+    def x264_settings(path) -> str:   # libx264 writes its settings into the stream (an SEI message)
+        data = path.read_bytes()
+        start = data.index(b"x264 - core")
+        return data[start:data.index(b"\0", start)].decode()
+
+    frames = [np.roll(textured_photo(64, 96), 3 * k, axis=1) for k in range(6)]
+    for name, large in (("small.mp4", 10 ** 9), ("large.mp4", 64 * 96)):
+        monkeypatch.setattr(video, "MP4_LARGE_PIXELS", large)
+        with VideoWriter(tmp_path / name, fps=10, size=(96, 64)) as writer:
+            for frame in frames:
+                writer.write(frame)
+    assert " bframes=3 " in x264_settings(tmp_path / "small.mp4")
+    settings = x264_settings(tmp_path / "large.mp4")
+    assert " bframes=0 " in settings and " mbtree=0 " in settings and "rc_lookahead" not in settings
+    assert len(read_video(tmp_path / "large.mp4")) == 6

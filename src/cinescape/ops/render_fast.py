@@ -111,8 +111,8 @@ class FastLayers:
     """What :func:`render_frame_bands` needs of a photo: the uint8 ``photo`` (H, W, 3) for rows without fluid,
     the float32 ``source`` (H, W, 3) in [-1, 1] that the copies sample (the fluid layer, or the photo without
     layers), and with layers the (H, W, 1) float32 matte ``alpha`` and the premultiplied still layer
-    ``photo - alpha * fluid`` as (H, W, 3) float32 ``still`` (:class:`~cinescape.ops.layers.PhotoLayers`'s own
-    arrays: nothing is copied); ``rows``: the (first, end) rows holding any fluid (all rows without layers)."""
+    ``photo - alpha * fluid`` as (H, W, 3) float32 ``still``, or None: then made per band from ``photo`` and
+    ``source`` (:class:`~cinescape.ops.layers.PhotoLayers`'s own arrays: nothing is copied); ``rows``: the (first, end) rows holding any fluid (all rows without layers)."""
 
     photo: np.ndarray
     source: np.ndarray
@@ -121,6 +121,7 @@ class FastLayers:
     rows: tuple[int, int] | None = None
 
     def __post_init__(self):
+        self.photo = np.ascontiguousarray(self.photo)    # e.g. a flipped view: OpenCV writes C-contiguous rows
         if self.rows is None:
             if self.alpha is None:
                 self.rows = (0, self.photo.shape[0])
@@ -155,7 +156,7 @@ def render_frame_bands(layers: FastLayers, copies: list[tuple[np.ndarray, float 
         True
     """
     height, width = layers.photo.shape[:2]
-    out = np.empty_like(layers.photo) if out is None else out
+    out = np.empty(layers.photo.shape, np.uint8) if out is None else out
     first, end = layers.rows
     step = band_height(width)
     # [-1, 1] -> uint8 units, with the grade folded in: Y = 127.5 a x + 127.5 (a + b') where the grade on uint8 is
@@ -178,9 +179,14 @@ def render_frame_bands(layers: FastLayers, copies: list[tuple[np.ndarray, float 
                              cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT), weight) for flow, weight in copies]
         frame = (_blend(warped, y, y1) if coefficients is None else
                  _blend_coefficients(warped, band_rows(coefficients, (height, width), y, y1 - y)))
-        if layers.alpha is not None:
+        if layers.alpha is not None and layers.still is not None:
             np.multiply(frame, layers.alpha[y:y1], out=frame)
             cv2.add(frame, layers.still[y:y1], dst=frame)
+        elif layers.alpha is not None:    # alpha * blend + photo - alpha * fluid, the photo's rows made float here
+            cv2.subtract(frame, layers.source[y:y1], dst=frame)
+            np.multiply(frame, layers.alpha[y:y1], out=frame)
+            cv2.scaleAdd(layers.photo[y:y1].astype(np.float32), 1.0 / 127.5, frame, dst=frame)
+            cv2.subtract(frame, (1.0, 1.0, 1.0, 0.0), dst=frame)
         cv2.transform(frame, to_uint8, dst=frame)
         cv2.patchNaNs(frame, 0.0)
         # one pass: saturate_cast<uchar>(round(x)) rounds and clamps

@@ -598,6 +598,8 @@ class CinemagraphPipeline(MethodPipeline):
         small = F.interpolate(full, size=working_shape(*full.shape[-2:], settings.working_size or self.working_size),
                               mode="bilinear", align_corners=False, antialias=True)
         photo = image if isinstance(image, np.ndarray) else tensor_to_image(full)
+        photo_size = tuple(full.shape[-2:])
+        del full   # a float copy of the photo (288 MB at 24 MP): the rest works from ``photo`` and ``small``
         request = self.prepare_request(photo, tuple(small.shape[-2:]), **per_call)
         rng = random.Random(settings.seed)
         z_motion = self.motion_code(settings, rng, request)
@@ -615,7 +617,7 @@ class CinemagraphPipeline(MethodPipeline):
         regions = None   # each moving region's kind (cinescape.regions): the Eulerian network motion's replacement
         if (self.motion_by_kind and settings.motion_by_kind and settings.mode == "eulerian" and mask is not None
                 and settings.arrows is None):
-            regions = plan_regions(small, mask, evidence.get("sky"), settings.kinds, tuple(full.shape[-2:]))
+            regions = plan_regions(small, mask, evidence.get("sky"), settings.kinds, photo_size)
             if any(region.kind == "still" for region in regions.regions):   # false water joins the still layer
                 matte = without_still(matte, regions)
                 mask = self.motion_mask(photo, settings, tuple(small.shape[-2:]), matte=matte, request=request)
@@ -624,8 +626,7 @@ class CinemagraphPipeline(MethodPipeline):
                               "(--auto-mask or --mask) and without --arrows")
         layers = None
         if matte is not None:
-            full_hwc = np.ascontiguousarray(full[0].float().permute(1, 2, 0).numpy())
-            layers = PhotoLayers.from_photo(full_hwc, matte, tuple(small.shape[-2:]))
+            layers = PhotoLayers.from_photo(photo, matte, tuple(small.shape[-2:]))   # uint8: no float copy kept
         field, control = None, {}
         if settings.arrows is not None and settings.arrows_mode == "latent":
             z_motion, control["arrows"] = self.arrow_motion_code(small, settings.arrows, z_motion,
@@ -656,7 +657,7 @@ class CinemagraphPipeline(MethodPipeline):
 
         maps_fn = None  # motion only
         if settings.appearance:
-            codes = self.appearance_codes(small, settings, rng, image_size=tuple(full.shape[-2:]), info=control)
+            codes = self.appearance_codes(small, settings, rng, image_size=photo_size, info=control)
             keep_input = settings.loop == "none"
 
             def maps_fn(indices: list[int], frames_small: torch.Tensor) -> list[np.ndarray | None]:
@@ -664,7 +665,7 @@ class CinemagraphPipeline(MethodPipeline):
                     maps = maps_to_hwc(self.appearance.predict_maps(frames_small, codes[indices]))
                 # loop "none": frame 0 is the photo itself
                 return [None if keep_input and index == 0 else maps[k] for k, index in enumerate(indices)]
-        animation = Animation(full, small, accumulated, steps, schedule, maps_fn, progress,
+        animation = Animation(photo, small, accumulated, steps, schedule, maps_fn, progress,
                               map_stride=settings.appearance_stride, cyclic=settings.loop != "none", layers=layers,
                               color_locality=settings.appearance_locality, phased=pixel_phased)
         animation.timings["motion"] = motion_seconds
