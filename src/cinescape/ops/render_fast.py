@@ -166,6 +166,8 @@ def render_frame_bands(layers: FastLayers, copies: list[tuple[np.ndarray, float 
     to_uint8[:, 3] = 127.5
     if grade is not None:
         to_uint8 = grade[:, :3] @ to_uint8 + np.concatenate((np.zeros((3, 3), np.float32), grade[:, 3:]), axis=1)
+    photo_to_uint8 = to_uint8.copy()                   # the same for x - 1
+    photo_to_uint8[:, 3] -= to_uint8[:, :3].sum(axis=1)
     for top, bottom in ((0, first), (end, height)):    # rows without fluid: the photo, graded
         for y in range(top, bottom, step):
             y1 = min(y + step, bottom)
@@ -179,15 +181,16 @@ def render_frame_bands(layers: FastLayers, copies: list[tuple[np.ndarray, float 
                              cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT), weight) for flow, weight in copies]
         frame = (_blend(warped, y, y1) if coefficients is None else
                  _blend_coefficients(warped, band_rows(coefficients, (height, width), y, y1 - y)))
+        matrix = to_uint8
         if layers.alpha is not None and layers.still is not None:
-            np.multiply(frame, layers.alpha[y:y1], out=frame)
+            cv2.multiply(frame, _three_channels(layers.alpha[y:y1]), dst=frame)
             cv2.add(frame, layers.still[y:y1], dst=frame)
-        elif layers.alpha is not None:    # alpha * blend + photo - alpha * fluid, the photo's rows made float here
+        elif layers.alpha is not None:    # alpha * (blend - fluid) + photo, the photo's rows made float here
             cv2.subtract(frame, layers.source[y:y1], dst=frame)
-            np.multiply(frame, layers.alpha[y:y1], out=frame)
+            cv2.multiply(frame, _three_channels(layers.alpha[y:y1]), dst=frame)
             cv2.scaleAdd(layers.photo[y:y1].astype(np.float32), 1.0 / 127.5, frame, dst=frame)
-            cv2.subtract(frame, (1.0, 1.0, 1.0, 0.0), dst=frame)
-        cv2.transform(frame, to_uint8, dst=frame)
+            matrix = photo_to_uint8          # the photo's -1 folded into the matrix
+        cv2.transform(frame, matrix, dst=frame)
         cv2.patchNaNs(frame, 0.0)
         # one pass: saturate_cast<uchar>(round(x)) rounds and clamps
         cv2.addWeighted(frame, 1.0, frame, 0.0, 0.0, dst=out[y:y1], dtype=cv2.CV_8U)
@@ -208,12 +211,21 @@ def _blend(warped: list[tuple[np.ndarray, float | np.ndarray]], top: int, bottom
 
 
 def _blend_coefficients(warped: list[tuple[np.ndarray, object]], band: np.ndarray) -> np.ndarray:
-    """``a * c_0 + b * c_1 + m`` with the band's (rows, W, 5) coefficients, written into the first copy's array."""
+    """``a * c_0 + b * c_1 + m`` with the band's (rows, W, 5) coefficients, written into the first copy's array
+    (OpenCV on three-channel arrays: 3-4x faster than NumPy broadcasting one channel over three)."""
     if len(warped) != 2:
         raise ValueError(f"a coefficient blend takes two copies, got {len(warped)}")
     first, second = warped[0][0], warped[1][0]
-    np.multiply(first, band[..., 0:1], out=first)
-    np.multiply(second, band[..., 1:2], out=second)
-    np.add(first, second, out=first)
-    np.add(first, band[..., 2:5], out=first)
+    a, b, m = (np.empty(first.shape, np.float32) for _ in range(3))
+    cv2.mixChannels([band], [a, b, m], [0, 0, 0, 1, 0, 2, 1, 3, 1, 4, 1, 5, 2, 6, 3, 7, 4, 8])
+    cv2.multiply(first, a, dst=first)
+    cv2.multiply(second, b, dst=second)
+    cv2.add(first, second, dst=first)
+    cv2.add(first, m, dst=first)
     return first
+
+
+def _three_channels(weights: np.ndarray) -> np.ndarray:
+    """(rows, W, 1) or (rows, W) weights repeated on three channels, (rows, W, 3) float32."""
+    single = weights.reshape(weights.shape[:2])
+    return cv2.merge([single, single, single])
