@@ -19,7 +19,9 @@ from cinescape.methods.al.animation import Animation
 from cinescape.ops.layers import PhotoLayers, composite_layers_hwc
 from cinescape.ops.render import (apply_local_affine_hwc, flow_to_pixel_map, guided_color_coefficients, hwc_to_uint8,
                                   remap_hwc)
-from cinescape.ops.render_fast import FastLayers, band_positions, grade_matrix, render_frame_bands
+from cinescape.methods.al.phased_loop import PixelPhasedLoop
+from cinescape.ops.phased import phase_offsets
+from cinescape.ops.render_fast import FastLayers, band_positions, band_rows, grade_matrix, render_frame_bands
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -94,6 +96,10 @@ def test_banded_frames_match_the_float_renderer(small_bands, layered, graded):
     reference = reference_frame(source if fluid is None else fluid, copies, (96, 160), alpha, still, slope, offset)
     assert psnr(fast, reference) >= 45.0
     assert np.abs(fast.astype(int) - reference).max() <= 3
+    if layered:   # the still layer made per band from the photo and the fluid layer: the same frame
+        derived = render_frame_bands(FastLayers(photo, fluid, alpha), copies,
+                                     None if slope is None else grade_matrix(slope, offset))
+        assert np.abs(derived.astype(int) - fast).max() <= 1
     if layered:   # rows without fluid are the photo itself, graded: no sampling at all
         moving = np.flatnonzero(alpha[..., 0].any(axis=1))
         first, end = fast_layers.rows
@@ -154,10 +160,8 @@ def make_animation(layered: bool, graded: bool) -> Animation:
                      layers=layers, color_locality=0.0)
 
 
-@pytest.mark.parametrize("layered", [False, True])
-@pytest.mark.parametrize("graded", [False, True])
-def test_animation_fast_frames_match_the_reference_frames(layered, graded):
-    animation = make_animation(layered, graded)
+def assert_fast_frames_match_the_reference(animation: Animation) -> None:
+    """Every frame of ``animation``: banded fast path against the float reference, >= 45 dB, <= 3 levels."""
     for index in range(animation.num_frames):
         animation.fast = True
         fast = animation.frame(index)
@@ -165,6 +169,42 @@ def test_animation_fast_frames_match_the_reference_frames(layered, graded):
         reference = animation.frame(index)
         assert psnr(fast, reference) >= 45.0, index
         assert np.abs(fast.astype(int) - reference).max() <= 3
+
+
+@pytest.mark.parametrize("layered", [False, True])
+@pytest.mark.parametrize("graded", [False, True])
+def test_animation_fast_frames_match_the_reference_frames(layered, graded):
+    assert_fast_frames_match_the_reference(make_animation(layered, graded))
+
+
+def test_band_rows_equal_the_rows_of_a_full_resize():
+    field = np.random.default_rng(3).normal(0, 1, (12, 20, 5)).astype(np.float32)
+    full = cv2.resize(field, (160, 96), interpolation=cv2.INTER_LINEAR)
+    for top, rows in ((0, 96), (0, 7), (45, 13), (90, 6)):
+        assert np.abs(band_rows(field, (96, 160), top, rows) - full[top:top + rows]).max() < 1e-5
+
+
+def make_phased_animation(layered: bool, graded: bool, contrast: bool) -> Animation:
+    """An Animation with a per-pixel phased loop (phase offsets, contrast-keeping fades): 7 states each way."""
+    animation = make_animation(layered, graded)
+    count = 7
+    velocity = torch.randn(1, 2, 16, 24, generator=torch.Generator().manual_seed(1)) * 0.01
+    steps = torch.arange(count, dtype=torch.float32).view(-1, 1, 1, 1)
+    accumulated = torch.cat((velocity * steps, -velocity * steps[1:]))
+    offsets = phase_offsets(16, 24, scale=0.2, spread=0.5, seed=0)
+    animation.phased = PixelPhasedLoop(accumulated, accumulated, 12.0, offsets, contrast)
+    animation.schedule = [()] * 12
+    animation.num_frames = 12
+    return animation
+
+
+@pytest.mark.parametrize("layered", [False, True])
+@pytest.mark.parametrize("graded", [False, True])
+@pytest.mark.parametrize("contrast", [False, True])
+def test_per_pixel_phased_fast_frames_match_the_reference_frames(small_bands, layered, graded, contrast):
+    animation = make_phased_animation(layered, graded, contrast)
+    assert_fast_frames_match_the_reference(animation)
+    assert animation._fast_layers is not None      # the banded path did render
 
 
 def test_local_colour_maps_take_the_reference_path():
@@ -247,3 +287,23 @@ def test_inference_precision_can_be_forced(forced, expected):
     env = {**os.environ, "CINESCAPE_BF16": forced}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
     assert out.strip() == str(expected)
+
+
+def test_large_frames_are_encoded_without_b_frames_or_lookahead(tmp_path, monkeypatch):
+    import cinescape.io.video as video
+
+    def x264_settings(path) -> str:   # libx264 writes its settings into the stream (an SEI message)
+        data = path.read_bytes()
+        start = data.index(b"x264 - core")
+        return data[start:data.index(b"\0", start)].decode()
+
+    frames = [np.roll(textured_photo(64, 96), 3 * k, axis=1) for k in range(6)]
+    for name, large in (("small.mp4", 10 ** 9), ("large.mp4", 64 * 96)):
+        monkeypatch.setattr(video, "MP4_LARGE_PIXELS", large)
+        with VideoWriter(tmp_path / name, fps=10, size=(96, 64)) as writer:
+            for frame in frames:
+                writer.write(frame)
+    assert " bframes=3 " in x264_settings(tmp_path / "small.mp4")
+    settings = x264_settings(tmp_path / "large.mp4")
+    assert " bframes=0 " in settings and " mbtree=0 " in settings and "rc_lookahead" not in settings
+    assert len(read_video(tmp_path / "large.mp4")) == 6

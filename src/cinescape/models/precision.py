@@ -11,12 +11,13 @@ frames differ from the bf16 ones by about as much as bf16 rounding moves a flow 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 
 import torch
 
-__all__ = ["native_bf16", "inference_autocast"]
+__all__ = ["native_bf16", "inference_autocast", "torch_threads"]
 
 
 @functools.lru_cache(maxsize=1)
@@ -47,3 +48,29 @@ def inference_autocast() -> torch.autocast:
         True
     """
     return torch.autocast("cpu", dtype=torch.bfloat16, enabled=native_bf16())
+
+
+@contextlib.contextmanager
+def torch_threads(count: int):
+    """Run the block with ``count`` intra-op torch threads, then restore the previous number.
+
+    Why: a frame's torch work is small (working-size tensors, e.g. 144×256) and runs while the video encoder and
+    OpenCV keep the cores busy. torch's OpenMP team then waits at every op's barrier for a thread that another
+    busy thread has pushed off its core: on the 2-core project machine at load ~7 the per-frame phased-loop ops took
+    0.17 s with 2 threads and 0.016 s with 1, the 4-frame appearance batch 1.8 s and 0.85 s (``/tmp/s3_thr.py``,
+    docs/results.md). Switching costs about 15 µs.
+
+    Example:
+        >>> with torch_threads(1):
+        ...     torch.get_num_threads()
+        1
+    """
+    previous = torch.get_num_threads()
+    if previous == count:
+        yield
+        return
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

@@ -17,13 +17,17 @@ pixel-centre alignment (``align_corners=False``).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 import torch
 
-__all__ = ["guided_filter", "refine_matte", "fill_behind", "composite_layers_hwc", "PhotoLayers", "fit_local_affine"]
+from .render_fast import band_rows
+
+__all__ = ["guided_filter", "refine_matte", "fill_behind", "composite_layers_hwc", "PhotoLayers", "fit_local_affine",
+           "photo_to_float"]
 
 
 def _box(array: np.ndarray, radius: int) -> np.ndarray:
@@ -81,10 +85,17 @@ def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: float
     a = np.linalg.solve(sigma, cov_ip[..., None])[..., 0]          # (h, w, 3)
     b = mean_p[..., 0] - np.einsum("hwc,hwc->hw", a, mean_i)
     mean_a, mean_b = _box(a, radius), _box(b[..., None], radius)
-    if subsample > 1:
-        mean_a = cv2.resize(mean_a, (width, height), interpolation=cv2.INTER_LINEAR)
-        mean_b = cv2.resize(mean_b, (width, height), interpolation=cv2.INTER_LINEAR)[..., None]
-    return (np.einsum("hwc,hwc->hw", mean_a, full_guide) + mean_b[..., 0]).astype(np.float32)
+    if subsample == 1:
+        return (np.einsum("hwc,hwc->hw", mean_a, full_guide) + mean_b[..., 0]).astype(np.float32)
+    # the coefficients upsampled and applied a band of rows at a time: no full-resolution (H, W, 3) temporaries
+    out = np.empty((height, width), np.float32)
+    rows = max(1, (1 << 20) // max(1, width))
+    for top in range(0, height, rows):
+        count = min(rows, height - top)
+        band_a = band_rows(mean_a, (height, width), top, count)
+        band_b = band_rows(mean_b, (height, width), top, count)
+        out[top:top + count] = np.einsum("hwc,hwc->hw", band_a, full_guide[top:top + count]) + band_b[..., 0]
+    return out
 
 
 def refine_matte(photo: np.ndarray, coarse: np.ndarray, *, radius: int | None = None,
@@ -123,7 +134,8 @@ def refine_matte(photo: np.ndarray, coarse: np.ndarray, *, radius: int | None = 
     return np.clip(refined, 0.0, 1.0, out=refined)
 
 
-def fill_behind(image: np.ndarray, known: np.ndarray, *, levels: int | None = None) -> np.ndarray:
+def fill_behind(image: np.ndarray, known: np.ndarray, *, levels: int | None = None,
+                in_place: bool = False) -> np.ndarray:
     """Fill the unknown part of an image from its known part by push-pull (a normalised-convolution pyramid):
     the fluid layer behind the still one.
 
@@ -136,6 +148,7 @@ def fill_behind(image: np.ndarray, known: np.ndarray, *, levels: int | None = No
         image: (H, W, C) float32.
         known: (H, W) float32 weights in [0, 1], 1 where ``image`` is trusted fluid content.
         levels: pyramid depth (default: down to a single pixel, so every pixel gets a fill).
+        in_place: fill ``image`` itself (a float32 C-contiguous array), which is returned: no copy of it is made.
 
     Returns:
         (H, W, C) float32, ``image`` where ``known == 1``. With nothing known, the image is returned unchanged.
@@ -155,7 +168,7 @@ def fill_behind(image: np.ndarray, known: np.ndarray, *, levels: int | None = No
     channels = image.shape[2]
     # The full-resolution level is kept as two arrays, premultiplied colour and weight, and finished in place: a
     # 24-megapixel photo's fill then peaks at about three float copies of the photo instead of seven.
-    premultiplied = image * weight[..., None]
+    premultiplied = np.multiply(image, weight[..., None], out=image if in_place else None)
     mean = np.concatenate((premultiplied.reshape(-1, channels).sum(0), [weight.sum()]))
     stack = []   # coarser levels: [w * image, w] in one array
     if levels >= 1 and max(image.shape[:2]) >= 2:
@@ -182,17 +195,22 @@ def fill_behind(image: np.ndarray, known: np.ndarray, *, levels: int | None = No
         # own (normalised) colour where known, the coarser fill where not
         colour = level[..., :-1] / np.maximum(level[..., -1:], 1e-12)
         filled = np.concatenate((own * colour + (1 - own) * up[..., :-1], np.ones_like(own)), axis=2)
-    # the full-resolution level, in place: own * colour + (1 - own) * up == up + own * (colour - up)
-    up = cv2.resize(np.ascontiguousarray(filled[..., :channels]), (image.shape[1], image.shape[0]),
-                    interpolation=cv2.INTER_LINEAR).reshape(image.shape)
-    own = np.minimum(weight, 1.0)[..., None]
-    out = np.divide(premultiplied, np.maximum(weight[..., None], 1e-12), out=premultiplied)
-    np.subtract(out, up, out=out)
-    np.multiply(out, own, out=out)
-    np.add(out, up, out=out)
-    del up
-    exact = weight >= 1.0
-    out[exact] = image[exact]
+    # the full-resolution level, in place, a band of rows at a time (no full-resolution temporaries):
+    # own * colour + (1 - own) * up == up + own * (colour - up), and the known pixels exactly the image's
+    coarse = np.ascontiguousarray(filled[..., :channels], np.float32)
+    out = premultiplied
+    rows = max(1, (1 << 20) // max(1, image.shape[1]))
+    for top in range(0, image.shape[0], rows):
+        band = slice(top, min(top + rows, image.shape[0]))
+        up = band_rows(coarse, image.shape[:2], top, band.stop - top)
+        own = weight[band, :, None]
+        exact = own >= 1.0
+        known_values = out[band].copy()          # where the weight is 1 the premultiplied colour is the image's
+        colour = np.divide(out[band], np.maximum(own, 1e-12), out=out[band])
+        np.subtract(colour, up, out=colour)
+        np.multiply(colour, np.minimum(own, 1.0), out=colour)
+        np.add(colour, up, out=colour)
+        np.copyto(colour, known_values, where=exact)
     return out.astype(np.float32, copy=False)
 
 
@@ -222,7 +240,9 @@ def feather_inside(alpha: np.ndarray, margin: float) -> np.ndarray:
     if wholly.all():
         return alpha
     inside = cv2.distanceTransform(wholly, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    return np.minimum(alpha, np.clip(inside / np.float32(margin + 1.0), 0.0, 1.0)).astype(np.float32)
+    np.divide(inside, np.float32(margin + 1.0), out=inside)     # in place: 96 MB per temporary at 24 MP
+    np.clip(inside, 0.0, 1.0, out=inside)
+    return np.minimum(alpha, inside, out=inside).astype(np.float32, copy=False)
 
 
 def composite_layers_hwc(warped_fluid: np.ndarray, still: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -254,29 +274,37 @@ class PhotoLayers:
     frame 0 (no motion) is the photo exactly, a pixel with ``alpha = 0`` never changes, and a moving pixel only
     ever samples the fluid layer, so no land, branch or ridge is dragged along.
 
-    Full resolution: (H, W, 3) float32 arrays (``fluid``, ``still``) and (H, W, 1) ``alpha``; working size:
-    (1, 3, h, w) / (1, 1, h, w) tensors ``fluid_small``, ``still_small``, ``alpha_small``. Images in [-1, 1].
+    Full resolution: (H, W, 3) float32 ``fluid`` and (H, W, 1) ``alpha``; ``photo``, the photo itself (uint8, or
+    float32 in [-1, 1]); ``still`` is computed from them on first use (a float copy of the photo: 288 MB at 24 MP,
+    which the banded renderer never asks for, :mod:`cinescape.ops.render_fast`). Working size: (1, 3, h, w) /
+    (1, 1, h, w) tensors ``fluid_small``, ``still_small``, ``alpha_small``. Images in [-1, 1].
     """
 
     alpha: np.ndarray
     fluid: np.ndarray
-    still: np.ndarray
     alpha_small: torch.Tensor
     fluid_small: torch.Tensor
     still_small: torch.Tensor
+    photo: np.ndarray
+
+    @functools.cached_property
+    def still(self) -> np.ndarray:
+        """(H, W, 3) float32 premultiplied still layer ``photo - alpha * fluid``."""
+        still = np.multiply(self.fluid, self.alpha)
+        return np.subtract(photo_to_float(self.photo), still, out=still)
 
     @classmethod
     def from_photo(cls, photo: np.ndarray, alpha: np.ndarray, size: tuple[int, int], *,
                    edge_margin: float = EDGE_MARGIN) -> "PhotoLayers":
-        """Layers of ``photo`` (H, W, 3) float32 in [-1, 1] for the (H, W) matte ``alpha``; working size ``size``
-        (h, w), both layers area-averaged down to it. The matte is first feathered ``edge_margin`` pixels into
-        its wholly fluid region (:func:`feather_inside`), so the fluid layer's own colours are taken only from
-        pixels clear of the still objects' edge blur."""
+        """Layers of ``photo`` (H, W, 3), uint8 or float32 in [-1, 1] (kept, not copied), for the (H, W) matte
+        ``alpha``; working size ``size`` (h, w), both layers area-averaged down to it. The matte is first feathered
+        ``edge_margin`` pixels into its wholly fluid region (:func:`feather_inside`), so the fluid layer's own
+        colours are taken only from pixels clear of the still objects' edge blur."""
         alpha = np.ascontiguousarray(np.clip(alpha, 0.0, 1.0), np.float32)
         alpha = feather_inside(alpha, edge_margin)
-        fluid = fill_behind(photo, (alpha >= FLUID_ALPHA).astype(np.float32))
-        still = np.multiply(fluid, alpha[..., None])
-        np.subtract(photo, still, out=still)          # photo - alpha * fluid, without a second temporary
+        image = photo_to_float(photo)
+        # a float copy made here is filled in place: the fluid layer takes its memory (288 MB at 24 MP)
+        fluid = fill_behind(image, (alpha >= FLUID_ALPHA).astype(np.float32), in_place=image is not photo)
         height, width = size
 
         def small(array: np.ndarray) -> torch.Tensor:
@@ -284,7 +312,19 @@ class PhotoLayers:
             resized = resized if resized.ndim == 3 else resized[..., None]
             return torch.from_numpy(np.ascontiguousarray(resized)).permute(2, 0, 1)[None].contiguous()
 
-        return cls(alpha[..., None], fluid, still, small(alpha), small(fluid), small(still))
+        # the still layer, made in the float photo's own array (a band of rows at a time, no temporary) only for its
+        # working-size copy: the full-resolution one is computed again if ever asked for (``still``)
+        # the still layer's working-size copy, area-averaged a band of rows at a time (the area filter is
+        # separable: rows resized across first, band by band, then the narrow result down): no full-resolution still
+        across = np.empty((fluid.shape[0], width, fluid.shape[2]), np.float32)
+        rows = max(1, (1 << 20) // max(1, fluid.shape[1]))
+        for top in range(0, fluid.shape[0], rows):
+            band = slice(top, top + rows)
+            still = np.subtract(photo_to_float(photo[band]), np.multiply(fluid[band], alpha[band, :, None]))
+            across[band] = cv2.resize(still, (width, still.shape[0]), interpolation=cv2.INTER_AREA).reshape(
+                still.shape[0], width, -1)
+        del image
+        return cls(alpha[..., None], fluid, small(alpha), small(fluid), small(across), photo)
 
     def composite_small(self, warped_fluid: torch.Tensor) -> torch.Tensor:
         """Working-size frames (B, 3, h, w): the still layer over the moved fluid layer ``warped_fluid``."""
@@ -345,3 +385,17 @@ def fit_local_affine(source: np.ndarray, target: np.ndarray, radius: int, eps: f
         a = np.maximum(a, np.float32(min_slope))
     b = mean_p - a * mean_i
     return np.ascontiguousarray(np.concatenate((_box(a, radius), _box(b, radius)), axis=2), np.float32)
+
+
+def photo_to_float(photo: np.ndarray) -> np.ndarray:
+    """A photo as (H, W, C) float32 in [-1, 1]: uint8 ``x / 127.5 - 1`` (as :func:`cinescape.io.image.image_to_tensor`,
+    the same float32 operations, so the same values); a float32 photo is returned as it is.
+
+    Example:
+        >>> photo_to_float(np.uint8([[[0, 255, 51]]])).tolist()
+        [[[-1.0, 1.0, -0.6000000238418579]]]
+    """
+    if photo.dtype != np.uint8:
+        return np.asarray(photo, np.float32)
+    image = np.divide(photo, np.float32(127.5), dtype=np.float32)
+    return np.subtract(image, np.float32(1.0), out=image)

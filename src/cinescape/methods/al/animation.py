@@ -15,12 +15,15 @@ import torch
 from tqdm import tqdm
 
 from ...io.image import tensor_to_image
+from ...models.precision import torch_threads
 from ...ops import flow_normalized_to_pixels, flow_to_color, resize_flow, warp
-from ...ops.layers import PhotoLayers, composite_layers_hwc
+from ...ops.layers import PhotoLayers, composite_layers_hwc, photo_to_float
 from ...ops.render import (apply_local_affine_hwc, flow_to_pixel_map, guided_color_coefficients, hwc_to_uint8,
                            maps_to_hwc, remap_hwc)
 from ...ops.render_fast import FastLayers, grade_matrix, render_frame_bands
 
+#: torch threads while a frame renders (the appearance net and the working-size loop maths): see Animation.frame.
+FRAME_TORCH_THREADS = 1
 MAP_BATCH = 4              # colour maps predicted per appearance-net call while rendering (8: no faster, +80 MB)
 
 
@@ -50,7 +53,8 @@ class Animation:
         self.cyclic = cyclic                                 # frame num_frames is frame 0 again (a loop)
         self._anchor_cache: dict[int, np.ndarray | None] = {}
         self._image_hwc: np.ndarray | None = None            # the photo as (H, W, 3) float32, for rendering
-        self.height, self.width = image.shape[-2:]
+        # the photo: uint8 (H, W, 3) (no float copy of a 24 MP photo held, 288 MB) or a (1, 3, H, W) tensor in [-1, 1]
+        self.height, self.width = image.shape[:2] if isinstance(image, np.ndarray) else image.shape[-2:]
         self.num_frames = len(schedule)
         self.timings: dict[str, float] = defaultdict(float)  # seconds per stage, for benchmarks
         self.control: dict[str, list[dict]] = {}             # "arrows" / "patches": latent optimisation loss histories
@@ -128,20 +132,25 @@ class Animation:
         maps = self._maps_hwc(index)
         return None if maps is None else torch.from_numpy(maps).permute(2, 0, 1).unsqueeze(0)
 
-    @torch.no_grad()
     def frame(self, index: int) -> np.ndarray:
+        """Output frame ``index`` as uint8 (H, W, 3) (:meth:`_frame`), its torch work on one thread: it is small,
+        and the encoder and OpenCV keep the other cores busy (:func:`~cinescape.models.precision.torch_threads`)."""
+        with torch_threads(FRAME_TORCH_THREADS):
+            return self._frame(index)
+
+    @torch.no_grad()
+    def _frame(self, index: int) -> np.ndarray:
         """Output frame ``index`` as uint8 (H, W, 3): the photo sampled once per blended motion state.
 
         Rendered on (H, W, 3) arrays with OpenCV (:mod:`cinescape.ops.render`): the same as
         :func:`~cinescape.ops.warp` with ``mode="bicubic"`` and :func:`~cinescape.ops.color_transfer`, 2-3x faster.
         Bicubic sampling keeps moved frames as sharp as the photo (see :mod:`cinescape.ops.render`)."""
-        if self.fast and self.phased is None and len(self.schedule[index]) <= 2 and (self._maps_fn is None or self.color_locality == 0):
+        if (self.fast and (self._maps_fn is None or self.color_locality == 0)
+                and (self.phased is not None or len(self.schedule[index]) <= 2)):
             return self._frame_fast(index)
         started = time.perf_counter()
-        if self._image_hwc is None:
-            self._image_hwc = np.ascontiguousarray(self.image[0].float().permute(1, 2, 0).numpy())
         size = (self.height, self.width)
-        source = self._image_hwc if self.layers is None else self.layers.fluid
+        source = self._photo_hwc() if self.layers is None else self.layers.fluid
         frame = None
         if self.phased is not None:   # per-pixel phases: two remaps, a per-pixel blend (ops/phased.py)
             frame = self.phased.render_hwc(source, self.small if self.layers is None else self.layers.fluid_small,
@@ -165,26 +174,36 @@ class Animation:
         self.timings["appearance"] += appearance_done - loop_done
         return image
 
+    def _photo_hwc(self) -> np.ndarray:
+        """The photo as (H, W, 3) float32 in [-1, 1], made on first use."""
+        if self._image_hwc is None:
+            self._image_hwc = (photo_to_float(self.image) if isinstance(self.image, np.ndarray) else
+                               np.ascontiguousarray(self.image[0].float().permute(1, 2, 0).numpy()))
+        return self._image_hwc
+
     def _frame_fast(self, index: int) -> np.ndarray:
         """:meth:`frame` on uint8 bands (:func:`~cinescape.ops.render_fast.render_frame_bands`): within a level or
         so of the float path (PSNR > 45 dB), in a fraction of its time and memory."""
         started = time.perf_counter()
         if self._fast_layers is None:
-            photo = tensor_to_image(self.image)
+            photo = self.image if isinstance(self.image, np.ndarray) else tensor_to_image(self.image)
             if self.layers is None:
-                if self._image_hwc is None:
-                    self._image_hwc = np.ascontiguousarray(self.image[0].float().permute(1, 2, 0).numpy())
-                self._fast_layers = FastLayers(photo, self._image_hwc)
-            else:   # the copies sample the fluid layer: no float copy of the photo (288 MB at 24 MP)
-                self._fast_layers = FastLayers(photo, self.layers.fluid, self.layers.alpha, self.layers.still)
-        scale = np.float32([self.width / 2.0, self.height / 2.0])
-        copies = [(np.ascontiguousarray(self.accumulated[m].float().numpy().transpose(1, 2, 0)) * scale, w)
-                  for m, w in self.schedule[index]]
+                self._fast_layers = FastLayers(photo, self._photo_hwc())
+            else:   # the copies sample the fluid layer; no float copy of the photo or still layer (288 MB each at 24 MP)
+                self._fast_layers = FastLayers(photo, self.layers.fluid, self.layers.alpha)
+        blend = None   # the per-pixel phased loop's working-size blend coefficients
+        if self.phased is not None:
+            copies, blend = self.phased.band_inputs(self.small if self.layers is None else self.layers.fluid_small,
+                                                    index, (self.height, self.width))
+        else:
+            scale = np.float32([self.width / 2.0, self.height / 2.0])
+            copies = [(np.ascontiguousarray(self.accumulated[m].float().numpy().transpose(1, 2, 0)) * scale, w)
+                      for m, w in self.schedule[index]]
         appearance_started = time.perf_counter()
         coefficients = self._maps_hwc(index)   # constant maps: one grade per channel (color_locality 0)
         grade = None if coefficients is None else grade_matrix(coefficients[0, 0, :3], coefficients[0, 0, 3:])
         appearance_done = time.perf_counter()
-        frame = render_frame_bands(self._fast_layers, copies, grade)
+        frame = render_frame_bands(self._fast_layers, copies, grade, coefficients=blend)
         self.timings["loop"] += (appearance_started - started) + (time.perf_counter() - appearance_done)
         self.timings["appearance"] += appearance_done - appearance_started
         return frame

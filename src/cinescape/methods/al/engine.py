@@ -58,17 +58,17 @@ __all__ = ["AnimationSettingsShells", "CinemagraphEngine", "PhotoInput", "engine
 
 @dataclass(frozen=True)
 class PhotoInput:
-    """One photo as the stages read it: ``full`` (1, 3, H, W) float in [-1, 1], ``small`` the same at working
-    size (short side ~ the working size, sides multiples of 8, antialiased bilinear), ``photo`` uint8 (H, W, 3)."""
+    """One photo as the stages read it: ``photo`` uint8 (H, W, 3), and ``small`` (1, 3, h, w) in [-1, 1] at working
+    size (short side ~ the working size, sides multiples of 8, antialiased bilinear). No float copy of the
+    full-resolution photo is kept (288 MB at 24 MP): the stages work from the uint8 photo."""
 
-    full: torch.Tensor
-    small: torch.Tensor
     photo: np.ndarray
+    small: torch.Tensor
 
     @property
     def size(self) -> tuple[int, int]:
         """(H, W) of the photo."""
-        return tuple(self.full.shape[-2:])
+        return self.photo.shape[:2]
 
     @property
     def working(self) -> tuple[int, int]:
@@ -109,7 +109,7 @@ class CinemagraphEngine:
         full = image_to_tensor(image) if isinstance(image, np.ndarray) else image.float()
         small = F.interpolate(full, size=working_shape(*full.shape[-2:], working_size or self.working_size),
                               mode="bilinear", align_corners=False, antialias=True)
-        return PhotoInput(full, small, image if isinstance(image, np.ndarray) else tensor_to_image(full))
+        return PhotoInput(image if isinstance(image, np.ndarray) else tensor_to_image(full), small)
 
     # ----------------------------------------------------------------------------------------- 1. matte
 
@@ -425,8 +425,7 @@ class CinemagraphEngine:
                 mask = self.motion_mask(matte, photo.working, mask_weights)
         layers = None
         if matte is not None:
-            full_hwc = np.ascontiguousarray(photo.full[0].float().permute(1, 2, 0).numpy())
-            layers = PhotoLayers.from_photo(full_hwc, matte, photo.working)
+            layers = PhotoLayers.from_photo(photo.photo, matte, photo.working)   # uint8: no float copy kept
         # 2. motion: arrows (a field, or the code fitted to them), then the motion states
         field, control = None, {}
         if settings.arrows is not None and settings.arrows_mode == "latent":
@@ -452,7 +451,7 @@ class CinemagraphEngine:
         # 4. colours
         maps_fn = self.colour_maps(photo, settings, rng, control)
         # 5. frames, rendered on demand
-        animation = Animation(photo.full, photo.small, accumulated, steps, schedule, maps_fn, progress,
+        animation = Animation(photo.photo, photo.small, accumulated, steps, schedule, maps_fn, progress,
                               map_stride=settings.appearance_stride, cyclic=settings.loop != "none", layers=layers,
                               color_locality=settings.appearance_locality, phased=pixel_phased)
         animation.timings["motion"] = motion_seconds

@@ -105,6 +105,19 @@ class PixelPhasedLoop:
             self._cached = (index, (flows, *hwc))
         return self._cached[1]
 
+    def band_inputs(self, source_small: torch.Tensor, index: int, size: tuple[int, int]
+                    ) -> tuple[list[tuple[np.ndarray, None]], np.ndarray]:
+        """What :func:`~cinescape.ops.render_fast.render_frame_bands` takes to render frame ``index`` at full
+        resolution ``size`` (H, W) in bands: the two copies' (h, w, 2) working-size flows in full-resolution pixels
+        (no scalar weights), and the (h, w, 5) float32 coefficients ``[a, b, m]`` of the blend (``m`` zero without
+        the contrast term). The same frame as :meth:`render_hwc`, without full-resolution float arrays."""
+        flows, a, b, m = self._coefficients(index, source_small)
+        height, width = size
+        scale = np.float32([width / 2.0, height / 2.0])
+        copies = [(np.ascontiguousarray(flows[k].float().numpy().transpose(1, 2, 0)) * scale, None) for k in (0, 1)]
+        mean = np.zeros(a.shape[:2] + (3,), np.float32) if m is None else m
+        return copies, np.ascontiguousarray(np.concatenate((a[..., :1], b[..., :1], mean), axis=2), np.float32)
+
     def render_hwc(self, source: np.ndarray, source_small: torch.Tensor, index: int) -> np.ndarray:
         """Full-resolution frame ``index`` of ``source`` (H, W, C) float32 (``source_small``: the same at working
         size, (1, C, h, w)): two bicubic remaps, then ``a * c_0 + b * c_1 (+ m)`` with the coefficients upsampled.
