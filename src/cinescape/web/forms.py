@@ -100,7 +100,9 @@ class RenderLimits:
     max_motion_speed: float = 10.0   # as AnimationSettings allows
     preview_short_side: int = 384    # px; photos smaller than this are previewed at their own size
     preview_fps: float = 10.0        # the preview's frame rate (at most the request's)
-    preview_appearance_stride: int = 4   # colour maps of a preview every 4th frame at least (the costly part)
+    preview_appearance_stride: int = 6   # colour maps of a preview every 6th frame at least (the costly part): at
+    #                                      10 fps 0.6 s apart, under the ~0.7 s between the colour keyframes of a
+    #                                      5 s loop (7 keyframes), so no keyframe's colours are skipped
     max_mask_bytes: int = 8_000_000  # the painted mask PNG, decoded from base64
     max_mask_pixels: int = 16_000_000
 
