@@ -332,3 +332,17 @@ def test_the_web_page_takes_a_deeplandscape_model_and_refuses_other_pipelines_in
 
     with pytest.raises(CinescapeError, match=message):
         RenderService(OtherPipeline())
+
+
+def test_lpips_min_size_is_the_smallest_side_its_backbone_takes():
+    """LPIPS.MIN_SIZE is where SqueezeNet's last layer keeps a pixel: one less fails inside torch, so DeepLandscape
+    fine-tunes a smaller (toy) generator on L1 alone instead of crashing."""
+    import torch
+
+    from cinescape.models.lpips import LPIPS
+
+    model = LPIPS(pretrained=False)
+    size = LPIPS.MIN_SIZE
+    assert model.features(torch.rand(1, 3, size, size) * 255)[-1].shape[-1] >= 1
+    with pytest.raises(RuntimeError):
+        model.features(torch.rand(1, 3, size - 1, size - 1) * 255)

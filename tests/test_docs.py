@@ -6,8 +6,9 @@ Code blocks: a fenced block whose info string is ``bash`` or ``python`` runs (ba
 folder laid out as a checkout: ``photo.jpg``, a copy of ``examples/synthetic_landscape.png``, ``examples/``, links to
 ``src/`` and ``experiments/``, and ``../shared`` when there is one); a second word
 says why it may not run here: ``needs-shared`` (the data or weights in ../shared: run when ../shared exists),
-``slow`` (minutes or more: training, evaluations of the shared data; skipped, with the reason), ``no-run`` (a
-fragment or a long-running server). Any other info string (``text``, none) is not code.
+``slow`` (minutes or more: training, evaluations of the shared data; skipped, with the reason), ``long`` (half a
+minute to two at toy scale: skipped by the suite, which stays within ~10 minutes, and run by CI's second step,
+``CINESCAPE_DOC_BLOCKS=all``), ``no-run`` (a fragment or a long-running server). Any other info string (``text``, none) is not code.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ SHARED = ROOT.parent / "shared"
 
 ROLE = re.compile(r":(?:mod|func|class|meth|attr|data|obj|exc):`~?(cinescape(?:\.\w+)+)`")
 FENCE = re.compile(r"^```([^\n`]*)\n(.*?)^```\s*$", re.M | re.S)
-MARKS = ("needs-shared", "slow", "no-run")
+MARKS = ("needs-shared", "slow", "long", "no-run")
+#: ``CINESCAPE_DOC_BLOCKS=all`` runs the blocks marked ``long`` too (CI's second step, .ci/run).
+RUN_LONG = os.environ.get("CINESCAPE_DOC_BLOCKS") == "all"
 
 
 def _resolves(dotted: str) -> bool:
@@ -129,6 +132,8 @@ def test_code_block_runs(file, line, info, code, tmp_path):
         pytest.skip(f"{file}:{line} is marked no-run (a fragment or a server)")
     if "slow" in marks:
         pytest.skip(f"{file}:{line} is marked slow (minutes or more)")
+    if "long" in marks and not RUN_LONG:
+        pytest.skip(f"{file}:{line} is marked long (CI runs it: CINESCAPE_DOC_BLOCKS=all)")
     if "needs-shared" in marks and not SHARED.is_dir():
         pytest.skip(f"{file}:{line} needs ../shared, which is not here")
     if "pip install" in code:   # the set-up commands: this environment is that set-up

@@ -55,7 +55,8 @@ _LPIPS_CHANNELS = (64, 128, 256, 384, 384, 512, 512)
 
 
 class LPIPS(nn.Module):
-    """LPIPS v0.1 with the SqueezeNet-1.1 backbone ("squeeze"), frozen.
+    """LPIPS v0.1 with the SqueezeNet-1.1 backbone ("squeeze"), frozen. Images need at least :attr:`MIN_SIZE`
+    pixels a side (SqueezeNet's strides and pools leave nothing of a smaller one).
 
     ``forward(a, b, mask=None)`` takes pixel-scale batches and returns the (B,) distances: per layer,
     unit-normalise the features along channels, square the difference, weight the channels with the
@@ -64,6 +65,8 @@ class LPIPS(nn.Module):
     masking out sky and water). :meth:`features` / :meth:`distance` split the two steps so that features
     of a frame compared with several others are computed once.
     """
+
+    MIN_SIZE = 17   # px, the shortest side the backbone's last layer still has a pixel of
 
     def __init__(self, pretrained: bool = True):
         super().__init__()

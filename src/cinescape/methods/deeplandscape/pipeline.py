@@ -335,6 +335,11 @@ class DeepLandscapePipeline(MethodPipeline):
         else:
             masks = [torch.ones(1, 1, s, s) for s in base.config.resolutions]
         lpips = self._perceptual(settings.perceptual) if settings.lpips_weight > 0 else None
+        if lpips is not None and r < lpips.MIN_SIZE:   # a toy generator: LPIPS has nothing to compare at its size
+            if settings.perceptual == "lpips":
+                raise OptionError(f"perceptual='lpips' needs a generator of at least {lpips.MIN_SIZE} px; this "
+                                  f"one makes {r} px: use perceptual='none'")
+            lpips = None
         target_features = lpips.features((target + 1) * 127.5) if lpips is not None else None
 
         def loss_of(image: torch.Tensor) -> torch.Tensor:
