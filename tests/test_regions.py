@@ -324,6 +324,23 @@ def test_kind_velocity_moves_a_waterfall_down_on_screen_keeps_the_sky_and_stops_
     assert speed_512 >= 0.5
 
 
+def test_the_sky_speed_is_measured_on_the_sky_not_on_the_still_land_nearest_to_it():
+    # the land (no region, the network's motion masked to zero there) is nearest to the sky; were it counted, the
+    # median would fall and the clouds would speed up by the land's share (7 px/frame on scg_lhq_0002231)
+    h, w = 48, 64
+    labels = np.zeros((h, w), np.int32)
+    labels[:20] = 1
+    regions = RegionMap(labels, [rect_region("sky", labels == 1)], (h, w))
+    regions.regions[0].index = 1
+    network = torch.zeros((1, 2, h, w))
+    network[0, 0, :20] = torch.linspace(0.01, 0.02, 20)[:, None]     # faster toward the top, only in the sky
+    velocity = kind_velocity(network, None, regions)
+    speed_512 = (velocity[0, 0, :20] * w / 2 * 512 / w).abs()
+    assert float(speed_512.median()) == pytest.approx(SKY_SPEED, rel=0.03)
+    assert float(speed_512.max() / speed_512.min()) == pytest.approx(2.0, rel=1e-4)   # the pattern is kept
+    assert not velocity[0, :, 20:].any()                                              # the land stays
+
+
 def test_plan_exposes_regions_and_user_kinds(tiny_pipeline, photo):
     mask = np.zeros(photo.shape[:2], np.float32)
     mask[:, 30:50] = 1

@@ -546,12 +546,14 @@ def kind_velocity(network: torch.Tensor, mask: torch.Tensor | None, regions: Reg
     filled = np.where(labels > 0, labels, lookup[nearest])
     per_px = REFERENCE_WIDTH / w                       # reference pixels per working pixel
     forward = np.zeros((h, w, 2), np.float32)
-    network_part = np.zeros((h, w), bool)
+    network_part = np.zeros((h, w), bool)     # the sky regions and the pixels nearest to them
+    sky_pixels = np.zeros((h, w), bool)       # the sky regions' own pixels (where the clouds' speed is measured)
     for region in regions.regions:
         pixels = filled == region.index
         speed = speeds[region.kind] * scale
         if region.kind == "sky":
             network_part |= pixels
+            sky_pixels |= labels == region.index
             continue
         forward += water_field(region, labels == region.index, speed / per_px, seed=seed + region.index,
                                luminance=regions.luminance) * (labels == region.index)[..., None]
@@ -565,9 +567,11 @@ def kind_velocity(network: torch.Tensor, mask: torch.Tensor | None, regions: Reg
     if mask is not None:
         backward = backward * mask
     sky_factor = np.where(network_part, speeds["sky"], 0.0).astype(np.float32)
-    if network_part.any() and regions.sky_matte:   # the clouds' learned direction, at a time-lapse's speed
+    if sky_pixels.any() and regions.sky_matte:   # the clouds' learned direction, at a time-lapse's speed
+        # the median over the sky itself: the land nearest to it (masked out of the network's motion, so still)
+        # would pull the median down and speed the clouds up by the land's share
         forward_px = network[0].float().numpy() * np.array([w / 2.0, h / 2.0], np.float32)[:, None, None]
-        median = float(np.median(np.hypot(*forward_px)[network_part])) * per_px
+        median = float(np.median(np.hypot(*forward_px)[sky_pixels])) * per_px
         if median > 1e-6:
             sky_factor *= SKY_SPEED * scale / median
     return (network * torch.from_numpy(sky_factor)[None, None] + backward).to(network.dtype)
