@@ -13,7 +13,7 @@ from cinescape.ops import warp
 from cinescape.ops.region_flow import potential_flow, principal_ends, ripple_field, shore_field, waves_field
 from cinescape.regions import (SKY_SPEED, KindMask, KindPoint, Region, RegionMap, apply_user_kinds, classify_water,
                                find_regions, kind_velocity, parse_kind_mask, parse_kind_point, parse_kind_speeds,
-                               water_field)
+                               water_field, wet_beach)
 
 from conftest import run_cli
 
@@ -192,6 +192,27 @@ def test_kinds_of_tiny_synthetic_scenes():
     assert (regions.labels[60:] == 2).all() and (regions.labels[30] == 3).all()
     moving[20:40] = 0                                                       # a far bank between: rapids
     assert [r.kind for r in find_regions(photo, moving, sky).regions] == ["sky", "river"]
+
+
+def test_the_wet_beach_follows_a_slanting_swash_line_column_by_column():
+    # a shore seen at an angle: the foam's lowest edge runs from row 40 (left) up to row 20 (right); the sand under
+    # it is beach in every column, not only under the lowest surf line (the sand between would move as sea); in a
+    # few columns the foam near the shore is sunlit glitter (not white): the line passes under them all the same
+    h, w = 60, 41
+    part = np.zeros((h, w), bool)
+    part[5:] = True
+    swash = np.round(40 - 20 * np.arange(w) / (w - 1)).astype(int)
+    white = np.zeros_like(part)
+    lum = np.zeros((h, w), np.float32)
+    for col, row in enumerate(swash):
+        white[row - 8:row + 1, col] = True                                  # the surf: 9 rows of foam
+        lum[5:row - 8:2, col] = 1.0                                         # ripples above it, flat sand below
+    white[:, 28:34] = False
+    white[12, 28:34] = True                                                 # only far foam in the glitter
+    beach = wet_beach(part, white, lum)
+    first = np.argmax(beach, axis=0)                                        # each column's first beach row
+    assert beach.any(0).all() and (np.abs(first - (swash + 2)) <= 1).all()  # right under the swash (its rounding)
+    assert (beach == (np.arange(h)[:, None] >= first[None, :])).all()       # and all the sand below it
 
 
 def test_a_tall_white_band_between_rock_is_a_waterfall_and_a_channel_a_river():
