@@ -13,7 +13,7 @@ from cinescape.ops import warp
 from cinescape.ops.region_flow import potential_flow, principal_ends, ripple_field, shore_field, waves_field
 from cinescape.regions import (SKY_SPEED, KindMask, KindPoint, Region, RegionMap, apply_user_kinds, classify_water,
                                find_regions, kind_velocity, parse_kind_mask, parse_kind_point, parse_kind_speeds,
-                               water_field)
+                               water_field, wet_beach)
 
 from conftest import run_cli
 
@@ -194,6 +194,27 @@ def test_kinds_of_tiny_synthetic_scenes():
     assert [r.kind for r in find_regions(photo, moving, sky).regions] == ["sky", "river"]
 
 
+def test_the_wet_beach_follows_a_slanting_swash_line_column_by_column():
+    # a shore seen at an angle: the foam's lowest edge runs from row 40 (left) up to row 20 (right); the sand under
+    # it is beach in every column, not only under the lowest surf line (the sand between would move as sea); in a
+    # few columns the foam near the shore is sunlit glitter (not white): the line passes under them all the same
+    h, w = 60, 41
+    part = np.zeros((h, w), bool)
+    part[5:] = True
+    swash = np.round(40 - 20 * np.arange(w) / (w - 1)).astype(int)
+    white = np.zeros_like(part)
+    lum = np.zeros((h, w), np.float32)
+    for col, row in enumerate(swash):
+        white[row - 8:row + 1, col] = True                                  # the surf: 9 rows of foam
+        lum[5:row - 8:2, col] = 1.0                                         # ripples above it, flat sand below
+    white[:, 28:34] = False
+    white[12, 28:34] = True                                                 # only far foam in the glitter
+    beach = wet_beach(part, white, lum)
+    first = np.argmax(beach, axis=0)                                        # each column's first beach row
+    assert beach.any(0).all() and (np.abs(first - (swash + 2)) <= 1).all()  # right under the swash (its rounding)
+    assert (beach == (np.arange(h)[:, None] >= first[None, :])).all()       # and all the sand below it
+
+
 def test_a_tall_white_band_between_rock_is_a_waterfall_and_a_channel_a_river():
     photo, moving = scene()
     moving[0:60, 40:52] = 1                                                 # the fall
@@ -322,6 +343,23 @@ def test_kind_velocity_moves_a_waterfall_down_on_screen_keeps_the_sky_and_stops_
     assert 25 < float((rows * torch.arange(h)).sum() / rows.sum()) < 40
     speed_512 = float(-velocity[0, 1, 30:46, 28:36].mean()) * h / 2 * 512 / w  # px per frame at 512 px wide
     assert speed_512 >= 0.5
+
+
+def test_the_sky_speed_is_measured_on_the_sky_not_on_the_still_land_nearest_to_it():
+    # the land (no region, the network's motion masked to zero there) is nearest to the sky; were it counted, the
+    # median would fall and the clouds would speed up by the land's share (7 px/frame on scg_lhq_0002231)
+    h, w = 48, 64
+    labels = np.zeros((h, w), np.int32)
+    labels[:20] = 1
+    regions = RegionMap(labels, [rect_region("sky", labels == 1)], (h, w))
+    regions.regions[0].index = 1
+    network = torch.zeros((1, 2, h, w))
+    network[0, 0, :20] = torch.linspace(0.01, 0.02, 20)[:, None]     # faster toward the top, only in the sky
+    velocity = kind_velocity(network, None, regions)
+    speed_512 = (velocity[0, 0, :20] * w / 2 * 512 / w).abs()
+    assert float(speed_512.median()) == pytest.approx(SKY_SPEED, rel=0.03)
+    assert float(speed_512.max() / speed_512.min()) == pytest.approx(2.0, rel=1e-4)   # the pattern is kept
+    assert not velocity[0, :, 20:].any()                                              # the land stays
 
 
 def test_plan_exposes_regions_and_user_kinds(tiny_pipeline, photo):

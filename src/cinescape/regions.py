@@ -348,13 +348,46 @@ def sky_above(part: np.ndarray, sky: np.ndarray | None, reach: float = 0.06) -> 
     return float(np.mean(near))
 
 
+def swash_line(part: np.ndarray, white: np.ndarray, last: int) -> np.ndarray:
+    """Per column of a sea ``part`` (h, w) bool, the row of its swash line: the straight line along the lowest white
+    water of its columns (white water down to the row ``last``), fitted to their lower envelope (a column whose foam near the shore
+    is not white, sunlit glitter, lies above it and is left out). A straight beach seen at an angle slants across
+    the picture; without foam in at least two columns, the row ``last`` everywhere.
+
+    Example:
+        >>> part = np.ones((30, 20), bool); white = np.zeros_like(part)
+        >>> white[20 - np.arange(20) // 2, np.arange(20)] = True                # a slanting swash line
+        >>> white[5, 8:12] = True; white[20 - np.arange(8, 12) // 2, np.arange(8, 12)] = False   # glitter there
+        >>> swash_line(part, white, 25)[[0, 10, 19]].round().tolist()
+        [20.0, 15.0, 11.0]
+    """
+    h, w = part.shape
+    rows = np.arange(h)[:, None]
+    foam = part & white & (rows <= last)
+    cols = np.nonzero(foam.any(0))[0]
+    if len(cols) < 2:
+        return np.full(w, float(last))
+    lowest = (h - 1 - np.argmax(foam[::-1, cols], axis=0)).astype(np.float64)
+    keep = np.ones(len(cols), bool)
+    for _ in range(5):   # the lower envelope: drop the columns well above the line, refit
+        slope, offset = np.polyfit(cols[keep], lowest[keep], 1)
+        residual = lowest - (slope * cols + offset)
+        spread = max(1.0, float(np.median(np.abs(residual[keep]))))
+        new = residual >= -2.0 * spread
+        if new.sum() < 2 or (new == keep).all():
+            break
+        keep = new
+    return np.clip(slope * np.arange(w) + offset, 0.0, h - 1.0)
+
+
 def wet_beach(part: np.ndarray, white: np.ndarray, lum: np.ndarray | None = None,
               min_area: float = 0.01) -> np.ndarray | None:
-    """The wet beach of a sea part: its pixels more than :data:`BEACH_GAP` of the height below its lowest surf
-    line (the lowest row whose white water covers :data:`SURF_LINE` of the part's row), when they cover at least
-    ``min_area`` of the photo and are smooth (their detail in the luminance ``lum`` under :data:`BEACH_SMOOTH` of
-    the water's); else None. The segmenter calls wet sand that mirrors the sky sea; waves break on
-    the surf line and do not run over the sand in a loop.
+    """The wet beach of a sea part: when its pixels more than :data:`BEACH_GAP` of the height below its lowest surf
+    line (the lowest row whose white water covers :data:`SURF_LINE` of the part's row) cover at least ``min_area``
+    of the photo and are smooth (their detail in the luminance ``lum`` under :data:`BEACH_SMOOTH` of the water's
+    above), its pixels below the swash line (:func:`swash_line`, along the lowest white water); else None. The segmenter
+    calls wet sand that mirrors the sky sea; waves break on the surf line and run up to the swash line, which
+    follows the shore (a beach seen at an angle slants across the picture), not over the sand beyond it in a loop.
 
     Example:
         >>> part = np.zeros((40, 10), bool); part[10:] = True
@@ -369,15 +402,20 @@ def wet_beach(part: np.ndarray, white: np.ndarray, lum: np.ndarray | None = None
     lines = np.nonzero(share >= SURF_LINE)[0]
     if not len(lines):
         return None
-    below = np.arange(h)[:, None] > lines.max() + BEACH_GAP * h
+    last = int(lines.max() + BEACH_GAP * h)
+    below = np.arange(h)[:, None] > last
     beach = part & below
     if beach.mean() < min_area or lum is None:
         return None
-    # sand is smooth: its detail (mean |Laplacian|) well under the water's above the line
+    # sand is smooth: its detail (mean |Laplacian|) well under the water's above the surf line
     detail = np.abs(cv2.Laplacian(lum.astype(np.float32), cv2.CV_32F, ksize=3))
     water = part & ~below
     smooth = float(detail[beach].mean()) / max(float(detail[water].mean()), 1e-9) if water.any() else 1.0
-    return beach if smooth < BEACH_SMOOTH else None
+    if smooth >= BEACH_SMOOTH:
+        return None
+    # the beach found, it starts at the swash line, which may slant above the lowest surf line
+    beach = part & (np.arange(h)[:, None] > np.round(swash_line(part, white, last))[None, :] + 1)
+    return beach if beach.mean() >= min_area else None
 
 
 def _region(index: int, kind: str, pixels: np.ndarray, source: str, why: str,
@@ -546,12 +584,14 @@ def kind_velocity(network: torch.Tensor, mask: torch.Tensor | None, regions: Reg
     filled = np.where(labels > 0, labels, lookup[nearest])
     per_px = REFERENCE_WIDTH / w                       # reference pixels per working pixel
     forward = np.zeros((h, w, 2), np.float32)
-    network_part = np.zeros((h, w), bool)
+    network_part = np.zeros((h, w), bool)     # the sky regions and the pixels nearest to them
+    sky_pixels = np.zeros((h, w), bool)       # the sky regions' own pixels (where the clouds' speed is measured)
     for region in regions.regions:
         pixels = filled == region.index
         speed = speeds[region.kind] * scale
         if region.kind == "sky":
             network_part |= pixels
+            sky_pixels |= labels == region.index
             continue
         forward += water_field(region, labels == region.index, speed / per_px, seed=seed + region.index,
                                luminance=regions.luminance) * (labels == region.index)[..., None]
@@ -565,9 +605,11 @@ def kind_velocity(network: torch.Tensor, mask: torch.Tensor | None, regions: Reg
     if mask is not None:
         backward = backward * mask
     sky_factor = np.where(network_part, speeds["sky"], 0.0).astype(np.float32)
-    if network_part.any() and regions.sky_matte:   # the clouds' learned direction, at a time-lapse's speed
+    if sky_pixels.any() and regions.sky_matte:   # the clouds' learned direction, at a time-lapse's speed
+        # the median over the sky itself: the land nearest to it (masked out of the network's motion, so still)
+        # would pull the median down and speed the clouds up by the land's share
         forward_px = network[0].float().numpy() * np.array([w / 2.0, h / 2.0], np.float32)[:, None, None]
-        median = float(np.median(np.hypot(*forward_px)[network_part])) * per_px
+        median = float(np.median(np.hypot(*forward_px)[sky_pixels])) * per_px
         if median > 1e-6:
             sky_factor *= SKY_SPEED * scale / median
     return (network * torch.from_numpy(sky_factor)[None, None] + backward).to(network.dtype)
