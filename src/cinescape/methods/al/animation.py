@@ -22,7 +22,9 @@ from ...ops.render import (apply_local_affine_hwc, flow_to_pixel_map, guided_col
                            maps_to_hwc, remap_hwc)
 from ...ops.render_fast import FastLayers, grade_matrix, render_frame_bands
 
-#: torch threads while a frame renders (the appearance net and the working-size loop maths): see Animation.frame.
+#: torch threads for a frame's working-size loop maths (small tensors: see Animation.frame); the appearance net
+#: runs with the process's own count. On the idle 2-core machine (cinescape bench's 1024x576 row, 101 frames,
+#: medians of 2): 1 thread for both 15.7 s (appearance 10.3 s), 2 for both 12.2 s, this split 11.1 s.
 FRAME_TORCH_THREADS = 1
 MAP_BATCH = 4              # colour maps predicted per appearance-net call while rendering (8: no faster, +80 MB)
 
@@ -52,6 +54,7 @@ class Animation:
         self.map_stride = map_stride                         # colour maps predicted every map_stride-th frame
         self.cyclic = cyclic                                 # frame num_frames is frame 0 again (a loop)
         self._anchor_cache: dict[int, np.ndarray | None] = {}
+        self._model_threads = torch.get_num_threads()       # the appearance net's threads (frame() sets 1 around it)
         self._image_hwc: np.ndarray | None = None            # the photo as (H, W, 3) float32, for rendering
         # the photo: uint8 (H, W, 3) (no float copy of a 24 MP photo held, 288 MB) or a (1, 3, H, W) tensor in [-1, 1]
         self.height, self.width = image.shape[:2] if isinstance(image, np.ndarray) else image.shape[-2:]
@@ -79,7 +82,8 @@ class Animation:
         (:func:`~cinescape.ops.render.guided_color_coefficients`), so that the colour change follows the
         full-resolution edges."""
         frames_small = torch.cat([self._blend_small(index) for index in indices])
-        maps = self._maps_fn(indices, frames_small)
+        with torch_threads(self._model_threads):   # a network call: worth every core (frame() runs on one)
+            maps = self._maps_fn(indices, frames_small)
         small_hwc = maps_to_hwc(frames_small)
         return [None if m is None else guided_color_coefficients(m, small_hwc[k], locality=self.color_locality)
                 for k, m in enumerate(maps)]
