@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import io
-import math
 
 import cv2
 import numpy as np
