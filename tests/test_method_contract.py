@@ -182,10 +182,12 @@ def test_toy_method_on_the_web_page(toy_model, small_photo, tmp_path, capsys):
         photo_id = client.post("/api/photos", content=buffer.getvalue()).json()["id"]
         mask = np.asarray(Image.open(io.BytesIO(client.get(f"/api/photos/{photo_id}/mask").content)))
         assert (mask == 255).all()   # no mask: everything the method moves, moves
-        for settings, fragment in (({"arrows": []}, 'unknown setting "arrows"'),
-                                   ({"seconds": 0.1}, "seconds must be between")):
-            response = client.post(f"/api/photos/{photo_id}/renders", json={"settings": settings})
+        for body, fragment in (({"settings": {"arrows": []}}, 'unknown setting "arrows"'),
+                               ({"settings": {"seconds": 0.1}}, "seconds must be between"),
+                               ({"settings": {}, "mask": "data:image/png;base64,AAAA"}, "takes no mask")):
+            response = client.post(f"/api/photos/{photo_id}/renders", json=body)
             assert response.status_code == 400 and fragment in response.json()["error"], response.text
+            assert "\n" not in response.json()["error"]
         response = client.post(f"/api/photos/{photo_id}/renders",
                                json={"settings": {"seconds": 1, "fps": 5, "seed": 3}})
         assert response.status_code == 202, response.text
