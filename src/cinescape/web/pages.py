@@ -135,10 +135,7 @@ class ALControls(BasicControls):
 
         settings = AnimationSettings(auto_mask=None if auto == "default" else auto)
         evidence: dict = {}
-        if kinds.offers_kinds(self.pipeline):
-            matte = self.pipeline.fluid_matte(image, settings, evidence=evidence)
-        else:
-            matte = self.pipeline.fluid_matte(image, settings)
+        matte = self.pipeline.fluid_matte(image, settings, evidence=evidence)
         return matte, evidence.get("sky")   # the sky matte's output, for the regions' kinds
 
     def preview_settings(self, request, num_frames, fps, photo_size, small_size, limits):

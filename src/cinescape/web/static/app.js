@@ -988,6 +988,7 @@
     }
     for (const element of document.querySelectorAll("[data-kinds]")) element.hidden = !kindsOffered();
     for (const element of document.querySelectorAll("[data-not-basic]")) element.hidden = isBasic();
+    if (isBasic()) $("show-mask").checked = false;   // no mask to show: the method moves what it moves
     $("kind-legend").hidden = true;   // until a photo's regions are in
     $("method").textContent = `Method: ${METHOD_NAMES[state.info.method] || state.info.method}`;
     document.body.dataset.method = state.info.method;
