@@ -88,3 +88,34 @@ def test_from_pretrained_errors(tmp_path):
     (tmp_path / "q" / "config.json").write_text("{not json")
     with pytest.raises(ModelLoadError, match="corrupt"):
         Predictor.from_pretrained(tmp_path / "q")
+
+
+@pytest.mark.parametrize("kernel", [3, 5])
+def test_nearest_upsample_conv_is_the_upsampled_convolution(kernel):
+    """The polyphase form equals conv(nearest x2 upsample) on odd sizes, borders included (zero padding)."""
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    from cinescape.models.predictor import nearest_upsample_conv
+
+    torch.manual_seed(0)
+    conv = nn.Conv2d(5, 4, kernel, padding=kernel // 2)
+    x = torch.randn(2, 5, 7, 9)
+    plain = conv(F.interpolate(x, scale_factor=2, mode="nearest"))
+    fast = nearest_upsample_conv(x, conv)
+    assert fast.shape == plain.shape == (2, 4, 14, 18)
+    assert torch.allclose(fast, plain, atol=1e-5)
+    with pytest.raises(ValueError, match="stride-1"):
+        nearest_upsample_conv(x, nn.Conv2d(5, 4, 3, stride=2, padding=1))
+
+
+def test_predictor_inference_path_equals_its_training_path():
+    """eval() runs the upsampling convolutions in polyphase form: the same output as train() (no dropout or
+    batch statistics in this network), for the tiled-code and the gated head."""
+    torch.manual_seed(0)
+    net = Predictor(PredictorConfig(out_channels=6, latent_dim=4, width=0.1, num_res_blocks=1, gate=True))
+    image, z = torch.rand(2, 3, 24, 40) * 2 - 1, torch.randn(2, 4)
+    with torch.no_grad():
+        trained = net.train()(image, z)
+        inferred = net.eval()(image, z)
+    assert torch.allclose(trained, inferred, atol=1e-5)
