@@ -286,6 +286,30 @@ def test_a_small_compact_part_is_a_pond_and_a_small_long_one_a_channel():
     assert classify_water(part, photo)[0] == "river"
 
 
+def test_a_piece_of_sea_at_the_horizon_is_sea_and_shares_the_seas_depth():
+    # the horizon at row 20 is seen only on the left, between the sky and a headland (rows 20-39); the near sea
+    # below the headland is open water with surf. The piece on the left is too narrow to be open water (40 % of
+    # the width) but its far edge is the horizon: sea, whose speed holds at the near sea's nearest row
+    photo, moving = scene()
+    moving[:18] = 1
+    moving[20:28, :40] = 1                                                   # the piece, 4.6 % of the photo
+    moving[40:] = 1                                                          # the near sea
+    photo[42:72:4] = 0.95                                                    # its surf, down to row 70
+    sky = np.zeros_like(moving)
+    sky[:18] = 1
+    regions = find_regions(photo, moving, sky)
+    assert [r.kind for r in regions.regions] == ["sky", "sea", "sea"]
+    assert "horizon" in regions.regions[1].why and [r.near for r in regions.regions[1:]] == [71.0, 71.0]
+    velocity = kind_velocity(torch.zeros(1, 2, 72, 96), None, regions)
+    speed = velocity[0].norm(dim=0).numpy() * 96 / 2                         # working px per frame
+    assert speed[27, 5] < 0.1 * speed[71, 5]                                 # the far piece barely moves
+    moving[40:] = 0
+    assert [r.kind for r in find_regions(photo, moving, sky).regions][1] == "sea"
+    sky[:] = 0                                                               # land above its far edge: a channel
+    moving[:18] = 0
+    assert [r.kind for r in find_regions(photo, moving, sky).regions] == ["river"]
+
+
 def test_a_tall_white_band_between_rock_is_a_waterfall_and_a_channel_a_river():
     photo, moving = scene()
     moving[0:60, 40:52] = 1                                                 # the fall

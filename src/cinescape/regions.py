@@ -19,7 +19,13 @@ region kind"):
   the sky lies right above most of its far edge (:data:`HORIZON_SEA`: it reaches the horizon, a fetch long enough
   for wind waves, calm or not); else *lake* when calm (white water under :data:`SURF_SHARE` of it), *sea* when
   the sky lies right above part of its far edge and *river* (rapids) when land does;
-- any other part (a channel) is a *river*;
+- a part whose own far edge lies right under the sky over :data:`HORIZON_SEA` of its columns is a piece of the
+  *sea* at the horizon (cut off from the rest by rocks), whatever its shape; the pieces of a sea share one depth
+  scale (its speed holds at the nearest row of any of them);
+- a small part (under :data:`MIN_ENCLOSED_WATER`) less elongated than :data:`CHANNEL_ELONGATION` is a pond:
+  *lake*; any other part (a channel) is a *river*;
+- in a sea whose far edge is the horizon, the rows of upright texture (vertical lines) running down to its near
+  edge are land in front of it: *still* (:func:`land_in_front`);
 - a sea's pixels below its last surf line are a wet beach: *still* (:func:`wet_beach`).
 """
 
@@ -308,10 +314,10 @@ def _far_edge(part: np.ndarray) -> tuple[bool, float, str]:
 
 
 def classify_water(part: np.ndarray, photo: np.ndarray, white: np.ndarray | None = None,
-                   horizon: float = 0.0) -> tuple[str, str]:
+                   horizon: float = 0.0, sky: np.ndarray | None = None) -> tuple[str, str]:
     """The kind of one connected water part (h, w) bool of a working-size photo (h, w, 3) in [0, 1], and why
     (see the module docstring); ``horizon``: the share of the photo's water whose far edge lies right under the
-    sky (:func:`sky_above`)."""
+    sky (:func:`sky_above`); ``sky`` (h, w) bool: the sky, for a part's own far edge (None: not looked at)."""
     h, w = part.shape
     white = _white_water(photo) if white is None else white
     touches = part[0].any() or part[-1].any() or part[:, 0].any() or part[:, -1].any()
@@ -331,6 +337,9 @@ def classify_water(part: np.ndarray, photo: np.ndarray, white: np.ndarray | None
         if horizon >= HORIZON_SKY:
             return "sea", f"{edge}, {100 * horizon:.0f}% under the sky; surf {100 * surf:.1f}%"
         return "river", f"{edge} under land; white water {100 * surf:.1f}%: rapids"
+    own = sky_above(part, sky)
+    if own >= HORIZON_SEA:   # not open across the photo, but its far edge is the horizon: a piece of the sea
+        return "sea", f"{edge}, {100 * own:.0f}% of its far edge under the sky: a piece of the sea at the horizon"
     stretch = elongation(part)
     if area < MIN_ENCLOSED_WATER and stretch < CHANNEL_ELONGATION:   # water that runs is a long channel
         return "lake", f"a small compact part ({100 * area:.1f}%, {stretch:.1f}x as long as wide): a pond, not a channel"
@@ -570,7 +579,7 @@ def find_regions(photo: np.ndarray, moving: np.ndarray, sky: np.ndarray | None =
             part = parts == k
             if part.mean() < min_area:
                 continue
-            kind, why = classify_water(part, photo, white, horizon) if water else (
+            kind, why = classify_water(part, photo, white, horizon, is_sky if sky is not None else None) if water else (
                 "sky", "the sky matte" if sky is not None else "no sky matte: the learned motion")
             near = None
             if kind == "sea" and horizon >= HORIZON_SEA:
@@ -592,6 +601,11 @@ def find_regions(photo: np.ndarray, moving: np.ndarray, sky: np.ndarray | None =
             regions.append(_region(len(regions) + 1, kind, part, "auto", why))
             regions[-1].near = near
             labels[part] = len(regions)
+    seas = [region for region in regions if region.kind == "sea"]
+    if len(seas) > 1:   # pieces of one sea (cut by rocks or headlands) share its depth: its speed holds at its nearest
+        deepest = max(region.box[3] - 1.0 if region.near is None else region.near for region in seas)
+        for region in seas:
+            region.near = deepest
     return RegionMap(labels, regions, photo_size or (h, w), np.asarray(photo, np.float32).mean(-1), sky is not None)
 
 
