@@ -71,7 +71,8 @@ def test_layers_reproduce_the_photo_unmoved_and_fill_behind_the_still_layer():
     photo[:10] = 0.5                                                  # the fluid: a flat colour
     alpha = np.zeros((20, 24), np.float32)
     alpha[:10] = 1
-    alpha[10:12] = 0.5                                                # a soft edge
+    alpha[10:12] = 0.5                                                # a soft edge ...
+    photo[10:12] = (0.5 + photo[10:12]) / 2                           # ... half fluid, half land in colour too
     layers = PhotoLayers.from_photo(photo, alpha, (10, 12), edge_margin=0)
     np.testing.assert_allclose(layers.fluid, np.full_like(photo, 0.5), atol=1e-6)   # filled from the fluid
     unmoved = composite_layers_hwc(layers.fluid.copy(), layers.still, layers.alpha)
@@ -100,6 +101,28 @@ def test_edge_margin_keeps_the_skylines_mixed_pixels_out_of_the_moving_layer():
     moved = composite_layers_hwc(np.roll(layers.fluid, -4, axis=0), layers.still, layers.alpha)
     np.testing.assert_allclose(moved[:8], 0.5, atol=1e-6)
     np.testing.assert_allclose(moved[9], photo[9], atol=1e-6)        # alpha 1/3 of a flat sky: unchanged
+
+
+def test_a_mixed_pixel_holds_no_more_fluid_than_its_colour_allows():
+    # foam (0.9 in [0, 1]) beside dark rock (0.1) and beside a white sign (0.95): the matte calls the rock's and
+    # the sign's rim pixels half fluid, but a pixel of colour p over fluid F holds at most p / F of it (F > p) or
+    # (1 - p) / (1 - F) (F < p); else its background would have to be darker than black (or brighter than white),
+    # and the pixel would flicker out of range as the fluid moves behind it
+    photo = np.full((3, 6, 3), 0.8, np.float32)                      # [-1, 1]: the foam, 0.9
+    photo[:, 4] = -0.8                                                # the rim pixel beside the rock: 0.1
+    photo[:, 5] = 0.9                                                 # the sign: 0.95
+    alpha = np.ones((3, 6), np.float32)
+    alpha[:, 4:] = 0.5
+    water = np.full((3, 6, 3), -0.4, np.float32)                      # darker water for the sign: 0.3
+    water[:, 5] = 0.9
+    for image, column, bound in ((photo, 4, 0.1 / 0.9), (np.where(np.arange(6)[None, :, None] < 5, water, photo),
+                                                          5, 0.05 / 0.7)):
+        layers = PhotoLayers.from_photo(image, alpha, (3, 6), edge_margin=0)
+        assert layers.alpha[1, column, 0] == pytest.approx(bound, rel=1e-5)
+        assert layers.alpha[1, 0, 0] == 1.0                           # wholly fluid pixels keep theirs
+        for shade in (-1.0, 1.0):                                     # the fluid behind turns black, then white
+            frame = composite_layers_hwc(np.full_like(image, shade), layers.still, layers.alpha)
+            assert -1 - 1e-5 <= frame[1, column].min() and frame[1, column].max() <= 1 + 1e-5   # never out of range
 
 
 def test_fill_behind_keeps_known_pixels_and_continues_a_gradient():

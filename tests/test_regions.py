@@ -11,7 +11,7 @@ from PIL import Image
 from cinescape.errors import CinescapeError, OptionError
 from cinescape.ops import warp
 from cinescape.ops.region_flow import potential_flow, principal_ends, ripple_field, shore_field, waves_field
-from cinescape.regions import (SKY_SPEED, KindMask, KindPoint, Region, RegionMap, apply_user_kinds, classify_water,
+from cinescape.regions import (SKY_SPEED, UPRIGHT_RUN, elongation, land_in_front, upright_bands, KindMask, KindPoint, Region, RegionMap, apply_user_kinds, classify_water,
                                find_regions, kind_velocity, parse_kind_mask, parse_kind_point, parse_kind_speeds,
                                water_field, wet_beach)
 
@@ -213,6 +213,101 @@ def test_the_wet_beach_follows_a_slanting_swash_line_column_by_column():
     first = np.argmax(beach, axis=0)                                        # each column's first beach row
     assert beach.any(0).all() and (np.abs(first - (swash + 2)) <= 1).all()  # right under the swash (its rounding)
     assert (beach == (np.arange(h)[:, None] >= first[None, :])).all()       # and all the sand below it
+
+
+def test_upright_bands_measure_vertical_lines_in_closed_form():
+    part = np.ones((48, 512), bool)
+    posts = np.zeros((48, 512), np.float32)
+    posts[:, ::8] = 1.0        # 64 vertical lines: Sobel gx = +-4 on both sides of each (one side of the first)
+    bands = upright_bands(part, posts)
+    assert [row for row, _, _ in bands] == [0, 12, 24, 36]
+    for row, coherence, energy in bands[1:-1]:                  # away from the top and bottom edges: exact
+        assert coherence == pytest.approx(1.0) and energy == pytest.approx((2 * 64 - 1) * 16 / 512)
+    lines = np.zeros((48, 512), np.float32)
+    lines[::6] = 1.0                         # horizontal lines (foreshortened waves): no horizontal gradient
+    assert all(c == 0.0 and e == 0.0 for _, c, e in upright_bands(part, lines))
+    noise = np.random.default_rng(0).random((48, 512)).astype(np.float32)
+    # isotropic texture: the mean of gx down a run of 9 rows mostly cancels (Sobel's [1, 2, 1] smoothing
+    # correlates neighbouring rows, so a bit more than 1 / 9 is left)
+    assert all(1 / UPRIGHT_RUN < c < 0.3 for _, c, _ in upright_bands(part, noise)[1:-1])
+
+
+def sea_under_a_town(texture):
+    """A sea from row 20 (the horizon, sky above) to the bottom; the rows from 44 down hold ``texture``."""
+    photo, moving = scene()
+    moving[:18] = 1
+    moving[20:] = 1
+    sky = np.zeros_like(moving)
+    sky[:18] = 1
+    detail = np.full((72 * 512 // 96, 512), 0.3, np.float32)
+    start = 44 * 512 // 96
+    if texture == "posts":
+        detail[start:, ::8] = 0.9                                            # buildings, trunks
+    elif texture == "waves":
+        detail[start::6] = 0.9                                               # wave crests along the rows
+    return photo, moving, sky, detail
+
+
+def test_upright_texture_in_front_of_a_sea_is_land_and_the_sea_keeps_its_depth():
+    photo, moving, sky, detail = sea_under_a_town("posts")
+    regions = find_regions(photo, moving, sky, detail=detail)
+    assert [r.kind for r in regions.regions] == ["sky", "still", "sea"]
+    still = regions.labels == 2
+    first = int(np.nonzero(still.any(1))[0].min())
+    assert 42 <= first <= 44 and still[first:].all()                       # from the town's top (its bands) down
+    sea = regions.regions[2]
+    assert (regions.labels[20:first] == 3).all() and sea.near == 71.0       # the sea's depth: its old near edge
+    # a sea's speed holds at its near edge: cut short, its last row moves as that row did, not at full speed
+    field = waves_field(regions.labels == 3, 19.0, 1.0, (0.0, 1.0), nearest=sea.near)
+    assert field[first - 1, 10, 1] == pytest.approx(((first - 1 - 19) / (71 - 19)) ** 2, rel=1e-5)
+    # waves (horizontal lines) and a smooth sea are water; so is a lake's upright texture (reflections of what
+    # stands on its far shore): only a sea's far edge, the horizon, has nothing upright above it to mirror
+    for texture in ("waves", "smooth"):
+        photo, moving, sky, detail = sea_under_a_town(texture)
+        assert [r.kind for r in find_regions(photo, moving, sky, detail=detail).regions] == ["sky", "sea"]
+    photo, moving, sky, detail = sea_under_a_town("posts")
+    sky[10:18] = moving[10:18] = 0                                           # a far shore of land: a lake
+    assert [r.kind for r in find_regions(photo, moving, sky, detail=detail).regions] == ["sky", "lake"]
+    assert land_in_front(np.ones((72, 96), bool), detail) is not None         # (the texture alone would cut it)
+
+
+def test_a_small_compact_part_is_a_pond_and_a_small_long_one_a_channel():
+    photo, moving = scene()
+    rows, cols = np.mgrid[:72, :96]
+    moving[(rows - 71) ** 2 + cols ** 2 <= 13 ** 2] = 1                      # a quarter disc in a corner: 2 %
+    part = moving > 0.5
+    assert part.mean() < 0.03 and elongation(part) < 1.5
+    assert classify_water(part, photo)[0] == "lake"
+    photo, moving = scene()
+    moving[60:66, 40:96] = 1                                                  # a strip from the border: 4.9 % ...
+    moving[60:66, 40:70] = 0                                                  # ... cut to 2.4 %, 26 x 6 px
+    part = moving > 0.5
+    assert part.mean() < 0.03 and elongation(part) > 1.5
+    assert classify_water(part, photo)[0] == "river"
+
+
+def test_a_piece_of_sea_at_the_horizon_is_sea_and_shares_the_seas_depth():
+    # the horizon at row 20 is seen only on the left, between the sky and a headland (rows 20-39); the near sea
+    # below the headland is open water with surf. The piece on the left is too narrow to be open water (40 % of
+    # the width) but its far edge is the horizon: sea, whose speed holds at the near sea's nearest row
+    photo, moving = scene()
+    moving[:18] = 1
+    moving[20:28, :40] = 1                                                   # the piece, 4.6 % of the photo
+    moving[40:] = 1                                                          # the near sea
+    photo[42:72:4] = 0.95                                                    # its surf, down to row 70
+    sky = np.zeros_like(moving)
+    sky[:18] = 1
+    regions = find_regions(photo, moving, sky)
+    assert [r.kind for r in regions.regions] == ["sky", "sea", "sea"]
+    assert "horizon" in regions.regions[1].why and [r.near for r in regions.regions[1:]] == [71.0, 71.0]
+    velocity = kind_velocity(torch.zeros(1, 2, 72, 96), None, regions)
+    speed = velocity[0].norm(dim=0).numpy() * 96 / 2                         # working px per frame
+    assert speed[27, 5] < 0.1 * speed[71, 5]                                 # the far piece barely moves
+    moving[40:] = 0
+    assert [r.kind for r in find_regions(photo, moving, sky).regions][1] == "sea"
+    sky[:] = 0                                                               # land above its far edge: a channel
+    moving[:18] = 0
+    assert [r.kind for r in find_regions(photo, moving, sky).regions] == ["river"]
 
 
 def test_a_tall_white_band_between_rock_is_a_waterfall_and_a_channel_a_river():

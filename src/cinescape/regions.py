@@ -19,7 +19,13 @@ region kind"):
   the sky lies right above most of its far edge (:data:`HORIZON_SEA`: it reaches the horizon, a fetch long enough
   for wind waves, calm or not); else *lake* when calm (white water under :data:`SURF_SHARE` of it), *sea* when
   the sky lies right above part of its far edge and *river* (rapids) when land does;
-- any other part (a channel) is a *river*;
+- a part whose own far edge lies right under the sky over :data:`HORIZON_SEA` of its columns is a piece of the
+  *sea* at the horizon (cut off from the rest by rocks), whatever its shape; the pieces of a sea share one depth
+  scale (its speed holds at the nearest row of any of them);
+- a small part (under :data:`MIN_ENCLOSED_WATER`) less elongated than :data:`CHANNEL_ELONGATION` is a pond:
+  *lake*; any other part (a channel) is a *river*;
+- in a sea whose far edge is the horizon, the rows of upright texture (vertical lines) running down to its near
+  edge are land in front of it: *still* (:func:`land_in_front`);
 - a sea's pixels below its last surf line are a wet beach: *still* (:func:`wet_beach`).
 """
 
@@ -63,6 +69,12 @@ SURF_SHARE = 0.03              # open water with more white water than this shar
 FLAT_EDGE_ROWS = 0.03          # open water: its far edge within this share of the height of one row ...
 FLAT_EDGE_WIDTH = 0.45         # ... across at least this share of the width
 MAX_KIND_SPECS = 64            # user kind specs per call (bounded input)
+UPRIGHT_COHERENCE = 0.47       # a band of a sea is upright (land in front of it) when its vertical lines ...
+UPRIGHT_ENERGY = 4e-3          # ... carry this much energy (Sobel of [0, 1] luminance at 512 px, squared) ...
+UPRIGHT_BANDS = 3              # ... in at least this many bands in a row down to the sea's near edge
+UPRIGHT_BAND = 12              # band height and ...
+UPRIGHT_RUN = 9                # ... vertical run of a line, in rows of the photo at REFERENCE_WIDTH
+CHANNEL_ELONGATION = 1.5       # a small water part less elongated than this is a pond (lake), not a channel
 
 
 @dataclass
@@ -80,6 +92,7 @@ class Region:
     source: str = "auto"
     direction: float | None = None
     why: str = ""
+    near: float | None = None     # a sea's row (working px) where its speed holds (None: its lowest row)
 
 
 @dataclass
@@ -301,10 +314,10 @@ def _far_edge(part: np.ndarray) -> tuple[bool, float, str]:
 
 
 def classify_water(part: np.ndarray, photo: np.ndarray, white: np.ndarray | None = None,
-                   horizon: float = 0.0) -> tuple[str, str]:
+                   horizon: float = 0.0, sky: np.ndarray | None = None) -> tuple[str, str]:
     """The kind of one connected water part (h, w) bool of a working-size photo (h, w, 3) in [0, 1], and why
     (see the module docstring); ``horizon``: the share of the photo's water whose far edge lies right under the
-    sky (:func:`sky_above`)."""
+    sky (:func:`sky_above`); ``sky`` (h, w) bool: the sky, for a part's own far edge (None: not looked at)."""
     h, w = part.shape
     white = _white_water(photo) if white is None else white
     touches = part[0].any() or part[-1].any() or part[:, 0].any() or part[:, -1].any()
@@ -324,6 +337,12 @@ def classify_water(part: np.ndarray, photo: np.ndarray, white: np.ndarray | None
         if horizon >= HORIZON_SKY:
             return "sea", f"{edge}, {100 * horizon:.0f}% under the sky; surf {100 * surf:.1f}%"
         return "river", f"{edge} under land; white water {100 * surf:.1f}%: rapids"
+    own = sky_above(part, sky)
+    if own >= HORIZON_SEA:   # not open across the photo, but its far edge is the horizon: a piece of the sea
+        return "sea", f"{edge}, {100 * own:.0f}% of its far edge under the sky: a piece of the sea at the horizon"
+    stretch = elongation(part)
+    if area < MIN_ENCLOSED_WATER and stretch < CHANNEL_ELONGATION:   # water that runs is a long channel
+        return "lake", f"a small compact part ({100 * area:.1f}%, {stretch:.1f}x as long as wide): a pond, not a channel"
     return "river", f"a channel ({edge})"
 
 
@@ -418,6 +437,105 @@ def wet_beach(part: np.ndarray, white: np.ndarray, lum: np.ndarray | None = None
     return beach if beach.mean() >= min_area else None
 
 
+def reference_luminance(detail: np.ndarray) -> np.ndarray:
+    """A photo's luminance resized to :data:`REFERENCE_WIDTH` wide, the scale at which the texture thresholds
+    hold: (H', 512) float32 in [0, 1] from an (H, W) or (H, W, 3) array, uint8 (0-255) or float in [0, 1]
+    (resized before any float copy: a 24 MP photo costs no full-size float array).
+
+    Example:
+        >>> reference_luminance(np.full((100, 1024, 3), 255, np.uint8)).shape, float(reference_luminance(np.ones((8, 16))).max())
+        ((50, 512), 1.0)
+    """
+    detail = np.asarray(detail)
+    height = max(1, round(detail.shape[0] * REFERENCE_WIDTH / detail.shape[1]))
+    shrink = cv2.INTER_AREA if detail.shape[1] > REFERENCE_WIDTH else cv2.INTER_LINEAR
+    source = detail if detail.dtype == np.uint8 else detail.astype(np.float32)
+    small = cv2.resize(np.ascontiguousarray(source), (REFERENCE_WIDTH, height), interpolation=shrink)
+    lum = small.astype(np.float32) / (255.0 if detail.dtype == np.uint8 else 1.0)
+    return lum.mean(-1) if lum.ndim == 3 else lum
+
+
+def upright_bands(part: np.ndarray, lum: np.ndarray) -> list[tuple[int, float, float]]:
+    """The vertical-line texture of a water ``part`` (h, w) bool (any size) in bands of :data:`UPRIGHT_BAND` rows of
+    ``lum`` (H', 512) float32 in [0, 1] (:func:`reference_luminance`): per band from the part's top, (first row in
+    ``lum``, coherence, energy). A vertical line keeps the sign of its horizontal gradient gx down a column:
+    coherence = sum(m^2) / sum(mean of gx^2 over the run), m the mean of gx over :data:`UPRIGHT_RUN` rows (1 for
+    perfect vertical lines, ~1/run for isotropic texture, horizontal lines add no gx at all); energy = mean m^2.
+    Bands with under 48 of the part's pixels and the image's last rows (the run would leave it) are left out.
+
+    Example:
+        >>> lum = np.zeros((60, 512), np.float32); lum[30:, ::8] = 1.0          # posts below row 30
+        >>> part = np.ones((60, 512), bool)
+        >>> [(row, round(c, 2)) for row, c, _ in upright_bands(part, lum)]   # band 24: posts in its lower half
+        [(0, 0.0), (12, 0.0), (24, 0.79), (36, 1.0), (48, 1.0)]
+    """
+    height = lum.shape[0]
+    inside = cv2.resize(part.astype(np.uint8), (lum.shape[1], height), interpolation=cv2.INTER_NEAREST) > 0
+    gx = cv2.Sobel(lum, cv2.CV_32F, 1, 0, ksize=3)
+    run = cv2.blur(gx, (1, UPRIGHT_RUN), borderType=cv2.BORDER_CONSTANT)
+    power = cv2.blur(gx * gx, (1, UPRIGHT_RUN), borderType=cv2.BORDER_CONSTANT)
+    rows = np.nonzero(inside.any(1))[0]
+    bands = []
+    if not len(rows):
+        return bands
+    last = height - UPRIGHT_RUN // 2 - 1
+    for top in range(int(rows[0]), int(rows[-1]) + 1, UPRIGHT_BAND):
+        band = inside[top:min(top + UPRIGHT_BAND, last)]
+        if band.sum() < 48:
+            continue
+        m = run[top:top + band.shape[0]][band]
+        coherence = float((m * m).sum() / max(float(power[top:top + band.shape[0]][band].sum()), 1e-12))
+        bands.append((top, coherence, float((m * m).mean())))
+    return bands
+
+
+def land_in_front(part: np.ndarray, lum: np.ndarray) -> np.ndarray | None:
+    """The land in front of a sea: the pixels of a sea ``part`` (h, w) bool from the first of at least
+    :data:`UPRIGHT_BANDS` consecutive *upright* bands (:func:`upright_bands`: coherence >= :data:`UPRIGHT_COHERENCE`
+    and energy >= :data:`UPRIGHT_ENERGY`) that run down to the part's near edge; else None. Water below the horizon
+    has horizontal texture (waves foreshortened into lines along the rows) and mirrors what stands above its far
+    edge; a sea's far edge is the horizon, with only sky above it, so it has nothing upright to mirror: vertical
+    lines in it are buildings and trunks standing in front of it (a town or a treeline the segmenter took for sea).
+
+    Example:
+        >>> lum = np.zeros((120, 512), np.float32); lum[60:, ::8] = 1.0       # a town below row 60
+        >>> part = np.zeros((36, 144), bool); part[6:] = True
+        >>> land = land_in_front(part, lum)
+        >>> int(np.nonzero(land.any(1))[0].min()), int(land.sum()) == int(part[17:].sum())   # the town: row 18
+        (17, True)
+    """
+    bands = upright_bands(part, lum)
+    start = None
+    for top, coherence, energy in reversed(bands):   # from the near edge up
+        if coherence < UPRIGHT_COHERENCE or energy < UPRIGHT_ENERGY:
+            break
+        start = top if start is None or top < start else start
+        count = sum(1 for row, _, _ in bands if row >= start)
+    if start is None or count < UPRIGHT_BANDS:
+        return None
+    h = part.shape[0]
+    first = int(math.ceil(start * h / lum.shape[0]))
+    land = part & (np.arange(h)[:, None] >= first)
+    return land if land.any() else None
+
+
+def elongation(part: np.ndarray) -> float:
+    """How elongated a part (h, w) bool is: the square root of the ratio of its pixel coordinates' principal
+    variances (1 for a disc or a square; sqrt((L^2 - 1) / (W^2 - 1)) for a band of L x W pixels); 1 for fewer
+    than 3 pixels.
+
+    Example:
+        >>> band = np.zeros((20, 40), bool); band[8:12, :] = True
+        >>> round(elongation(band), 2), round(float(np.sqrt((40**2 - 1) / (4**2 - 1))), 2), elongation(np.ones((9, 9), bool))
+        (10.32, 10.32, 1.0)
+    """
+    ys, xs = np.nonzero(part)
+    if len(ys) < 3:
+        return 1.0
+    low, high = np.linalg.eigvalsh(np.cov(np.stack([xs, ys]).astype(np.float64)))
+    return float(math.sqrt(high / max(low, 1e-9)))
+
+
 def _region(index: int, kind: str, pixels: np.ndarray, source: str, why: str,
             direction: float | None = None) -> Region:
     ys, xs = np.nonzero(pixels)
@@ -427,7 +545,8 @@ def _region(index: int, kind: str, pixels: np.ndarray, source: str, why: str,
 
 
 def find_regions(photo: np.ndarray, moving: np.ndarray, sky: np.ndarray | None = None, *,
-                 photo_size: tuple[int, int] | None = None, min_area: float = 0.002) -> RegionMap:
+                 photo_size: tuple[int, int] | None = None, min_area: float = 0.002,
+                 detail: np.ndarray | None = None) -> RegionMap:
     """Split the moving region of a working-size photo into regions with kinds (module docstring).
 
     Args:
@@ -436,6 +555,8 @@ def find_regions(photo: np.ndarray, moving: np.ndarray, sky: np.ndarray | None =
         sky: (h, w) float in [0, 1], the sky matte at working size (> 0.5 is sky); None: no sky.
         photo_size: (H, W) of the full-resolution photo (user points are in its pixels).
         min_area: parts under this share of the photo join no region (they keep the learned motion).
+        detail: the photo at any resolution ((H, W) or (H, W, 3), uint8 or in [0, 1]; the full-resolution one is best), for
+            the texture of its seas (:func:`land_in_front`); None: ``photo`` itself.
 
     Example:
         >>> photo = np.zeros((40, 60, 3), np.float32); moving = np.zeros((40, 60), np.float32)
@@ -451,21 +572,40 @@ def find_regions(photo: np.ndarray, moving: np.ndarray, sky: np.ndarray | None =
     horizon = sky_above(inside & ~is_sky, is_sky) if sky is not None else 0.0
     labels = np.zeros((h, w), np.int32)
     regions: list[Region] = []
+    reference = None   # the photo's luminance at REFERENCE_WIDTH, made when a sea needs it
     for mask, water in ((is_sky, False), (inside & ~is_sky, True)):
         count, parts = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
         for k in range(1, count):
             part = parts == k
             if part.mean() < min_area:
                 continue
-            kind, why = classify_water(part, photo, white, horizon) if water else (
+            kind, why = classify_water(part, photo, white, horizon, is_sky if sky is not None else None) if water else (
                 "sky", "the sky matte" if sky is not None else "no sky matte: the learned motion")
+            near = None
+            if kind == "sea" and horizon >= HORIZON_SEA:
+                reference = reference_luminance(photo if detail is None else detail) if reference is None else reference
+                land = land_in_front(part, reference)
+                if land is not None:   # a town or treeline in front of the sea: still, the sea's depth unchanged
+                    near = float(np.nonzero(part)[0].max())
+                    part = part & ~land
+                    regions.append(_region(len(regions) + 1, "still", land, "auto",
+                                           "upright texture in front of the sea (buildings, trees)"))
+                    labels[land] = len(regions)
+                    if not part.any():
+                        continue
             beach = wet_beach(part, white, np.asarray(photo, np.float32).mean(-1)) if kind == "sea" else None
             if beach is not None:   # the wet sand below the last surf line mirrors the sky but does not move
                 part = part & ~beach
                 regions.append(_region(len(regions) + 1, "still", beach, "auto", "wet beach below the surf"))
                 labels[beach] = len(regions)
             regions.append(_region(len(regions) + 1, kind, part, "auto", why))
+            regions[-1].near = near
             labels[part] = len(regions)
+    seas = [region for region in regions if region.kind == "sea"]
+    if len(seas) > 1:   # pieces of one sea (cut by rocks or headlands) share its depth: its speed holds at its nearest
+        deepest = max(region.box[3] - 1.0 if region.near is None else region.near for region in seas)
+        for region in seas:
+            region.near = deepest
     return RegionMap(labels, regions, photo_size or (h, w), np.asarray(photo, np.float32).mean(-1), sky is not None)
 
 
@@ -546,7 +686,7 @@ def water_field(region: Region, pixels: np.ndarray, speed: float, seed: int = 0,
     if kind == "sea":
         _, horizon, _ = _far_edge(pixels)
         direction = None if region.direction is None else _direction_vector(region.direction)
-        return region_flow.waves_field(pixels, horizon - 1.0, speed, direction)
+        return region_flow.waves_field(pixels, horizon - 1.0, speed, direction, nearest=region.near)
     if kind == "lake":
         drift = (0.0, 0.0) if region.direction is None else tuple(
             0.25 * speed * c for c in _direction_vector(region.direction))
@@ -652,14 +792,15 @@ def sky_at(recorded: np.ndarray | None, size: tuple[int, int]) -> np.ndarray | N
 
 
 def plan_regions(small: torch.Tensor, mask: torch.Tensor, sky: np.ndarray | None, kinds: list | None,
-                 photo_size: tuple[int, int]) -> RegionMap:
+                 photo_size: tuple[int, int], full: np.ndarray | None = None) -> RegionMap:
     """The regions of one :meth:`~cinescape.methods.al.CinemagraphPipeline.plan` call: :func:`find_regions` on
     the working-size photo ``small`` (1, 3, h, w) in [-1, 1] and motion mask ``mask`` (1, 1, h, w), with the sky
-    matte's probability ``sky`` at any size (None: no sky matte ran), then :func:`apply_user_kinds`."""
+    matte's probability ``sky`` at any size (None: no sky matte ran) and the full-resolution photo ``full`` uint8
+    (H, W, 3) for the texture of seas (None: the working-size photo), then :func:`apply_user_kinds`."""
     h, w = small.shape[-2:]
     photo = ((small[0].float().permute(1, 2, 0).numpy() + 1.0) / 2.0).clip(0.0, 1.0)
     moving = mask[0, 0].float().numpy()
-    regions = find_regions(photo, moving, sky_at(sky, (h, w)), photo_size=photo_size)
+    regions = find_regions(photo, moving, sky_at(sky, (h, w)), photo_size=photo_size, detail=full)
     return apply_user_kinds(regions, parse_kinds(kinds), moving) if kinds else regions
 
 

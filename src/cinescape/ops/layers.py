@@ -26,8 +26,8 @@ import torch
 
 from .render_fast import band_rows
 
-__all__ = ["guided_filter", "refine_matte", "fill_behind", "composite_layers_hwc", "PhotoLayers", "fit_local_affine",
-           "photo_to_float"]
+__all__ = ["guided_filter", "refine_matte", "fill_behind", "consistent_alpha", "composite_layers_hwc", "PhotoLayers",
+           "fit_local_affine", "photo_to_float"]
 
 
 def _box(array: np.ndarray, radius: int) -> np.ndarray:
@@ -245,6 +245,38 @@ def feather_inside(alpha: np.ndarray, margin: float) -> np.ndarray:
     return np.minimum(alpha, inside, out=inside).astype(np.float32, copy=False)
 
 
+def consistent_alpha(alpha: np.ndarray, photo: np.ndarray, fluid: np.ndarray, *, in_place: bool = False) -> np.ndarray:
+    """The matte (H, W) float32 in [0, 1] lowered, on its mixed pixels (``0 < alpha <`` :data:`FLUID_ALPHA`), to
+    the largest value the compositing equation allows: a mixed pixel is ``photo = alpha * fluid + (1 - alpha) *
+    background`` with a background colour in [0, 1], so ``alpha <= photo / fluid`` per channel where the fluid
+    layer is brighter and ``alpha <= (1 - photo) / (1 - fluid)`` where it is darker (colours in [0, 1]).
+    ``photo`` (H, W, 3) uint8 or float32 in [-1, 1]; ``fluid`` (H, W, 3) float32 in [-1, 1], the filled fluid
+    layer. Why: the fluid layer behind a mixed pixel is filled from the nearby water; where that water is brighter
+    (foam beside dark rock) or darker (water beside a white sign) than the pixel can hold, the premultiplied still
+    layer goes out of range and the pixel flickers between dark and bright as the fluid moves behind it (a
+    shimmering rim). Wholly fluid and still pixels are unchanged; a new array is returned (``in_place``: ``alpha``,
+    float32, is changed and returned: no full-size copy).
+
+    Example:
+        >>> alpha = np.array([[0.5, 0.5, 1.0]], np.float32)
+        >>> photo = np.array([[[-0.8] * 3, [0.8] * 3, [0.0] * 3]], np.float32)    # 0.1 (dark), 0.9 (bright), 0.5
+        >>> fluid = np.full((1, 3, 3), -0.2, np.float32)                              # water at 0.4
+        >>> [round(float(v), 3) for v in consistent_alpha(alpha, photo, fluid)[0]]   # 0.1 / 0.4, 0.1 / 0.6
+        [0.25, 0.167, 1.0]
+    """
+    out = alpha if in_place else np.array(alpha, np.float32, copy=True)
+    rows, cols = np.nonzero((out > 0) & (out < FLUID_ALPHA))   # the mixed pixels only: ~1 % of a photo
+    if not len(rows):
+        return out
+    p = (photo_to_float(np.asarray(photo)[rows, cols][None])[0] + 1.0) / 2.0
+    f = (np.asarray(fluid, np.float32)[rows, cols] + 1.0) / 2.0
+    brighter = p / np.maximum(f, 1e-6)
+    darker = (1.0 - p) / np.maximum(1.0 - f, 1e-6)
+    bound = np.where(f > p, brighter, np.where(f < p, darker, 1.0)).min(-1)
+    out[rows, cols] = np.minimum(out[rows, cols], np.clip(bound, 0.0, 1.0))
+    return out
+
+
 def composite_layers_hwc(warped_fluid: np.ndarray, still: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """``alpha * warped_fluid + still`` on (H, W, C) float32 arrays, where ``still`` is the *premultiplied* still
     layer ``photo - alpha * fluid`` (:class:`PhotoLayers`); ``alpha`` (H, W) or (H, W, 1). ``warped_fluid`` is
@@ -299,12 +331,14 @@ class PhotoLayers:
         """Layers of ``photo`` (H, W, 3), uint8 or float32 in [-1, 1] (kept, not copied), for the (H, W) matte
         ``alpha``; working size ``size`` (h, w), both layers area-averaged down to it. The matte is first feathered
         ``edge_margin`` pixels into its wholly fluid region (:func:`feather_inside`), so the fluid layer's own
-        colours are taken only from pixels clear of the still objects' edge blur."""
+        colours are taken only from pixels clear of the still objects' edge blur; then its mixed pixels are lowered
+        to what their colour can hold over the filled fluid layer (:func:`consistent_alpha`)."""
         alpha = np.ascontiguousarray(np.clip(alpha, 0.0, 1.0), np.float32)
         alpha = feather_inside(alpha, edge_margin)
         image = photo_to_float(photo)
         # a float copy made here is filled in place: the fluid layer takes its memory (288 MB at 24 MP)
         fluid = fill_behind(image, (alpha >= FLUID_ALPHA).astype(np.float32), in_place=image is not photo)
+        alpha = consistent_alpha(alpha, photo, fluid, in_place=True)   # a mixed pixel: as much fluid as it holds
         height, width = size
 
         def small(array: np.ndarray) -> torch.Tensor:

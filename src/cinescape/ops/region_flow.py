@@ -301,12 +301,13 @@ def foreshortening(rows: np.ndarray, horizon: float, nearest: float, depthward: 
 
 
 def waves_field(region: np.ndarray, horizon: float, speed: float,
-                direction: tuple[float, float] | None = None) -> np.ndarray:
+                direction: tuple[float, float] | None = None, nearest: float | None = None) -> np.ndarray:
     """Waves running in from the far edge to the shore: (h, w, 2) float32. The direction is the potential flow
     (:func:`potential_flow`) from the far edge (``horizon``, a row: the topmost pixels of the columns near it) to the
     shore (the region's pixels with land right below them, :func:`far_and_shore`), so the waves meet each stretch
     of shore head on and turn around piers and headlands; or the fixed image ``direction`` (unit) when given. The
-    speed is ``speed`` on the region's lowest row and foreshortened above it (:func:`foreshortening`).
+    speed is ``speed`` on the row ``nearest`` (None: the region's lowest row; a sea cut short by land in front
+    of it keeps the depth of its old near edge) and foreshortened above it (:func:`foreshortening`).
     Parts with no far edge or no shore take the direction straight down the image.
 
     Example:
@@ -329,7 +330,7 @@ def waves_field(region: np.ndarray, horizon: float, speed: float,
         directions = np.zeros_like(field)
         directions[region] = (direction[0] / norm, direction[1] / norm)
     rows = np.broadcast_to(np.arange(region.shape[0], dtype=np.float32)[:, None], region.shape)
-    nearest = float(np.nonzero(region)[0].max())
+    nearest = float(np.nonzero(region)[0].max()) if nearest is None else float(nearest)
     factor = foreshortening(rows, horizon, nearest, np.abs(directions[..., 1]))
     field[region] = directions[region] * (speed * factor[region])[:, None]
     return field

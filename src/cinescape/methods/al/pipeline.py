@@ -204,7 +204,7 @@ class CinemagraphPipeline(AnimationSettingsShells, MethodPipeline):
         motion by kind applies (the Eulerian mode, a fluid matte, no arrows), else None; ``--kind`` elsewhere is
         refused in one line."""
         if settings.motion_by_kind and settings.mode == "eulerian" and mask is not None and settings.arrows is None:
-            return plan_regions(photo.small, mask, sky, settings.kinds, photo.size)
+            return plan_regions(photo.small, mask, sky, settings.kinds, photo.size, full=photo.photo)
         if settings.kinds:
             raise OptionError("--kind is for the default method (al) in the eulerian mode, with a fluid matte "
                               "(--auto-mask or --mask) and without --arrows")
