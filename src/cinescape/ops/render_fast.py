@@ -26,7 +26,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-__all__ = ["band_height", "band_rows", "band_positions", "grade_matrix", "FastLayers", "render_frame_bands"]
+__all__ = ["band_height", "band_rows", "band_positions", "grade_matrix", "FastLayers", "render_frame_bands",
+           "source_window"]
 
 #: Pixels per band: large enough that OpenCV's own threads split each call well, small enough that a band's
 #: temporaries (two maps, two warped copies: ~40 bytes a pixel) stay a few MB.
@@ -109,8 +110,9 @@ def grade_matrix(slope: np.ndarray, offset: np.ndarray) -> np.ndarray:
 @dataclass
 class FastLayers:
     """What :func:`render_frame_bands` needs of a photo: the uint8 ``photo`` (H, W, 3) for rows without fluid,
-    the float32 ``source`` (H, W, 3) in [-1, 1] that the copies sample (the fluid layer, or the photo without
-    layers), and with layers the (H, W, 1) float32 matte ``alpha`` and the premultiplied still layer
+    the ``source`` (H, W, 3) that the copies sample (the fluid layer, or the photo without layers): float32 in
+    [-1, 1], or uint8 ``127.5 (x + 1)`` (converted a band's rows at a time, :func:`source_window`: a quarter of the
+    memory), and with layers the (H, W, 1) float32 matte ``alpha`` and the premultiplied still layer
     ``photo - alpha * fluid`` as (H, W, 3) float32 ``still``, or None: then made per band from ``photo`` and
     ``source`` (:class:`~cinescape.ops.layers.PhotoLayers`'s own arrays: nothing is copied); ``rows``: the (first, end) rows holding any fluid (all rows without layers)."""
 
@@ -177,8 +179,10 @@ def render_frame_bands(layers: FastLayers, copies: list[tuple[np.ndarray, float 
                 cv2.transform(layers.photo[y:y1], grade, dst=out[y:y1])
     for y in range(first, end, step):
         y1 = min(y + step, end)
-        warped = [(cv2.remap(layers.source, band_positions(flow, (height, width), y, y1 - y), None,
-                             cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT), weight) for flow, weight in copies]
+        positions = [band_positions(flow, (height, width), y, y1 - y) for flow, _ in copies]
+        source, offset = source_window(layers.source, positions, y, y1)
+        warped = [(cv2.remap(source, where, None, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT), weight)
+                  for where, (_, weight) in zip(positions, copies)]
         frame = (_blend(warped, y, y1) if coefficients is None else
                  _blend_coefficients(warped, band_rows(coefficients, (height, width), y, y1 - y)))
         matrix = to_uint8
@@ -186,7 +190,7 @@ def render_frame_bands(layers: FastLayers, copies: list[tuple[np.ndarray, float 
             cv2.multiply(frame, _three_channels(layers.alpha[y:y1]), dst=frame)
             cv2.add(frame, layers.still[y:y1], dst=frame)
         elif layers.alpha is not None:    # alpha * (blend - fluid) + photo, the photo's rows made float here
-            cv2.subtract(frame, layers.source[y:y1], dst=frame)
+            cv2.subtract(frame, source[y - offset:y1 - offset], dst=frame)
             cv2.multiply(frame, _three_channels(layers.alpha[y:y1]), dst=frame)
             cv2.scaleAdd(layers.photo[y:y1].astype(np.float32), 1.0 / 127.5, frame, dst=frame)
             matrix = photo_to_uint8          # the photo's -1 folded into the matrix
@@ -195,6 +199,49 @@ def render_frame_bands(layers: FastLayers, copies: list[tuple[np.ndarray, float 
         # one pass: saturate_cast<uchar>(round(x)) rounds and clamps
         cv2.addWeighted(frame, 1.0, frame, 0.0, 0.0, dst=out[y:y1], dtype=cv2.CV_8U)
     return out
+
+
+#: Rows beyond a band's sample positions that the bicubic kernel reads (two each side) and one for rounding.
+CUBIC_MARGIN = 3
+
+
+def source_window(source: np.ndarray, positions: list[np.ndarray], top: int, bottom: int
+                  ) -> tuple[np.ndarray, int]:
+    """The rows of ``source`` (H, W, C) that bicubic samples at ``positions`` (each (rows, W, 2) absolute
+    ``(x, y)``) read, and rows ``top .. bottom - 1`` themselves, as float32 in [-1, 1]: ``(window, offset)``, the
+    window holding source rows ``offset ..``. ``positions`` are shifted in place into the window's rows. A float32
+    source is returned as it is (offset 0); a uint8 one (``127.5 (x + 1)``) has only those rows converted, so no
+    full-resolution float copy is held. The window starts at row 0 or ends at row H where a sample reflects off
+    the border, so ``BORDER_REFLECT`` reads what it would read in the whole source.
+
+    Example:
+        >>> source = np.zeros((100, 4, 3), np.uint8)
+        >>> where = np.zeros((2, 4, 2), np.float32); where[..., 1] = 50.5                 # rows 50 and 51
+        >>> window, offset = source_window(source, [where], 40, 42)
+        >>> offset, window.shape[0], float(window[0, 0, 0]), float(where[0, 0, 1])
+        (40, 15, -1.0, 10.5)
+    """
+    if source.dtype != np.uint8:
+        return source, 0
+    height = source.shape[0]
+    low, high = float(top), float(bottom - 1)
+    for where in positions:
+        rows = where[..., 1]
+        low, high = min(low, float(rows.min())), max(high, float(rows.max()))   # NaN: the whole height
+    if not (np.isfinite(low) and np.isfinite(high)):
+        low, high = 0.0, height - 1.0
+    if low < 0:                        # reflected off the top: rows down to -low are read too
+        high = max(high, -low)
+    if high > height - 1:              # and off the bottom
+        low = min(low, 2 * height - 1 - high)
+    start = int(np.clip(np.floor(low) - CUBIC_MARGIN, 0, height))
+    stop = int(np.clip(np.ceil(high) + CUBIC_MARGIN + 1, 0, height))
+    start, stop = min(start, top), max(stop, bottom)
+    if start > 0:
+        for where in positions:
+            where[..., 1] -= np.float32(start)
+    window = cv2.addWeighted(source[start:stop], 1.0 / 127.5, source[start:stop], 0.0, -1.0, dtype=cv2.CV_32F)
+    return window, start
 
 
 def _blend(warped: list[tuple[np.ndarray, float | np.ndarray]], top: int, bottom: int) -> np.ndarray:

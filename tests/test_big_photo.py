@@ -1,0 +1,114 @@
+"""Big photos in bounded memory (issue 29): the uint8 fluid layer filled in bands equals the float fill, frames
+sampled from a uint8 source equal those sampled from its float copy (the rows a band reads converted on the fly,
+reflected borders included), and the encoder's OpenCV colour conversion equals swscale's."""
+
+import cv2
+import numpy as np
+import pytest
+
+import cinescape.ops.render_fast as render_fast
+from cinescape.ops.layers import FLUID_ALPHA, PhotoLayers, fill_behind, fill_behind_photo, photo_to_float
+from cinescape.ops.render_fast import FastLayers, render_frame_bands, source_window
+
+
+def textured(height, width, seed=0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    base = cv2.resize(rng.uniform(0, 255, (max(1, height // 8), max(1, width // 8), 3)).astype(np.float32),
+                      (width, height))
+    return np.clip(base + rng.normal(0, 25, (height, width, 3)), 0, 255).astype(np.uint8)
+
+
+def sky_over_land(height, width) -> np.ndarray:
+    """A binary matte: fluid above a wavy skyline, with a still pole through the sky."""
+    alpha = np.zeros((height, width), np.float32)
+    skyline = (height * (0.5 + 0.15 * np.sin(np.arange(width) / 7.0))).astype(int)
+    alpha[np.arange(height)[:, None] < skyline[None, :]] = 1.0
+    alpha[:, width // 3:width // 3 + 2] = 0.0
+    return alpha
+
+
+@pytest.mark.parametrize("size", [(64, 96), (63, 97), (37, 50), (2, 7), (3, 2)])
+def test_banded_fill_equals_the_float_fill_rounded(size):
+    height, width = size
+    photo = textured(height, width)
+    alpha = sky_over_land(height, width)
+    alpha[0, 0] = 1.0                       # something known, however small the photo
+    known = alpha >= FLUID_ALPHA
+    reference = fill_behind(photo_to_float(photo), known.astype(np.float32))
+    fluid, fluid_small, still_small = fill_behind_photo(photo, known, alpha, (2, 3))
+    assert fluid.dtype == np.uint8
+    assert np.array_equal(fluid[known], photo[known])                       # the photo's own pixels exactly
+    assert np.abs(fluid - 127.5 * (reference.astype(np.float64) + 1)).max() <= 0.5 + 1e-3   # rounded
+    small = cv2.resize(reference, (3, 2), interpolation=cv2.INTER_AREA)
+    assert np.abs(fluid_small - small).max() < 1e-5
+    still = photo_to_float(photo) - alpha[..., None] * reference
+    assert np.abs(still_small - cv2.resize(still, (3, 2), interpolation=cv2.INTER_AREA)).max() < 1e-5
+
+
+def test_banded_fill_of_a_photo_taller_than_many_bands(monkeypatch):
+    monkeypatch.setattr("cinescape.ops.layers._band_rows_for", lambda width: 6)   # 6-row bands: many band edges
+    photo = textured(71, 40, seed=3)
+    alpha = sky_over_land(71, 40)
+    known = alpha >= FLUID_ALPHA
+    reference = fill_behind(photo_to_float(photo), known.astype(np.float32))
+    fluid, _, _ = fill_behind_photo(photo, known, alpha, (4, 4))
+    assert np.abs(fluid - 127.5 * (reference.astype(np.float64) + 1)).max() <= 0.5 + 1e-3
+
+
+def test_layers_of_a_uint8_photo_keep_a_uint8_fluid_layer_equal_to_the_float_one():
+    photo = textured(48, 64)
+    alpha = sky_over_land(48, 64)
+    from_uint8 = PhotoLayers.from_photo(photo, alpha, (6, 8))
+    from_float = PhotoLayers.from_photo(photo_to_float(photo), alpha, (6, 8))
+    assert from_uint8.fluid_pixels.dtype == np.uint8 and from_float.fluid_pixels.dtype == np.float32
+    assert np.abs(from_uint8.fluid - from_float.fluid).max() <= 0.5 / 127.5 + 1e-6
+    for name in ("alpha", "alpha_small", "fluid_small", "still_small"):
+        assert np.abs(np.asarray(getattr(from_uint8, name)) - np.asarray(getattr(from_float, name))).max() < 1e-5
+    nothing = PhotoLayers.from_photo(photo, np.full((48, 64), 0.5, np.float32), (6, 8))   # nothing wholly fluid
+    assert np.array_equal(nothing.fluid_pixels, photo)
+
+
+def test_source_window_reads_what_the_whole_source_reads():
+    source = textured(50, 30)
+    where = np.zeros((4, 30, 2), np.float32)
+    where[..., 0] = np.arange(30)
+    where[..., 1] = 20.25
+    window, offset = source_window(source, [where.copy()], 10, 14)
+    # the band's rows 10-13 and the rows 20-21 sampled, with the cubic kernel's margin of 3
+    assert window.dtype == np.float32 and (offset, offset + window.shape[0]) == (7, 25)
+    np.testing.assert_allclose(window, photo_to_float(source)[offset:offset + window.shape[0]], atol=1e-6)
+    off_top = where.copy()
+    off_top[..., 1] = -12.5                 # reflected: rows down to 12 are read
+    window, offset = source_window(source, [off_top], 0, 4)
+    assert offset == 0 and window.shape[0] >= 16
+    off_bottom = where.copy()
+    off_bottom[..., 1] = 60.0               # reflected off the bottom: rows from 39 up
+    window, offset = source_window(source, [off_bottom], 40, 44)
+    assert offset <= 36 and offset + window.shape[0] == 50
+    nan = where.copy()
+    nan[0, 0, 1] = np.nan                   # unknown positions: the whole height
+    window, offset = source_window(source, [nan], 10, 14)
+    assert (offset, window.shape[0]) == (0, 50)
+
+
+@pytest.mark.parametrize("layered", [False, True])
+@pytest.mark.parametrize("flow_scale", [3.0, 40.0])      # 40: samples far outside the band, off both borders
+def test_frames_from_a_uint8_source_equal_those_from_its_float_copy(monkeypatch, layered, flow_scale):
+    monkeypatch.setattr(render_fast, "BAND_PIXELS", 160 * 13)    # 13-row bands
+    photo = textured(96, 160)
+    rng = np.random.default_rng(1)
+    flows = [cv2.resize(rng.normal(0, flow_scale, (3, 4, 2)).astype(np.float32), (20, 12),
+                        interpolation=cv2.INTER_CUBIC) + np.float32(0.37) for _ in range(2)]
+    coefficients = np.concatenate((np.full((12, 20, 1), 0.6, np.float32), np.full((12, 20, 1), 0.5, np.float32),
+                                   np.full((12, 20, 3), -0.05, np.float32)), axis=2)
+    if layered:
+        layers = PhotoLayers.from_photo(photo, sky_over_land(96, 160), (12, 20))
+        as_uint8 = FastLayers(photo, layers.fluid_pixels, layers.alpha)
+        as_float = FastLayers(photo, layers.fluid, layers.alpha)
+    else:
+        as_uint8, as_float = FastLayers(photo, photo), FastLayers(photo, photo_to_float(photo))
+    for copies, blend in (([(flows[0], 0.3), (flows[1], 0.7)], None), ([(flows[0], None), (flows[1], None)],
+                                                                       coefficients)):
+        fast = render_frame_bands(as_uint8, copies, coefficients=blend)
+        reference = render_frame_bands(as_float, copies, coefficients=blend)
+        assert np.abs(fast.astype(int) - reference).max() <= 1
