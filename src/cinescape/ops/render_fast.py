@@ -227,9 +227,10 @@ def source_window(source: np.ndarray, positions: list[np.ndarray], top: int, bot
     low, high = float(top), float(bottom - 1)
     for where in positions:
         rows = where[..., 1]
-        low, high = min(low, float(rows.min())), max(high, float(rows.max()))   # NaN: the whole height
-    if not (np.isfinite(low) and np.isfinite(high)):
-        low, high = 0.0, height - 1.0
+        least, most = float(rows.min()), float(rows.max())
+        if not (np.isfinite(least) and np.isfinite(most)):   # NaN (or inf): the whole height
+            least, most = 0.0, height - 1.0
+        low, high = min(low, least), max(high, most)
     if low < 0:                        # reflected off the top: rows down to -low are read too
         high = max(high, -low)
     if high > height - 1:              # and off the bottom
