@@ -112,3 +112,22 @@ def test_frames_from_a_uint8_source_equal_those_from_its_float_copy(monkeypatch,
         fast = render_frame_bands(as_uint8, copies, coefficients=blend)
         reference = render_frame_bands(as_float, copies, coefficients=blend)
         assert np.abs(fast.astype(int) - reference).max() <= 1
+
+
+@pytest.mark.parametrize("size", [(50, 66), (8, 4)])
+def test_yuv_conversion_equals_swscales_within_a_level(size):
+    import av
+    from av.video.reformatter import ColorRange, Colorspace, Interpolation
+
+    from cinescape.io.video import rgb_to_yuv420p
+
+    frame = textured(*size, seed=5)
+    ours = rgb_to_yuv420p(frame).astype(int)
+    theirs = av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(
+        format="yuv420p", src_colorspace=Colorspace.ITU709, dst_colorspace=Colorspace.ITU709,
+        src_color_range=ColorRange.JPEG, dst_color_range=ColorRange.MPEG,
+        interpolation=Interpolation.AREA | Interpolation.ACCURATE_RND).to_ndarray().astype(int)
+    assert ours.shape == theirs.shape == (size[0] * 3 // 2, size[1])
+    assert np.abs(ours - theirs).max() <= 1 and abs((ours - theirs).mean()) < 0.1
+    with pytest.raises(ValueError, match="even"):
+        rgb_to_yuv420p(frame[:-1])

@@ -217,14 +217,21 @@ def _fill_coarse(stack: list[np.ndarray], mean: np.ndarray) -> np.ndarray:
     filled = stack[-1]
     # normalised; a coarsest pixel with nothing known (only with a shallow ``levels``) takes the known mean
     filled = np.where(filled[..., -1:] > 0, filled / np.maximum(filled[..., -1:], 1e-12), mean / mean[-1])
+    filled = np.ascontiguousarray(filled[..., :-1], np.float32)
     for level in reversed(stack[:-1]):
-        up = cv2.resize(filled, (level.shape[1], level.shape[0]), interpolation=cv2.INTER_LINEAR)
-        up = up if up.ndim == 3 else up[..., None]
-        own = np.minimum(level[..., -1:], 1.0)
-        # own (normalised) colour where known, the coarser fill where not
-        colour = level[..., :-1] / np.maximum(level[..., -1:], 1e-12)
-        filled = np.concatenate((own * colour + (1 - own) * up[..., :-1], np.ones_like(own)), axis=2)
-    return np.ascontiguousarray(filled[..., :-1], np.float32)
+        # own (normalised) colour where known, the coarser fill where not: up + own * (colour - up), a band of rows
+        # at a time (the half-resolution level of a 24 MP photo is 96 MB: no temporaries of its size)
+        finer = np.empty(level.shape[:2] + (filled.shape[2],), np.float32)
+        rows = _band_rows_for(level.shape[1])
+        for top in range(0, level.shape[0], rows):
+            part = level[top:top + rows]
+            up = band_rows(filled, level.shape[:2], top, part.shape[0])
+            colour = np.divide(part[..., :-1], np.maximum(part[..., -1:], 1e-12))
+            np.subtract(colour, up, out=colour)
+            np.multiply(colour, np.minimum(part[..., -1:], 1.0), out=colour)
+            np.add(colour, up, out=finer[top:top + rows])
+        filled = finer
+    return filled
 
 
 #: Rows of full-resolution work per band in the banded fills and filters: about 2^20 pixels (12 MB per float32
