@@ -70,25 +70,29 @@ def test_layers_of_a_uint8_photo_keep_a_uint8_fluid_layer_equal_to_the_float_one
 
 def test_source_window_reads_what_the_whole_source_reads():
     source = textured(50, 30)
-    where = np.zeros((4, 30, 2), np.float32)
-    where[..., 0] = np.arange(30)
-    where[..., 1] = 20.25
-    window, offset = source_window(source, [where.copy()], 10, 14)
-    # the band's rows 10-13 and the rows 20-21 sampled, with the cubic kernel's margin of 3
-    assert window.dtype == np.float32 and (offset, offset + window.shape[0]) == (7, 25)
+    window, offset = source_window(source, 20.0, 21.25, 10, 14)
+    # the band's own rows 10-13, and the rows 20-22 sampled with the cubic kernel's margin of 3 (17-25)
+    assert window.dtype == np.float32 and (offset, offset + window.shape[0]) == (10, 26)
     np.testing.assert_allclose(window, photo_to_float(source)[offset:offset + window.shape[0]], atol=1e-6)
-    off_top = where.copy()
-    off_top[..., 1] = -12.5                 # reflected: rows down to 12 are read
-    window, offset = source_window(source, [off_top], 0, 4)
+    window, offset = source_window(source, -12.5, 2.0, 0, 4)      # reflected off the top: rows 0-12 read
     assert offset == 0 and window.shape[0] >= 16
-    off_bottom = where.copy()
-    off_bottom[..., 1] = 60.0               # reflected off the bottom: rows from 39 up
-    window, offset = source_window(source, [off_bottom], 40, 44)
+    window, offset = source_window(source, 40.0, 60.0, 40, 44)    # reflected off the bottom: rows from 39 up
     assert offset <= 36 and offset + window.shape[0] == 50
-    nan = where.copy()
-    nan[0, 0, 1] = np.nan                   # unknown positions: the whole height
-    window, offset = source_window(source, [nan], 10, 14)
+    window, offset = source_window(source, float("nan"), 12.0, 10, 14)   # unknown positions: the whole height
     assert (offset, window.shape[0]) == (0, 50)
+    as_float = photo_to_float(source)
+    assert source_window(as_float, 20.0, 21.0, 10, 14)[0] is as_float
+
+
+def test_band_extent_bounds_the_resized_band():
+    rng = np.random.default_rng(2)
+    field = rng.normal(0, 5, (12, 20)).astype(np.float32)
+    full = cv2.resize(field, (160, 96), interpolation=cv2.INTER_LINEAR)
+    for top, rows in ((0, 13), (40, 17), (83, 13), (0, 96)):
+        least, most = render_fast.band_extent(field, (96, 160), top, rows)
+        band = full[top:top + rows]
+        assert least <= band.min() + 1e-5 and band.max() <= most + 1e-5
+        assert most - least <= 2 * (field.max() - field.min())
 
 
 @pytest.mark.parametrize("layered", [False, True])
