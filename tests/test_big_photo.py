@@ -135,3 +135,29 @@ def test_yuv_conversion_equals_swscales_within_a_level(size):
     assert np.abs(ours - theirs).max() <= 1 and abs((ours - theirs).mean()) < 0.1
     with pytest.raises(ValueError, match="even"):
         rgb_to_yuv420p(frame[:-1])
+
+
+@pytest.mark.parametrize("size", [(97, 131), (120, 160)])
+@pytest.mark.parametrize("subsample", [1, 4])
+def test_guided_filter_of_a_uint8_guide_equals_its_float_copy(size, subsample):
+    from cinescape.ops.layers import guided_filter
+
+    photo = cv2.GaussianBlur(textured(*size, seed=4), (0, 0), 2)
+    coarse = (sky_over_land(*size) > 0.5).astype(np.float32)
+    as_float = np.multiply(photo, np.float32(1 / 255), dtype=np.float32)
+    reference = guided_filter(as_float, coarse, 8, 1e-3, subsample=subsample)
+    assert np.abs(guided_filter(photo, coarse, 8, 1e-3, subsample=subsample, guide_scale=1 / 255)
+                  - reference).max() < 1e-6
+
+
+def test_the_working_size_copy_is_made_without_a_full_float_tensor():
+    import torch
+    import torch.nn.functional as F
+
+    from cinescape.io.image import image_to_tensor
+    from cinescape.methods.al.engine import downsample_photo
+
+    photo = textured(101, 157, seed=6)
+    whole = F.interpolate(image_to_tensor(photo), size=(16, 24), mode="bilinear", align_corners=False,
+                          antialias=True)
+    assert torch.equal(downsample_photo(photo, (16, 24), band_pixels=157 * 9), whole)

@@ -38,7 +38,7 @@ def _box(array: np.ndarray, radius: int) -> np.ndarray:
 
 
 def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: float, *,
-                  subsample: int = 1) -> np.ndarray:
+                  subsample: int = 1, guide_scale: float | None = None) -> np.ndarray:
     """He et al.'s guided filter with a colour guide (ECCV 2010 / TPAMI 2013), optionally the fast version.
 
     The output is locally an affine function of the guide, ``q = A · I + b`` in every (2r+1)² window, fitted
@@ -52,6 +52,8 @@ def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: float
         eps: regularisation (in squared guide units): larger smooths more across weak edges.
         subsample: ``s > 1`` fits the coefficients at 1/s resolution (radius r/s) and upsamples them
             bilinearly before applying them to the full-resolution guide (He & Sun 2015, "Fast guided filter").
+        guide_scale: with a uint8 ``guide``, the guide is ``guide * guide_scale`` (float32), made a band of rows
+            at a time where ``subsample > 1`` (no full-resolution float copy: 288 MB at 24 MP).
 
     Returns:
         (H, W) float32 filtered ``source``.
@@ -67,11 +69,25 @@ def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: float
         raise ValueError(f"guide must be (H, W, 3) and source (H, W), got {guide.shape} and {source.shape}")
     height, width = source.shape
     full_guide = guide
+
+    def guide_rows(top: int, stop: int) -> np.ndarray:   # float32 rows of the guide (a uint8 one times guide_scale)
+        rows = full_guide[top:stop]
+        return rows if guide_scale is None else np.multiply(rows, np.float32(guide_scale), dtype=np.float32)
+
     if subsample > 1:
         small = (max(1, round(width / subsample)), max(1, round(height / subsample)))
-        guide = cv2.resize(guide, small, interpolation=cv2.INTER_AREA)
+        # area-averaged across a band of rows at a time, then down (the area filter is separable): no float copy
+        # of a uint8 guide at full resolution
+        rows = max(1, (1 << 20) // max(1, width))
+        across = np.concatenate([cv2.resize(guide_rows(top, top + rows), (small[0], min(rows, height - top)),
+                                            interpolation=cv2.INTER_AREA).reshape(-1, small[0], 3)
+                                 for top in range(0, height, rows)])
+        guide = cv2.resize(across, small, interpolation=cv2.INTER_AREA)
+        del across
         source = cv2.resize(source, small, interpolation=cv2.INTER_AREA)
         radius = max(1, round(radius / subsample))
+    elif guide_scale is not None:
+        guide = full_guide = guide_rows(0, height)
     guide = np.ascontiguousarray(guide, np.float32)
     source = np.ascontiguousarray(source, np.float32)[..., None]
     mean_i = _box(guide, radius)                                   # (h, w, 3)
@@ -94,7 +110,7 @@ def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: float
         count = min(rows, height - top)
         band_a = band_rows(mean_a, (height, width), top, count)
         band_b = band_rows(mean_b, (height, width), top, count)
-        out[top:top + count] = np.einsum("hwc,hwc->hw", band_a, full_guide[top:top + count]) + band_b[..., 0]
+        out[top:top + count] = np.einsum("hwc,hwc->hw", band_a, guide_rows(top, top + count)) + band_b[..., 0]
     return out
 
 
@@ -123,12 +139,14 @@ def refine_matte(photo: np.ndarray, coarse: np.ndarray, *, radius: int | None = 
     """
     height, width = coarse.shape
     radius = radius or max(2, round(min(height, width) / 128))
-    if photo.dtype == np.uint8:   # no float copy of the photo in [-1, 1] first (288 MB at 24 MP)
-        guide = np.multiply(photo, np.float32(1 / 255), dtype=np.float32)
+    scale = None
+    if photo.dtype == np.uint8:   # [0, 1] made per band by the filter: no float copy of the photo (288 MB at 24 MP)
+        guide, scale = photo, 1 / 255
     else:
         guide = (photo.astype(np.float32) + 1.0) * 0.5             # [0, 1]: eps in its units
     subsample = max(1, min(4, radius // 2))
-    refined = guided_filter(guide, coarse.astype(np.float32), radius, eps, subsample=subsample)
+    refined = guided_filter(guide, coarse.astype(np.float32, copy=False), radius, eps, subsample=subsample,
+                            guide_scale=scale)
     low, high = ramp
     refined = (refined - np.float32(low)) / np.float32(high - low)
     return np.clip(refined, 0.0, 1.0, out=refined)
