@@ -92,8 +92,9 @@ MP4_LARGE_OPTIONS = {**MP4_OPTIONS, "x264-params": "bframes=0:rc-lookahead=0:mbt
 _KR, _KB = 0.2126, 0.0722
 _KG = 1.0 - _KR - _KB
 _BT709_Y = np.float32([[_KR * 219 / 255, _KG * 219 / 255, _KB * 219 / 255, 16.0]])
-_BT709_CBCR = np.float32([[-_KR / (2 * (1 - _KB)) * 224 / 255, -_KG / (2 * (1 - _KB)) * 224 / 255, 224 / 255 / 2, 128.0],
-                          [224 / 255 / 2, -_KG / (2 * (1 - _KR)) * 224 / 255, -_KB / (2 * (1 - _KR)) * 224 / 255, 128.0]])
+_CB, _CR = 224 / 255 / (2 * (1 - _KB)), 224 / 255 / (2 * (1 - _KR))
+_BT709_CBCR = np.float32([[-_KR * _CB, -_KG * _CB, (1 - _KB) * _CB, 128.0],
+                          [(1 - _KR) * _CR, -_KG * _CR, -_KB * _CR, 128.0]])
 
 
 def rgb_to_yuv420p(frame: np.ndarray) -> np.ndarray:

@@ -26,8 +26,8 @@ import torch
 
 from .render_fast import band_rows
 
-__all__ = ["guided_filter", "refine_matte", "fill_behind", "fill_behind_photo", "composite_layers_hwc", "PhotoLayers", "fit_local_affine",
-           "photo_to_float"]
+__all__ = ["guided_filter", "refine_matte", "fill_behind", "fill_behind_photo", "composite_layers_hwc", "PhotoLayers",
+           "fit_local_affine", "photo_to_float"]
 
 
 def _box(array: np.ndarray, radius: int) -> np.ndarray:
@@ -252,10 +252,9 @@ def _fill_coarse(stack: list[np.ndarray], mean: np.ndarray) -> np.ndarray:
     return filled
 
 
-#: Rows of full-resolution work per band in the banded fills and filters: about 2^20 pixels (12 MB per float32
-#: three-channel temporary).
 def _band_rows_for(width: int) -> int:
-    return max(2, ((1 << 20) // max(1, width)) & ~1)     # even: a band halves exactly
+    """Rows per band of the banded fill: about 2^20 pixels (12 MB per float32 three-channel temporary), even."""
+    return max(2, ((1 << 20) // max(1, width)) & ~1)
 
 
 def fill_behind_photo(photo: np.ndarray, known: np.ndarray, alpha: np.ndarray, size: tuple[int, int]
