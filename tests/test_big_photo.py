@@ -64,6 +64,8 @@ def test_layers_of_a_uint8_photo_keep_a_uint8_fluid_layer_equal_to_the_float_one
     assert np.abs(from_uint8.fluid - from_float.fluid).max() <= 0.5 / 127.5 + 1e-6
     for name in ("alpha", "alpha_small", "fluid_small", "still_small"):
         assert np.abs(np.asarray(getattr(from_uint8, name)) - np.asarray(getattr(from_float, name))).max() < 1e-5
+    flipped = PhotoLayers.from_photo(photo[:, ::-1], alpha[:, ::-1], (6, 8))      # a view: any layout works
+    assert np.array_equal(flipped.fluid_pixels, from_uint8.fluid_pixels[:, ::-1])
     nothing = PhotoLayers.from_photo(photo, np.full((48, 64), 0.5, np.float32), (6, 8))   # nothing wholly fluid
     assert np.array_equal(nothing.fluid_pixels, photo)
 

@@ -320,7 +320,7 @@ def fill_behind_photo(photo: np.ndarray, known: np.ndarray, alpha: np.ndarray, s
     stack = [level]
     _push_levels(stack, int(np.ceil(np.log2(max(height, width)))) - 1)
     coarse = _fill_coarse(stack, mean)
-    fluid = np.empty_like(photo)
+    fluid = np.empty(photo.shape, np.uint8)     # C-contiguous whatever the photo's layout (a flipped view)
     small_h, small_w = size
     across_fluid = np.empty((height, small_w, 3), np.float32)
     across_still = np.empty((height, small_w, 3), np.float32)
