@@ -115,7 +115,7 @@ class SkyMatte:
                 self._blob_pool.clear()
                 self._workspace_pool.clear()
         size = (height, width) if size is None else tuple(size)
-        return F.interpolate(prob, size=size, mode="bilinear", align_corners=False)[0, 0].clamp(0, 1).numpy()
+        return F.interpolate(prob, size=size, mode="bilinear", align_corners=False)[0, 0].clamp_(0, 1).numpy()
 
 
 def _import_runtime(module: str, package: str, network: str):
@@ -138,9 +138,14 @@ def sky_mask(image: np.ndarray, size: tuple[int, int] | None = None, matte: SkyM
     The :class:`SkyMatte` probability mapped through :data:`SKY_RAMP` (below 0.25 frozen, above 0.75 moving,
     linear between). ``matte``: a loaded :class:`SkyMatte` to reuse.
     """
-    prob = (matte or SkyMatte())(image, size)
+    prob = np.asarray((matte or SkyMatte())(image, size), np.float32)
     low, high = SKY_RAMP
-    return np.clip((prob - low) / (high - low), 0.0, 1.0).astype(np.float32)
+    if not prob.flags.writeable:
+        prob = prob.copy()
+    # in place: a full-resolution matte is 96 MB at 24 MP, each temporary as much
+    np.subtract(prob, np.float32(low), out=prob)
+    np.divide(prob, np.float32(high - low), out=prob)
+    return np.clip(prob, 0.0, 1.0, out=prob)
 
 
 def load_mask(path: str | os.PathLike) -> np.ndarray:
@@ -375,11 +380,15 @@ def fluid_mask(image: np.ndarray, size: tuple[int, int] | None = None, matte: Sk
     segmenter = segmenter if segmenter is not None else ADE20KSegmenter()
     groups = FLUID_GROUPS + ((GROUP_SKY,) if sky == "segmenter" else ())
     fine = (min(height, 4 * size[0]), min(width, 4 * size[1]))
-    hit = torch.from_numpy(np.isin(segmenter.classes(image, fine), groups).astype(np.float32))
-    mask = F.interpolate(hit[None, None], size=size, mode="area")[0, 0].numpy()
+    hit = np.isin(segmenter.classes(image, fine), groups)
+    if fine == size:    # the area average to the same size is the map itself (no full-size temporaries)
+        mask = hit.astype(np.float32)
+    else:
+        mask = F.interpolate(torch.from_numpy(hit.astype(np.float32))[None, None], size=size, mode="area")[0, 0].numpy()
+    del hit
     if sky_part is not None:
-        mask = np.maximum(mask, sky_part)
-    return np.clip(mask, 0.0, 1.0).astype(np.float32)
+        np.maximum(mask, sky_part, out=mask)
+    return np.clip(mask, 0.0, 1.0, out=mask)
 
 
 #: Connected parts of an automatic matte smaller than this share of the photo are dropped before refinement: the

@@ -39,6 +39,7 @@ from types import TracebackType
 from typing import BinaryIO
 
 import av
+import cv2
 import numpy as np
 from av.video.reformatter import ColorPrimaries, ColorRange, Colorspace, ColorTrc, Interpolation
 from PIL import Image
@@ -65,7 +66,8 @@ SUPPORTED_OUTPUTS = (
 
 _FILE_OUTPUTS = (".mp4", ".webm", ".gif", ".webp")
 # swscale's default RGB<->YUV paths are biased by about -1 level; these flags are unbiased and, for
-# decoding, interpolate chroma at full resolution (measured: mean abs error 4.6 -> 3.8 after H.264).
+# decoding, interpolate chroma at full resolution (measured: mean abs error 4.6 -> 3.8 after H.264). H.264 is
+# converted by rgb_to_yuv420p (the same values within a level, 2.4x faster at 24 MP).
 _ENCODE_SCALING = Interpolation.AREA | Interpolation.ACCURATE_RND  # 2x2 chroma average
 
 
@@ -84,6 +86,38 @@ MP4_LARGE_PIXELS = 12_000_000
 #: about 25 (veryfast's 3 B-frames and 10-frame lookahead). At 6000×4000 the encoder's own memory fell from 1.70 GB
 #: to 0.65 GB; the file grew 66 % at the same CRF (20 frames of a 24 MP loop, docs/results.md).
 MP4_LARGE_OPTIONS = {**MP4_OPTIONS, "x264-params": "bframes=0:rc-lookahead=0:mbtree=0"}
+
+
+# BT.709 RGB (full range) -> Y'CbCr (limited range: Y in 16..235, Cb/Cr in 16..240), rows of [r, g, b, offset]
+_KR, _KB = 0.2126, 0.0722
+_KG = 1.0 - _KR - _KB
+_BT709_Y = np.float32([[_KR * 219 / 255, _KG * 219 / 255, _KB * 219 / 255, 16.0]])
+_CB, _CR = 224 / 255 / (2 * (1 - _KB)), 224 / 255 / (2 * (1 - _KR))
+_BT709_CBCR = np.float32([[-_KR * _CB, -_KG * _CB, (1 - _KB) * _CB, 128.0],
+                          [(1 - _KR) * _CR, -_KG * _CR, -_KB * _CR, 128.0]])
+
+
+def rgb_to_yuv420p(frame: np.ndarray) -> np.ndarray:
+    """A uint8 (H, W, 3) RGB frame (full range, even H and W) as planar BT.709 limited-range YUV 4:2:0: a uint8
+    (3H/2, W) array, the Y plane then the U and V planes (each (H/2, W/2), stored as H/4 rows of W), the layout
+    ``av.VideoFrame.from_ndarray(..., format="yuv420p")`` takes. Chroma is the 2×2 mean of the RGB, converted.
+
+    Within one level of FFmpeg's swscale conversion (area chroma, accurate rounding) and 2.4x faster at 6000×4000
+    (0.21 s against 0.50 s, multi-threaded OpenCV passes), without swscale's full-size RGB frame copy.
+
+    Example:
+        >>> yuv = rgb_to_yuv420p(np.full((2, 4, 3), 255, np.uint8))    # white: Y 235, U = V = 128
+        >>> yuv[:2].tolist(), yuv[2:].tolist()
+        ([[235, 235, 235, 235], [235, 235, 235, 235]], [[128, 128, 128, 128]])
+    """
+    height, width = frame.shape[:2]
+    if height % 2 or width % 2:
+        raise ValueError(f"YUV 4:2:0 needs even sides, got {width}x{height}")
+    out = np.empty((height * 3 // 2, width), np.uint8)
+    cv2.transform(frame, _BT709_Y, dst=out[:height])
+    chroma = cv2.transform(cv2.resize(frame, (width // 2, height // 2), interpolation=cv2.INTER_AREA), _BT709_CBCR)
+    np.copyto(out[height:].reshape(2, height // 2, width // 2), chroma.transpose(2, 0, 1))
+    return out
 
 
 def _check_frame(frame: object) -> np.ndarray:
@@ -139,6 +173,7 @@ class _PyAVEncoder(_Encoder):
             # faststart moves the index to the front, so browsers can play while downloading.
             container_options = {"movflags": "+faststart"}
         self._pix_fmt = pix_fmt
+        self._own_yuv = codec == "libx264"     # converted here (rgb_to_yuv420p); WebM keeps swscale's bytes
         self._index = 0
         self._container = av.open(str(tmp), "w", format=container, container_options=container_options)
         try:
@@ -158,9 +193,12 @@ class _PyAVEncoder(_Encoder):
             raise
 
     def write(self, frame: np.ndarray) -> None:
-        vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
-        if self._pix_fmt == "yuv420p":
-            vf = vf.reformat(
+        if self._own_yuv:   # BT.709 limited range, as the stream says (no full-size RGB AVFrame made)
+            vf = av.VideoFrame.from_ndarray(rgb_to_yuv420p(frame), format="yuv420p")
+            vf.colorspace, vf.color_range = Colorspace.ITU709, ColorRange.MPEG
+            vf.color_trc, vf.color_primaries = ColorTrc.BT709, ColorPrimaries.BT709
+        elif self._pix_fmt == "yuv420p":
+            vf = av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(
                 format="yuv420p",
                 src_colorspace=Colorspace.ITU709,
                 dst_colorspace=Colorspace.ITU709,
@@ -171,7 +209,7 @@ class _PyAVEncoder(_Encoder):
                 interpolation=_ENCODE_SCALING,
             )
         else:
-            vf = vf.reformat(format=self._pix_fmt)
+            vf = av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(format=self._pix_fmt)
         vf.pts = self._index  # the stream's time base is 1/fps
         self._index += 1
         self._container.mux(self._stream.encode(vf))

@@ -26,7 +26,8 @@ import torch
 
 from .render_fast import band_rows
 
-__all__ = ["guided_filter", "refine_matte", "fill_behind", "consistent_alpha", "composite_layers_hwc", "PhotoLayers",
+__all__ = ["guided_filter", "refine_matte", "fill_behind", "fill_behind_photo", "consistent_alpha",
+           "composite_layers_hwc", "PhotoLayers",
            "fit_local_affine", "photo_to_float"]
 
 
@@ -38,7 +39,7 @@ def _box(array: np.ndarray, radius: int) -> np.ndarray:
 
 
 def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: float, *,
-                  subsample: int = 1) -> np.ndarray:
+                  subsample: int = 1, guide_scale: float | None = None) -> np.ndarray:
     """He et al.'s guided filter with a colour guide (ECCV 2010 / TPAMI 2013), optionally the fast version.
 
     The output is locally an affine function of the guide, ``q = A · I + b`` in every (2r+1)² window, fitted
@@ -52,6 +53,8 @@ def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: float
         eps: regularisation (in squared guide units): larger smooths more across weak edges.
         subsample: ``s > 1`` fits the coefficients at 1/s resolution (radius r/s) and upsamples them
             bilinearly before applying them to the full-resolution guide (He & Sun 2015, "Fast guided filter").
+        guide_scale: with a uint8 ``guide``, the guide is ``guide * guide_scale`` (float32), made a band of rows
+            at a time where ``subsample > 1`` (no full-resolution float copy: 288 MB at 24 MP).
 
     Returns:
         (H, W) float32 filtered ``source``.
@@ -67,11 +70,25 @@ def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: float
         raise ValueError(f"guide must be (H, W, 3) and source (H, W), got {guide.shape} and {source.shape}")
     height, width = source.shape
     full_guide = guide
+
+    def guide_rows(top: int, stop: int) -> np.ndarray:   # float32 rows of the guide (a uint8 one times guide_scale)
+        rows = full_guide[top:stop]
+        return rows if guide_scale is None else np.multiply(rows, np.float32(guide_scale), dtype=np.float32)
+
     if subsample > 1:
         small = (max(1, round(width / subsample)), max(1, round(height / subsample)))
-        guide = cv2.resize(guide, small, interpolation=cv2.INTER_AREA)
+        # area-averaged across a band of rows at a time, then down (the area filter is separable): no float copy
+        # of a uint8 guide at full resolution
+        rows = max(1, (1 << 20) // max(1, width))
+        across = np.concatenate([cv2.resize(guide_rows(top, top + rows), (small[0], min(rows, height - top)),
+                                            interpolation=cv2.INTER_AREA).reshape(-1, small[0], 3)
+                                 for top in range(0, height, rows)])
+        guide = cv2.resize(across, small, interpolation=cv2.INTER_AREA)
+        del across
         source = cv2.resize(source, small, interpolation=cv2.INTER_AREA)
         radius = max(1, round(radius / subsample))
+    elif guide_scale is not None:
+        guide = full_guide = guide_rows(0, height)
     guide = np.ascontiguousarray(guide, np.float32)
     source = np.ascontiguousarray(source, np.float32)[..., None]
     mean_i = _box(guide, radius)                                   # (h, w, 3)
@@ -94,7 +111,7 @@ def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: float
         count = min(rows, height - top)
         band_a = band_rows(mean_a, (height, width), top, count)
         band_b = band_rows(mean_b, (height, width), top, count)
-        out[top:top + count] = np.einsum("hwc,hwc->hw", band_a, full_guide[top:top + count]) + band_b[..., 0]
+        out[top:top + count] = np.einsum("hwc,hwc->hw", band_a, guide_rows(top, top + count)) + band_b[..., 0]
     return out
 
 
@@ -123,12 +140,14 @@ def refine_matte(photo: np.ndarray, coarse: np.ndarray, *, radius: int | None = 
     """
     height, width = coarse.shape
     radius = radius or max(2, round(min(height, width) / 128))
-    if photo.dtype == np.uint8:   # no float copy of the photo in [-1, 1] first (288 MB at 24 MP)
-        guide = np.multiply(photo, np.float32(1 / 255), dtype=np.float32)
+    scale = None
+    if photo.dtype == np.uint8:   # [0, 1] made per band by the filter: no float copy of the photo (288 MB at 24 MP)
+        guide, scale = photo, 1 / 255
     else:
         guide = (photo.astype(np.float32) + 1.0) * 0.5             # [0, 1]: eps in its units
     subsample = max(1, min(4, radius // 2))
-    refined = guided_filter(guide, coarse.astype(np.float32), radius, eps, subsample=subsample)
+    refined = guided_filter(guide, coarse.astype(np.float32, copy=False), radius, eps, subsample=subsample,
+                            guide_scale=scale)
     low, high = ramp
     refined = (refined - np.float32(low)) / np.float32(high - low)
     return np.clip(refined, 0.0, 1.0, out=refined)
@@ -176,28 +195,13 @@ def fill_behind(image: np.ndarray, known: np.ndarray, *, levels: int | None = No
         colour = cv2.resize(premultiplied, half, interpolation=cv2.INTER_AREA).reshape(half[1], half[0], channels)
         stack.append(np.concatenate((colour, cv2.resize(weight, half, interpolation=cv2.INTER_AREA)[..., None]),
                                     axis=2))
-    for _ in range(levels - 1 if stack else 0):
-        top = stack[-1]
-        if max(top.shape[:2]) < 2:
-            break
-        down = cv2.resize(top, ((top.shape[1] + 1) // 2, (top.shape[0] + 1) // 2), interpolation=cv2.INTER_AREA)
-        stack.append(down if down.ndim == 3 else down[..., None])
+        _push_levels(stack, levels - 1)
     if not stack:   # a one-pixel image, or levels=0
         filled = premultiplied / np.maximum(weight[..., None], 1e-12)
         return np.where(weight[..., None] > 0, filled, mean[:channels] / mean[-1]).astype(np.float32)
-    filled = stack[-1]
-    # normalised; a coarsest pixel with nothing known (only with a shallow ``levels``) takes the known mean
-    filled = np.where(filled[..., -1:] > 0, filled / np.maximum(filled[..., -1:], 1e-12), mean / mean[-1])
-    for level in reversed(stack[:-1]):
-        up = cv2.resize(filled, (level.shape[1], level.shape[0]), interpolation=cv2.INTER_LINEAR)
-        up = up if up.ndim == 3 else up[..., None]
-        own = np.minimum(level[..., -1:], 1.0)
-        # own (normalised) colour where known, the coarser fill where not
-        colour = level[..., :-1] / np.maximum(level[..., -1:], 1e-12)
-        filled = np.concatenate((own * colour + (1 - own) * up[..., :-1], np.ones_like(own)), axis=2)
+    coarse = _fill_coarse(stack, mean)
     # the full-resolution level, in place, a band of rows at a time (no full-resolution temporaries):
     # own * colour + (1 - own) * up == up + own * (colour - up), and the known pixels exactly the image's
-    coarse = np.ascontiguousarray(filled[..., :channels], np.float32)
     out = premultiplied
     rows = max(1, (1 << 20) // max(1, image.shape[1]))
     for top in range(0, image.shape[0], rows):
@@ -212,6 +216,131 @@ def fill_behind(image: np.ndarray, known: np.ndarray, *, levels: int | None = No
         np.add(colour, up, out=colour)
         np.copyto(colour, known_values, where=exact)
     return out.astype(np.float32, copy=False)
+
+
+def _push_levels(stack: list[np.ndarray], count: int) -> None:
+    """Append up to ``count`` coarser levels (each ``INTER_AREA``-halved, odd sides rounded up) of ``stack[-1]``,
+    (h, w, C + 1) ``[w * colour, w]``, stopping at one pixel."""
+    for _ in range(count):
+        top = stack[-1]
+        if max(top.shape[:2]) < 2:
+            break
+        down = cv2.resize(top, ((top.shape[1] + 1) // 2, (top.shape[0] + 1) // 2), interpolation=cv2.INTER_AREA)
+        stack.append(down if down.ndim == 3 else down[..., None])
+
+
+def _fill_coarse(stack: list[np.ndarray], mean: np.ndarray) -> np.ndarray:
+    """Pull-push from the coarsest level of ``stack`` (levels ``[w * colour, w]``, finest first) back up to
+    ``stack[0]``'s resolution: (h, w, C) float32 filled colours there. ``mean``: ``[sum w * colour, sum w]`` over
+    the image, for a coarsest pixel with nothing known."""
+    filled = stack[-1]
+    # normalised; a coarsest pixel with nothing known (only with a shallow ``levels``) takes the known mean
+    filled = np.where(filled[..., -1:] > 0, filled / np.maximum(filled[..., -1:], 1e-12), mean / mean[-1])
+    filled = np.ascontiguousarray(filled[..., :-1], np.float32)
+    for level in reversed(stack[:-1]):
+        # own (normalised) colour where known, the coarser fill where not: up + own * (colour - up), a band of rows
+        # at a time (the half-resolution level of a 24 MP photo is 96 MB: no temporaries of its size)
+        finer = np.empty(level.shape[:2] + (filled.shape[2],), np.float32)
+        rows = _band_rows_for(level.shape[1])
+        for top in range(0, level.shape[0], rows):
+            part = level[top:top + rows]
+            up = band_rows(filled, level.shape[:2], top, part.shape[0])
+            colour = np.divide(part[..., :-1], np.maximum(part[..., -1:], 1e-12))
+            np.subtract(colour, up, out=colour)
+            np.multiply(colour, np.minimum(part[..., -1:], 1.0), out=colour)
+            np.add(colour, up, out=finer[top:top + rows])
+        filled = finer
+    return filled
+
+
+def _band_rows_for(width: int) -> int:
+    """Rows per band of the banded fill: about 2^20 pixels (12 MB per float32 three-channel temporary), even."""
+    return max(2, ((1 << 20) // max(1, width)) & ~1)
+
+
+def fill_behind_photo(photo: np.ndarray, known: np.ndarray, alpha: np.ndarray, size: tuple[int, int], *,
+                      consistent: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`fill_behind` of a uint8 photo with a binary ``known`` mask, made a band of rows at a time without
+    any full-resolution float array: the fluid layer as uint8, and the working-size copies of it and of the
+    premultiplied still layer ``photo - alpha * fluid``.
+
+    The push-pull pyramid is the same as :func:`fill_behind`'s from its half-resolution level up, and with a
+    binary mask the full-resolution level is the photo where known and the coarser fill elsewhere; the half level
+    is area-averaged from bands of rows with OpenCV's ``INTER_AREA`` weights. Equal to :func:`fill_behind` rounded
+    to uint8 (to float rounding).
+
+    Args:
+        photo: (H, W, 3) uint8 RGB photo.
+        known: (H, W) bool (or 0/1) mask: True where the photo is trusted fluid content; something must be known.
+        alpha: (H, W) float32 matte in [0, 1] (the still layer's premultiplication).
+        size: working size (h, w) of the small copies.
+        consistent: first lower ``alpha``'s mixed pixels, *in place*, to what their colour holds over the fill
+            (:func:`consistent_alpha`, band by band), so the still layer is premultiplied with the lowered matte.
+
+    Returns:
+        ``(fluid, fluid_small, still_small)``: (H, W, 3) uint8 fluid layer (``127.5 (x + 1)`` rounded, x the float
+        fill in [-1, 1]; the photo's own values where known), and (h, w, 3) float32 area averages in [-1, 1] of
+        the float fluid layer and of the still layer.
+
+    Example:
+        >>> photo = np.zeros((4, 8, 3), np.uint8); photo[:, :4] = 200; photo[:, 4:] = 9    # right half unknown
+        >>> known = np.zeros((4, 8), bool); known[:, :4] = True
+        >>> fluid, _, _ = fill_behind_photo(photo, known, known.astype(np.float32), (2, 4))
+        >>> int(fluid.min()), int(fluid.max())
+        (200, 200)
+    """
+    height, width = known.shape
+    known = known.astype(bool, copy=False)
+    rows = _band_rows_for(width)
+    half = ((width + 1) // 2, (height + 1) // 2)
+    level = np.empty((half[1], half[0], 4), np.float32)
+    mean = np.zeros(4, np.float64)
+    # the half level, output rows a band at a time: each is the area average of the (at most 3) source rows its
+    # cell [i s, (i + 1) s) overlaps, s = H / ceil(H / 2) (OpenCV's INTER_AREA weights; s = 2: plain 2x2 means)
+    scale = height / half[1]
+    for out_top in range(0, half[1], rows // 2):
+        out_rows = np.arange(out_top, min(out_top + rows // 2, half[1]))
+        first = np.floor(out_rows * scale).astype(np.int64)
+        src_top, src_stop = int(first[0]), min(height, int(np.ceil((out_rows[-1] + 1) * scale)))
+        colour = photo_to_float(photo[src_top:src_stop])
+        weight = known[src_top:src_stop].astype(np.float32)
+        np.multiply(colour, weight[..., None], out=colour)
+        band = cv2.resize(np.concatenate((colour, weight[..., None]), axis=2), (half[0], src_stop - src_top),
+                          interpolation=cv2.INTER_AREA)          # across only: rows stay independent
+        accumulated = np.zeros((out_rows.size, half[0], 4), np.float64)
+        for k in range(3):
+            source = first + k
+            cover = (np.minimum((out_rows + 1) * scale, source + 1) - np.maximum(out_rows * scale, source)) / scale
+            cover = np.where(source < src_stop, np.maximum(cover, 0.0), 0.0)
+            accumulated += cover[:, None, None] * band[np.minimum(source, src_stop - 1) - src_top]
+        level[out_rows[0]:out_rows[-1] + 1] = accumulated
+    for top in range(0, height, rows):   # the known pixels' sums, for a coarsest cell with nothing known
+        colour = photo_to_float(photo[top:top + rows])
+        mask = known[top:top + rows]
+        mean += np.concatenate((colour[mask].sum(0), [mask.sum()]))
+    if mean[-1] <= 0:
+        raise ValueError("fill_behind_photo needs some known pixels")
+    stack = [level]
+    _push_levels(stack, int(np.ceil(np.log2(max(height, width)))) - 1)
+    coarse = _fill_coarse(stack, mean)
+    fluid = np.empty(photo.shape, np.uint8)     # C-contiguous whatever the photo's layout (a flipped view)
+    small_h, small_w = size
+    across_fluid = np.empty((height, small_w, 3), np.float32)
+    across_still = np.empty((height, small_w, 3), np.float32)
+    for top in range(0, height, rows):
+        stop = min(top + rows, height)
+        band = band_rows(coarse, (height, width), top, stop - top)
+        photo_band = photo_to_float(photo[top:stop])
+        np.copyto(band, photo_band, where=known[top:stop, :, None])
+        cv2.convertScaleAbs(band, fluid[top:stop], 127.5, 127.5)     # [-1, 1] -> rounded uint8 ([0, 255]: no abs)
+        across_fluid[top:stop] = cv2.resize(band, (small_w, stop - top), interpolation=cv2.INTER_AREA)
+        if consistent:
+            consistent_alpha(alpha[top:stop], photo[top:stop], band, in_place=True)
+        np.multiply(band, alpha[top:stop, :, None], out=band)
+        np.subtract(photo_band, band, out=photo_band)
+        across_still[top:stop] = cv2.resize(photo_band, (small_w, stop - top), interpolation=cv2.INTER_AREA)
+    return (fluid, cv2.resize(across_fluid, (small_w, small_h), interpolation=cv2.INTER_AREA),
+            cv2.resize(across_still, (small_w, small_h), interpolation=cv2.INTER_AREA))
 
 
 #: Matte values at or above this count as wholly fluid (resizing a matte of ones can give 0.99999994).
@@ -306,18 +435,25 @@ class PhotoLayers:
     frame 0 (no motion) is the photo exactly, a pixel with ``alpha = 0`` never changes, and a moving pixel only
     ever samples the fluid layer, so no land, branch or ridge is dragged along.
 
-    Full resolution: (H, W, 3) float32 ``fluid`` and (H, W, 1) ``alpha``; ``photo``, the photo itself (uint8, or
-    float32 in [-1, 1]); ``still`` is computed from them on first use (a float copy of the photo: 288 MB at 24 MP,
-    which the banded renderer never asks for, :mod:`cinescape.ops.render_fast`). Working size: (1, 3, h, w) /
-    (1, 1, h, w) tensors ``fluid_small``, ``still_small``, ``alpha_small``. Images in [-1, 1].
+    Full resolution: (H, W, 1) float32 ``alpha``; ``fluid_pixels``, the fluid layer as stored: (H, W, 3) uint8
+    ``127.5 (x + 1)`` for a uint8 photo (72 MB at 24 MP instead of 288: the banded renderer samples it,
+    :mod:`cinescape.ops.render_fast`), else float32 in [-1, 1]; ``fluid``, the same as (H, W, 3) float32 in
+    [-1, 1], made on first use; ``photo``, the photo itself (uint8, or float32 in [-1, 1]); ``still`` is computed
+    from them on first use (a float copy of the photo, which the banded renderer never asks for). Working size:
+    (1, 3, h, w) / (1, 1, h, w) tensors ``fluid_small``, ``still_small``, ``alpha_small``. Images in [-1, 1].
     """
 
     alpha: np.ndarray
-    fluid: np.ndarray
+    fluid_pixels: np.ndarray
     alpha_small: torch.Tensor
     fluid_small: torch.Tensor
     still_small: torch.Tensor
     photo: np.ndarray
+
+    @functools.cached_property
+    def fluid(self) -> np.ndarray:
+        """(H, W, 3) float32 fluid layer in [-1, 1]."""
+        return photo_to_float(self.fluid_pixels)
 
     @functools.cached_property
     def still(self) -> np.ndarray:
@@ -335,16 +471,27 @@ class PhotoLayers:
         to what their colour can hold over the filled fluid layer (:func:`consistent_alpha`)."""
         alpha = np.ascontiguousarray(np.clip(alpha, 0.0, 1.0), np.float32)
         alpha = feather_inside(alpha, edge_margin)
-        image = photo_to_float(photo)
-        # a float copy made here is filled in place: the fluid layer takes its memory (288 MB at 24 MP)
-        fluid = fill_behind(image, (alpha >= FLUID_ALPHA).astype(np.float32), in_place=image is not photo)
-        alpha = consistent_alpha(alpha, photo, fluid, in_place=True)   # a mixed pixel: as much fluid as it holds
         height, width = size
 
         def small(array: np.ndarray) -> torch.Tensor:
             resized = cv2.resize(array, (width, height), interpolation=cv2.INTER_AREA)
             resized = resized if resized.ndim == 3 else resized[..., None]
             return torch.from_numpy(np.ascontiguousarray(resized)).permute(2, 0, 1)[None].contiguous()
+
+        known = alpha >= FLUID_ALPHA
+        if photo.dtype == np.uint8 and photo.shape[2] == 3 and min(photo.shape[:2]) >= 2:
+            # banded, no full-resolution float array: the layer kept as uint8
+            if known.any():
+                # the mixed pixels lowered band by band to what they hold over the fill (consistent_alpha)
+                fluid, fluid_small, still_small = fill_behind_photo(photo, known, alpha, size, consistent=True)
+                return cls(alpha[..., None], fluid, small(alpha), _chw(fluid_small), _chw(still_small), photo)
+            image = photo_to_float(photo)   # nothing wholly fluid: the fluid layer is the photo (rare: no bands)
+            return cls(alpha[..., None], photo, small(alpha), small(image), small(image * (1 - alpha[..., None])),
+                       photo)
+        image = photo_to_float(photo)
+        # a float copy made here is filled in place: the fluid layer takes its memory (288 MB at 24 MP)
+        fluid = fill_behind(image, known.astype(np.float32), in_place=image is not photo)
+        alpha = consistent_alpha(alpha, photo, fluid, in_place=True)   # a mixed pixel: as much fluid as it holds
 
         # the still layer, made in the float photo's own array (a band of rows at a time, no temporary) only for its
         # working-size copy: the full-resolution one is computed again if ever asked for (``still``)
@@ -382,6 +529,11 @@ class PhotoLayers:
                 array = cv2.GaussianBlur(array, (0, 0), smooth_sigma, borderType=cv2.BORDER_REFLECT_101)
             out.append(torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1))
         return torch.stack(out).to(flow.dtype)
+
+
+def _chw(array: np.ndarray) -> torch.Tensor:
+    """(h, w, C) float32 -> (1, C, h, w) tensor."""
+    return torch.from_numpy(np.ascontiguousarray(array, np.float32)).permute(2, 0, 1)[None].contiguous()
 
 
 def fit_local_affine(source: np.ndarray, target: np.ndarray, radius: int, eps: float,

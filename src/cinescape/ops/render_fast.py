@@ -26,7 +26,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-__all__ = ["band_height", "band_rows", "band_positions", "grade_matrix", "FastLayers", "render_frame_bands"]
+__all__ = ["band_height", "band_rows", "band_positions", "grade_matrix", "FastLayers", "render_frame_bands",
+           "source_window", "band_extent"]
 
 #: Pixels per band: large enough that OpenCV's own threads split each call well, small enough that a band's
 #: temporaries (two maps, two warped copies: ~40 bytes a pixel) stay a few MB.
@@ -109,19 +110,25 @@ def grade_matrix(slope: np.ndarray, offset: np.ndarray) -> np.ndarray:
 @dataclass
 class FastLayers:
     """What :func:`render_frame_bands` needs of a photo: the uint8 ``photo`` (H, W, 3) for rows without fluid,
-    the float32 ``source`` (H, W, 3) in [-1, 1] that the copies sample (the fluid layer, or the photo without
-    layers), and with layers the (H, W, 1) float32 matte ``alpha`` and the premultiplied still layer
+    the ``source`` (H, W, 3) that the copies sample (the fluid layer, or the photo without layers): float32 in
+    [-1, 1], or uint8 ``127.5 (x + 1)`` (converted a band's rows at a time, :func:`source_window`: a quarter of the
+    memory), and with layers the (H, W, 1) float32 matte ``alpha`` and the premultiplied still layer
     ``photo - alpha * fluid`` as (H, W, 3) float32 ``still``, or None: then made per band from ``photo`` and
-    ``source`` (:class:`~cinescape.ops.layers.PhotoLayers`'s own arrays: nothing is copied); ``rows``: the (first, end) rows holding any fluid (all rows without layers)."""
+    ``source`` (:class:`~cinescape.ops.layers.PhotoLayers`'s own arrays: nothing is copied); ``rows``: the
+    (first, end) rows holding any fluid (all rows without layers); ``opaque``: (H,) bool, the rows where ``alpha``
+    is 1 everywhere (their frame is the copies' blend itself)."""
 
     photo: np.ndarray
     source: np.ndarray
     alpha: np.ndarray | None = None
     still: np.ndarray | None = None
     rows: tuple[int, int] | None = None
+    opaque: np.ndarray | None = None
 
     def __post_init__(self):
         self.photo = np.ascontiguousarray(self.photo)    # e.g. a flipped view: OpenCV writes C-contiguous rows
+        if self.opaque is None and self.alpha is not None:   # rows wholly fluid (alpha 1): no composite there
+            self.opaque = (self.alpha.reshape(self.alpha.shape[:2]) >= 1.0).all(axis=1)
         if self.rows is None:
             if self.alpha is None:
                 self.rows = (0, self.photo.shape[0])
@@ -175,18 +182,34 @@ def render_frame_bands(layers: FastLayers, copies: list[tuple[np.ndarray, float 
                 np.copyto(out[y:y1], layers.photo[y:y1])
             else:
                 cv2.transform(layers.photo[y:y1], grade, dst=out[y:y1])
+    if coefficients is not None:   # [a, b, m] as three 3-channel fields: resized per band, no channel shuffles
+        coefficients = [np.ascontiguousarray(np.repeat(coefficients[..., :1], 3, axis=2)),
+                        np.ascontiguousarray(np.repeat(coefficients[..., 1:2], 3, axis=2)),
+                        np.ascontiguousarray(coefficients[..., 2:5])]
     for y in range(first, end, step):
         y1 = min(y + step, end)
-        warped = [(cv2.remap(layers.source, band_positions(flow, (height, width), y, y1 - y), None,
-                             cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT), weight) for flow, weight in copies]
+        positions = [band_positions(flow, (height, width), y, y1 - y) for flow, _ in copies]
+        low, high = y, y1 - 1     # the rows the copies sample: the band's, moved by its flows' extremes
+        for flow, _ in copies:
+            least, most = band_extent(flow[..., 1], (height, width), y, y1 - y)
+            low, high = min(low, y + least), max(high, y1 - 1 + most)
+        source, offset = source_window(layers.source, low, high, y, y1)
+        warped = []
+        for where, (_, weight) in zip(positions, copies):
+            if offset:
+                where[..., 1] -= np.float32(offset)
+            warped.append((cv2.remap(source, where, None, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT), weight))
         frame = (_blend(warped, y, y1) if coefficients is None else
-                 _blend_coefficients(warped, band_rows(coefficients, (height, width), y, y1 - y)))
+                 _blend_coefficients(warped, [band_rows(field, (height, width), y, y1 - y)
+                                              for field in coefficients]))
         matrix = to_uint8
-        if layers.alpha is not None and layers.still is not None:
+        if layers.alpha is not None and layers.opaque[y:y1].all():
+            pass                              # alpha 1 across the band: the frame is the blend
+        elif layers.alpha is not None and layers.still is not None:
             cv2.multiply(frame, _three_channels(layers.alpha[y:y1]), dst=frame)
             cv2.add(frame, layers.still[y:y1], dst=frame)
         elif layers.alpha is not None:    # alpha * (blend - fluid) + photo, the photo's rows made float here
-            cv2.subtract(frame, layers.source[y:y1], dst=frame)
+            cv2.subtract(frame, source[y - offset:y1 - offset], dst=frame)
             cv2.multiply(frame, _three_channels(layers.alpha[y:y1]), dst=frame)
             cv2.scaleAdd(layers.photo[y:y1].astype(np.float32), 1.0 / 127.5, frame, dst=frame)
             matrix = photo_to_uint8          # the photo's -1 folded into the matrix
@@ -195,6 +218,57 @@ def render_frame_bands(layers: FastLayers, copies: list[tuple[np.ndarray, float 
         # one pass: saturate_cast<uchar>(round(x)) rounds and clamps
         cv2.addWeighted(frame, 1.0, frame, 0.0, 0.0, dst=out[y:y1], dtype=cv2.CV_8U)
     return out
+
+
+#: Rows beyond a band's sample positions that the bicubic kernel reads (two each side) and one for rounding.
+CUBIC_MARGIN = 3
+
+
+def band_extent(field: np.ndarray, size: tuple[int, int], top: int, rows: int) -> tuple[float, float]:
+    """The least and greatest value of rows ``top .. top + rows - 1`` of the bilinear resize of a working-size
+    (h, w) ``field`` to ``size`` = (H, W) (:func:`band_rows`), read from the few working-size rows they interpolate
+    (a bilinear resize stays within its inputs' range): no pass over the band. NaN if the field holds NaN.
+
+    Example:
+        >>> field = np.float32([[0.0, 2.0], [4.0, 6.0], [8.0, 9.0]])
+        >>> band_extent(field, (6, 4), 0, 2)        # full-size rows 0-1 read working rows 0-1
+        (0.0, 6.0)
+    """
+    height = size[0]
+    small_h = field.shape[0]
+    scale = small_h / height
+    lower = int(np.clip(np.floor((top + 0.5) * scale - 0.5), 0, small_h - 1))
+    upper = int(np.clip(np.floor((top + rows - 0.5) * scale - 0.5) + 1, 0, small_h - 1))
+    rows_read = field[lower:upper + 1]
+    return float(rows_read.min()), float(rows_read.max())
+
+
+def source_window(source: np.ndarray, low: float, high: float, top: int, bottom: int) -> tuple[np.ndarray, int]:
+    """The rows of ``source`` (H, W, C) that bicubic samples at rows ``low .. high`` (source-row coordinates) read,
+    and rows ``top .. bottom - 1`` themselves, as float32 in [-1, 1]: ``(window, offset)``, the window holding
+    source rows ``offset ..`` (sample positions must be shifted up by ``offset``). A float32 source is returned as
+    it is (offset 0); a uint8 one (``127.5 (x + 1)``) has only those rows converted, so no full-resolution float
+    copy is held. The window starts at row 0 or ends at row H where a sample reflects off the border, so
+    ``BORDER_REFLECT`` reads what it would read in the whole source; NaN bounds take the whole height.
+
+    Example:
+        >>> window, offset = source_window(np.zeros((100, 4, 3), np.uint8), 50.0, 51.5, 40, 42)
+        >>> offset, window.shape[0], float(window[0, 0, 0])         # rows 40-41, and 47 .. 55
+        (40, 16, -1.0)
+    """
+    if source.dtype != np.uint8:
+        return source, 0
+    height = source.shape[0]
+    if not (np.isfinite(low) and np.isfinite(high)):   # NaN (or inf): the whole height
+        low, high = 0.0, height - 1.0
+    if low < 0:                        # reflected off the top: rows down to -low are read too
+        high = max(high, -low)
+    if high > height - 1:              # and off the bottom
+        low = min(low, 2 * height - 1 - high)
+    start = min(int(np.clip(np.floor(low) - CUBIC_MARGIN, 0, height)), top)
+    stop = max(int(np.clip(np.ceil(high) + CUBIC_MARGIN + 1, 0, height)), bottom)
+    window = cv2.addWeighted(source[start:stop], 1.0 / 127.5, source[start:stop], 0.0, -1.0, dtype=cv2.CV_32F)
+    return window, start
 
 
 def _blend(warped: list[tuple[np.ndarray, float | np.ndarray]], top: int, bottom: int) -> np.ndarray:
@@ -210,14 +284,14 @@ def _blend(warped: list[tuple[np.ndarray, float | np.ndarray]], top: int, bottom
                            np.ascontiguousarray(w2[top:bottom], np.float32), dst=first)
 
 
-def _blend_coefficients(warped: list[tuple[np.ndarray, object]], band: np.ndarray) -> np.ndarray:
-    """``a * c_0 + b * c_1 + m`` with the band's (rows, W, 5) coefficients, written into the first copy's array
-    (OpenCV on three-channel arrays: 3-4x faster than NumPy broadcasting one channel over three)."""
+def _blend_coefficients(warped: list[tuple[np.ndarray, object]], band: list[np.ndarray]) -> np.ndarray:
+    """``a * c_0 + b * c_1 + m`` with the band's (rows, W, 3) coefficients ``[a, b, m]`` (``a``, ``b`` repeated on
+    three channels), written into the first copy's array (OpenCV on three-channel arrays: 3-4x faster than NumPy
+    broadcasting one channel over three)."""
     if len(warped) != 2:
         raise ValueError(f"a coefficient blend takes two copies, got {len(warped)}")
     first, second = warped[0][0], warped[1][0]
-    a, b, m = (np.empty(first.shape, np.float32) for _ in range(3))
-    cv2.mixChannels([band], [a, b, m], [0, 0, 0, 1, 0, 2, 1, 3, 1, 4, 1, 5, 2, 6, 3, 7, 4, 8])
+    a, b, m = band
     cv2.multiply(first, a, dst=first)
     cv2.multiply(second, b, dst=second)
     cv2.add(first, second, dst=first)

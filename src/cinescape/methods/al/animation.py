@@ -191,10 +191,10 @@ class Animation:
         started = time.perf_counter()
         if self._fast_layers is None:
             photo = self.image if isinstance(self.image, np.ndarray) else tensor_to_image(self.image)
-            if self.layers is None:
-                self._fast_layers = FastLayers(photo, self._photo_hwc())
+            if self.layers is None:   # uint8 sources: the renderer converts the rows a band samples (render_fast)
+                self._fast_layers = FastLayers(photo, photo)
             else:   # the copies sample the fluid layer; no float copy of the photo or still layer (288 MB each at 24 MP)
-                self._fast_layers = FastLayers(photo, self.layers.fluid, self.layers.alpha)
+                self._fast_layers = FastLayers(photo, self.layers.fluid_pixels, self.layers.alpha)
         blend = None   # the per-pixel phased loop's working-size blend coefficients
         if self.phased is not None:
             copies, blend = self.phased.band_inputs(self.small if self.layers is None else self.layers.fluid_small,

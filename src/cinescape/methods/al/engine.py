@@ -53,7 +53,7 @@ from .phased_loop import PixelPhasedLoop
 from .settings import FLOW_SMOOTH_SIGMA, AnimationSettings, working_shape
 from .time_of_day import TimeOfDayCodes, time_of_day_keyframes
 
-__all__ = ["AnimationSettingsShells", "CinemagraphEngine", "PhotoInput", "engine_attribute"]
+__all__ = ["AnimationSettingsShells", "CinemagraphEngine", "PhotoInput", "downsample_photo", "engine_attribute"]
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,26 @@ class PhotoInput:
     def working(self) -> tuple[int, int]:
         """(h, w) of the working-size copy."""
         return tuple(self.small.shape[-2:])
+
+
+def downsample_photo(photo: np.ndarray, size: tuple[int, int], band_pixels: int = 1 << 21) -> torch.Tensor:
+    """A uint8 (H, W, 3) photo as a (1, 3, h, w) float32 tensor in [-1, 1] at ``size`` = (h, w): the antialiased
+    bilinear resize (``F.interpolate(image_to_tensor(photo), size, mode="bilinear", antialias=True)``) done as its
+    two separable passes, across on bands of rows, then down, so no full-resolution float tensor is made. Equal
+    to the one-call resize (PyTorch makes the same passes).
+
+    Example:
+        >>> photo = np.random.default_rng(0).integers(0, 256, (50, 70, 3), dtype=np.uint8)
+        >>> whole = F.interpolate(image_to_tensor(photo), size=(8, 12), mode="bilinear", antialias=True)
+        >>> bool((downsample_photo(photo, (8, 12), band_pixels=700) == whole).all())
+        True
+    """
+    height, width = photo.shape[:2]
+    rows = max(1, band_pixels // max(1, width))
+    across = torch.cat([F.interpolate(image_to_tensor(photo[top:top + rows]), size=(min(rows, height - top), size[1]),
+                                      mode="bilinear", align_corners=False, antialias=True)
+                        for top in range(0, height, rows)], dim=2)
+    return F.interpolate(across, size=size, mode="bilinear", align_corners=False, antialias=True)
 
 
 class CinemagraphEngine:
@@ -106,10 +126,13 @@ class CinemagraphEngine:
         """``image`` (a path, uint8 (H, W, 3) RGB, or (1, 3, H, W) in [-1, 1]) and its working-size copy."""
         if isinstance(image, (str, Path)):
             image = load_image(image)
-        full = image_to_tensor(image) if isinstance(image, np.ndarray) else image.float()
+        if isinstance(image, np.ndarray):   # no full-resolution float tensor (288 MB at 24 MP)
+            size = working_shape(*image.shape[:2], working_size or self.working_size)
+            return PhotoInput(image, downsample_photo(image, size))
+        full = image.float()
         small = F.interpolate(full, size=working_shape(*full.shape[-2:], working_size or self.working_size),
                               mode="bilinear", align_corners=False, antialias=True)
-        return PhotoInput(image if isinstance(image, np.ndarray) else tensor_to_image(full), small)
+        return PhotoInput(tensor_to_image(full), small)
 
     # ----------------------------------------------------------------------------------------- 1. matte
 
