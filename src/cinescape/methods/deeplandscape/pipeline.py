@@ -12,7 +12,10 @@ Steps (the paper's "EOIFS" variant, with its segmentation mask):
    Adam (lr 0.1 for W, ``noise_lr`` for S, halved when the loss stops improving); S^st is kept at zero in the fluid
    region and S^dyn in the still region (multiplied by the masks).
 3. Generator fine-tuning with the latents frozen: ``L1 + lpips_weight * LPIPS``, Adam at a constant ``finetune_lr``
-   (0.02; the paper's 1e-3 is for 500 steps; the trials are in docs/deeplandscape.md). LPIPS is the
+   (0.02; the paper's 1e-3 is for 500 steps; the trials are in docs/deeplandscape.md), the blocks from
+   ``finetune_from`` (16 px) on. The coarse ones (below ``fine_from``, 64 px) only for the first ``coarse_fraction``
+   of the steps (a fifth): then they freeze, their output is cached, and the rest of the steps run the last two
+   blocks alone (half a step's CPU) at ``fine_lr_scale`` (2) times the rate. LPIPS is the
    project's SqueezeNet LPIPS (:class:`cinescape.models.lpips.LPIPS`); when its weights are not available
    (``perceptual="auto"``) the fine-tuning uses L1 alone and the animation records it.
 4. Animation: frame t moves S^dyn by the homography ``H^s`` (:mod:`.homography`, mirrored below the horizon),
