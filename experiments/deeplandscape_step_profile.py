@@ -1,10 +1,11 @@
 """Where a DeepLandscape fine-tuning step's time goes, and what bf16 autocast does to it on this CPU.
 
     CINESCAPE_WEIGHTS=../shared/weights PYTHONPATH=src python experiments/deeplandscape_step_profile.py \
-        [--threads 1] [--steps 5] [--modes fp32 bf16 l1] [--profile]
+        [--threads 1] [--steps 5] [--modes fp32 bf16 l1] [--profile] [--finetune-from 64]
 
 One fine-tuning step of the shipped generator (the blocks from 16 px on, as the inversion runs them, on the
-procedural bench photo): forward, L1 + LPIPS-SqueezeNet against cached target features, backward, Adam. Prints the
+procedural bench photo; ``--finetune-from 64``: the last two blocks, a step once the coarse blocks are frozen):
+forward, L1 + LPIPS-SqueezeNet against cached target features, backward, Adam. Prints the
 median process CPU time per step of each mode (``fp32``; ``bf16``: the forward under ``torch.autocast("cpu",
 torch.bfloat16)``; ``l1``: fp32 without LPIPS), the CPU time of one generator forward and one LPIPS forward, and
 with ``--profile`` the torch profiler's table of a few fp32 steps. CPU time, not wall time: on a machine shared
@@ -32,6 +33,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--modes", nargs="+", default=["fp32", "bf16", "l1"], choices=["fp32", "bf16", "l1"])
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--finetune-from", type=int, default=16, help="first fine-tuned block's resolution")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     pipe = DeepLandscapePipeline.from_pretrained()
@@ -42,7 +44,7 @@ def main() -> None:
     with torch.no_grad():
         ws = pipe.encoder(target)
     zeros = [torch.zeros(1, 1, s, s) for s in generator.config.resolutions]
-    first = generator.config.resolutions.index(16)
+    first = generator.config.resolutions.index(args.finetune_from)
     with torch.no_grad():
         cached = generator.run_blocks(ws, zeros, zeros, stop=first)
         target_features = lpips.features((target + 1) * 127.5)

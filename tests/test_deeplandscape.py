@@ -200,6 +200,10 @@ def test_modulated_conv_of_one_sample_equals_the_batched_path():
         grads = [torch.autograd.grad(conv(x[:1], w[:1]).square().sum(), conv.weight)[0],
                  torch.autograd.grad(conv(x[:2], w[:2])[:1].square().sum(), conv.weight)[0]]
         assert torch.allclose(grads[0], grads[1], atol=1e-4)
+        # one style for a batch (the render's frames): folded once, the same as each sample with that style
+        shared = torch.cat([conv(x[i:i + 1], w[:1]) for i in range(3)])
+        assert torch.allclose(conv(x, w[:1]), shared, atol=1e-5)
+        assert torch.allclose(conv(x, w[:1].expand(3, -1)), shared, atol=1e-5)
 
 
 # ----------------------------------------------------------------------------------------------- blending
@@ -423,3 +427,60 @@ def test_the_fine_tuning_probe_sees_each_step_and_a_cosine_rate_ends_at_its_fina
         assert moved == last_step_moves   # final 0: the last step's rate is 0, so it changes nothing
     with pytest.raises(OptionError, match="finetune_lr_final"):
         pipe.settings(finetune_lr_final=1.5)
+
+
+def test_coarse_blocks_freeze_after_their_fraction_and_the_fine_blocks_still_lower_the_loss():
+    import numpy as np
+
+    from cinescape.errors import OptionError
+
+    pipe = _tiny_pipeline()   # resolutions 4, 8, 16; fine-tuned from 8: block 8 coarse, block 16 fine
+    photo = np.random.default_rng(7).integers(0, 256, (20, 24, 3), dtype=np.uint8)
+    snapshots = []
+
+    def probe(step, generator, ws, static, dynamic):
+        snapshots.append(([p.detach().clone() for p in generator.blocks[1].parameters()],
+                          [p.detach().clone() for p in generator.blocks[2].parameters()],
+                          [p.grad is None for p in generator.blocks[1].parameters()]))
+
+    settings = pipe.settings(latent_steps=0, finetune_steps=12, coarse_fraction=0.25, fine_from=16)
+    inversion = pipe.invert(photo, settings, probe=probe)
+    coarse, fine, no_grad = zip(*snapshots)
+    base = [p.detach() for p in pipe.generator.blocks[1].parameters()]
+    assert any(not torch.equal(a, b) for a, b in zip(coarse[0], base))        # tuned during its 3 steps
+    assert not any(no_grad[2]) and all(all(flags) for flags in no_grad[3:])    # then no gradient at all...
+    for later in coarse[3:]:                                                 # ...and it never changes again
+        assert all(torch.equal(a, b) for a, b in zip(later, coarse[2]))
+    assert all(any(not torch.equal(a, b) for a, b in zip(fine[i], fine[i + 1])) for i in range(11))
+    with torch.no_grad():
+        before = (pipe.generator.synthesis(inversion.ws, inversion.static_noise, inversion.dynamic_noise)
+                  - inversion.target).abs().mean()
+    after = (inversion.reconstruction() - inversion.target).abs().mean()
+    assert after < 0.8 * before
+    # no fine-tuning of the coarse block at all: it stays the pretrained one
+    untouched = pipe.invert(photo, pipe.settings(latent_steps=0, finetune_steps=3, coarse_fraction=0, fine_from=16))
+    assert all(torch.equal(a, b) for a, b in zip(untouched.generator.blocks[1].parameters(), base))
+    with pytest.raises(OptionError, match="coarse_fraction"):
+        pipe.settings(coarse_fraction=1.5)
+    with pytest.raises(OptionError, match="fine_from"):
+        pipe.settings(fine_from=48)
+
+
+@pytest.mark.parametrize("lighting", [0.0, 0.7])
+def test_frames_rendered_in_batches_equal_frames_rendered_one_by_one(lighting):
+    import numpy as np
+
+    from cinescape.methods.deeplandscape import pipeline as dl
+
+    pipe = _tiny_pipeline()
+    photo = np.random.default_rng(8).integers(0, 256, (18, 30, 3), dtype=np.uint8)
+    animation = pipe.plan(photo, num_frames=11, period=8, speed=1.0, lighting=lighting)
+    batched = list(animation.frames())   # 11 frames: batches of 8 and 3
+    assert dl.RENDER_BATCH < 11 and len(batched) == 11
+    for index, image in enumerate(batched):
+        single = animation.frame(index)
+        assert np.abs(image.astype(int) - single.astype(int)).max() <= 1, index
+    assert not np.array_equal(batched[0], batched[5])
+    frames, changes = animation.render_small_batch([0, 3])
+    assert changes[0] is None                       # frame 0 keeps the photo's style: no lighting change
+    assert (changes[1] is None) == (lighting == 0)

@@ -93,7 +93,8 @@ class ModulatedConv2d(nn.Module):
     """Style-modulated convolution (StyleGAN2): ``y = conv(x * s, W) * d`` with styles ``s = affine(w)`` and
     demodulation ``d_o = 1 / sqrt(sum_{i,k} (W_oik s_i)^2 + eps)`` (per sample and output channel).
 
-    Shapes: x (B, C_in, H, W) [upsampled ×2 first when ``upsample``], w (B, w_dim) -> (B, C_out, H', W').
+    Shapes: x (B, C_in, H, W) [upsampled ×2 first when ``upsample``], w (B, w_dim) or (1, w_dim) (one style for
+    the whole batch) -> (B, C_out, H', W').
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, w_dim: int, *,
@@ -110,10 +111,11 @@ class ModulatedConv2d(nn.Module):
         weight = self.weight * self.weight_gain
         if self.upsample:
             x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
-        if x.shape[0] == 1:
-            # One sample (inversion, rendering): fold styles and demodulation into the weight, a (C_out, C_in, k, k)
-            # product, instead of scaling the (1, C, H, W) input and output (2 full-size products and their
-            # gradients: ~17 % of a fine-tuning step's CPU time). Same sum, other rounding.
+        if styles.shape[0] == 1:
+            # One style (inversion; rendering, also a batch of frames of one style): fold styles and demodulation
+            # into the weight, a (C_out, C_in, k, k) product, instead of scaling the (B, C, H, W) input and output
+            # (2 full-size products and their gradients: ~17 % of a fine-tuning step's CPU time). Same sum, other
+            # rounding.
             weight = weight * styles.view(1, -1, 1, 1)
             if self.demodulate:
                 weight = weight * torch.rsqrt(weight.float().pow(2).sum(dim=(1, 2, 3)) + 1e-8).view(-1, 1, 1, 1)

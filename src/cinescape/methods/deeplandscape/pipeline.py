@@ -12,7 +12,10 @@ Steps (the paper's "EOIFS" variant, with its segmentation mask):
    Adam (lr 0.1 for W, ``noise_lr`` for S, halved when the loss stops improving); S^st is kept at zero in the fluid
    region and S^dyn in the still region (multiplied by the masks).
 3. Generator fine-tuning with the latents frozen: ``L1 + lpips_weight * LPIPS``, Adam at a constant ``finetune_lr``
-   (0.02; the paper's 1e-3 is for 500 steps; the trials are in docs/deeplandscape.md). LPIPS is the
+   (0.02; the paper's 1e-3 is for 500 steps; the trials are in docs/deeplandscape.md), the blocks from
+   ``finetune_from`` (16 px) on. The coarse ones (below ``fine_from``, 64 px) only for the first ``coarse_fraction``
+   of the steps (a fifth): then they freeze, their output is cached, and the rest of the steps run the last two
+   blocks alone (half a step's CPU) at ``fine_lr_scale`` (2) times the rate. LPIPS is the
    project's SqueezeNet LPIPS (:class:`cinescape.models.lpips.LPIPS`); when its weights are not available
    (``perceptual="auto"``) the fine-tuning uses L1 alone and the animation records it.
 4. Animation: frame t moves S^dyn by the homography ``H^s`` (:mod:`.homography`, mirrored below the horizon),
@@ -78,15 +81,20 @@ class DeepLandscapeSettings:
     num_frames: int = 60
     seed: int = 0
     latent_steps: int = 15            # step 2 (paper: up to 500); 30 until the speed work of issue 29
-    finetune_steps: int = 180         # step 3 (paper: 500); 100 gave 22.1 dB on 4 photos, 300 27.6 dB on 16 (LPIPS
-    #                                   x1); 180 with LPIPS x0.3: the issue-29 speed budget (docs/deeplandscape.md,
-    #                                   rows 27-29)
+    finetune_steps: int = 150         # step 3 (paper: 500); 100 gave 22.1 dB on 4 photos, 300 27.6 dB on 16 (LPIPS
+    #                                   x1); 180 with LPIPS x0.3 (issue 29, rows 27-29); 150 since the coarse blocks
+    #                                   freeze after a fifth of them (row 30)
     latent_lr: float = 0.1
     noise_lr: float = 0.5             # our noise scales are small after a short training: S must move far
     finetune_lr: float = 0.02         # paper 1e-3 over 500 steps; a cosine decay from 0.02 or 0.04 scored lower
     finetune_lr_final: float = 1.0    # the fine-tuning lr falls to finetune_lr * this at the last step (cosine);
     #                                   1: constant (a decay scored lower, row 28)
     finetune_from: int = 16           # fine-tune the generator blocks at this resolution and above
+    coarse_fraction: float = 0.2      # the blocks below `fine_from` are fine-tuned for this fraction of the steps
+    fine_from: int = 64               # only, then frozen and their output cached: a step then runs (forward and
+    #                                   backward) the last two blocks alone, ~half the CPU (row 30)
+    fine_lr_scale: float = 2.0        # the fine-tuning lr times this once the coarse blocks are frozen (x3: LPIPS
+    #                                   worse; row 30)
     lpips_weight: float = 0.3         # paper: 10x a VGG perceptual loss; here LPIPS-SqueezeNet x this weight. 0 (L1
     #                                   alone) fits the colours closer (34.3 dB mean on the 16 photos against 27.4) but
     #                                   draws ridge edges with the dynamic noise: moved, a dark copy of the ridge
@@ -113,11 +121,15 @@ class DeepLandscapeSettings:
                 raise OptionError(f"{name} must be >= 0")
         if not 0 <= self.finetune_lr_final <= 1:
             raise OptionError("finetune_lr_final must lie in [0, 1]")
-        for name in ("latent_lr", "noise_lr", "finetune_lr", "period"):
+        for name in ("latent_lr", "noise_lr", "finetune_lr", "fine_lr_scale", "period"):
             if not getattr(self, name) > 0:
                 raise OptionError(f"{name} must be > 0")
-        if self.finetune_from < 4 or self.finetune_from & (self.finetune_from - 1):
-            raise OptionError("finetune_from must be a power of two >= 4")
+        for name in ("finetune_from", "fine_from"):
+            value = getattr(self, name)
+            if value < 4 or value & (value - 1):
+                raise OptionError(f"{name} must be a power of two >= 4")
+        if not 0 <= self.coarse_fraction <= 1:
+            raise OptionError("coarse_fraction must lie in [0, 1]")
         if self.lpips_weight < 0:
             raise OptionError("lpips_weight must be >= 0")
         if self.perceptual not in ("auto", "lpips", "none"):
@@ -379,17 +391,30 @@ class DeepLandscapePipeline(MethodPipeline):
         generator = copy.deepcopy(base)
         if settings.finetune_steps:
             # Blocks below `finetune_from` stay frozen, so their output (the latents are frozen too) is computed once.
-            first = base.config.resolutions.index(min(settings.finetune_from, base.config.resolution))
+            resolutions = base.config.resolutions
+            first = resolutions.index(min(settings.finetune_from, base.config.resolution))
+            # The coarse blocks (from `first` up to `fine`) are tuned for the first `coarse_steps` steps only; then
+            # they freeze, their output is cached in turn, and a step runs (forward and backward) the fine blocks
+            # alone: the coarse layout is fitted early, the later steps fit detail.
+            fine = max(first, resolutions.index(min(settings.fine_from, base.config.resolution)))
+            coarse_steps = (settings.finetune_steps if fine == first
+                            else round(settings.coarse_fraction * settings.finetune_steps))
             with torch.no_grad():
                 cached = generator.run_blocks(ws, s_st, s_dyn, stop=first) if first > 0 else None
             tuned = [p for block in generator.blocks[first:] for p in block.parameters()]
             for p in tuned:
                 p.requires_grad_(True)
             opt = torch.optim.Adam(tuned, lr=settings.finetune_lr)
+            start = first
             for step in tqdm(range(settings.finetune_steps), desc="fine-tuning", unit="step", disable=not progress):
-                opt.param_groups[0]["lr"] = settings.finetune_lr * cosine_factor(step, settings.finetune_steps,
+                if step == coarse_steps and start < fine:
+                    generator.blocks[first:fine].requires_grad_(False)   # no grad: Adam skips them from here on
+                    with torch.no_grad():
+                        cached = generator.run_blocks(ws, s_st, s_dyn, start=first, stop=fine, state=cached)
+                    start = fine
+                opt.param_groups[0]["lr"] = settings.finetune_lr * (settings.fine_lr_scale if start > first else 1) * cosine_factor(step, settings.finetune_steps,
                                                                                   settings.finetune_lr_final)
-                loss = loss_of(generator.run_blocks(ws, s_st, s_dyn, start=first, state=cached)[1])
+                loss = loss_of(generator.run_blocks(ws, s_st, s_dyn, start=start, state=cached)[1])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -435,7 +460,8 @@ class DeepLandscapePipeline(MethodPipeline):
 
 #: The settings the inversion (steps 1-3) depends on; the others only move and render it.
 INVERSION_FIELDS = ("latent_steps", "finetune_steps", "latent_lr", "noise_lr", "finetune_lr", "finetune_lr_final",
-                    "finetune_from", "lpips_weight", "perceptual", "use_mask")
+                    "finetune_from", "coarse_fraction", "fine_from", "fine_lr_scale",
+                    "lpips_weight", "perceptual", "use_mask")
 
 
 def _same_inversion(previous: "DeepLandscapeAnimation", photo: np.ndarray, settings: DeepLandscapeSettings) -> bool:
@@ -463,6 +489,12 @@ def _check_array(image) -> np.ndarray:
         raise CinescapeError(f"image must be a path or a uint8 (H, W, 3) array with sides >= 16, got "
                              f"{array.dtype} {array.shape}")
     return array
+
+
+#: Frames rendered per generator call by :meth:`DeepLandscapeAnimation.frames`: a batch shares the per-call costs
+#: and the coarse layers' small convolutions (which keep two threads busy only in a batch); 8 frames at 128 px hold
+#: ~40 MB of activations.
+RENDER_BATCH = 8
 
 
 class DeepLandscapeAnimation:
@@ -493,6 +525,7 @@ class DeepLandscapeAnimation:
                                                 perspective=settings.perspective)
         self.direction = direction
         self._powers: dict[float, torch.Tensor] = {}
+        self._reconstruction: torch.Tensor | None = None   # the photo's own frame, kept for the lighting change
         self.schedule = phased_schedule(self.num_frames, settings.period)
         g = torch.Generator().manual_seed(settings.seed)
         self.lighting_target = torch.randn(1, inversion.generator.config.z_dynamic_dim, generator=g)
@@ -538,32 +571,56 @@ class DeepLandscapeAnimation:
 
     def render_small(self, index: int) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(frame (1, 3, R, R) in [-1, 1], lighting change (1, 3, R, R) or None) at generator resolution."""
+        frames, changes = self.render_small_batch([index])
+        return frames, changes[0]
+
+    def render_small_batch(self, indices) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
+        """Frames ``indices`` at generator resolution in one generator call: (B, 3, R, R) in [-1, 1], and per frame
+        its lighting change (1, 3, R, R) or None (no change of style). Without a lighting change every frame has
+        the photo's style, so the style stays one sample and each modulated weight is folded once for the batch."""
         inv = self.inversion
-        ws = self.styles(index)
+        styles = [self.styles(i) for i in indices]
         with torch.no_grad():
-            frame = inv.generator.synthesis(ws, inv.static_noise, self.dynamic_noise(index))
-            change = None
-            if ws is not inv.ws:
-                change = (inv.generator.synthesis(ws, inv.static_noise, inv.dynamic_noise)
-                          - inv.generator.synthesis(inv.ws, inv.static_noise, inv.dynamic_noise))
-        return frame.clamp(-1, 1), change
+            noise = [torch.cat(maps) for maps in zip(*(self.dynamic_noise(i) for i in indices))]
+            changed = [ws is not inv.ws for ws in styles]
+            ws = torch.cat(styles) if any(changed) else inv.ws
+            frames = inv.generator.synthesis(ws, inv.static_noise, noise)
+            changes = [None] * len(indices)
+            if any(changed):
+                if self._reconstruction is None:
+                    self._reconstruction = inv.reconstruction()
+                relit = inv.generator.synthesis(ws, inv.static_noise, inv.dynamic_noise) - self._reconstruction
+                changes = [relit[k:k + 1] if moved else None for k, moved in enumerate(changed)]
+        return frames.clamp(-1, 1), changes
 
     def frame(self, index: int) -> np.ndarray:
         if not 0 <= index < self.num_frames:
             raise IndexError(f"frame index must lie in [0, {self.num_frames}), got {index}")
-        small, change = self.render_small(index)
+        return next(self._render([index]))
+
+    def _render(self, indices) -> Iterator[np.ndarray]:
+        """The frames ``indices`` at the photo's size: generator and super-resolution once for all of them, then
+        each frame's resize, moved photo detail and blend."""
+        small, changes = self.render_small_batch(indices)
         height, width = self.photo.shape[:2]
         with torch.no_grad():
             sr = self.pipeline.super_resolution
             big = sr(small) if (sr is not None and self.settings.super_resolution) else small
-        fluid = cv2.resize(big[0].permute(1, 2, 0).numpy(), (width, height),
-                           interpolation=cv2.INTER_AREA if big.shape[-1] > width else cv2.INTER_LINEAR)
-        detail = self.moved_detail(index)
-        if detail is not None:
-            fluid = fluid + self.settings.photo_detail * detail
-        lighting = change[0].permute(1, 2, 0).numpy() if change is not None else None
-        return guided_blend(self.photo, np.clip(fluid, -1, 1), self.blend_matte, lighting)
+        for k, index in enumerate(indices):
+            fluid = cv2.resize(big[k].permute(1, 2, 0).numpy(), (width, height),
+                               interpolation=cv2.INTER_AREA if big.shape[-1] > width else cv2.INTER_LINEAR)
+            detail = self.moved_detail(index)
+            if detail is not None:
+                fluid = fluid + self.settings.photo_detail * detail
+            lighting = changes[k][0].permute(1, 2, 0).numpy() if changes[k] is not None else None
+            yield guided_blend(self.photo, np.clip(fluid, -1, 1), self.blend_matte, lighting)
 
     def frames(self) -> Iterator[np.ndarray]:
-        for i in tqdm(range(self.num_frames), desc="rendering", unit="frame", disable=not self.progress):
-            yield self.frame(i)
+        """All frames in order, rendered ``RENDER_BATCH`` at a time (one generator and super-resolution call per
+        batch; a frame equals :meth:`frame`'s up to float rounding)."""
+        bar = tqdm(total=self.num_frames, desc="rendering", unit="frame", disable=not self.progress)
+        for first in range(0, self.num_frames, RENDER_BATCH):
+            for image in self._render(range(first, min(first + RENDER_BATCH, self.num_frames))):
+                bar.update()
+                yield image
+        bar.close()
