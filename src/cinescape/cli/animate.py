@@ -97,7 +97,7 @@ def add_parser(commands) -> None:
     animate.add_argument("--model", default=None, metavar="DIR", help="model folder (default: the shipped model)")
     add_method_argument(animate, "al: Animating Landscape, one motion code (default); fgla: FGLA per-region motion, "
                                  "the shipped FGLA model; deeplandscape: invert the photo into the shipped "
-                                 "DeepLandscape GAN and move its dynamic noise (36 s for 60 frames at 1024x576 "
+                                 "DeepLandscape GAN and move its dynamic noise (29 s for 60 frames at 1024x576 "
                                  "on a 2-core CPU). With --model DIR the folder's pipeline.json says the method (--method, if "
                                  "given, must agree)")
     animate.add_argument("--latent-steps", type=_non_negative_int, default=None, metavar="N",
