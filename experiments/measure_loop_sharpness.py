@@ -13,7 +13,9 @@ with the photo on the hand mask:
 
 A blend of two uncorrelated textures with weights w, 1 - w keeps sqrt(w² + (1-w)²) of their |Laplacian| (0.71 at
 w = 1/2) and w² + (1-w)² of its square (0.5). Printed per photo: min and mean of both over the frames, the frame of
-the minimum; with ``--full`` also the evaluation's coherence, seam and fluid / static motion (``cinescape evaluate``'s
+the minimum; ``--native`` measures each frame at the photo's own resolution instead (the hand mask resized to it:
+what a user sees; at 512 px the downscale hides the loss of the finest detail); with ``--full`` also the
+evaluation's coherence, seam and fluid / static motion (``cinescape evaluate``'s
 own code, so the figures are the same). ``--json`` writes everything, per-frame curves included.
 
     CINESCAPE_WEIGHTS=../shared/weights python experiments/measure_loop_sharpness.py --photos ../shared/data/photos \
@@ -67,6 +69,15 @@ def per_frame_sharpness(frames: list[np.ndarray], photo: np.ndarray, region: np.
     return curves
 
 
+def native_sharpness(frames, photo: np.ndarray, region: np.ndarray) -> dict[str, list[float]]:
+    """:func:`per_frame_sharpness` on frames streamed at the photo's own resolution (none is kept)."""
+    curves = {"abs": [], "sq": [], "mid": []}
+    for frame in frames:
+        for key, values in per_frame_sharpness([frame], photo, region).items():
+            curves[key] += values
+    return curves
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--photos", default="../shared/data/photos")
@@ -77,6 +88,9 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="photo names to keep")
     parser.add_argument("--full", action="store_true", help="also coherence, seam, fluid/static motion")
     parser.add_argument("--json", help="write all figures and per-frame curves here")
+    parser.add_argument("--native", action="store_true",
+                        help="measure sharpness on the frames at the photo's own resolution (what a user sees) "
+                             "instead of at 512 px wide; the hand mask resized to it")
     args = parser.parse_args()
 
     settings = PhotoEvalSettings(photos=args.photos, frames=args.frames, seed=args.seed, only_masked=True,
@@ -96,14 +110,20 @@ def main() -> None:
             image, mask = photo.load()
             reference = _PhotoReference.build(image, mask, exact=False)
             started = time.perf_counter()
-            samples = _render(method, reference, args.frames, args.seed, sheets=False)
-            seconds = time.perf_counter() - started
-            curves = per_frame_sharpness(samples.flow_frames, reference.flow_photo, reference.flow_region)
+            if args.native:
+                samples = None
+                region = reference.mask > 0.5 if reference.mask is not None else np.ones(image.shape[:2], bool)
+                curves = native_sharpness(method.frames(image, args.frames, args.seed), image, region)
+                seconds = time.perf_counter() - started
+            else:
+                samples = _render(method, reference, args.frames, args.seed, sheets=False)
+                seconds = time.perf_counter() - started
+                curves = per_frame_sharpness(samples.flow_frames, reference.flow_photo, reference.flow_region)
             row = {"abs_min": min(curves["abs"]), "abs_mean": float(np.mean(curves["abs"])),
                    "sq_min": min(curves["sq"]), "sq_mean": float(np.mean(curves["sq"])),
                    "mid_min": min(curves["mid"]), "mid_max": max(curves["mid"]),
-                   "argmin": int(np.argmin(curves["abs"])), "seconds": samples.seconds, "curves": curves}
-            if args.full:
+                   "argmin": int(np.argmin(curves["abs"])), "seconds": seconds, "curves": curves}
+            if args.full and samples is not None:
                 row.update(_measure(reference, samples, settings.patch_stride))
             rows[photo.name] = row
             extra = (f" {row['coherence']:6.3f} {row['seam_ratio']:5.2f} {row['fluid_motion']:6.3f} "

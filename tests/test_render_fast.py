@@ -184,7 +184,7 @@ def test_band_rows_equal_the_rows_of_a_full_resize():
         assert np.abs(band_rows(field, (96, 160), top, rows) - full[top:top + rows]).max() < 1e-5
 
 
-def make_phased_animation(layered: bool, graded: bool, contrast: bool) -> Animation:
+def make_phased_animation(layered: bool, graded: bool, contrast: bool, sharpen: bool = False) -> Animation:
     """An Animation with a per-pixel phased loop (phase offsets, contrast-keeping fades): 7 states each way."""
     animation = make_animation(layered, graded)
     count = 7
@@ -192,7 +192,7 @@ def make_phased_animation(layered: bool, graded: bool, contrast: bool) -> Animat
     steps = torch.arange(count, dtype=torch.float32).view(-1, 1, 1, 1)
     accumulated = torch.cat((velocity * steps, -velocity * steps[1:]))
     offsets = phase_offsets(16, 24, scale=0.2, spread=0.5, seed=0)
-    animation.phased = PixelPhasedLoop(accumulated, accumulated, 12.0, offsets, contrast)
+    animation.phased = PixelPhasedLoop(accumulated, accumulated, 12.0, offsets, contrast, sharpen)
     animation.schedule = [()] * 12
     animation.num_frames = 12
     return animation
@@ -200,11 +200,25 @@ def make_phased_animation(layered: bool, graded: bool, contrast: bool) -> Animat
 
 @pytest.mark.parametrize("layered", [False, True])
 @pytest.mark.parametrize("graded", [False, True])
-@pytest.mark.parametrize("contrast", [False, True])
-def test_per_pixel_phased_fast_frames_match_the_reference_frames(small_bands, layered, graded, contrast):
-    animation = make_phased_animation(layered, graded, contrast)
+@pytest.mark.parametrize("contrast,sharpen", [(False, False), (True, False), (True, True)])
+def test_per_pixel_phased_fast_frames_match_the_reference_frames(small_bands, layered, graded, contrast, sharpen):
+    animation = make_phased_animation(layered, graded, contrast, sharpen)
     assert_fast_frames_match_the_reference(animation)
     assert animation._fast_layers is not None      # the banded path did render
+    assert (animation.phased.sharpening is not None) == sharpen      # calibrated on the first frame
+
+
+def test_sharpening_changes_the_moving_pixels_only_and_keeps_band_rows_seamless(small_bands):
+    plain, sharpened = make_phased_animation(True, False, True), make_phased_animation(True, False, True, True)
+    for index in (3, 7):
+        a, b = plain.frame(index).astype(int), sharpened.frame(index).astype(int)
+        assert np.abs(a - b).max() > 0                                   # it does sharpen
+        still = plain.layers.alpha[..., 0] == 0
+        assert np.array_equal(a[still], b[still])                         # the still layer is untouched
+        sharpened.fast = False                                            # one float pass over the whole frame:
+        reference = sharpened.frame(index).astype(int)                    # no band seams in the banded one
+        sharpened.fast = True
+        assert np.abs(b - reference).max() <= 3
 
 
 def test_local_colour_maps_take_the_reference_path():

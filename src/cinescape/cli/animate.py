@@ -53,9 +53,8 @@ def add_parser(commands) -> None:
                          help="crossfade: seamless loop (AL Sec. 5); symmetric: the photo moved forward blended with "
                               "the photo moved backward, seamless, frame 0 is the photo (Holynski et al. 2021); "
                               "phased: two copies of the photo, each moved at most --loop-period/2 steps and faded "
-                              "in turn, each pixel at its own phase, keeping contrast, seamless; none: frame 0 is "
-                              "the photo, no loop "
-                              "(default phased)")
+                              "in turn, each pixel at its own phase, keeping contrast and the photo's sharpness, "
+                              "seamless; none: frame 0 is the photo, no loop (default phased)")
     animate.add_argument("--loop-period", type=_float_at_least(2, inclusive=True), default=DEFAULT_LOOP_PERIOD,
                          metavar="FRAMES", help="phased loop: frames per cycle of each copy, rounded so whole cycles "
                                                 f"fill the loop (default {DEFAULT_LOOP_PERIOD:g})")

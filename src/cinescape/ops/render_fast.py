@@ -26,6 +26,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .resample import DETAIL_KERNEL, LUMA
+
 __all__ = ["band_height", "band_rows", "band_positions", "grade_matrix", "FastLayers", "render_frame_bands",
            "source_window", "band_extent"]
 
@@ -153,7 +155,9 @@ def render_frame_bands(layers: FastLayers, copies: list[tuple[np.ndarray, float 
         coefficients: for two copies, an (h, w, 5) float32 working-size field ``[a, b, m_0, m_1, m_2]``: the blend
             is ``a * c_0 + b * c_1 + m`` with the field resized bilinearly to each band (the per-pixel phased loop's
             contrast-keeping blend, :func:`~cinescape.ops.phased.blend_coefficients`); the copies' weights are
-            then ignored (give None).
+            then ignored (give None) An (h, w, 7) field ``[a, b, m, s_x, s_y]`` also sharpens the blend along x and
+            y by those strengths (:func:`~cinescape.ops.resample.sharpen_axes`, undoing the bicubic sampling's
+            softening): each band is then blended one row beyond its ends, the rows its 3-tap filters read.
 
     Example:
         >>> photo = np.random.default_rng(0).integers(0, 256, (16, 24, 3), dtype=np.uint8)
@@ -182,26 +186,33 @@ def render_frame_bands(layers: FastLayers, copies: list[tuple[np.ndarray, float 
                 np.copyto(out[y:y1], layers.photo[y:y1])
             else:
                 cv2.transform(layers.photo[y:y1], grade, dst=out[y:y1])
-    if coefficients is not None:   # [a, b, m] as three 3-channel fields: resized per band, no channel shuffles
-        coefficients = [np.ascontiguousarray(np.repeat(coefficients[..., :1], 3, axis=2)),
-                        np.ascontiguousarray(np.repeat(coefficients[..., 1:2], 3, axis=2)),
-                        np.ascontiguousarray(coefficients[..., 2:5])]
+    sharpen = coefficients is not None and coefficients.shape[2] == 7
+    if coefficients is not None:   # [a, b, m] (, s_x, s_y) as 3-channel fields: resized per band, no channel shuffles
+        coefficients = [np.ascontiguousarray(np.repeat(coefficients[..., c:c + 1], 3, axis=2)) for c in (0, 1)] + [
+            np.ascontiguousarray(coefficients[..., 2:5])] + ([np.ascontiguousarray(coefficients[..., 5:7])]
+                                                             if sharpen else [])
     for y in range(first, end, step):
         y1 = min(y + step, end)
-        positions = [band_positions(flow, (height, width), y, y1 - y) for flow, _ in copies]
-        low, high = y, y1 - 1     # the rows the copies sample: the band's, moved by its flows' extremes
+        # with sharpening, the band is made one row beyond each end: the rows its vertical filter reads
+        top, bottom = (max(y - 1, 0), min(y1 + 1, height)) if sharpen else (y, y1)
+        positions = [band_positions(flow, (height, width), top, bottom - top) for flow, _ in copies]
+        low, high = top, bottom - 1     # the rows the copies sample: the band's, moved by its flows' extremes
         for flow, _ in copies:
-            least, most = band_extent(flow[..., 1], (height, width), y, y1 - y)
-            low, high = min(low, y + least), max(high, y1 - 1 + most)
-        source, offset = source_window(layers.source, low, high, y, y1)
+            least, most = band_extent(flow[..., 1], (height, width), top, bottom - top)
+            low, high = min(low, top + least), max(high, bottom - 1 + most)
+        source, offset = source_window(layers.source, low, high, top, bottom)
         warped = []
         for where, (_, weight) in zip(positions, copies):
             if offset:
                 where[..., 1] -= np.float32(offset)
             warped.append((cv2.remap(source, where, None, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT), weight))
-        frame = (_blend(warped, y, y1) if coefficients is None else
-                 _blend_coefficients(warped, [band_rows(field, (height, width), y, y1 - y)
-                                              for field in coefficients]))
+        if coefficients is None:
+            frame = _blend(warped, y, y1)
+        else:
+            band = [band_rows(field, (height, width), top, bottom - top) for field in coefficients]
+            frame = _blend_coefficients(warped, band[:3])
+            if sharpen:
+                frame = _sharpen_band(frame, band[3])[y - top:y1 - top]
         matrix = to_uint8
         if layers.alpha is not None and layers.opaque[y:y1].all():
             pass                              # alpha 1 across the band: the frame is the blend
@@ -297,6 +308,21 @@ def _blend_coefficients(warped: list[tuple[np.ndarray, object]], band: list[np.n
     cv2.add(first, second, dst=first)
     cv2.add(first, m, dst=first)
     return first
+
+
+def _sharpen_band(frame: np.ndarray, strengths: np.ndarray) -> np.ndarray:
+    """``frame + s_x D_x + s_y D_y`` (:func:`~cinescape.ops.resample.sharpen_axes`: the luma's details, added to
+    every channel) of a band with (rows, W, 2) strengths ``[s_x, s_y]``, in place; the band's first and last rows
+    see reflected neighbours (the caller crops them)."""
+    brightness = cv2.transform(frame, LUMA)
+    across = cv2.filter2D(brightness, cv2.CV_32F, DETAIL_KERNEL, borderType=cv2.BORDER_REFLECT)
+    down = cv2.filter2D(brightness, cv2.CV_32F, DETAIL_KERNEL.T, borderType=cv2.BORDER_REFLECT)
+    strength_x, strength_y = cv2.split(strengths)
+    cv2.multiply(across, strength_x, dst=across)
+    cv2.multiply(down, strength_y, dst=down)
+    cv2.add(across, down, dst=across)
+    cv2.add(frame, cv2.merge([across] * 3), dst=frame)
+    return frame
 
 
 def _three_channels(weights: np.ndarray) -> np.ndarray:

@@ -149,6 +149,8 @@ class Animation:
         Rendered on (H, W, 3) arrays with OpenCV (:mod:`cinescape.ops.render`): the same as
         :func:`~cinescape.ops.warp` with ``mode="bicubic"`` and :func:`~cinescape.ops.color_transfer`, 2-3x faster.
         Bicubic sampling keeps moved frames as sharp as the photo (see :mod:`cinescape.ops.render`)."""
+        if self.phased is not None and self.phased.sharpen and self.phased.sharpening is None:
+            self._calibrate_phased()
         if (self.fast and (self._maps_fn is None or self.color_locality == 0)
                 and (self.phased is not None or len(self.schedule[index]) <= 2)):
             return self._frame_fast(index)
@@ -177,6 +179,17 @@ class Animation:
         self.timings["loop"] += (loop_done - started) + (time.perf_counter() - appearance_done)
         self.timings["appearance"] += appearance_done - loop_done
         return image
+
+    def _calibrate_phased(self) -> None:
+        """Measure how much the photo's moving region loses to bicubic sampling (the phased loop's sharpening,
+        :meth:`~cinescape.methods.al.phased_loop.PixelPhasedLoop.calibrate`); once, on the first frame."""
+        started = time.perf_counter()
+        if self.layers is None:
+            photo = self.image if isinstance(self.image, np.ndarray) else tensor_to_image(self.image)
+            self.phased.calibrate(photo, None)
+        else:
+            self.phased.calibrate(self.layers.fluid_pixels, self.layers.alpha[..., 0])
+        self.timings["loop"] += time.perf_counter() - started
 
     def _photo_hwc(self) -> np.ndarray:
         """The photo as (H, W, 3) float32 in [-1, 1], made on first use."""

@@ -318,7 +318,7 @@ class CinemagraphEngine:
                                                   settings.seed, None if layers is None else layers.alpha_small)
             pixel_phased = PixelPhasedLoop(accumulated, steps if layers is None else steps * layers.alpha_small,
                                            phased_cycle(loop_length, settings.loop_period), offsets,
-                                           settings.loop_contrast)
+                                           settings.loop_contrast, settings.loop_sharpen)
         accumulated, steps, schedule = loop.schedule_of(accumulated, steps)
         if layers is not None:
             steps = steps * layers.alpha_small

@@ -6,7 +6,10 @@ Per output frame ``t``, at working size (h, w): the two copies' per-pixel displa
 states of whole steps (:func:`~cinescape.ops.phased.sample_states`) and the blend coefficients ``(a, b, m)``
 (:func:`~cinescape.ops.phased.blend_coefficients`; ``m`` from the blend of the two copies of the working-size fluid
 layer, its local mean). At full resolution (H, W): the two flows resized to sample maps, two bicubic remaps of the
-fluid layer, ``a``, ``b`` (and ``m``) resized bilinearly, and ``a * c_0 + b * c_1 (+ m)``.
+fluid layer, ``a``, ``b`` (and ``m``) resized bilinearly, and ``a * c_0 + b * c_1 (+ m)``; then, once the loop
+is calibrated on the photo (:meth:`PixelPhasedLoop.calibrate`), the blend sharpened along x and y by what the two
+bicubic samplings took from it (:mod:`cinescape.ops.resample`; strengths ``s_x``, ``s_y`` from each copy's
+sub-pixel offset, working-size fields like ``a`` and ``b``).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import torch
 from ...ops import warp
 from ...ops.phased import blend_coefficients, blend_hwc, phase_offsets, phased_copies, sample_states
 from ...ops.render import flow_to_pixel_map, maps_to_hwc, remap_hwc, resize_hwc
+from ...ops.resample import MEAN_STRENGTH, calibrate_sharpening, sharpen_axes, sharpening_strength
 
 
 #: Correlation length, in working-size pixels, of the detail the contrast term restores (what the working-size
@@ -39,6 +43,51 @@ def detail_correlation(offset: torch.Tensor, length: float = DETAIL_CORRELATION_
     return torch.exp(-(dx * dx + dy * dy) / (2.0 * length * length))
 
 
+#: Change of a copy's offset (full-resolution pixels) per working-size pixel at which its fractional part is taken
+#: as unknown: a working-size field cannot follow it, so the strength there is the average over offsets (linear in
+#: between, from the offset's own strength at no change).
+OFFSET_RATE_LIMIT = 0.5
+
+
+def resampling_strengths(flows: torch.Tensor, weights: torch.Tensor, size: tuple[int, int],
+                         scales: tuple[float, float]) -> np.ndarray:
+    """(h, w, 2) float32 per-axis sharpening strengths ``[s_x, s_y]`` (:func:`~cinescape.ops.resample.sharpen_axes`)
+    that undo what sampling the two copies bicubically took from their blend.
+
+    Per copy and axis the strength of its offset's fractional part (:func:`~cinescape.ops.resample.
+    sharpening_strength`; the offset is its flow in pixels of the full-resolution ``size`` (H, W): the pixel grid is
+    whole), moved toward the average strength where the offset changes by up to :data:`OFFSET_RATE_LIMIT` pixels
+    or more per working-size pixel (a working-size field cannot follow its fractional part there); the copies
+    combined by their weights squared (their detail adds in power), times the photo's per-axis ``scales``
+    (:func:`~cinescape.ops.resample.calibrate_sharpening`).
+
+    Args:
+        flows: (2, 2, h, w) the copies' normalised flows; weights: (2, h, w) their weights; size: (H, W).
+
+    Example:
+        >>> flows = torch.zeros(2, 2, 4, 4); flows[:, 0] = 0.5 * 2 / 8      # half a pixel along x at W = 8
+        >>> s = resampling_strengths(flows, torch.full((2, 4, 4), 0.5), (8, 8), (1.0, 1.0))
+        >>> round(float(s[0, 0, 0]), 2), round(float(s[0, 0, 1]), 2)
+        (0.49, 0.0)
+    """
+    height, width = size
+    offsets = flows.float().numpy() * np.float32([width / 2.0, height / 2.0]).reshape(1, 2, 1, 1)
+    strength = sharpening_strength(offsets)                               # (copy, axis, h, w)
+    rate = np.zeros_like(offsets)           # |change| per working-size pixel, forward differences, both ways
+    change = np.abs(np.diff(offsets, axis=3))
+    rate[..., :-1] += change
+    rate[..., -1] += change[..., -1]
+    change = np.abs(np.diff(offsets, axis=2))
+    rate[..., :-1, :] += change
+    rate[..., -1, :] += change[..., -1, :]
+    known = np.clip(1.0 - rate / np.float32(OFFSET_RATE_LIMIT), 0.0, 1.0)
+    strength = MEAN_STRENGTH + known * (strength - np.float32(MEAN_STRENGTH))
+    powers = (weights.float() * weights.float()).numpy()[:, None]         # (copy, 1, h, w)
+    combined = (powers * strength).sum(0) / np.maximum(powers.sum(0), np.float32(1e-12))
+    combined *= np.float32(scales).reshape(2, 1, 1)
+    return np.ascontiguousarray(combined.transpose(1, 2, 0), np.float32)
+
+
 class PixelPhasedLoop:
     """Two copies of the fluid layer, each pixel at its own phase of the cycle.
 
@@ -48,10 +97,13 @@ class PixelPhasedLoop:
         cycle: frames per cycle (:func:`~cinescape.ops.phased.phased_cycle`); ``count`` must exceed ``cycle / 2``.
         offsets: (h, w) phase offsets in cycles (:func:`~cinescape.ops.phased.phase_offsets`).
         contrast: keep the blend's contrast (:func:`~cinescape.ops.phased.contrast_preserving_blend`).
+
+        sharpen: undo the bicubic sampling's softening; it starts once :meth:`calibrate` has measured the photo
+            (``sharpening``: its per-axis scales; None until then, and no sharpening).
     """
 
     def __init__(self, accumulated: torch.Tensor, steps: torch.Tensor, cycle: float, offsets: torch.Tensor,
-                 contrast: bool):
+                 contrast: bool, sharpen: bool = False):
         count = (accumulated.shape[0] + 1) // 2
         if count - 1 < cycle / 2 - 1e-6:
             raise ValueError(f"{count} motion states do not reach half a cycle ({cycle / 2} steps)")
@@ -60,6 +112,8 @@ class PixelPhasedLoop:
         self.accumulated = torch.cat((accumulated[count:].flip(0), accumulated[:count]))
         self.steps = torch.cat((steps[count:].flip(0), steps[:count]))
         self.cycle, self.offsets, self.contrast = cycle, offsets, contrast
+        self.sharpen = sharpen
+        self.sharpening: tuple[float, float] | None = None
         self._cached: tuple[int, tuple] | None = None
         self._copies: tuple[int, tuple[torch.Tensor, torch.Tensor]] | None = None
 
@@ -70,6 +124,12 @@ class PixelPhasedLoop:
         ((1, 1, h, w) or None)."""
         return phase_offsets(*size, scale=scale, spread=spread, seed=seed,
                              region=None if region is None else region[0, 0])
+
+    def calibrate(self, image: np.ndarray, region: np.ndarray | None) -> None:
+        """Turn on the resampling sharpening, scaled to ``image`` (H, W, 3) (the fluid layer or photo) on
+        ``region`` ((H, W) fluid alpha, None = everywhere): :func:`~cinescape.ops.resample.calibrate_sharpening`."""
+        self.sharpening = calibrate_sharpening(image, region)
+        self._cached = None
 
     def copies(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         """``(flows, weights)`` of frame ``index``: (2, 2, h, w) accumulated flows (normalised) and (2, h, w)
@@ -92,8 +152,8 @@ class PixelPhasedLoop:
         flows, weights = self.copies(index)
         return (weights.unsqueeze(1) * warp(source.expand(2, -1, -1, -1), flows)).sum(0, keepdim=True)
 
-    def _coefficients(self, index: int, source_small: torch.Tensor) -> tuple:
-        if self._cached is None or self._cached[0] != index:
+    def _coefficients(self, index: int, source_small: torch.Tensor, size: tuple[int, int]) -> tuple:
+        if self._cached is None or self._cached[:2] != (index, size):
             flows, weights = self.copies(index)
             mean, correlation = None, 0.0
             if self.contrast:
@@ -102,29 +162,37 @@ class PixelPhasedLoop:
             a, b, m = blend_coefficients(weights, mean, correlation)
             channels = source_small.shape[1]
             hwc = [None if c is None else maps_to_hwc(c.expand(channels, -1, -1)[None])[0] for c in (a, b, m)]
-            self._cached = (index, (flows, *hwc))
-        return self._cached[1]
+            strengths = (None if self.sharpening is None else
+                         resampling_strengths(flows, weights, size, self.sharpening))
+            self._cached = (index, size, (flows, *hwc, strengths))
+        return self._cached[2]
 
     def band_inputs(self, source_small: torch.Tensor, index: int, size: tuple[int, int]
                     ) -> tuple[list[tuple[np.ndarray, None]], np.ndarray]:
         """What :func:`~cinescape.ops.render_fast.render_frame_bands` takes to render frame ``index`` at full
         resolution ``size`` (H, W) in bands: the two copies' (h, w, 2) working-size flows in full-resolution pixels
         (no scalar weights), and the (h, w, 5) float32 coefficients ``[a, b, m]`` of the blend (``m`` zero without
-        the contrast term). The same frame as :meth:`render_hwc`, without full-resolution float arrays."""
-        flows, a, b, m = self._coefficients(index, source_small)
+        the contrast term), (h, w, 7) ``[a, b, m, s_x, s_y]`` once calibrated (:meth:`calibrate`). The same frame
+        as :meth:`render_hwc`, without full-resolution float arrays."""
+        flows, a, b, m, strengths = self._coefficients(index, source_small, size)
         height, width = size
         scale = np.float32([width / 2.0, height / 2.0])
         copies = [(np.ascontiguousarray(flows[k].float().numpy().transpose(1, 2, 0)) * scale, None) for k in (0, 1)]
         mean = np.zeros(a.shape[:2] + (3,), np.float32) if m is None else m
-        return copies, np.ascontiguousarray(np.concatenate((a[..., :1], b[..., :1], mean), axis=2), np.float32)
+        fields = (a[..., :1], b[..., :1], mean) + (() if strengths is None else (strengths,))
+        return copies, np.ascontiguousarray(np.concatenate(fields, axis=2), np.float32)
 
     def render_hwc(self, source: np.ndarray, source_small: torch.Tensor, index: int) -> np.ndarray:
         """Full-resolution frame ``index`` of ``source`` (H, W, C) float32 (``source_small``: the same at working
-        size, (1, C, h, w)): two bicubic remaps, then ``a * c_0 + b * c_1 (+ m)`` with the coefficients upsampled.
-        Returns a new (H, W, C) float32 array."""
-        flows, a, b, m = self._coefficients(index, source_small)
+        size, (1, C, h, w)): two bicubic remaps, then ``a * c_0 + b * c_1 (+ m)`` with the coefficients upsampled,
+        sharpened along x and y once calibrated. Returns a new (H, W, C) float32 array."""
         size = source.shape[:2]
+        flows, a, b, m, strengths = self._coefficients(index, source_small, size)
         first = remap_hwc(source, flow_to_pixel_map(flows[0:1], size))
         second = remap_hwc(source, flow_to_pixel_map(flows[1:2], size))
-        return blend_hwc(first, second, resize_hwc(a, size), resize_hwc(b, size),
-                         None if m is None else resize_hwc(m, size))
+        frame = blend_hwc(first, second, resize_hwc(a, size), resize_hwc(b, size),
+                          None if m is None else resize_hwc(m, size))
+        if strengths is None:
+            return frame
+        strengths = resize_hwc(strengths, size)
+        return sharpen_axes(frame, strengths[..., :1], strengths[..., 1:2])

@@ -45,6 +45,7 @@ class AnimationSettings:
     loop_phase_spread: float = DEFAULT_LOOP_PHASE_SPREAD  # "phased": per-pixel phase offsets in [0, spread) cycles
     loop_phase_scale: float = DEFAULT_LOOP_PHASE_SCALE    # "phased": their patch size (fraction of the short side)
     loop_contrast: bool = True          # "phased": fades keep the copies' contrast (no softer cross-fades)
+    loop_sharpen: bool = True           # "phased": undo what bicubic sampling between pixels takes (ops/resample.py)
     seed: int = 0                       # picks random codes when no selector is given
     motion_code: str | int | None = None       # index, "pc:0..1", "gaussian" (N(0, I); models with a latent
     #                                            prior) or None (random codebook code from seed)
