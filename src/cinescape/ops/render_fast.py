@@ -187,10 +187,9 @@ def render_frame_bands(layers: FastLayers, copies: list[tuple[np.ndarray, float 
             else:
                 cv2.transform(layers.photo[y:y1], grade, dst=out[y:y1])
     sharpen = coefficients is not None and coefficients.shape[2] == 7
-    if coefficients is not None:   # [a, b, m] (, s_x, s_y) as 3-channel fields: resized per band, no channel shuffles
-        coefficients = [np.ascontiguousarray(np.repeat(coefficients[..., c:c + 1], 3, axis=2)) for c in (0, 1)] + [
-            np.ascontiguousarray(coefficients[..., 2:5])] + ([np.ascontiguousarray(coefficients[..., 5:7])]
-                                                             if sharpen else [])
+    if coefficients is not None:   # the per-pixel scalars [a, b (, s_x, s_y)] as one field, m as another
+        scalars = (0, 1, 5, 6) if sharpen else (0, 1)
+        coefficients = [np.ascontiguousarray(coefficients[..., scalars]), np.ascontiguousarray(coefficients[..., 2:5])]
     for y in range(first, end, step):
         y1 = min(y + step, end)
         # with sharpening, the band is made one row beyond each end: the rows its vertical filter reads
@@ -209,10 +208,11 @@ def render_frame_bands(layers: FastLayers, copies: list[tuple[np.ndarray, float 
         if coefficients is None:
             frame = _blend(warped, y, y1)
         else:
-            band = [band_rows(field, (height, width), top, bottom - top) for field in coefficients]
-            frame = _blend_coefficients(warped, band[:3])
+            scalars, mean = (band_rows(field, (height, width), top, bottom - top) for field in coefficients)
+            planes = cv2.split(scalars)
+            frame = _blend_coefficients(warped, [cv2.merge([planes[0]] * 3), cv2.merge([planes[1]] * 3), mean])
             if sharpen:
-                frame = _sharpen_band(frame, band[3])[y - top:y1 - top]
+                frame = _sharpen_band(frame, planes[2], planes[3])[y - top:y1 - top]
         matrix = to_uint8
         if layers.alpha is not None and layers.opaque[y:y1].all():
             pass                              # alpha 1 across the band: the frame is the blend
@@ -310,14 +310,13 @@ def _blend_coefficients(warped: list[tuple[np.ndarray, object]], band: list[np.n
     return first
 
 
-def _sharpen_band(frame: np.ndarray, strengths: np.ndarray) -> np.ndarray:
+def _sharpen_band(frame: np.ndarray, strength_x: np.ndarray, strength_y: np.ndarray) -> np.ndarray:
     """``frame + s_x D_x + s_y D_y`` (:func:`~cinescape.ops.resample.sharpen_axes`: the luma's details, added to
-    every channel) of a band with (rows, W, 2) strengths ``[s_x, s_y]``, in place; the band's first and last rows
-    see reflected neighbours (the caller crops them)."""
+    every channel) of a band with (rows, W) strengths, in place; the band's first and last rows see reflected
+    neighbours (the caller crops them)."""
     brightness = cv2.transform(frame, LUMA)
     across = cv2.filter2D(brightness, cv2.CV_32F, DETAIL_KERNEL, borderType=cv2.BORDER_REFLECT)
     down = cv2.filter2D(brightness, cv2.CV_32F, DETAIL_KERNEL.T, borderType=cv2.BORDER_REFLECT)
-    strength_x, strength_y = cv2.split(strengths)
     cv2.multiply(across, strength_x, dst=across)
     cv2.multiply(down, strength_y, dst=down)
     cv2.add(across, down, dst=across)
