@@ -26,7 +26,10 @@ region kind"):
   *lake*; any other part (a channel) is a *river*;
 - in a sea whose far edge is the horizon, the rows of upright texture (vertical lines) running down to its near
   edge are land in front of it: *still* (:func:`land_in_front`);
-- a sea's pixels below its last surf line are a wet beach: *still* (:func:`wet_beach`).
+- a sea's pixels below its last surf line are a wet beach: *still* (:func:`wet_beach`);
+- a river that meets a waterfall region (within :data:`FALL_REACH`) runs away from it where they meet below the
+  fall's lip (it drains the pool the fall feeds) and into it where they meet at its top (it feeds the fall):
+  gravity sets its direction (:func:`fall_fed_direction`).
 """
 
 from __future__ import annotations
@@ -75,6 +78,8 @@ UPRIGHT_BANDS = 3              # ... in at least this many bands in a row down t
 UPRIGHT_BAND = 12              # band height and ...
 UPRIGHT_RUN = 9                # ... vertical run of a line, in rows of the photo at REFERENCE_WIDTH
 CHANNEL_ELONGATION = 1.5       # a small water part less elongated than this is a pond (lake), not a channel
+FALL_REACH = 0.04              # a river within this share of the width of a waterfall region is fed by it or feeds it
+FALL_LIP_SHARE = 0.25          # ... feeding it when they meet within this share of the fall's height below its top
 
 
 @dataclass
@@ -536,6 +541,42 @@ def elongation(part: np.ndarray) -> float:
     return float(math.sqrt(high / max(low, 1e-9)))
 
 
+def fall_fed_direction(river: np.ndarray, fall: np.ndarray, reach: float = FALL_REACH,
+                       lip: float = FALL_LIP_SHARE) -> tuple[float, bool] | None:
+    """Which way a ``river`` (h, w) bool runs when it meets a ``fall`` (h, w) bool (a waterfall region): None when
+    no river pixel lies within ``reach`` of the image's width of the fall; else ``(degrees, drains)``, the direction
+    (image axes: 0 = right, 90 = down) from where they meet to the river's centroid when they meet more than
+    ``lip`` of the fall's height below its top (the river drains the pool the fall feeds: ``drains`` True), and the
+    opposite when they meet at its top (the river feeds the fall: False). Where they meet: the river's pixels
+    within ``reach`` of the fall, and the fall's within ``reach`` of the river (whose mean row is compared).
+
+    Example:
+        >>> fall = np.zeros((40, 60), bool); fall[0:30, 10:20] = True            # a fall, its pool at rows 20-30
+        >>> river = np.zeros_like(fall); river[24:30, 21:60] = True               # leaving the pool to the right
+        >>> fall_fed_direction(river, fall)
+        (0.0, True)
+        >>> river = np.zeros_like(fall); river[0:4, 21:60] = True; fall_fed_direction(river, fall)   # at the lip
+        (180.0, False)
+    """
+    river, fall = np.asarray(river, bool), np.asarray(fall, bool)
+    if not river.any() or not fall.any():
+        return None
+    near = max(1.0, reach * river.shape[1])
+    to_fall = cv2.distanceTransform((~fall).astype(np.uint8), cv2.DIST_L2, 5)
+    to_river = cv2.distanceTransform((~river).astype(np.uint8), cv2.DIST_L2, 5)
+    meet_river, meet_fall = river & (to_fall <= near), fall & (to_river <= near)
+    if not meet_river.any() or not meet_fall.any():
+        return None
+    rows = np.nonzero(fall)[0]
+    drains = bool(float(np.nonzero(meet_fall)[0].mean()) > rows.min() + lip * (rows.max() - rows.min() + 1))
+    ys, xs = np.nonzero(river)
+    my, mx = np.nonzero(meet_river)
+    dx, dy = xs.mean() - mx.mean(), ys.mean() - my.mean()
+    if not drains:
+        dx, dy = -dx, -dy
+    return float(math.degrees(math.atan2(dy, dx))) % 360.0, drains
+
+
 def _region(index: int, kind: str, pixels: np.ndarray, source: str, why: str,
             direction: float | None = None) -> Region:
     ys, xs = np.nonzero(pixels)
@@ -601,6 +642,16 @@ def find_regions(photo: np.ndarray, moving: np.ndarray, sky: np.ndarray | None =
             regions.append(_region(len(regions) + 1, kind, part, "auto", why))
             regions[-1].near = near
             labels[part] = len(regions)
+    falls = [region for region in regions if region.kind == "waterfall"]
+    for region in regions:   # a river at a fall: gravity sets which way it runs
+        if region.kind == "river" and falls:
+            fed = [(fall_fed_direction(labels == region.index, labels == fall.index), fall) for fall in falls]
+            fed = [(found, fall) for found, fall in fed if found is not None]
+            if fed:
+                (direction, drains), fall = fed[0]
+                region.direction = direction
+                region.why += (f"; drains the pool of waterfall {fall.index}" if drains else
+                               f"; feeds waterfall {fall.index} at its lip")
     seas = [region for region in regions if region.kind == "sea"]
     if len(seas) > 1:   # pieces of one sea (cut by rocks or headlands) share its depth: its speed holds at its nearest
         deepest = max(region.box[3] - 1.0 if region.near is None else region.near for region in seas)
