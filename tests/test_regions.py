@@ -323,6 +323,59 @@ def test_a_tall_white_band_between_rock_is_a_waterfall_and_a_channel_a_river():
     assert classify_water(moving > 0.5, photo)[0] == "river"
 
 
+def test_sand_yellower_than_the_sky_a_sea_mirrors_is_land_with_what_it_cuts_off():
+    # a blue sea from the horizon (row 20) to a dry beach (rows 50-72) with grey umbrellas on it and a grey plaza
+    # at its bottom right cut off from the sea: the segmenter took them all for sea
+    photo, moving = scene()
+    sky = np.zeros_like(moving)
+    sky[:20] = moving[:20] = 1
+    moving[20:] = 1
+    photo[:20] = (0.45, 0.6, 0.9)                                           # blue sky (b* < 0)
+    photo[20:50] = (0.1, 0.3, 0.5)                                          # blue water
+    photo[50:] = (0.8, 0.7, 0.45)                                           # sand (b* ~ +27)
+    photo[56:58, 20:23] = photo[60:62, 40:43] = 0.5                         # umbrellas
+    photo[64:, 70:90] = 0.4                                                 # a grey plaza
+    regions = find_regions(photo, moving, sky)
+    assert [r.kind for r in regions.regions] == ["sky", "still", "sea"]
+    still, sea = regions.labels == 2, regions.labels == 3
+    assert still[50:].all() and not still[:50].any() and sea[20:50].all()
+    # the same beach under a sunset sky as yellow as the sand: colour cannot tell, the sea keeps it
+    photo[:20] = (0.95, 0.75, 0.4)
+    assert [r.kind for r in find_regions(photo, moving, sky).regions] == ["sky", "sea"]
+    # and a lake (its far edge under land, which it may mirror) is not cut by colour
+    photo[:20] = (0.45, 0.6, 0.9)
+    moving[14:20] = sky[14:20] = 0
+    assert [r.kind for r in find_regions(photo, moving, sky).regions] == ["sky", "lake"]
+
+
+def fall_and_river(river_rows, river_cols):
+    """A white fall (rows 0-50, columns 60-72) into its pool (rows 45-60, columns 42-82) and a dark river part."""
+    photo, moving = scene()
+    moving[0:50, 60:72] = 1
+    moving[45:60, 42:82] = 1
+    photo[0:50, 60:72] = 0.95
+    moving[river_rows, river_cols] = 1
+    regions = find_regions(photo, moving, np.zeros_like(moving))                # a sky matte that found no sky
+    assert [r.kind for r in regions.regions] == ["waterfall", "river"]
+    river = regions.regions[1]
+    return river, water_field(river, regions.labels == river.index, 1.0)
+
+
+def test_a_river_at_a_fall_drains_its_pool_or_feeds_its_lip():
+    # leaving the pool to the left (2 px of land between): it runs left, away from the fall; its principal axis
+    # alone (pointing right) would have run it right, into the pool
+    river, field = fall_and_river(slice(52, 58), slice(0, 40))
+    assert river.direction == pytest.approx(180.0, abs=1.0) and "drains" in river.why
+    assert field[53:57, 3:36, 0].max() < 0 and abs(field[53:57, 3:36, 1]).max() < 0.2 * abs(field[53:57, 3:36, 0]).min()
+    # meeting the fall at its top from the right: it feeds the fall, so it runs left, toward the lip
+    river, field = fall_and_river(slice(0, 6), slice(74, 96))
+    assert river.direction == pytest.approx(180.0, abs=1.0) and "feeds" in river.why
+    assert field[1:5, 78:92, 0].max() < 0
+    # far from any fall (10 % of the width away) the river keeps its own default
+    river, field = fall_and_river(slice(52, 58), slice(0, 30))
+    assert river.direction is None and field[53:57, 3:27, 0].min() > 0
+
+
 def test_a_small_enclosed_blob_is_not_water_but_a_large_one_is():
     photo, moving = scene()
     moving[30:36, 40:50] = 1                                                # 0.9 % of the photo, inside rock

@@ -26,7 +26,13 @@ region kind"):
   *lake*; any other part (a channel) is a *river*;
 - in a sea whose far edge is the horizon, the rows of upright texture (vertical lines) running down to its near
   edge are land in front of it: *still* (:func:`land_in_front`);
-- a sea's pixels below its last surf line are a wet beach: *still* (:func:`wet_beach`).
+- a sea's pixels below its last surf line are a wet beach: *still* (:func:`wet_beach`);
+- in a sea whose far edge is the horizon, the parts yellower than both the sky it mirrors and water's own
+  blue-green (sand, a jetty, a plaza), and the pieces of the sea they cut off from its far edge, are *still*
+  (:func:`warm_land`);
+- a river that meets a waterfall region (within :data:`FALL_REACH`) runs away from it where they meet below the
+  fall's lip (it drains the pool the fall feeds) and into it where they meet at its top (it feeds the fall):
+  gravity sets its direction (:func:`fall_fed_direction`).
 """
 
 from __future__ import annotations
@@ -75,6 +81,10 @@ UPRIGHT_BANDS = 3              # ... in at least this many bands in a row down t
 UPRIGHT_BAND = 12              # band height and ...
 UPRIGHT_RUN = 9                # ... vertical run of a line, in rows of the photo at REFERENCE_WIDTH
 CHANNEL_ELONGATION = 1.5       # a small water part less elongated than this is a pond (lake), not a channel
+WARM_MARGIN = 15.0             # a sea's pixels yellower (CIELAB b*) than anything it mirrors by this are land ...
+MIN_WARM_LAND = 0.001          # ... in parts of at least this share of the photo
+FALL_REACH = 0.04              # a river within this share of the width of a waterfall region is fed by it or feeds it
+FALL_LIP_SHARE = 0.25          # ... feeding it when they meet within this share of the fall's height below its top
 
 
 @dataclass
@@ -519,6 +529,46 @@ def land_in_front(part: np.ndarray, lum: np.ndarray) -> np.ndarray | None:
     return land if land.any() else None
 
 
+def warm_land(part: np.ndarray, photo: np.ndarray, sky: np.ndarray | None, margin: float = WARM_MARGIN,
+              min_area: float = MIN_WARM_LAND) -> np.ndarray | None:
+    """The land inside a sea ``part`` (h, w) bool whose far edge is the horizon, by colour: (h, w) bool or None.
+    Water shows the sky it mirrors and its own colour, blue to green (CIELAB b* <= 0); a sea at the horizon has
+    nothing but sky to mirror. Its pixels whose b* (of ``photo`` (h, w, 3) RGB in [0, 1]) exceeds both the sky's
+    99th percentile (``sky`` (h, w) bool; None or empty: 0) and 0 by ``margin`` are sand, earth or stone (a dry
+    beach, a jetty, a promenade); closed over 5 x 5 pixels (umbrellas and people on the sand) and kept in parts of
+    at least ``min_area`` of the photo. The pieces of the sea this land cuts off from its far edge (its topmost
+    row, 2 pixels deep) are land too (water is one body with the sea).
+
+    Example:
+        >>> photo = np.zeros((40, 30, 3), np.float32); photo[..., 2] = 0.6           # blue water ...
+        >>> photo[28:] = (0.8, 0.7, 0.4)                                             # ... and sand below row 28
+        >>> photo[36:, 10:20] = (0.3, 0.3, 0.3)                                      # a grey plaza on the sand
+        >>> part = np.zeros((40, 30), bool); part[10:] = True
+        >>> sky = np.zeros_like(part); sky[:10] = True
+        >>> land = warm_land(part, photo, sky)
+        >>> int(land.nonzero()[0].min()), bool(land[36:].all()), bool(land[10:28].any())
+        (28, True, False)
+    """
+    part = np.asarray(part, bool)
+    h, w = part.shape
+    b = cv2.cvtColor(np.ascontiguousarray(photo, np.float32), cv2.COLOR_RGB2Lab)[..., 2]
+    mirrored = float(np.quantile(b[sky], 0.99)) if sky is not None and sky.any() else 0.0
+    warm = (part & (b > max(mirrored, 0.0) + margin)).astype(np.uint8)
+    if not warm.any():
+        return None
+    warm = cv2.morphologyEx(warm, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))) > 0
+    count, parts, stats, _ = cv2.connectedComponentsWithStats((warm & part).astype(np.uint8), connectivity=8)
+    keep = np.concatenate(([False], stats[1:, cv2.CC_STAT_AREA] >= min_area * h * w))
+    land = keep[parts]
+    if not land.any():
+        return None
+    top = int(np.nonzero(part.any(1))[0].min())
+    count, pieces = cv2.connectedComponents((part & ~land).astype(np.uint8), connectivity=4)
+    joined = np.unique(pieces[top:top + 2][pieces[top:top + 2] > 0])
+    land |= part & ~land & ~np.isin(pieces, joined)
+    return land
+
+
 def elongation(part: np.ndarray) -> float:
     """How elongated a part (h, w) bool is: the square root of the ratio of its pixel coordinates' principal
     variances (1 for a disc or a square; sqrt((L^2 - 1) / (W^2 - 1)) for a band of L x W pixels); 1 for fewer
@@ -536,12 +586,59 @@ def elongation(part: np.ndarray) -> float:
     return float(math.sqrt(high / max(low, 1e-9)))
 
 
+def fall_fed_direction(river: np.ndarray, fall: np.ndarray, reach: float = FALL_REACH,
+                       lip: float = FALL_LIP_SHARE) -> tuple[float, bool] | None:
+    """Which way a ``river`` (h, w) bool runs when it meets a ``fall`` (h, w) bool (a waterfall region): None when
+    no river pixel lies within ``reach`` of the image's width of the fall; else ``(degrees, drains)``, the direction
+    (image axes: 0 = right, 90 = down) from where they meet to the river's centroid when they meet more than
+    ``lip`` of the fall's height below its top (the river drains the pool the fall feeds: ``drains`` True), and the
+    opposite when they meet at its top (the river feeds the fall: False). Where they meet: the river's pixels
+    within ``reach`` of the fall, and the fall's within ``reach`` of the river (whose mean row is compared).
+
+    Example:
+        >>> fall = np.zeros((40, 60), bool); fall[0:30, 10:20] = True            # a fall, its pool at rows 20-30
+        >>> river = np.zeros_like(fall); river[24:30, 21:60] = True               # leaving the pool to the right
+        >>> fall_fed_direction(river, fall)
+        (0.0, True)
+        >>> river = np.zeros_like(fall); river[0:4, 21:60] = True; fall_fed_direction(river, fall)   # at the lip
+        (180.0, False)
+    """
+    river, fall = np.asarray(river, bool), np.asarray(fall, bool)
+    if not river.any() or not fall.any():
+        return None
+    near = max(1.0, reach * river.shape[1])
+    to_fall = cv2.distanceTransform((~fall).astype(np.uint8), cv2.DIST_L2, 5)
+    to_river = cv2.distanceTransform((~river).astype(np.uint8), cv2.DIST_L2, 5)
+    meet_river, meet_fall = river & (to_fall <= near), fall & (to_river <= near)
+    if not meet_river.any() or not meet_fall.any():
+        return None
+    rows = np.nonzero(fall)[0]
+    drains = bool(float(np.nonzero(meet_fall)[0].mean()) > rows.min() + lip * (rows.max() - rows.min() + 1))
+    ys, xs = np.nonzero(river)
+    my, mx = np.nonzero(meet_river)
+    dx, dy = xs.mean() - mx.mean(), ys.mean() - my.mean()
+    if not drains:
+        dx, dy = -dx, -dy
+    return float(math.degrees(math.atan2(dy, dx))) % 360.0, drains
+
+
 def _region(index: int, kind: str, pixels: np.ndarray, source: str, why: str,
             direction: float | None = None) -> Region:
     ys, xs = np.nonzero(pixels)
     return Region(index, kind, float(pixels.mean()), (int(xs.min()), int(ys.min()), int(xs.max()) + 1,
                                                        int(ys.max()) + 1),
                   (float(xs.mean()), float(ys.mean())), source, direction, why)
+
+
+def _carve_still(part: np.ndarray, still: np.ndarray | None, regions: list[Region], labels: np.ndarray,
+                 why: str) -> np.ndarray:
+    """Append ``still`` (h, w) bool (None: nothing) as a still region (labelled in ``labels``) and return ``part``
+    without it."""
+    if still is None or not still.any():
+        return part
+    regions.append(_region(len(regions) + 1, "still", still, "auto", why))
+    labels[still] = len(regions)
+    return part & ~still
 
 
 def find_regions(photo: np.ndarray, moving: np.ndarray, sky: np.ndarray | None = None, *,
@@ -587,20 +684,28 @@ def find_regions(photo: np.ndarray, moving: np.ndarray, sky: np.ndarray | None =
                 land = land_in_front(part, reference)
                 if land is not None:   # a town or treeline in front of the sea: still, the sea's depth unchanged
                     near = float(np.nonzero(part)[0].max())
-                    part = part & ~land
-                    regions.append(_region(len(regions) + 1, "still", land, "auto",
-                                           "upright texture in front of the sea (buildings, trees)"))
-                    labels[land] = len(regions)
-                    if not part.any():
-                        continue
+                part = _carve_still(part, land, regions, labels, "upright texture in front of the sea (buildings, trees)")
+                # a dry beach, a jetty: land the segmenter took for sea
+                part = _carve_still(part, warm_land(part, photo, is_sky) if part.any() else None, regions, labels,
+                                    "yellower than the sky it mirrors: sand or stone")
+                if not part.any():
+                    continue
+            # the wet sand below the last surf line mirrors the sky but does not move
             beach = wet_beach(part, white, np.asarray(photo, np.float32).mean(-1)) if kind == "sea" else None
-            if beach is not None:   # the wet sand below the last surf line mirrors the sky but does not move
-                part = part & ~beach
-                regions.append(_region(len(regions) + 1, "still", beach, "auto", "wet beach below the surf"))
-                labels[beach] = len(regions)
+            part = _carve_still(part, beach, regions, labels, "wet beach below the surf")
             regions.append(_region(len(regions) + 1, kind, part, "auto", why))
             regions[-1].near = near
             labels[part] = len(regions)
+    falls = [region for region in regions if region.kind == "waterfall"]
+    for region in regions:   # a river at a fall: gravity sets which way it runs
+        if region.kind == "river" and falls:
+            fed = [(fall_fed_direction(labels == region.index, labels == fall.index), fall) for fall in falls]
+            fed = [(found, fall) for found, fall in fed if found is not None]
+            if fed:
+                (direction, drains), fall = fed[0]
+                region.direction = direction
+                region.why += (f"; drains the pool of waterfall {fall.index}" if drains else
+                               f"; feeds waterfall {fall.index} at its lip")
     seas = [region for region in regions if region.kind == "sea"]
     if len(seas) > 1:   # pieces of one sea (cut by rocks or headlands) share its depth: its speed holds at its nearest
         deepest = max(region.box[3] - 1.0 if region.near is None else region.near for region in seas)
