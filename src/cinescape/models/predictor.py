@@ -93,6 +93,12 @@ class Predictor(PretrainedMixin, nn.Module):
     def forward(self, image: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         if image.shape[-1] % 8 or image.shape[-2] % 8:
             raise ValueError(f"predictor input size must be divisible by 8, got {tuple(image.shape[-2:])}")
+        if not (self.training or torch.is_grad_enabled() or torch.is_autocast_enabled("cpu")):
+            from .runtime import run_predictor  # lazy: onnxruntime loads on the first inference
+
+            fast = run_predictor(self, image, z)    # the same maps on ONNX Runtime (None: torch runs them)
+            if fast is not None:
+                return fast
         d1 = self.conv1(torch.cat((image, self.condition(z, image)), 1))
         d2 = self.conv2(torch.cat((d1, self.condition(z, d1)), 1))
         d3 = self.conv3(torch.cat((d2, self.condition(z, d2)), 1))
@@ -117,6 +123,41 @@ class Predictor(PretrainedMixin, nn.Module):
         return x if rest is None else rest(x)
 
 
+def check_upsample_conv(conv: nn.Conv2d) -> None:
+    """Raise ValueError unless ``conv`` is what :func:`nearest_upsample_conv` takes: stride 1, an odd square
+    kernel k <= 5, 'same' zero padding ``k // 2``, no dilation or groups."""
+    k = conv.kernel_size[0]
+    if (conv.kernel_size != (k, k) or k % 2 == 0 or k > 5 or conv.stride != (1, 1) or conv.padding != (k // 2, k // 2)
+            or conv.dilation != (1, 1) or conv.groups != 1 or conv.padding_mode != "zeros"):
+        raise ValueError(f"nearest_upsample_conv takes a stride-1 'same' k x k convolution (odd k <= 5), got {conv}")
+
+
+def polyphase_kernels(weight: torch.Tensor) -> list[tuple[torch.Tensor, tuple[int, int]]]:
+    """The four phase kernels of a nearest ×2 upsampling followed by a 'same' k×k convolution (odd k <= 5), in
+    phase order (a, b) = (0, 0), (0, 1), (1, 0), (1, 1), each with the input offset (top, left) of its window.
+
+    Output pixel (2i + a, 2j + b) is the phase kernel applied to input pixels (i + top + r, j + left + c) for its
+    kernel rows r and columns c; the taps of ``weight`` that land on one input pixel are summed. Shapes:
+    weight (O, C, k, k) -> kernels (O, C, kh, kw) with kh, kw in {2, 3}; offsets in {-1, 0}.
+
+    Example:
+        >>> [(tuple(k.shape), window) for k, window in polyphase_kernels(torch.ones(1, 1, 3, 3))]
+        [((1, 1, 2, 2), (-1, -1)), ((1, 1, 2, 2), (-1, 0)), ((1, 1, 2, 2), (0, -1)), ((1, 1, 2, 2), (0, 0))]
+    """
+    pad = weight.shape[-1] // 2
+    phases = []
+    for a in (0, 1):
+        for b in (0, 1):
+            rows = [(a + dy) // 2 for dy in range(-pad, pad + 1)]      # input row offset of each kernel row
+            cols = [(b + dx) // 2 for dx in range(-pad, pad + 1)]
+            summed = weight.new_zeros(weight.shape[:2] + (rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1))
+            for ky, sy in enumerate(rows):
+                for kx, sx in enumerate(cols):
+                    summed[:, :, sy - rows[0], sx - cols[0]] += weight[:, :, ky, kx]
+            phases.append((summed, (rows[0], cols[0])))
+    return phases
+
+
 def nearest_upsample_conv(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
     """``conv(F.interpolate(x, scale_factor=2, mode="nearest"))`` without the upsampled copy, for a stride-1
     ``conv`` with an odd square kernel k <= 5 and padding ``k // 2`` (zeros).
@@ -139,24 +180,11 @@ def nearest_upsample_conv(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
         >>> bool(torch.allclose(nearest_upsample_conv(x, conv), plain, atol=1e-5))
         True
     """
-    k = conv.kernel_size[0]
-    if (conv.kernel_size != (k, k) or k % 2 == 0 or k > 5 or conv.stride != (1, 1) or conv.padding != (k // 2, k // 2)
-            or conv.dilation != (1, 1) or conv.groups != 1 or conv.padding_mode != "zeros"):
-        raise ValueError(f"nearest_upsample_conv takes a stride-1 'same' k x k convolution (odd k <= 5), got {conv}")
-    weight, pad = conv.weight.to(x.dtype), k // 2
+    check_upsample_conv(conv)
+    weight = conv.weight.to(x.dtype)
     bias = None if conv.bias is None else conv.bias.to(x.dtype)
     height, width = x.shape[-2:]
-    kernels, windows = [], []
-    for a in (0, 1):
-        for b in (0, 1):
-            rows = [(a + dy) // 2 for dy in range(-pad, pad + 1)]      # input row offset of each kernel row
-            cols = [(b + dx) // 2 for dx in range(-pad, pad + 1)]
-            summed = weight.new_zeros(weight.shape[:2] + (rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1))
-            for ky, sy in enumerate(rows):
-                for kx, sx in enumerate(cols):
-                    summed[:, :, sy - rows[0], sx - cols[0]] += weight[:, :, ky, kx]
-            kernels.append(summed)
-            windows.append((rows[0], cols[0]))
+    kernels, windows = zip(*polyphase_kernels(weight))
     if all(kernel.shape[-2:] == (3, 3) for kernel in kernels):
         # k = 5: every phase spans the same 3×3 input pixels: one convolution with 4 × out_channels kernels
         # (faster than four narrow ones; pixel_shuffle reads channel o * 4 + a * 2 + b as phase (a, b) of o)
