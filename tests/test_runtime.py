@@ -135,3 +135,78 @@ def test_written_graph_runs_standard_operators():
     x_value = np.arange(36, dtype=np.float32).reshape(2, 2, 3, 3) - 20
     expected = torch.nn.functional.leaky_relu(conv(torch.from_numpy(x_value)), 0.5).reshape(-1, 9)
     np.testing.assert_allclose(session.run(None, {"x": x_value})[0], expected.detach().numpy(), atol=1e-5)
+
+
+# ------------------------------------------------------------------------ the sky matte (ncnn files) on ONNX Runtime
+
+def landscape(height: int = 96, width: int = 160) -> np.ndarray:
+    """A blue-to-white sky over green-brown land with a dark ridge: enough structure for the matte to answer."""
+    rows = np.linspace(0, 1, height)[:, None, None]
+    sky = np.array([70, 130, 220]) * (1 - rows) + np.array([230, 235, 240]) * rows
+    land = np.array([60, 90, 40]) + 40 * np.sin(np.arange(width) / 7.0)[None, :, None]
+    image = np.where(rows < 0.55, sky, land) * np.ones((1, width, 1))
+    image[int(0.5 * height):int(0.6 * height)] = 30
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def test_sky_matte_on_onnxruntime_equals_ncnn(monkeypatch):
+    from cinescape.segmentation import SkyMatte
+
+    torch.set_num_threads(1)
+    image = landscape()
+    matte = SkyMatte()
+    fast = matte(image)
+    assert matte._onnx not in (None, False)           # the ONNX Runtime session ran
+    monkeypatch.setenv("CINESCAPE_RUNTIME", "torch")    # ncnn, as before
+    reference = matte(image)
+    assert fast.shape == reference.shape == image.shape[:2]
+    assert np.abs(fast - reference).max() < 1e-4
+    assert reference[:20].mean() > 0.5 > reference[-20:].mean()   # and it is a sky matte: sky up, land down
+
+
+def test_sky_matte_falls_back_to_ncnn_when_onnxruntime_fails(monkeypatch, caplog):
+    from cinescape.segmentation import SkyMatte
+
+    def unsupported(*args, **kwargs):
+        raise TypeError("ncnn layer Deconvolution is not supported")
+
+    monkeypatch.setattr("cinescape.models.ncnn_graph.ncnn_to_onnx", unsupported)
+    matte, image = SkyMatte(), landscape()
+    first, second = matte(image), matte(image)
+    assert matte._onnx is False and np.array_equal(first, second)
+    monkeypatch.setenv("CINESCAPE_RUNTIME", "torch")
+    assert np.array_equal(first, matte(image))
+    assert sum("running ncnn" in r.message for r in caplog.records) == 1
+
+
+def test_ncnn_conversion_refuses_unknown_layers(tmp_path):
+    from cinescape.models.ncnn_graph import ncnn_to_onnx
+
+    param = tmp_path / "net.param"
+    param.write_text("7767517\n2 2\nInput in 0 1 data\nDeconvolution up 1 1 data out 0=4 1=2 6=64\n")
+    (tmp_path / "net.bin").write_bytes(b"")
+    with pytest.raises(TypeError, match="Deconvolution is not supported"):
+        ncnn_to_onnx(param, tmp_path / "net.bin", (1, 4, 8, 8), "out")
+
+
+def test_ncnn_conversion_reads_float16_and_float32_weights(tmp_path):
+    """A two-layer ncnn net written here (one float16-tagged, one float32-tagged convolution with bias and ReLU):
+    the converted graph computes the same as torch."""
+    from cinescape.models.ncnn_graph import ncnn_to_onnx
+
+    torch.manual_seed(3)
+    first, second = nn.Conv2d(3, 4, 3, padding=1), nn.Conv2d(4, 2, 1)
+    half = first.weight.detach().numpy().astype(np.float16)
+    with torch.no_grad():
+        first.weight.copy_(torch.from_numpy(half.astype(np.float32)))
+    data = (np.uint32(0x01306B47).tobytes() + half.tobytes() + first.bias.detach().numpy().tobytes()
+            + np.uint32(0).tobytes() + second.weight.detach().numpy().tobytes() + second.bias.detach().numpy().tobytes())
+    (tmp_path / "net.bin").write_bytes(data)          # 108 float16 values: 216 bytes, already 4-byte aligned
+    (tmp_path / "net.param").write_text(
+        "7767517\n4 4\nInput in 0 1 data\nConvolution c1 1 1 data a 0=4 1=3 4=1 5=1 6=108 9=1\n"
+        "Convolution c2 1 1 a b 0=2 1=1 5=1 6=8\nSigmoid s 1 1 b out\n")
+    model = ncnn_to_onnx(tmp_path / "net.param", tmp_path / "net.bin", (1, 3, 6, 5), "out")
+    x = torch.rand(1, 3, 6, 5)
+    expected = torch.sigmoid(second(torch.relu(first(x)))).detach().numpy()
+    got = runtime.cpu_session(model, 1).run(None, {"input": x.numpy()})[0]
+    np.testing.assert_allclose(got, expected, atol=1e-5)

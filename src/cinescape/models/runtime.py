@@ -28,7 +28,7 @@ import torch.nn as nn
 from .onnx_graph import OnnxGraph
 from .predictor import Predictor, PredictorConfig, ResBlock, check_upsample_conv, polyphase_kernels
 
-__all__ = ["onnxruntime_enabled", "predictor_graph", "run_predictor"]
+__all__ = ["cpu_session", "onnxruntime_enabled", "predictor_graph", "run_predictor"]
 
 log = logging.getLogger(__name__)
 
@@ -172,17 +172,33 @@ def _session(predictor: Predictor, threads: int):
     cached = _sessions.get(predictor)
     if cached is not None and cached[0] == key:
         return cached[1]
+    session = cpu_session(predictor_graph(predictor), threads)
+    _sessions[predictor] = (key, session)
+    return session
+
+
+def cpu_session(model: bytes, threads: int, *, keep_buffers: bool = True):
+    """An ``onnxruntime.InferenceSession`` of the ONNX ``model`` on the CPU: all graph optimisations, ``threads``
+    intra-op threads that sleep rather than spin between operators (the renderer and the encoder share the cores:
+    on the busy 2-core machine spinning threads doubled the CPU time of a network). ``keep_buffers=False``: no
+    memory arena, so a big network's activations are freed after each run instead of held by the session.
+
+    Example:
+        >>> from cinescape.models.onnx_graph import OnnxGraph
+        >>> graph = OnnxGraph("negate")
+        >>> graph.output(graph.op("Neg", graph.input("x", (2,))), "y", (2,))
+        >>> cpu_session(graph.serialize(), 1).run(None, {"x": np.float32([1, -2])})[0].tolist()
+        [-1.0, 2.0]
+    """
     ort = _onnxruntime()
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.intra_op_num_threads = threads
+    options.intra_op_num_threads = max(1, int(threads))
     options.inter_op_num_threads = 1
-    # no busy-waiting between ops: the renderer and the encoder share the cores (measured faster under load)
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.enable_cpu_mem_arena = keep_buffers
     options.log_severity_level = 3
-    session = ort.InferenceSession(predictor_graph(predictor), options, providers=["CPUExecutionProvider"])
-    _sessions[predictor] = (key, session)
-    return session
+    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
 def run_predictor(predictor: Predictor, image: torch.Tensor, z: torch.Tensor) -> torch.Tensor | None:
