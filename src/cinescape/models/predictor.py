@@ -14,6 +14,9 @@ motion, whose output is then a normalised backward flow, see :mod:`cinescape.ops
 ``gate=True`` (a cinescape addition, not in AL) adds one head channel g and multiplies the output by
 sigmoid(g). A plain tanh head can only produce "no motion" by cancelling its inputs exactly, so still
 land keeps a residual drift of about 0.05 px/frame at 128 px; a saturating gate gives exact stillness.
+
+Inference (eval mode, no gradient, no autocast) runs on ONNX Runtime where it is installed
+(:mod:`cinescape.models.runtime`: the same maps, less CPU); training and everything else on torch.
 """
 
 from __future__ import annotations
