@@ -30,6 +30,7 @@ import time
 
 import torch
 
+from cinescape.io import onnx_graph
 from cinescape.methods import load_pipeline
 from cinescape.methods.select import model_folder
 from cinescape.models import runtime
@@ -80,7 +81,7 @@ def main() -> None:
     if pipeline.motion.velocity_predictor is not None:
         nets["velocity"] = pipeline.motion.velocity_predictor
     print(f"batch {args.batch} at {height}x{width}, {args.threads} thread(s), {unit}, onnxruntime "
-          f"{runtime._onnxruntime().__version__ if runtime.onnxruntime_enabled() else 'off'}")
+          f"{onnx_graph._onnxruntime().__version__ if onnx_graph.onnxruntime_enabled() else 'off'}")
     torch.manual_seed(0)
     for name, net in nets.items():
         net.eval()

@@ -123,21 +123,21 @@ class SkyMatte:
 
     def _run_onnxruntime(self, blob) -> torch.Tensor | None:
         """The matte of the normalised 384×384 ``blob`` on ONNX Runtime (the same network rewritten from the ncnn
-        files, :func:`~cinescape.models.ncnn_graph.ncnn_to_onnx`; the same probabilities within ~1e-6), or None
+        files, :func:`~cinescape.io.ncnn_graph.ncnn_to_onnx`; the same probabilities within ~1e-6), or None
         where ncnn must run it: onnxruntime missing or switched off (``CINESCAPE_RUNTIME=torch``), or failing
         (logged once). Why: on the busy 2-core machine the matte took 2.2-2.5 s of CPU on ncnn's two threads and
         1.0 s on ONNX Runtime's (docs/results.md, "s5-ort")."""
-        from .models import runtime
+        from .io.onnx_graph import cpu_session, onnxruntime_enabled
 
-        if self._onnx is False or not runtime.onnxruntime_enabled():
+        if self._onnx is False or not onnxruntime_enabled():
             return None
         try:
             if self._onnx is None:
-                from .models.ncnn_graph import ncnn_to_onnx
+                from .io.ncnn_graph import ncnn_to_onnx
                 from .weights import weight_path
 
                 model = ncnn_to_onnx(*(weight_path(name) for name in SKY_MATTE_FILES), (1, 3, 384, 384), "1959")
-                self._onnx = runtime.cpu_session(model, self.net.opt.num_threads, keep_buffers=False)
+                self._onnx = cpu_session(model, self.net.opt.num_threads, keep_buffers=False)
             out = self._onnx.run(None, {"input": np.array(blob, dtype=np.float32)[None]})[0]
             return torch.from_numpy(out.reshape(1, 1, 384, 384))
         except Exception as error:  # noqa: BLE001 - ncnn runs it instead

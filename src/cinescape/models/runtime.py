@@ -2,7 +2,7 @@
 
 At inference (eval mode, no gradient, no autocast) :class:`~cinescape.models.predictor.Predictor` hands its forward
 to :func:`run_predictor`, which runs the same network as an ONNX graph (:func:`predictor_graph`, written from the
-module's weights by :mod:`cinescape.models.onnx_graph`) in an ``onnxruntime.InferenceSession``: all graph
+module's weights by :mod:`cinescape.io.onnx_graph`) in an ``onnxruntime.InferenceSession``: all graph
 optimisations, as many intra-op threads as torch has. Same maps as torch within ~1e-5 (float32 both; the
 decoder's upsampling convolutions in the same polyphase form). On this project's 2-core AVX2 CPU that is faster than
 torch's CPU kernels (``experiments/ort_speed.py``; figures in docs/results.md, "s5-ort").
@@ -16,19 +16,17 @@ and the caller runs torch (an error is logged once per network).
 
 from __future__ import annotations
 
-import functools
 import logging
-import os
 import weakref
 
 import numpy as np
 import torch
 import torch.nn as nn
 
-from .onnx_graph import OnnxGraph
-from .predictor import Predictor, PredictorConfig, ResBlock, check_upsample_conv, polyphase_kernels
+from ..io.onnx_graph import OnnxGraph, cpu_session, onnxruntime_enabled
+from .polyphase import check_upsample_conv, polyphase_kernels
 
-__all__ = ["cpu_session", "onnxruntime_enabled", "predictor_graph", "run_predictor"]
+__all__ = ["predictor_graph", "run_predictor"]
 
 log = logging.getLogger(__name__)
 
@@ -36,27 +34,8 @@ _sessions: "weakref.WeakKeyDictionary[nn.Module, tuple]" = weakref.WeakKeyDictio
 _failed: "weakref.WeakSet[nn.Module]" = weakref.WeakSet()
 
 
-@functools.lru_cache(maxsize=1)
-def _onnxruntime():
-    try:
-        import onnxruntime
-    except ImportError:
-        return None
-    return onnxruntime
-
-
-def onnxruntime_enabled() -> bool:
-    """Whether the predictors run on ONNX Runtime: it is importable and ``$CINESCAPE_RUNTIME`` is not "torch".
-
-    Example:
-        >>> isinstance(onnxruntime_enabled(), bool)
-        True
-    """
-    return os.environ.get("CINESCAPE_RUNTIME", "").strip().lower() != "torch" and _onnxruntime() is not None
-
-
 class _Writer:
-    """Writes a :class:`Predictor`'s layers into an :class:`OnnxGraph`; unknown layers raise TypeError."""
+    """Writes a :class:`~cinescape.models.predictor.Predictor`'s layers into an :class:`OnnxGraph`; unknown layers raise TypeError."""
 
     def __init__(self, graph: OnnxGraph):
         self.graph = graph
@@ -85,7 +64,7 @@ class _Writer:
                         epsilon=float(module.eps))
         if isinstance(module, nn.LeakyReLU):
             return g.op("LeakyRelu", x, alpha=float(module.negative_slope))
-        if isinstance(module, ResBlock):
+        if type(module).__name__ == "ResBlock":      # predictor.ResBlock (not imported: predictor imports this)
             return g.op("Add", x, self.layer(x, module.body))
         raise TypeError(f"no ONNX writer for {type(module).__name__}")
 
@@ -112,23 +91,17 @@ class _Writer:
         return x if rest is None else self.layer(x, rest)
 
 
-def _writable(predictor: nn.Module) -> bool:
-    """A plain :class:`Predictor` (a subclass that conditions or runs differently, e.g. FGLA's, stays on torch)."""
-    return type(predictor).condition is Predictor.condition and type(predictor).forward is Predictor.forward
-
-
-def predictor_graph(predictor: Predictor) -> bytes:
+def predictor_graph(predictor: nn.Module) -> bytes:
     """The ONNX model of ``predictor``'s inference (eval-mode) forward: inputs ``image`` (B, C, H, W) and ``code``
     (B, latent_dim), float32, any B and H, W divisible by 8; output ``out`` (B, out_channels, H, W). Raises TypeError
     for a predictor this writer cannot express (a subclass with its own conditioning, an unknown layer).
 
     Example:
+        >>> from cinescape.models import Predictor, PredictorConfig
         >>> model = predictor_graph(Predictor(PredictorConfig(width=0.0625, num_res_blocks=1)))
         >>> len(model) > 10000
         True
     """
-    if not _writable(predictor):
-        raise TypeError(f"no ONNX writer for {type(predictor).__name__}")
     config = predictor.config
     g = OnnxGraph("predictor")
     writer = _Writer(g)
@@ -167,7 +140,7 @@ def _weights_key(module: nn.Module) -> tuple:
     return tuple((p.data_ptr(), p._version) for p in module.parameters())
 
 
-def _session(predictor: Predictor, threads: int):
+def _session(predictor: nn.Module, threads: int):
     key = (threads, _weights_key(predictor))
     cached = _sessions.get(predictor)
     if cached is not None and cached[0] == key:
@@ -177,43 +150,20 @@ def _session(predictor: Predictor, threads: int):
     return session
 
 
-def cpu_session(model: bytes, threads: int, *, keep_buffers: bool = True):
-    """An ``onnxruntime.InferenceSession`` of the ONNX ``model`` on the CPU: all graph optimisations, ``threads``
-    intra-op threads that sleep rather than spin between operators (the renderer and the encoder share the cores:
-    on the busy 2-core machine spinning threads doubled the CPU time of a network). ``keep_buffers=False``: no
-    memory arena, so a big network's activations are freed after each run instead of held by the session.
-
-    Example:
-        >>> from cinescape.models.onnx_graph import OnnxGraph
-        >>> graph = OnnxGraph("negate")
-        >>> graph.output(graph.op("Neg", graph.input("x", (2,))), "y", (2,))
-        >>> cpu_session(graph.serialize(), 1).run(None, {"x": np.float32([1, -2])})[0].tolist()
-        [-1.0, 2.0]
-    """
-    ort = _onnxruntime()
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.intra_op_num_threads = max(1, int(threads))
-    options.inter_op_num_threads = 1
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.enable_cpu_mem_arena = keep_buffers
-    options.log_severity_level = 3
-    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
-
-
-def run_predictor(predictor: Predictor, image: torch.Tensor, z: torch.Tensor) -> torch.Tensor | None:
+def run_predictor(predictor: nn.Module, image: torch.Tensor, z: torch.Tensor) -> torch.Tensor | None:
     """``predictor(image, z)`` computed by ONNX Runtime, or None where torch must run it (see the module
-    docstring). Shapes as :class:`Predictor`: image (B, C, H, W), z (B, latent_dim) -> (B, out_channels, H, W),
+    docstring). Shapes as :class:`~cinescape.models.predictor.Predictor`: image (B, C, H, W), z (B, latent_dim) -> (B, out_channels, H, W),
     float32 on the CPU.
 
     Example:
+        >>> from cinescape.models import Predictor, PredictorConfig
         >>> net = Predictor(PredictorConfig(width=0.0625, num_res_blocks=1)).eval()
         >>> image, z = torch.rand(2, 3, 16, 24), torch.randn(2, 8)
         >>> out = run_predictor(net, image, z)
         >>> out is None or bool(torch.allclose(out, net(image, z), atol=1e-4))
         True
     """
-    if (predictor in _failed or not _writable(predictor) or not onnxruntime_enabled() or image.device.type != "cpu"
+    if (predictor in _failed or not onnxruntime_enabled() or image.device.type != "cpu"
             or z.dim() != 2 or z.shape[0] != image.shape[0]):
         return None
     try:

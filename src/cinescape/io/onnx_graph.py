@@ -1,4 +1,5 @@
-"""A minimal ONNX model writer: build a graph of standard operators from NumPy weights and serialise it.
+"""A minimal ONNX model writer (build a graph of standard operators from NumPy weights, serialise it) and the ONNX
+Runtime CPU session the networks run in.
 
 Why not ``torch.onnx.export``: the TorchScript exporter (``dynamo=False``) is deprecated and needs the ``onnx``
 package to write its output; the new exporter needs ``onnx`` and ``onnxscript``; neither can export the predictors'
@@ -14,11 +15,13 @@ type 20}, ``TensorProto`` {dims 1, data_type 2, name 8, raw_data 9}, ``ValueInfo
 
 from __future__ import annotations
 
+import functools
+import os
 import struct
 
 import numpy as np
 
-__all__ = ["OnnxGraph"]
+__all__ = ["OnnxGraph", "cpu_session", "onnxruntime_enabled"]
 
 # TensorProto.DataType and AttributeProto.AttributeType values (onnx.proto)
 _DATA_TYPES = {np.dtype(np.float32): 1, np.dtype(np.int64): 7}
@@ -138,3 +141,45 @@ class OnnxGraph:
         opset = _bytes_field(1, "") + _int_field(2, OPSET)
         return (_int_field(1, IR_VERSION) + _bytes_field(2, "cinescape") + _bytes_field(7, graph)
                 + _bytes_field(8, opset))
+
+
+@functools.lru_cache(maxsize=1)
+def _onnxruntime():
+    try:
+        import onnxruntime
+    except ImportError:
+        return None
+    return onnxruntime
+
+
+def onnxruntime_enabled() -> bool:
+    """Whether the predictors run on ONNX Runtime: it is importable and ``$CINESCAPE_RUNTIME`` is not "torch".
+
+    Example:
+        >>> isinstance(onnxruntime_enabled(), bool)
+        True
+    """
+    return os.environ.get("CINESCAPE_RUNTIME", "").strip().lower() != "torch" and _onnxruntime() is not None
+
+
+def cpu_session(model: bytes, threads: int, *, keep_buffers: bool = True):
+    """An ``onnxruntime.InferenceSession`` of the ONNX ``model`` on the CPU: all graph optimisations, ``threads``
+    intra-op threads that sleep rather than spin between operators (the renderer and the encoder share the cores:
+    on the busy 2-core machine spinning threads doubled the CPU time of a network). ``keep_buffers=False``: no
+    memory arena, so a big network's activations are freed after each run instead of held by the session.
+
+    Example:
+        >>> graph = OnnxGraph("negate")
+        >>> graph.output(graph.op("Neg", graph.input("x", (2,))), "y", (2,))
+        >>> cpu_session(graph.serialize(), 1).run(None, {"x": np.float32([1, -2])})[0].tolist()
+        [-1.0, 2.0]
+    """
+    ort = _onnxruntime()
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = max(1, int(threads))
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.enable_cpu_mem_arena = keep_buffers
+    options.log_severity_level = 3
+    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
