@@ -42,6 +42,7 @@ and waterfalls come out as "water" (or as rock or mountain), and the waterfall g
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import threading
 from pathlib import Path
@@ -93,6 +94,7 @@ class SkyMatte:
         self._blob_pool, self._workspace_pool = ncnn.PoolAllocator(), ncnn.PoolAllocator()
         self.net.opt.blob_allocator, self.net.opt.workspace_allocator = self._blob_pool, self._workspace_pool
         self.net.opt.num_threads = max(1, torch.get_num_threads())
+        self._onnx = None   # the ONNX Runtime session of the same network (None: not built yet, False: failed)
         if self.net.load_param(str(param)) or self.net.load_model(str(weights)):
             raise ModelLoadError(f"cannot load the sky matte from {param} / {weights}")
 
@@ -105,17 +107,43 @@ class SkyMatte:
         blob.substract_mean_normalize([0.485 * 255, 0.456 * 255, 0.406 * 255],
                                       [1 / (0.229 * 255), 1 / (0.224 * 255), 1 / (0.225 * 255)])
         with self._lock:   # one run at a time: the pools are emptied after each
-            try:
-                extractor = self.net.create_extractor()
-                extractor.input("input.1", blob)
-                _, out = extractor.extract("1959")
-                prob = torch.from_numpy(np.array(out, dtype=np.float32).reshape(1, 1, 384, 384))
-                del extractor, out
-            finally:
-                self._blob_pool.clear()
-                self._workspace_pool.clear()
+            prob = self._run_onnxruntime(blob)
+            if prob is None:
+                try:
+                    extractor = self.net.create_extractor()
+                    extractor.input("input.1", blob)
+                    _, out = extractor.extract("1959")
+                    prob = torch.from_numpy(np.array(out, dtype=np.float32).reshape(1, 1, 384, 384))
+                    del extractor, out
+                finally:
+                    self._blob_pool.clear()
+                    self._workspace_pool.clear()
         size = (height, width) if size is None else tuple(size)
         return F.interpolate(prob, size=size, mode="bilinear", align_corners=False)[0, 0].clamp_(0, 1).numpy()
+
+    def _run_onnxruntime(self, blob) -> torch.Tensor | None:
+        """The matte of the normalised 384×384 ``blob`` on ONNX Runtime (the same network rewritten from the ncnn
+        files, :func:`~cinescape.io.ncnn_graph.ncnn_to_onnx`; the same probabilities within ~1e-6), or None
+        where ncnn must run it: onnxruntime missing or switched off (``CINESCAPE_RUNTIME=torch``), or failing
+        (logged once). Why: on the busy 2-core machine the matte took 2.2-2.5 s of CPU on ncnn's two threads and
+        1.0 s on ONNX Runtime's (docs/results.md, "s5-ort")."""
+        from .io.onnx_graph import cpu_session, onnxruntime_enabled
+
+        if self._onnx is False or not onnxruntime_enabled():
+            return None
+        try:
+            if self._onnx is None:
+                from .io.ncnn_graph import ncnn_to_onnx
+                from .weights import weight_path
+
+                model = ncnn_to_onnx(*(weight_path(name) for name in SKY_MATTE_FILES), (1, 3, 384, 384), "1959")
+                self._onnx = cpu_session(model, self.net.opt.num_threads, keep_buffers=False)
+            out = self._onnx.run(None, {"input": np.array(blob, dtype=np.float32)[None]})[0]
+            return torch.from_numpy(out.reshape(1, 1, 384, 384))
+        except Exception as error:  # noqa: BLE001 - ncnn runs it instead
+            self._onnx = False
+            logging.getLogger(__name__).warning("the sky matte on ONNX Runtime failed, running ncnn: %s", error)
+            return None
 
 
 def _import_runtime(module: str, package: str, network: str):

@@ -14,6 +14,9 @@ motion, whose output is then a normalised backward flow, see :mod:`cinescape.ops
 ``gate=True`` (a cinescape addition, not in AL) adds one head channel g and multiplies the output by
 sigmoid(g). A plain tanh head can only produce "no motion" by cancelling its inputs exactly, so still
 land keeps a residual drift of about 0.05 px/frame at 128 px; a saturating gate gives exact stillness.
+
+Inference (eval mode, no gradient, no autocast) runs on ONNX Runtime where it is installed
+(:mod:`cinescape.models.runtime`: the same maps, less CPU); training and everything else on torch.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .base import PretrainedMixin
+from .polyphase import check_upsample_conv, nearest_upsample_conv, polyphase_kernels  # noqa: F401 (re-exported)
 
 
 @dataclass
@@ -93,6 +97,12 @@ class Predictor(PretrainedMixin, nn.Module):
     def forward(self, image: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         if image.shape[-1] % 8 or image.shape[-2] % 8:
             raise ValueError(f"predictor input size must be divisible by 8, got {tuple(image.shape[-2:])}")
+        if not (self.training or torch.is_grad_enabled() or torch.is_autocast_enabled("cpu")) and self._plain():
+            from .runtime import run_predictor  # lazy: onnxruntime loads on the first inference
+
+            fast = run_predictor(self, image, z)    # the same maps on ONNX Runtime (None: torch runs them)
+            if fast is not None:
+                return fast
         d1 = self.conv1(torch.cat((image, self.condition(z, image)), 1))
         d2 = self.conv2(torch.cat((d1, self.condition(z, d1)), 1))
         d3 = self.conv3(torch.cat((d2, self.condition(z, d2)), 1))
@@ -106,6 +116,12 @@ class Predictor(PretrainedMixin, nn.Module):
         return torch.tanh(x) / self.config.beta
 
 
+    @classmethod
+    def _plain(cls) -> bool:
+        """Whether this class computes what :func:`~cinescape.models.runtime.predictor_graph` writes: not a subclass
+        with its own conditioning or forward (FGLA's latent-map predictor stays on torch)."""
+        return cls.condition is Predictor.condition and cls.forward is Predictor.forward
+
     def _up(self, layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
         """``layer`` (a convolution, or a Sequential starting with one) on ``x`` upsampled ×2 (nearest). At
         inference the upsampling and the convolution are one :func:`nearest_upsample_conv` (the same maps, about
@@ -115,60 +131,6 @@ class Predictor(PretrainedMixin, nn.Module):
         conv, rest = (layer[0], layer[1:]) if isinstance(layer, nn.Sequential) else (layer, None)
         x = nearest_upsample_conv(x, conv)
         return x if rest is None else rest(x)
-
-
-def nearest_upsample_conv(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
-    """``conv(F.interpolate(x, scale_factor=2, mode="nearest"))`` without the upsampled copy, for a stride-1
-    ``conv`` with an odd square kernel k <= 5 and padding ``k // 2`` (zeros).
-
-    Output pixel (2i + a, 2j + b) of the upsampled convolution sees only input pixels (i + s, j + t) with s, t in
-    {-1, 0, 1}: the kernel taps that land on the same input pixel add up into one. So each phase (a, b) is a small
-    convolution of ``x`` itself with its summed taps (k = 3: 2×2 taps, k = 5: 3×3) and ``pixel_shuffle``
-    interleaves the four phases. Zero padding carries over (a padded high-resolution pixel is a padded input
-    pixel). Multiply-adds per input pixel and channel pair: 4 k² before, 16 (k = 3) or 36 (k = 5) here. With k = 5
-    the four phases share one 3×3 window and run as one convolution. The appearance and motion predictors of the
-    shipped model run 1.9x faster this way (batch 4 at 144 x 256, one thread: 0.38 -> 0.20 s; the same maps within
-    3e-6).
-
-    Shapes: x (B, C, h, w) -> (B, out_channels, 2h, 2w).
-
-    Example:
-        >>> conv = nn.Conv2d(4, 3, 5, padding=2)
-        >>> x = torch.randn(1, 4, 6, 7)
-        >>> plain = conv(F.interpolate(x, scale_factor=2, mode="nearest"))
-        >>> bool(torch.allclose(nearest_upsample_conv(x, conv), plain, atol=1e-5))
-        True
-    """
-    k = conv.kernel_size[0]
-    if (conv.kernel_size != (k, k) or k % 2 == 0 or k > 5 or conv.stride != (1, 1) or conv.padding != (k // 2, k // 2)
-            or conv.dilation != (1, 1) or conv.groups != 1 or conv.padding_mode != "zeros"):
-        raise ValueError(f"nearest_upsample_conv takes a stride-1 'same' k x k convolution (odd k <= 5), got {conv}")
-    weight, pad = conv.weight.to(x.dtype), k // 2
-    bias = None if conv.bias is None else conv.bias.to(x.dtype)
-    height, width = x.shape[-2:]
-    kernels, windows = [], []
-    for a in (0, 1):
-        for b in (0, 1):
-            rows = [(a + dy) // 2 for dy in range(-pad, pad + 1)]      # input row offset of each kernel row
-            cols = [(b + dx) // 2 for dx in range(-pad, pad + 1)]
-            summed = weight.new_zeros(weight.shape[:2] + (rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1))
-            for ky, sy in enumerate(rows):
-                for kx, sx in enumerate(cols):
-                    summed[:, :, sy - rows[0], sx - cols[0]] += weight[:, :, ky, kx]
-            kernels.append(summed)
-            windows.append((rows[0], cols[0]))
-    if all(kernel.shape[-2:] == (3, 3) for kernel in kernels):
-        # k = 5: every phase spans the same 3×3 input pixels: one convolution with 4 × out_channels kernels
-        # (faster than four narrow ones; pixel_shuffle reads channel o * 4 + a * 2 + b as phase (a, b) of o)
-        stacked = torch.stack(kernels, 1).flatten(0, 1)
-        return F.pixel_shuffle(F.conv2d(x, stacked, None if bias is None else bias.repeat_interleave(4), padding=1), 2)
-    padded = F.pad(x, (1, 1, 1, 1))
-    phases = []
-    for kernel, (top, left) in zip(kernels, windows):
-        kh, kw = kernel.shape[-2:]
-        phases.append(F.conv2d(padded[:, :, 1 + top:1 + top + height + kh - 1, 1 + left:1 + left + width + kw - 1],
-                               kernel, bias))
-    return F.pixel_shuffle(torch.stack(phases, 2).flatten(1, 2), 2)
 
 
 class LatentMapPredictor(Predictor):
