@@ -145,7 +145,7 @@ def _session(predictor: nn.Module, threads: int):
     cached = _sessions.get(predictor)
     if cached is not None and cached[0] == key:
         return cached[1]
-    session = cpu_session(predictor_graph(predictor), threads)
+    session = cpu_session(predictor_graph(predictor), threads, keep_buffers=False)
     _sessions[predictor] = (key, session)
     return session
 

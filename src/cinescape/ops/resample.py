@@ -210,7 +210,7 @@ def calibrate_sharpening(image: np.ndarray, region: np.ndarray | None = None, *,
         if sharpness(high) <= target:
             low = high
         else:
-            for _ in range(14):
+            for _ in range(9):
                 middle = 0.5 * (low + high)
                 low, high = (middle, high) if sharpness(middle) < target else (low, middle)
         scales.append(0.5 * (low + high))
