@@ -155,7 +155,7 @@ def render_frame_bands(layers: FastLayers, copies: list[tuple[np.ndarray, float 
         coefficients: for two copies, an (h, w, 5) float32 working-size field ``[a, b, m_0, m_1, m_2]``: the blend
             is ``a * c_0 + b * c_1 + m`` with the field resized bilinearly to each band (the per-pixel phased loop's
             contrast-keeping blend, :func:`~cinescape.ops.phased.blend_coefficients`); the copies' weights are
-            then ignored (give None) An (h, w, 7) field ``[a, b, m, s_x, s_y]`` also sharpens the blend along x and
+            then ignored (give None). An (h, w, 7) field ``[a, b, m, s_x, s_y]`` also sharpens the blend along x and
             y by those strengths (:func:`~cinescape.ops.resample.sharpen_axes`, undoing the bicubic sampling's
             softening): each band is then blended one row beyond its ends, the rows its 3-tap filters read.
 
