@@ -28,7 +28,7 @@ import numpy as np
 
 from .resample import DETAIL_KERNEL, LUMA
 
-__all__ = ["band_height", "band_rows", "band_positions", "grade_matrix", "FastLayers", "render_frame_bands",
+__all__ = ["band_height", "band_rows", "band_planes", "band_positions", "grade_matrix", "FastLayers", "render_frame_bands",
            "source_window", "band_extent"]
 
 #: Pixels per band: large enough that OpenCV's own threads split each call well, small enough that a band's
@@ -46,6 +46,18 @@ def band_height(width: int, pixels: int = BAND_PIXELS) -> int:
     return max(8, pixels // max(1, width))
 
 
+def _row_weights(small_h: int, height: int, top: int, rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The working-size rows (lower, upper) and weights of ``upper`` that rows ``top .. top + rows - 1`` of a
+    bilinear resize from ``small_h`` to ``height`` rows interpolate (pixel centres aligned, edges clamped)."""
+    source_y = (np.arange(top, top + rows, dtype=np.float64) + 0.5) * (small_h / height) - 0.5
+    lower = np.floor(source_y).astype(np.int64)
+    frac = (source_y - lower).astype(np.float32)
+    frac[lower < 0] = 0.0                     # OpenCV clamps at the edges
+    lower = np.clip(lower, 0, small_h - 1)
+    frac[lower >= small_h - 1] = 0.0
+    return lower, np.minimum(lower + 1, small_h - 1), frac
+
+
 def band_rows(field: np.ndarray, size: tuple[int, int], top: int, rows: int) -> np.ndarray:
     """Rows ``top .. top + rows - 1`` of the bilinear resize of a working-size field ``field`` (h, w, C) float32 to
     ``size`` = (H, W) (``cv2.resize(field, (W, H), INTER_LINEAR)``: pixel centres aligned, edges clamped), without
@@ -60,18 +72,31 @@ def band_rows(field: np.ndarray, size: tuple[int, int], top: int, rows: int) -> 
         [[1.0, 1.5, 2.5, 3.0], [3.0, 3.5, 4.5, 5.0]]
     """
     height, width = size
-    small_h = field.shape[0]
-    source_y = (np.arange(top, top + rows, dtype=np.float64) + 0.5) * (small_h / height) - 0.5
-    lower = np.floor(source_y).astype(np.int64)
-    frac = (source_y - lower).astype(np.float32)
-    frac[lower < 0] = 0.0                     # OpenCV clamps at the edges
-    lower = np.clip(lower, 0, small_h - 1)
-    frac[lower >= small_h - 1] = 0.0
-    upper = np.minimum(lower + 1, small_h - 1)
+    lower, upper, frac = _row_weights(field.shape[0], height, top, rows)
     frac = frac[:, None, None]
     band = field[lower] * (1.0 - frac) + field[upper] * frac           # (rows, w, C)
     out = cv2.resize(np.ascontiguousarray(band, np.float32), (width, rows), interpolation=cv2.INTER_LINEAR)
     return out if out.ndim == 3 else out[..., None]
+
+
+def band_planes(planes: np.ndarray, size: tuple[int, int], top: int, rows: int) -> np.ndarray:
+    """:func:`band_rows` of planar fields: rows ``top .. top + rows - 1`` of each (h, w) plane of ``planes``
+    (P, h, w) float32 resized bilinearly to ``size`` = (H, W). Returns (P, rows, W) float32: each plane a contiguous
+    (rows, W) array (no ``cv2.split`` of an interleaved field), from one ``cv2.resize`` of the planes stacked by rows.
+
+    Example:
+        >>> planes = np.float32([[[0.0, 2.0], [4.0, 6.0]], [[1.0, 1.0], [1.0, 1.0]]])      # (2, 2, 2)
+        >>> band_planes(planes, (4, 4), 1, 2)[0].tolist()
+        [[1.0, 1.5, 2.5, 3.0], [3.0, 3.5, 4.5, 5.0]]
+    """
+    height, width = size
+    count = planes.shape[0]
+    lower, upper, frac = _row_weights(planes.shape[1], height, top, rows)
+    frac = frac[None, :, None]
+    band = planes[:, lower] * (1.0 - frac) + planes[:, upper] * frac    # (P, rows, w)
+    stacked = np.ascontiguousarray(band, np.float32).reshape(count * rows, -1)
+    # rows map to themselves (scale 1: weights 1 and 0), so this is the horizontal resize alone
+    return cv2.resize(stacked, (width, count * rows), interpolation=cv2.INTER_LINEAR).reshape(count, rows, width)
 
 
 def band_positions(flow: np.ndarray, size: tuple[int, int], top: int, rows: int) -> np.ndarray:
@@ -154,8 +179,8 @@ def render_frame_bands(layers: FastLayers, copies: list[tuple[np.ndarray, float 
         out: an (H, W, 3) uint8 array to write into (a new one by default).
         coefficients: for two copies, an (h, w, 5) float32 working-size field ``[a, b, m_0, m_1, m_2]``: the blend
             is ``a * c_0 + b * c_1 + m`` with the field resized bilinearly to each band (the per-pixel phased loop's
-            contrast-keeping blend, :func:`~cinescape.ops.phased.blend_coefficients`); the copies' weights are
-            then ignored (give None). An (h, w, 7) field ``[a, b, m, s_x, s_y]`` also sharpens the blend along x and
+            contrast-keeping blend, :func:`~cinescape.ops.phased.blend_coefficients`; ``a + b`` >= 1 there, and it
+            must be well above 0); the copies' weights are then ignored (give None). An (h, w, 7) field ``[a, b, m, s_x, s_y]`` also sharpens the blend along x and
             y by those strengths (:func:`~cinescape.ops.resample.sharpen_axes`, undoing the bicubic sampling's
             softening): each band is then blended one row beyond its ends, the rows its 3-tap filters read.
 
@@ -187,9 +212,8 @@ def render_frame_bands(layers: FastLayers, copies: list[tuple[np.ndarray, float 
             else:
                 cv2.transform(layers.photo[y:y1], grade, dst=out[y:y1])
     sharpen = coefficients is not None and coefficients.shape[2] == 7
-    if coefficients is not None:   # the per-pixel scalars [a, b (, s_x, s_y)] as one field, m as another
-        scalars = (0, 1, 5, 6) if sharpen else (0, 1)
-        coefficients = [np.ascontiguousarray(coefficients[..., scalars]), np.ascontiguousarray(coefficients[..., 2:5])]
+    if coefficients is not None:
+        fields = _blend_fields(coefficients)
     for y in range(first, end, step):
         y1 = min(y + step, end)
         # with sharpening, the band is made one row beyond each end: the rows its vertical filter reads
@@ -208,9 +232,10 @@ def render_frame_bands(layers: FastLayers, copies: list[tuple[np.ndarray, float 
         if coefficients is None:
             frame = _blend(warped, y, y1)
         else:
-            scalars, mean = (band_rows(field, (height, width), top, bottom - top) for field in coefficients)
-            planes = cv2.split(scalars)
-            frame = _blend_coefficients(warped, [cv2.merge([planes[0]] * 3), cv2.merge([planes[1]] * 3), mean])
+            planes = band_planes(fields[0], (height, width), top, bottom - top)
+            gain, mean = (None if field is None else band_rows(field, (height, width), top, bottom - top)
+                          for field in fields[1:])
+            frame = _blend_coefficients(warped, planes[0], planes[1], gain, mean)
             if sharpen:
                 frame = _sharpen_band(frame, planes[2], planes[3])[y - top:y1 - top]
         matrix = to_uint8
@@ -295,18 +320,33 @@ def _blend(warped: list[tuple[np.ndarray, float | np.ndarray]], top: int, bottom
                            np.ascontiguousarray(w2[top:bottom], np.float32), dst=first)
 
 
-def _blend_coefficients(warped: list[tuple[np.ndarray, object]], band: list[np.ndarray]) -> np.ndarray:
-    """``a * c_0 + b * c_1 + m`` with the band's (rows, W, 3) coefficients ``[a, b, m]`` (``a``, ``b`` repeated on
-    three channels), written into the first copy's array (OpenCV on three-channel arrays: 3-4x faster than NumPy
-    broadcasting one channel over three)."""
+def _blend_fields(coefficients: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """A working-size (h, w, 5 or 7) field ``[a, b, m (, s_x, s_y)]`` as what a band's blend reads: the planes
+    (P, h, w) ``[a, b (, s_x, s_y)]``; the gain ``a + b`` as an (h, w, 3) field, or None where it is 1 everywhere
+    (the plain blend); ``m`` (h, w, 3), or None where it is 0 everywhere (no contrast term)."""
+    scalars = (0, 1, 5, 6) if coefficients.shape[2] == 7 else (0, 1)
+    planes = np.ascontiguousarray(coefficients[..., scalars].transpose(2, 0, 1), np.float32)
+    gain = coefficients[..., 0:1] + coefficients[..., 1:2]
+    gain = None if np.all(np.abs(gain - 1.0) <= 1e-7) else np.ascontiguousarray(np.repeat(gain, 3, axis=2), np.float32)
+    mean = coefficients[..., 2:5]
+    mean = np.ascontiguousarray(mean, np.float32) if mean.any() else None
+    return planes, gain, mean
+
+
+def _blend_coefficients(warped: list[tuple[np.ndarray, object]], a: np.ndarray, b: np.ndarray,
+                        gain: np.ndarray | None, mean: np.ndarray | None) -> np.ndarray:
+    """``a * c_0 + b * c_1 + m`` with the band's (rows, W) planes ``a``, ``b`` and (rows, W, 3) fields ``gain`` =
+    ``a + b`` and ``m`` (None: 1 and 0), written into the first copy's array: ``cv2.blendLinear`` weighs the
+    three-channel copies by the one-channel planes and divides by ``a + b`` (+ 1e-5: 1e-5 of a level's error at
+    ``a + b`` >= 1), which ``gain`` multiplies back."""
     if len(warped) != 2:
         raise ValueError(f"a coefficient blend takes two copies, got {len(warped)}")
     first, second = warped[0][0], warped[1][0]
-    a, b, m = band
-    cv2.multiply(first, a, dst=first)
-    cv2.multiply(second, b, dst=second)
-    cv2.add(first, second, dst=first)
-    cv2.add(first, m, dst=first)
+    cv2.blendLinear(first, second, a, b, dst=first)
+    if gain is not None:
+        cv2.multiply(first, gain, dst=first)
+    if mean is not None:
+        cv2.add(first, mean, dst=first)
     return first
 
 

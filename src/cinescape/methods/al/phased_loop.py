@@ -115,7 +115,9 @@ class PixelPhasedLoop:
         self.sharpen = sharpen
         self.sharpening: tuple[float, float] | None = None
         self._cached: tuple[int, tuple] | None = None
-        self._copies: tuple[int, tuple[torch.Tensor, torch.Tensor]] | None = None
+        # per frame index: (flows, weights) and the working-size blend of the last source; the appearance net asks
+        # for the next MAP_BATCH frames' blends ahead of the full-resolution frames, so a few are kept
+        self._frames: dict[int, dict] = {}
 
     @staticmethod
     def offsets_for(size: tuple[int, int], scale: float, spread: float, seed: int,
@@ -131,15 +133,24 @@ class PixelPhasedLoop:
         self.sharpening = calibrate_sharpening(image, region)
         self._cached = None
 
-    def copies(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(flows, weights)`` of frame ``index``: (2, 2, h, w) accumulated flows (normalised) and (2, h, w)
-        weights of the two copies (the latest frame's are kept: the appearance net's working-size frame and the
-        full-resolution frame ask for the same one)."""
-        if self._copies is None or self._copies[0] != index:
+    #: Frames whose copies and working-size blend stay cached (the appearance net predicts 4 ahead: MAP_BATCH).
+    CACHED_FRAMES = 8
+
+    def _frame(self, index: int) -> dict:
+        """The cache entry of frame ``index`` (made on first use; the oldest entries dropped)."""
+        if index not in self._frames:
+            while len(self._frames) >= self.CACHED_FRAMES:
+                self._frames.pop(next(iter(self._frames)))
             displacements, weights = phased_copies(index, self.cycle, self.offsets)
             flows = torch.stack([sample_states(self.accumulated, d, self.origin) for d in displacements])
-            self._copies = (index, (flows, weights))
-        return self._copies[1]
+            self._frames[index] = {"copies": (flows, weights)}
+        return self._frames[index]
+
+    def copies(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(flows, weights)`` of frame ``index``: (2, 2, h, w) accumulated flows (normalised) and (2, h, w)
+        weights of the two copies (cached for the last few frames: the appearance net's working-size frames and
+        the full-resolution frames ask for the same ones)."""
+        return self._frame(index)["copies"]
 
     def step_flow(self, index: int) -> torch.Tensor:
         """(1, 2, h, w) frame-to-frame flow of frame ``index`` (normalised): the copies' steps, weighted."""
@@ -149,15 +160,19 @@ class PixelPhasedLoop:
     def blend_small(self, source: torch.Tensor, index: int) -> torch.Tensor:
         """(1, C, h, w) working-size frame ``index`` of ``source`` (1, C, h, w): the two copies warped (bilinear)
         and blended with their weights (no contrast term: this is the frame's local mean at full resolution)."""
-        flows, weights = self.copies(index)
-        return (weights.unsqueeze(1) * warp(source.expand(2, -1, -1, -1), flows)).sum(0, keepdim=True)
+        entry = self._frame(index)
+        if entry.get("source") is not source:    # cached for one source: the appearance net's and the contrast's
+            flows, weights = entry["copies"]
+            entry["blend"] = (weights.unsqueeze(1) * warp(source.expand(2, -1, -1, -1), flows)).sum(0, keepdim=True)
+            entry["source"] = source
+        return entry["blend"]
 
     def _coefficients(self, index: int, source_small: torch.Tensor, size: tuple[int, int]) -> tuple:
         if self._cached is None or self._cached[:2] != (index, size):
             flows, weights = self.copies(index)
             mean, correlation = None, 0.0
             if self.contrast:
-                mean = (weights.unsqueeze(1) * warp(source_small.expand(2, -1, -1, -1), flows)).sum(0)
+                mean = self.blend_small(source_small, index)[0]
                 correlation = detail_correlation(flows[0] - flows[1])
             a, b, m = blend_coefficients(weights, mean, correlation)
             channels = source_small.shape[1]
