@@ -234,7 +234,9 @@ def test_rendering_in_order_predicts_every_anchor_once(tiny_pipeline, photo, mon
         return original(self, indices)
 
     monkeypatch.setattr(Animation, "_predict_maps", counting)
-    animation = tiny_pipeline.plan(photo, num_frames=23, loop=loop, seed=0, appearance_stride=stride)
+    # the maps' anchors (grade_keyframes: the default grade's own keyframes, tests/test_grade_keyframes.py)
+    animation = tiny_pipeline.plan(photo, num_frames=23, loop=loop, seed=0, appearance_stride=stride,
+                                   grade_keyframes=False)
     list(animation.frames())
     anchors = list(range(0, 23, stride)) + ([22] if loop == "none" and 22 % stride else [])
     if loop == "none" and stride > 1:   # frame 0 keeps the photo's colours: frames 1..stride-1 are predicted alone

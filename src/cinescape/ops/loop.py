@@ -9,10 +9,13 @@ time, without holding the whole sequence in memory.
 from __future__ import annotations
 
 import math
+from typing import Mapping
 
+import numpy as np
 import torch
 
-__all__ = ["crossfade_schedule", "crossfade_loop", "symmetric_schedule", "phased_schedule", "interpolate_cyclic"]
+__all__ = ["crossfade_schedule", "crossfade_loop", "symmetric_schedule", "phased_schedule", "interpolate_cyclic",
+           "schedule_corners", "interpolate_keyframes"]
 
 
 def crossfade_schedule(loop_length: int) -> list[tuple[tuple[int, float], tuple[int, float]]]:
@@ -149,3 +152,66 @@ def interpolate_cyclic(keyframes: torch.Tensor, num_frames: int) -> torch.Tensor
     frac = (position - lower).to(keyframes.dtype).unsqueeze(1)
     upper = (lower + 1) % count
     return (1 - frac) * keyframes[lower % count] + frac * keyframes[upper]
+
+
+def schedule_corners(codes: torch.Tensor, *, cyclic: bool = True, tolerance: float = 1e-3) -> list[int]:
+    """The frames next to which a per-frame code schedule (N, D) bends: where its second difference exceeds
+    ``tolerance`` times its largest step (float32 rounding of a straight stretch stays far below), e.g. the keyframes
+    of :func:`interpolate_cyclic` (a keyframe between two frames marks both). Cyclic: frame N is frame 0 again;
+    otherwise the first and last frames are always corners.
+
+    Example:
+        >>> schedule_corners(interpolate_cyclic(torch.tensor([[0.0], [1.0]]), 8))
+        [0, 4]
+    """
+    count = codes.shape[0]
+    if count < 3:
+        return list(range(count))
+    values = codes.double().reshape(count, -1)
+    if cyclic:
+        bend = values.roll(-1, 0) - 2 * values + values.roll(1, 0)
+    else:
+        bend = torch.zeros_like(values)
+        bend[1:-1] = values[2:] - 2 * values[1:-1] + values[:-2]
+    scale = float((values.roll(-1, 0) - values).abs().max()) or 1.0
+    corners = set(torch.nonzero(bend.abs().amax(1) > tolerance * scale).flatten().tolist())
+    if not cyclic:
+        corners |= {0, count - 1}
+    return sorted(corners)
+
+
+def interpolate_keyframes(frames: list[int], values: Mapping[int, np.ndarray], at: int, *, corners: set[int],
+                          period: int | None) -> np.ndarray:
+    """The value at frame ``at`` of a quantity known at keyframes ``frames`` (sorted; ``values[f]`` an array, all of
+    one shape): cubic Hermite between the two keyframes around ``at`` with Catmull-Rom tangents (the slope between
+    their neighbouring keyframes), one-sided at a keyframe in ``corners`` (the quantity bends there: no slope is
+    carried across it). ``period``: frames of a cycle (frame ``period`` is frame 0 and keyframes wrap), or None
+    (``at`` within ``frames``' range). Exact at keyframes; between evenly spaced ones, exact for quadratics. Reads
+    ``values`` only at the (up to four) keyframes it uses, so it may compute them on demand.
+
+    Example:
+        >>> known = {f: np.float64([f * f]) for f in (0, 2, 4, 6)}
+        >>> float(interpolate_keyframes([0, 2, 4, 6], known, 3, corners=set(), period=None)[0])
+        9.0
+    """
+    if period is not None:   # the keyframes of the cycles before and after, for neighbours across the wrap
+        at %= period
+        frames = [f - period for f in frames[-3:]] + list(frames) + [f + period for f in frames[:3]]
+        corners = {c + shift for c in corners for shift in (-period, 0, period)}
+
+    def value(frame: int) -> np.ndarray:
+        return values[frame % period if period is not None else frame]
+
+    if at in frames:
+        return value(at)
+    after = next(k for k, f in enumerate(frames) if f > at)
+    f0, f1 = frames[after - 1], frames[after]
+    v0, v1 = value(f0), value(f1)
+    secant = (v1 - v0) / (f1 - f0)
+    before, beyond = (frames[after - 2] if after >= 2 else None), (frames[after + 1] if after + 1 < len(frames) else None)
+    m0 = secant if f0 in corners or before is None else (v1 - value(before)) / (f1 - before)
+    m1 = secant if f1 in corners or beyond is None else (value(beyond) - v0) / (beyond - f0)
+    h = f1 - f0
+    s = (at - f0) / h
+    return ((2 * s ** 3 - 3 * s ** 2 + 1) * v0 + (s ** 3 - 2 * s ** 2 + s) * h * m0
+            + (-2 * s ** 3 + 3 * s ** 2) * v1 + (s ** 3 - s ** 2) * h * m1)

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 __all__ = ["resize_hwc", "flow_to_pixel_map", "remap_hwc", "color_transfer_hwc", "guided_color_coefficients",
-           "apply_local_affine_hwc", "maps_to_hwc", "hwc_to_uint8"]
+           "grade_statistics", "tone_statistics", "global_grade", "apply_local_affine_hwc", "maps_to_hwc", "hwc_to_uint8"]
 
 
 def resize_hwc(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -159,19 +159,68 @@ def guided_color_coefficients(maps: np.ndarray, small: np.ndarray, *, radius: in
     local = fit_local_affine(small, target, radius, eps, min_slope=min_slope) if locality > 0 else 0.0
     if locality >= 1:
         return local
+    overall = global_grade(tone_statistics(small), _transfer_moments(small, target), eps=eps, min_slope=min_slope)
+    return np.ascontiguousarray(overall + locality * (local - overall) * np.ones_like(maps), np.float32)
+
+
+def _transfer_moments(small: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """(6,) float32 ``[mean(T), mean(I * T)]`` per channel of the transferred frame ``T`` and the frame ``I``."""
     # per-channel moments with OpenCV (float64 sums; NumPy's strided reductions over (h, w) took 4x longer)
-    mean_i, std_i = (np.float32(v).ravel() for v in cv2.meanStdDev(small))
-    mean_p = np.float32(cv2.mean(target)[:3])
-    cov = np.float32(cv2.mean(cv2.multiply(small, target))[:3]) - mean_i * mean_p
+    return np.float32(cv2.mean(target)[:3] + cv2.mean(cv2.multiply(small, target))[:3])
+
+
+def grade_statistics(maps: np.ndarray, small: np.ndarray) -> np.ndarray:
+    """What the global grade (:func:`guided_color_coefficients`, ``locality=0``) takes from the colour maps of a
+    working-size frame: (6,) float32 ``[mean(T), mean(I * T)]`` per channel, ``T = tanh(C_w * I + C_b)`` the
+    transferred frame and ``I`` the (h, w, 3) float32 frame ``small`` in [-1, 1]; ``maps`` (h, w, 6) ``[C_w, C_b]``.
+    They change smoothly with the appearance code, so they can be predicted at keyframes and interpolated.
+
+    Example:
+        >>> small = np.full((2, 2, 3), 0.5, np.float32); maps = np.zeros((2, 2, 6), np.float32); maps[..., :3] = 1
+        >>> [round(float(v), 4) for v in grade_statistics(maps, small)[[0, 3]]]      # tanh(0.5), 0.5 tanh(0.5)
+        [0.4621, 0.2311]
+    """
+    small = np.ascontiguousarray(small, np.float32)
+    return _transfer_moments(small, np.ascontiguousarray(np.tanh(small * maps[..., :3] + maps[..., 3:]), np.float32))
+
+
+def tone_statistics(small: np.ndarray) -> np.ndarray:
+    """What the global grade takes from the (h, w, 3) float32 frame ``small`` itself: (12,) float32 ``[mean, standard
+    deviation, the TONE_QUANTILE and 1 - TONE_QUANTILE quantiles]`` per channel.
+
+    Example:
+        >>> tone_statistics(np.zeros((4, 4, 3), np.float32)).tolist() == [0.0] * 12
+        True
+    """
+    small = np.ascontiguousarray(small, np.float32)
+    mean, std = (np.float32(v).ravel() for v in cv2.meanStdDev(small))
+    darkest, brightest = np.quantile(small.reshape(-1, 3), [TONE_QUANTILE, 1.0 - TONE_QUANTILE], axis=0)
+    return np.concatenate((mean, std, darkest, brightest)).astype(np.float32)
+
+
+def global_grade(tones: np.ndarray, statistics: np.ndarray, *, eps: float = 4e-3, min_slope: float = 0.35
+                 ) -> np.ndarray:
+    """The global colour grade ``a * I + b`` per channel (:func:`guided_color_coefficients`, ``locality=0``) from a
+    frame's :func:`tone_statistics` and its colour maps' :func:`grade_statistics`: the least-squares fit of ``T`` by
+    ``I`` (ridge ``eps``), its slope at least ``min_slope``, its offset limited so that at most
+    :data:`TONE_QUANTILE` of the frame's values fall below black or above white. Returns (6,) float32 ``[a, b]``.
+
+    Example:
+        >>> tones = np.float32([0, 0, 0, 0.5, 0.5, 0.5, -0.9, -0.9, -0.9, 0.9, 0.9, 0.9])
+        >>> statistics = np.float32([0.1, 0.1, 0.1, 0.25, 0.25, 0.25])      # T = I + 0.1 exactly
+        >>> [round(float(v), 2) for v in global_grade(tones, statistics, eps=0.0)]
+        [1.0, 1.0, 1.0, 0.1, 0.1, 0.1]
+    """
+    mean_i, std_i, darkest, brightest = (np.float32(tones[k:k + 3]) for k in (0, 3, 6, 9))
+    mean_p = np.float32(statistics[:3])
+    cov = np.float32(statistics[3:]) - mean_i * mean_p
     slope = np.maximum(cov / (std_i * std_i + eps), min_slope)
     offset = mean_p - slope * mean_i
     # The grade keeps the frame's tones displayable: with the slope floor a dark (night) grade pushed a quarter of
     # the frame below black, crushed to 0; the offset rises instead until only the darkest TONE_QUANTILE reach it
     # (and the brightest likewise stop at white).
-    darkest, brightest = np.quantile(small.reshape(-1, 3), [TONE_QUANTILE, 1.0 - TONE_QUANTILE], axis=0)
     offset = np.minimum(np.maximum(offset, -1.0 - slope * darkest), 1.0 - slope * brightest)
-    overall = np.concatenate((slope, offset)).astype(np.float32)   # (6,): [a, b] per channel
-    return np.ascontiguousarray(overall + locality * (local - overall) * np.ones_like(maps), np.float32)
+    return np.concatenate((slope, offset)).astype(np.float32)
 
 
 def apply_local_affine_hwc(coefficients: np.ndarray, image: np.ndarray) -> np.ndarray:

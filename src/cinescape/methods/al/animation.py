@@ -18,9 +18,10 @@ from ...io.image import tensor_to_image
 from ...models.precision import torch_threads
 from ...ops import flow_normalized_to_pixels, flow_to_color, resize_flow, warp
 from ...ops.layers import PhotoLayers, composite_layers_hwc, photo_to_float
-from ...ops.render import (apply_local_affine_hwc, flow_to_pixel_map, guided_color_coefficients, hwc_to_uint8,
-                           maps_to_hwc, remap_hwc)
+from ...ops.render import (apply_local_affine_hwc, flow_to_pixel_map, grade_statistics, guided_color_coefficients,
+                           hwc_to_uint8, maps_to_hwc, remap_hwc, tone_statistics)
 from ...ops.render_fast import FastLayers, grade_matrix, render_frame_bands
+from .grade_keyframes import KeyframedGrade
 
 #: torch threads for a frame's working-size loop maths (small tensors: see Animation.frame); the appearance net
 #: runs with the process's own count. On the idle 2-core machine (cinescape bench's 1024x576 row, 101 frames,
@@ -41,7 +42,7 @@ class Animation:
     def __init__(self, image: torch.Tensor, small: torch.Tensor, accumulated: torch.Tensor, steps: torch.Tensor,
                  schedule: list[tuple[tuple[int, float], ...]], maps_fn, progress: bool, *,
                  map_stride: int = 1, cyclic: bool = True, layers: PhotoLayers | None = None,
-                 color_locality: float = 1.0, phased=None):
+                 color_locality: float = 1.0, phased=None, grade_corners: list[int] | None = None):
         self.image, self.small = image, small
         self.phased = phased                                 # a PixelPhasedLoop: renders instead of ``schedule``
         self.layers = layers
@@ -65,6 +66,13 @@ class Animation:
         # global colour grade (color_locality 0); False: always the float reference path below.
         self.fast = True
         self._fast_layers: FastLayers | None = None
+        # The global grade of a loop from network statistics at keyframes (grade_keyframes.py); ``grade_corners``:
+        # the frames next to which the appearance code bends, None: every frame predicted
+        self.grade: KeyframedGrade | None = None
+        if (grade_corners is not None and maps_fn is not None and color_locality == 0 and map_stride == 1
+                and cyclic):
+            self.grade = KeyframedGrade(self.num_frames, grade_corners, self._grade_statistics, self._frame_tones,
+                                        batch=MAP_BATCH)
 
     def _blend_small(self, index: int) -> torch.Tensor:
         if self.phased is not None:
@@ -87,6 +95,17 @@ class Animation:
         small_hwc = maps_to_hwc(frames_small)
         return [None if m is None else guided_color_coefficients(m, small_hwc[k], locality=self.color_locality)
                 for k, m in enumerate(maps)]
+
+    def _grade_statistics(self, indices: list[int]) -> list[np.ndarray]:
+        """The appearance net's :func:`~cinescape.ops.render.grade_statistics` of output frames ``indices`` (one
+        batched call)."""
+        frames_small = torch.cat([self._blend_small(index) for index in indices])
+        with torch_threads(self._model_threads):
+            maps = self._maps_fn(indices, frames_small)
+        return [grade_statistics(m, small) for m, small in zip(maps, maps_to_hwc(frames_small))]
+
+    def _frame_tones(self, index: int) -> np.ndarray:
+        return tone_statistics(maps_to_hwc(self._blend_small(index))[0])
 
     def _anchors(self) -> list[int]:
         """The output frames whose colour maps are predicted: every ``map_stride``-th one (and the last, without
@@ -113,6 +132,8 @@ class Animation:
     def _maps_hwc(self, index: int) -> np.ndarray | None:
         if self._maps_fn is None:
             return None
+        if self.grade is not None:   # one grade per channel, as the (h, w, 6) coefficients of the other paths
+            return np.tile(self.grade.grade(index), self.small.shape[-2:] + (1,))
         stride, count = self.map_stride, self.num_frames
         lower = index - index % stride
         upper = min(lower + stride, count)

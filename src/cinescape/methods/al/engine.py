@@ -39,6 +39,7 @@ from ...errors import CinescapeError, OptionError
 from ...io.image import image_to_tensor, load_image, tensor_to_image
 from ...models.precision import inference_autocast
 from ...ops import accumulate_flow, integrate_velocity, interpolate_cyclic, warp
+from ...ops.loop import schedule_corners
 from ...ops.layers import PhotoLayers
 from ...ops.phased import phased_cycle
 from ...ops.render import maps_to_hwc
@@ -403,12 +404,13 @@ class CinemagraphEngine:
             self.require_lstm()
 
     def colour_maps(self, photo: PhotoInput, settings: AnimationSettings, rng: random.Random, control: dict
-                    ) -> Callable[[list[int], torch.Tensor], list[np.ndarray | None]] | None:
+                    ) -> tuple[Callable[[list[int], torch.Tensor], list[np.ndarray | None]] | None, list[int]]:
         """The colours stage: a function of (frame indices, their working-size frames) -> each frame's colour
-        transfer maps (HWC, or None: the photo's own colours), or None for motion only. ``control`` receives the
+        transfer maps (HWC, or None: the photo's own colours), or None for motion only; and the frames next to
+        which the appearance code bends (:func:`~cinescape.ops.loop.schedule_corners`). ``control`` receives the
         patch optimisation's loss history."""
         if not settings.appearance:
-            return None
+            return None, []
         codes = self.appearance_codes(photo.small, settings, rng, image_size=photo.size, info=control)
         keep_input = settings.loop == "none"
 
@@ -417,7 +419,7 @@ class CinemagraphEngine:
                 maps = maps_to_hwc(self.appearance.predict_maps(frames_small, codes[indices]))
             # loop "none": frame 0 is the photo itself
             return [None if keep_input and index == 0 else maps[k] for k, index in enumerate(indices)]
-        return maps_fn
+        return maps_fn, schedule_corners(codes, cyclic=settings.loop != "none")
 
     # ------------------------------------------------------------------------------------ all the stages
 
@@ -472,11 +474,12 @@ class CinemagraphEngine:
                                                                       photo.working, layers)
         motion_seconds = time.perf_counter() - started
         # 4. colours
-        maps_fn = self.colour_maps(photo, settings, rng, control)
+        maps_fn, corners = self.colour_maps(photo, settings, rng, control)
         # 5. frames, rendered on demand
         animation = Animation(photo.photo, photo.small, accumulated, steps, schedule, maps_fn, progress,
                               map_stride=settings.appearance_stride, cyclic=settings.loop != "none", layers=layers,
-                              color_locality=settings.appearance_locality, phased=pixel_phased)
+                              color_locality=settings.appearance_locality, phased=pixel_phased,
+                              grade_corners=corners if settings.grade_keyframes else None)
         animation.timings["motion"] = motion_seconds
         animation.control = control  # loss histories of the arrow / patch optimisations, if any
         animation.regions = regions  # the moving regions and their kinds (cinescape.regions.RegionMap), or None

@@ -55,6 +55,8 @@ class AnimationSettings:
     appearance: bool = True             # False: motion only
     appearance_keyframes: int = 6       # codes taken from the chosen codebook sequence
     appearance_stride: int = 1          # colour maps predicted every k-th frame, interpolated between (speed)
+    grade_keyframes: bool = True        # appearance_locality 0 in a loop, stride 1: the grade's network statistics
+    #                                     every 2nd frame and at the code's corners, cubic between (grade_keyframes.py)
     appearance_locality: float = 0.0    # 0: each frame's colour change as one grade per channel (no blotches or
     #                                     halos); 1: the appearance net's per-pixel maps (AL), guided by the photo
     working_size: int | None = None     # short side the predictors run at (default: the model's)
