@@ -320,7 +320,10 @@ class CinemagraphEngine:
             pixel_phased = PixelPhasedLoop(accumulated, steps if layers is None else steps * layers.alpha_small,
                                            phased_cycle(loop_length, settings.loop_period), offsets,
                                            settings.loop_contrast, settings.loop_sharpen)
-        accumulated, steps, schedule = loop.schedule_of(accumulated, steps)
+        if pixel_phased is None:
+            accumulated, steps, schedule = loop.schedule_of(accumulated, steps)
+        else:   # each pixel samples its own states (PixelPhasedLoop): no states at the frames' common displacements
+            schedule = [()] * loop.num_frames
         if layers is not None:
             steps = steps * layers.alpha_small
         return accumulated, steps, schedule, pixel_phased
