@@ -13,6 +13,12 @@
   (:meth:`RenderService.auto_matte`); the page gets it at display size, and a render gets it with the page's brush
   strokes applied (:meth:`RenderService.render_mask`) as ``mask=``, with ``auto_mask="none"`` (DeepLandscape:
   ``use_mask=False``), so the pipeline does not segment the photo again.
+* Plans: AL's and FGLA's (and any method's on the basic page) last few plans are kept
+  (:class:`~cinescape.web.plans.PlanCache`, bounded by :attr:`ServiceLimits.max_cached_plans` and
+  :attr:`ServiceLimits.max_cached_plan_pixels`), keyed by the photo and everything in the request but its format
+  and flow video: the same preview or render asked again (another format, the flow added, the button pressed
+  twice) renders from the kept animation, into the same frames, without planning again (``reused_plan`` in its
+  status).
 * DeepLandscape inverts each photo into its GAN before animating it (tens of seconds). The service keeps the last
   plan of each photo and passes it as ``reuse=``: another direction, speed, lighting, seed or length renders
   without inverting again, in the preview and the full render alike (both invert the full photo, which the
@@ -52,6 +58,7 @@ from . import kinds
 from .errors import BadRequest, Busy, Conflict, NotFound, TooLarge, WebError
 from .forms import MEDIA_TYPES, RenderLimits, RenderRequest
 from .pages import controls_for
+from .plans import PlanCache, settings_digest
 
 log = logging.getLogger("cinescape.web")
 
@@ -69,6 +76,10 @@ class ServiceLimits:
     max_photos: int = 8                   # photos held at once (the least recently used idle one gives way)
     photo_ttl_s: float = 3600.0           # an unused photo and its renders are deleted after this
     sweep_interval_s: float = 60.0
+    max_cached_plans: int = 4             # planned animations kept for the same request again (web.plans)
+    # their rendered pixels in all: a plan holds ~50 bytes a pixel and ~10 MB (37 MB for a rendered 1024x576
+    # loop, 21 MB for its preview), so ~250 MB at this bound; a bigger photo's plan is not kept
+    max_cached_plan_pixels: int = 4_000_000
 
 
 class RenderCancelled(Exception):
@@ -125,6 +136,7 @@ class Render:
     steps_done: int = 0             # DeepLandscape's inversion steps (phase "inverting")
     steps_total: int = 0
     reused_inversion: bool | None = None   # DeepLandscape: whether the photo's earlier inversion was reused
+    reused_plan: bool | None = None        # whether an earlier render's plan of the same request was reused
     error: str | None = None
     started: float | None = None
     finished: float | None = None
@@ -153,6 +165,7 @@ class RenderService:
         self.clock = clock
         self.root = Path(tempfile.mkdtemp(prefix="cinescape-web-", dir=root))
         self._photos: dict[str, Photo] = {}
+        self.plans = PlanCache(limits.max_cached_plans, limits.max_cached_plan_pixels)
         self._renders: dict[str, Render] = {}
         self._queue: collections.deque[Render] = collections.deque()
         self._running: Render | None = None
@@ -401,7 +414,7 @@ class RenderService:
                 "id": render.id, "photo_id": render.photo.id, "preview": request.preview, "state": render.state,
                 "phase": render.phase, "frames_done": render.frames_done, "frames_total": render.frames_total,
                 "steps_done": render.steps_done, "steps_total": render.steps_total,
-                "reused_inversion": render.reused_inversion,
+                "reused_inversion": render.reused_inversion, "reused_plan": render.reused_plan,
                 "ahead": ahead, "error": render.error, "format": request.format,
                 "cancelling": render.cancel_requested.is_set() and render.state == "running",
                 "seconds": None if render.started is None else round((render.finished or now) - render.started, 3),
@@ -465,7 +478,12 @@ class RenderService:
         self.check_cancelled(render)
 
         def plan():
-            animation = self.controls.plan(self, render)
+            if self.controls.reuses_plans:
+                (animation, render.regions), render.reused_plan = self.plans.get_or_plan(
+                    self.plan_key(render.photo, request), lambda: (self.controls.plan(self, render), render.regions),
+                    pixels=image.shape[0] * image.shape[1])
+            else:
+                animation = self.controls.plan(self, render)
             render.frames_total = animation.num_frames * (2 if request.flow else 1)
             render.phase = "rendering"
             return animation
@@ -478,8 +496,15 @@ class RenderService:
         # The size and frame rate are known before planning (the preview's copy of the photo, or the photo).
         image, _, fps = self.controls.preview_inputs(request, render.photo.image, self.render_limits)
         write_animation(self.pipeline, image, None, video_path, fps=fps, flow_video=flow_path, plan=plan,
-                        on_frame=on_frame)
+                        on_frame=on_frame, draft=request.preview)   # a preview is a quick look: encoded fast
         render.video, render.flow_video = video_path, flow_path
+
+    @staticmethod
+    def plan_key(photo: Photo, request: RenderRequest) -> tuple[str, str]:
+        """What a plan of ``request`` for ``photo`` depends on: the photo, and the request but for its format and
+        flow video (:class:`~cinescape.web.plans.PlanCache`'s key)."""
+        return photo.id, settings_digest((request.preview, request.seconds, request.fps, request.settings,
+                                          request.arrows))
 
     @staticmethod
     def check_cancelled(render: Render) -> None:
@@ -502,6 +527,7 @@ class RenderService:
         """Drop a photo and its renders and delete its folder (call with ``self._lock`` held). A render of it that
         is running is asked to stop; its writer then deletes its temporary files."""
         self._photos.pop(photo.id, None)
+        self.plans.forget(lambda key: key[0] == photo.id)
         for render_id in photo.renders:
             render = self._renders.pop(render_id, None)
             if render is None:
