@@ -6,8 +6,12 @@
 
 Starts `cinescape serve` in its own process (shipped model), uploads the bundled example resized to 1024x576,
 asks for its automatic mask, then for a preview and a full render (5 s at 20 fps = 100 frames) with the page's
-defaults, each time from the request to the moment the finished video is offered (the page polls the same
-status). With ``--method deeplandscape`` the first preview inverts the photo, and a second preview with another
+defaults, each time from the request to the moment the finished video is offered, as the page learns it (its
+event stream, ``/api/renders/ID/events``), and fetched; then the same preview again (``again``: the page's
+preview button pressed twice, or after a format change). ``server`` is the render's own time in the server (its
+status' ``seconds``); the rest of a wall time is the request overhead (HTTP, queue, the event, the download).
+The floor (:func:`cinescape.eval.floor.measure_floor`, 100 frames at the photo's size) is measured in this
+process between the requests, once per repeat, and the render's ratio to it printed. With ``--method deeplandscape`` the first preview inverts the photo, and a second preview with another
 direction (``preview2``) and the render reuse that inversion. Prints one row per repeat and the medians, and the
 machine's load average (the timings are wall clock: other jobs on the machine slow them down).
 """
@@ -23,6 +27,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -30,6 +35,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 from PIL import Image
+
+from cinescape.eval.floor import measure_floor
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "synthetic_landscape.png"
 
@@ -43,13 +50,17 @@ def request(url: str, data: bytes | None = None, method: str | None = None, cont
 
 
 def wait_done(base: str, render_id: str) -> dict:
-    while True:
-        status = request(f"{base}api/renders/{render_id}")
-        if status["state"] in ("done", "failed", "cancelled"):
-            if status["state"] != "done":
-                raise SystemExit(f"render {status['state']}: {status['error']}")
-            return status
-        time.sleep(0.05)
+    """Follow the render's event stream, as the page does, until it ends."""
+    with urllib.request.urlopen(f"{base}api/renders/{render_id}/events", timeout=600) as stream:
+        for line in stream:
+            if not line.startswith(b"data: "):
+                continue
+            status = json.loads(line[6:])
+            if status["state"] in ("done", "failed", "cancelled"):
+                if status["state"] != "done":
+                    raise SystemExit(f"render {status['state']}: {status['error']}")
+                return status
+    raise SystemExit(f"the event stream of render {render_id} ended early")
 
 
 def timed_render(base: str, photo_id: str, settings: dict) -> tuple[float, dict]:
@@ -97,16 +108,24 @@ def main() -> None:
                 reused = preview2["reused_inversion"]
                 second = f"preview2 {preview2_s:.2f} s (direction 180, inversion reused: {reused}), "
             render_s, render = timed_render(base, photo_id, settings)
+            again_s, again = timed_render(base, photo_id, {**settings, "preview": True})
+            with tempfile.TemporaryDirectory() as folder:
+                floor_s = measure_floor(photo, render["frames_total"], Path(folder) / "floor.mp4")
             rows.append({"upload_s": uploaded - started, "mask_s": masked - uploaded, "preview_s": preview_s,
-                         "render_s": render_s, "preview_frames": preview["frames_total"],
-                         "render_frames": render["frames_total"]})
+                         "preview_server_s": preview["seconds"], "render_s": render_s,
+                         "render_server_s": render["seconds"], "again_s": again_s, "floor_s": floor_s})
             print(f"run {repeat + 1}: upload {rows[-1]['upload_s']:.2f} s, mask {rows[-1]['mask_s']:.2f} s, "
-                  f"preview {preview_s:.2f} s ({preview['frames_total']} frames), {second}"
-                  f"render {render_s:.2f} s ({render['frames_total']} frames at {width}x{height})", flush=True)
-        median = {key: statistics.median(row[key] for row in rows) for key in ("upload_s", "mask_s", "preview_s",
-                                                                             "render_s")}
+                  f"preview {preview_s:.2f} s (server {preview['seconds']:.2f} s, {preview['frames_total']} "
+                  f"frames), {second}render {render_s:.2f} s (server {render['seconds']:.2f} s, "
+                  f"{render['frames_total']} frames at {width}x{height}), again {again_s:.2f} s (plan reused: "
+                  f"{again.get('reused_plan')}); floor {floor_s:.2f} s", flush=True)
+        median = {key: statistics.median(row[key] for row in rows) for key in rows[0]}
         print(f"median of {len(rows)}: upload {median['upload_s']:.2f} s, mask {median['mask_s']:.2f} s, "
-              f"preview {median['preview_s']:.2f} s, render {median['render_s']:.2f} s; settings "
+              f"preview {median['preview_s']:.2f} s (server {median['preview_server_s']:.2f} s), "
+              f"render {median['render_s']:.2f} s (server {median['render_server_s']:.2f} s) = "
+              f"{median['render_s'] / median['floor_s']:.2f}x the floor {median['floor_s']:.2f} s "
+              f"(server {median['render_server_s'] / median['floor_s']:.2f}x), "
+              f"preview again {median['again_s']:.2f} s; settings "
               f"{settings or 'the page defaults'}, method {args.method}; load average "
               f"{' '.join(f'{v:.2f}' for v in os.getloadavg())} "
               f"on {os.cpu_count()} CPUs")

@@ -19,7 +19,7 @@ from cinescape.io.video import VideoWriter, read_video_frames  # noqa: E402
 from cinescape.web import create_app  # noqa: E402
 from cinescape.web.plans import PlanCache, settings_digest  # noqa: E402
 from cinescape.web.service import ServiceLimits  # noqa: E402
-from test_web import EXAMPLE, RecordingPipeline, _save, submit, textured_photo, wait_for  # noqa: E402
+from test_web import EXAMPLE, BlockingPipeline, RecordingPipeline, _save, submit, textured_photo, wait_for  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx`")
 
@@ -138,3 +138,41 @@ def test_a_draft_mp4_is_encoded_fast_at_the_same_quality(tmp_path):
         errors[draft] = max(float(np.mean((a.astype(np.float64) - b) ** 2)) for a, b in zip(frames, decoded))
     psnr = {draft: 10 * np.log10(255 ** 2 / error) for draft, error in errors.items()}
     assert psnr[False] > 28 and psnr[True] > psnr[False] - 1.0, psnr   # 4:2:0 chroma bounds both
+
+
+def test_an_event_stream_hears_of_the_end_at_once(tiny_pipeline, tmp_path, monkeypatch):
+    """The worker tells a render's event streams when it ends: with the streams' look at the render made
+    1000 s apart, the page still gets "done" (the stream would otherwise wait 1000 s)."""
+    import json
+    import threading
+    import time
+
+    from cinescape.web import app as web_app
+    monkeypatch.setattr(web_app, "EVENT_INTERVAL_S", 1000.0)
+    pipeline = BlockingPipeline(tiny_pipeline)
+    with TestClient(create_app(pipeline, root=tmp_path)) as client:
+        photo_id = client.post("/api/photos", content=EXAMPLE.read_bytes()).json()["id"]
+        render = submit(client, photo_id, {"seconds": 1, "fps": 8}).json()
+        assert pipeline.planning.wait(10)   # the render is running, held in its plan
+        service = client.app.state.service
+        running = service.render(render["id"])
+        events: list[dict] = []
+
+        def follow():
+            with client.stream("GET", f"/api/renders/{render['id']}/events") as stream:
+                events.extend(json.loads(line[6:]) for line in stream.iter_lines() if line.startswith("data: "))
+        follower = threading.Thread(target=follow, daemon=True)
+        follower.start()
+        deadline = time.monotonic() + 30
+        while not running.finish_listeners and time.monotonic() < deadline:   # the stream is listening
+            time.sleep(0.01)
+        assert running.finish_listeners
+        pipeline.release.set()
+        follower.join(60)
+        assert not follower.is_alive(), "the stream did not hear of the end"
+        assert events[-1]["state"] == "done" and events[-1]["video_url"]
+        ended = service.render(render["id"])
+        assert ended.finish_listeners == []   # the stream took its listener away
+        heard = []
+        service.on_finish(ended, lambda: heard.append(1))   # an ended render: told at once, nothing kept
+        assert heard == [1] and ended.finish_listeners == []

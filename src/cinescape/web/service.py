@@ -63,6 +63,7 @@ from .plans import PlanCache, settings_digest
 log = logging.getLogger("cinescape.web")
 
 TERMINAL_STATES = ("done", "failed", "cancelled")
+MAX_FINISH_LISTENERS = 16   # event streams told at once when one render ends; more look every EVENT_INTERVAL_S
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,9 @@ class Render:
     flow_video: Path | None = None
     regions: list[dict] | None = None   # the plan's moving regions and kinds (motion by kind), once planned
     cancel_requested: threading.Event = field(default_factory=threading.Event)
+    # called (from the worker's thread, with the service's lock held: quick, no blocking) when the render ends,
+    # so that an event stream tells the page at once rather than at its next look (RenderService.on_finish)
+    finish_listeners: list = field(default_factory=list)
 
 
 class RenderService:
@@ -513,9 +517,28 @@ class RenderService:
             raise RenderCancelled
 
     def _finish(self, render: Render, state: str, error: str | None = None) -> None:
-        """Mark a render finished (call with ``self._lock`` held)."""
+        """Mark a render finished and tell its listeners (call with ``self._lock`` held)."""
         render.state, render.phase, render.error = state, state, error
         render.finished = self.clock()
+        for listener in render.finish_listeners:
+            try:
+                listener()
+            except Exception:  # e.g. the stream's event loop has closed: that page is gone
+                log.debug("a finish listener of render %s failed", render.id, exc_info=True)
+
+    def on_finish(self, render: Render, listener) -> None:
+        """Call ``listener()`` once ``render`` has ended (at once when it already has); ``listener`` must be quick
+        and thread-safe (e.g. ``loop.call_soon_threadsafe(event.set)``)."""
+        with self._lock:
+            if render.state in TERMINAL_STATES:
+                listener()
+            elif len(render.finish_listeners) < MAX_FINISH_LISTENERS:   # bounded: one per open event stream
+                render.finish_listeners.append(listener)
+
+    def remove_finish_listener(self, render: Render, listener) -> None:
+        with self._lock:
+            if listener in render.finish_listeners:
+                render.finish_listeners.remove(listener)
 
     # ------------------------------------------------------------------------------------------ cleanup
 
