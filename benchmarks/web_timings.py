@@ -3,6 +3,7 @@
     python benchmarks/web_timings.py                       # web defaults (eulerian, colour stride 2), 3 repeats
     python benchmarks/web_timings.py --mode recurrent --appearance-stride 1 --repeat 1
     python benchmarks/web_timings.py --method deeplandscape --repeat 1
+    python benchmarks/web_timings.py --think 2                  # the user looks at the preview 2 s first
 
 Starts `cinescape serve` in its own process (shipped model), uploads the bundled example resized to 1024x576,
 asks for its automatic mask, then for a preview and a full render (5 s at 20 fps = 100 frames) with the page's
@@ -79,6 +80,8 @@ def main() -> None:
     parser.add_argument("--appearance-stride", type=int, default=None, help="default: the page's, 2")
     parser.add_argument("--method", default="al", choices=("al", "fgla", "deeplandscape"))
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--think", type=float, default=0.0,
+                        help="seconds the user looks at the preview before pressing render (default 0)")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.lower().split("x"))
     photo = cv2.resize(np.asarray(Image.open(EXAMPLE).convert("RGB")), (width, height), interpolation=cv2.INTER_CUBIC)
@@ -107,6 +110,7 @@ def main() -> None:
                 preview2_s, preview2 = timed_render(base, photo_id, {**settings, "preview": True, "direction": 180})
                 reused = preview2["reused_inversion"]
                 second = f"preview2 {preview2_s:.2f} s (direction 180, inversion reused: {reused}), "
+            time.sleep(args.think)
             render_s, render = timed_render(base, photo_id, settings)
             again_s, again = timed_render(base, photo_id, {**settings, "preview": True})
             with tempfile.TemporaryDirectory() as folder:
@@ -126,7 +130,7 @@ def main() -> None:
               f"{median['render_s'] / median['floor_s']:.2f}x the floor {median['floor_s']:.2f} s "
               f"(server {median['render_server_s'] / median['floor_s']:.2f}x), "
               f"preview again {median['again_s']:.2f} s; settings "
-              f"{settings or 'the page defaults'}, method {args.method}; load average "
+              f"{settings or 'the page defaults'}, method {args.method}, think {args.think:g} s; load average "
               f"{' '.join(f'{v:.2f}' for v in os.getloadavg())} "
               f"on {os.cpu_count()} CPUs")
     finally:

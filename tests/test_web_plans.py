@@ -3,6 +3,7 @@ not planned again and gives the same frames, every other request is, and the sto
 
 from __future__ import annotations
 
+import time
 import warnings
 
 import numpy as np
@@ -68,9 +69,9 @@ def test_settings_digest_compares_by_content():
 def test_the_same_preview_again_reuses_its_plan_and_gives_the_same_frames(tiny_pipeline, tmp_path):
     """A second preview with the same settings renders from the kept plan (the pipeline is not asked to plan
     again) into the same frames; another format or the flow video reuses it too; another setting, another upload
-    of the same file, or the full render plans anew."""
+    of the same file, or the full render plans anew (nothing is planned ahead here: see the next test)."""
     pipeline = RecordingPipeline(tiny_pipeline)
-    with TestClient(create_app(pipeline, root=tmp_path)) as client:
+    with TestClient(create_app(pipeline, root=tmp_path, limits=ServiceLimits(plan_ahead=False))) as client:
         photo_id = client.post("/api/photos", content=EXAMPLE.read_bytes()).json()["id"]
         settings = {"preview": True, "seconds": 1, "fps": 8, "seed": 3}
         first = wait_for(client, submit(client, photo_id, settings).json()["id"])
@@ -98,6 +99,25 @@ def test_the_same_preview_again_reuses_its_plan_and_gives_the_same_frames(tiny_p
         kept = len(service.plans)
         assert client.delete(f"/api/photos/{again}").status_code == 200
         assert len(service.plans) == kept - 1   # a deleted photo's plans go with it
+
+
+def test_after_a_preview_its_full_render_is_planned_ahead(tiny_pipeline, tmp_path):
+    """Once a preview is done and nothing waits, the worker plans the full render of the same settings: the render,
+    asked next (in any format), starts from that plan."""
+    pipeline = RecordingPipeline(tiny_pipeline)
+    with TestClient(create_app(pipeline, root=tmp_path)) as client:
+        photo_id = client.post("/api/photos", content=EXAMPLE.read_bytes()).json()["id"]
+        settings = {"seconds": 1, "fps": 20, "seed": 5}
+        preview = wait_for(client, submit(client, photo_id, {**settings, "preview": True}).json()["id"])
+        assert preview["state"] == "done" and preview["reused_plan"] is False
+        service = client.app.state.service
+        deadline = time.monotonic() + 60
+        while service.plans.planned < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert [plan.num_frames for plan in pipeline.plans] == [10, 20]   # the preview's 10 fps, then the render's
+        render = wait_for(client, submit(client, photo_id, {**settings, "format": "gif"}).json()["id"])
+        assert render["state"] == "done" and render["reused_plan"] is True and len(pipeline.plans) == 2
+        assert render["frames_total"] == 20
 
 
 def test_the_kept_plans_stay_within_the_servers_bounds(tiny_pipeline, tmp_path):
@@ -145,7 +165,6 @@ def test_an_event_stream_hears_of_the_end_at_once(tiny_pipeline, tmp_path, monke
     1000 s apart, the page still gets "done" (the stream would otherwise wait 1000 s)."""
     import json
     import threading
-    import time
 
     from cinescape.web import app as web_app
     monkeypatch.setattr(web_app, "EVENT_INTERVAL_S", 1000.0)

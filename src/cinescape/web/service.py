@@ -18,7 +18,9 @@
   :attr:`ServiceLimits.max_cached_plan_pixels`), keyed by the photo and everything in the request but its format
   and flow video: the same preview or render asked again (another format, the flow added, the button pressed
   twice) renders from the kept animation, into the same frames, without planning again (``reused_plan`` in its
-  status).
+  status). After a preview, while the queue is empty, the worker plans the full render of the same settings ahead
+  (:attr:`ServiceLimits.plan_ahead`): the page's next step is usually that render, which then starts with its
+  first frame; a request that comes meanwhile waits for that one plan at most.
 * DeepLandscape inverts each photo into its GAN before animating it (tens of seconds). The service keeps the last
   plan of each photo and passes it as ``reuse=``: another direction, speed, lighting, seed or length renders
   without inverting again, in the preview and the full render alike (both invert the full photo, which the
@@ -44,7 +46,7 @@ import tempfile
 import threading
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -81,6 +83,7 @@ class ServiceLimits:
     # their rendered pixels in all: a plan holds ~50 bytes a pixel and ~10 MB (37 MB for a rendered 1024x576
     # loop, 21 MB for its preview), so ~250 MB at this bound; a bigger photo's plan is not kept
     max_cached_plan_pixels: int = 4_000_000
+    plan_ahead: bool = True               # after a preview, plan its full render while the page shows the preview
 
 
 class RenderCancelled(Exception):
@@ -470,6 +473,9 @@ class RenderService:
                 self._running = None
                 self._finish(render, state, error)
                 render.photo.last_used = self.clock()
+                ahead = state == "done" and render.request.preview and not self._queue
+            if ahead and self.limits.plan_ahead and self.controls.reuses_plans:
+                self._plan_ahead(render)
 
     def _run(self, render: Render) -> None:
         """Plan and write one render; its files appear (renamed from temporary names) only when complete."""
@@ -483,9 +489,7 @@ class RenderService:
 
         def plan():
             if self.controls.reuses_plans:
-                (animation, render.regions), render.reused_plan = self.plans.get_or_plan(
-                    self.plan_key(render.photo, request), lambda: (self.controls.plan(self, render), render.regions),
-                    pixels=image.shape[0] * image.shape[1])
+                animation, render.reused_plan = self._kept_plan(render, image.shape[0] * image.shape[1])
             else:
                 animation = self.controls.plan(self, render)
             render.frames_total = animation.num_frames * (2 if request.flow else 1)
@@ -502,6 +506,28 @@ class RenderService:
         write_animation(self.pipeline, image, None, video_path, fps=fps, flow_video=flow_path, plan=plan,
                         on_frame=on_frame, draft=request.preview)   # a preview is a quick look: encoded fast
         render.video, render.flow_video = video_path, flow_path
+
+    def _kept_plan(self, render: Render, pixels: int) -> tuple[object, bool]:
+        """``(animation, reused)``: ``render``'s plan from :attr:`plans`, or planned (and kept there); its
+        ``regions`` are set either way. ``pixels``: the planned image's."""
+        (animation, render.regions), reused = self.plans.get_or_plan(
+            self.plan_key(render.photo, render.request), lambda: (self.controls.plan(self, render), render.regions),
+            pixels=pixels)
+        return animation, reused
+
+    def _plan_ahead(self, preview: Render) -> None:
+        """Plan the full render of ``preview``'s settings into :attr:`plans` (the page's likely next request); any
+        failure is only logged: the render, if asked, plans (and reports) it again."""
+        request = replace(preview.request, preview=False)
+        photo = preview.photo
+        try:
+            self._kept_plan(Render(id="ahead", photo=photo, request=request, created=self.clock()),
+                            photo.image.shape[0] * photo.image.shape[1])
+        except Exception:
+            log.debug("planning ahead of a render of photo %s failed", photo.id, exc_info=True)
+        with self._lock:
+            if photo.id not in self._photos:   # deleted meanwhile: its plans go with it
+                self.plans.forget(lambda key: key[0] == photo.id)
 
     @staticmethod
     def plan_key(photo: Photo, request: RenderRequest) -> tuple[str, str]:
