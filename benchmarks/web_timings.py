@@ -12,7 +12,9 @@ event stream, ``/api/renders/ID/events``), and fetched; then the same preview ag
 preview button pressed twice, or after a format change). ``server`` is the render's own time in the server (its
 status' ``seconds``); the rest of a wall time is the request overhead (HTTP, queue, the event, the download).
 The floor (:func:`cinescape.eval.floor.measure_floor`, 100 frames at the photo's size) is measured in this
-process between the requests, once per repeat, and the render's ratio to it printed. With ``--method deeplandscape`` the first preview inverts the photo, and a second preview with another
+process between the requests, once per repeat, and the render's ratio to it printed. ``cpu``: the CPU seconds the
+server process spent on a step (all its threads; Linux only), which a loaded machine inflates far less than the
+wall clock. With ``--method deeplandscape`` the first preview inverts the photo, and a second preview with another
 direction (``preview2``) and the render reuse that inversion. Prints one row per repeat and the medians, and the
 machine's load average (the timings are wall clock: other jobs on the machine slow them down).
 """
@@ -64,13 +66,22 @@ def wait_done(base: str, render_id: str) -> dict:
     raise SystemExit(f"the event stream of render {render_id} ended early")
 
 
-def timed_render(base: str, photo_id: str, settings: dict) -> tuple[float, dict]:
-    started = time.perf_counter()
+def server_cpu(pid: int) -> float:
+    """CPU seconds (user + system, all threads) of process ``pid`` so far; NaN where /proc is missing."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def timed_render(base: str, photo_id: str, settings: dict, pid: int) -> tuple[float, dict]:
+    started, cpu = time.perf_counter(), server_cpu(pid)
     body = json.dumps({"settings": settings, "mask": None}).encode()
     status = request(f"{base}api/photos/{photo_id}/renders", body, "POST", "application/json")
     status = wait_done(base, status["id"])
     request(f"{base}{status['video_url'].lstrip('/')}")   # the finished file is there
-    return time.perf_counter() - started, status
+    return time.perf_counter() - started, {**status, "cpu": server_cpu(pid) - cpu}
 
 
 def main() -> None:
@@ -104,20 +115,22 @@ def main() -> None:
             uploaded = time.perf_counter()
             request(f"{base}api/photos/{photo_id}/mask")
             masked = time.perf_counter()
-            preview_s, preview = timed_render(base, photo_id, {**settings, "preview": True})
+            preview_s, preview = timed_render(base, photo_id, {**settings, "preview": True}, server.pid)
             second = ""
             if args.method == "deeplandscape":   # the same photo and mask: the inversion is reused
-                preview2_s, preview2 = timed_render(base, photo_id, {**settings, "preview": True, "direction": 180})
+                preview2_s, preview2 = timed_render(base, photo_id, {**settings, "preview": True, "direction": 180},
+                                                    server.pid)
                 reused = preview2["reused_inversion"]
                 second = f"preview2 {preview2_s:.2f} s (direction 180, inversion reused: {reused}), "
             time.sleep(args.think)
-            render_s, render = timed_render(base, photo_id, settings)
-            again_s, again = timed_render(base, photo_id, {**settings, "preview": True})
+            render_s, render = timed_render(base, photo_id, settings, server.pid)
+            again_s, again = timed_render(base, photo_id, {**settings, "preview": True}, server.pid)
             with tempfile.TemporaryDirectory() as folder:
                 floor_s = measure_floor(photo, render["frames_total"], Path(folder) / "floor.mp4")
             rows.append({"upload_s": uploaded - started, "mask_s": masked - uploaded, "preview_s": preview_s,
                          "preview_server_s": preview["seconds"], "render_s": render_s,
-                         "render_server_s": render["seconds"], "again_s": again_s, "floor_s": floor_s})
+                         "render_server_s": render["seconds"], "again_s": again_s, "floor_s": floor_s,
+                         "preview_cpu_s": preview["cpu"], "render_cpu_s": render["cpu"], "again_cpu_s": again["cpu"]})
             print(f"run {repeat + 1}: upload {rows[-1]['upload_s']:.2f} s, mask {rows[-1]['mask_s']:.2f} s, "
                   f"preview {preview_s:.2f} s (server {preview['seconds']:.2f} s, {preview['frames_total']} "
                   f"frames), {second}render {render_s:.2f} s (server {render['seconds']:.2f} s, "
@@ -129,7 +142,8 @@ def main() -> None:
               f"render {median['render_s']:.2f} s (server {median['render_server_s']:.2f} s) = "
               f"{median['render_s'] / median['floor_s']:.2f}x the floor {median['floor_s']:.2f} s "
               f"(server {median['render_server_s'] / median['floor_s']:.2f}x), "
-              f"preview again {median['again_s']:.2f} s; settings "
+              f"preview again {median['again_s']:.2f} s; server CPU: preview {median['preview_cpu_s']:.2f} s, render "
+              f"{median['render_cpu_s']:.2f} s, again {median['again_cpu_s']:.2f} s; settings "
               f"{settings or 'the page defaults'}, method {args.method}, think {args.think:g} s; load average "
               f"{' '.join(f'{v:.2f}' for v in os.getloadavg())} "
               f"on {os.cpu_count()} CPUs")
