@@ -88,8 +88,8 @@ MP4_LARGE_PIXELS = 12_000_000
 MP4_LARGE_OPTIONS = {**MP4_OPTIONS, "x264-params": "bframes=0:rc-lookahead=0:mbtree=0"}
 
 #: libx264 for a draft (``VideoWriter(draft=True)``, the web page's preview): ultrafast at the same CRF. On 50
-#: preview frames (682x384) of two shared photos: 2.2-2.7x less encoder CPU, PSNR to the frames within 0.5 dB of
-#: veryfast's, a file about 3x larger (docs/results.md, s6-preview).
+#: preview frames (682x384) of three shared photos: 2-2.7x less encoder CPU, PSNR to the frames within about 1 dB of
+#: veryfast's, a file 3-4x larger (docs/results.md, s6-preview).
 MP4_DRAFT_OPTIONS = {**MP4_OPTIONS, "preset": "ultrafast"}
 
 
