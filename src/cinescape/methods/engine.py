@@ -131,8 +131,8 @@ def write_animation(pipeline, image, settings, output: str | os.PathLike, *, fps
     encode = 0.0
     size = (image.shape[1], image.shape[0])
     with contextlib.ExitStack() as stack:
-        writer = stack.enter_context(VideoWriter(output, fps=fps, size=size, overwrite=overwrite,
-                                                     background=True, draft=draft))   # encodes while the next frame renders
+        writer = stack.enter_context(VideoWriter(output, fps=fps, size=size, overwrite=overwrite, draft=draft,
+                                                     background=True))   # encodes while the next frame renders
         flow_writer = None
         if flow_video:
             flow_writer = stack.enter_context(VideoWriter(flow_video, fps=fps, size=size, overwrite=overwrite))
