@@ -20,7 +20,8 @@ from cinescape.io.video import VideoWriter, read_video_frames  # noqa: E402
 from cinescape.web import create_app  # noqa: E402
 from cinescape.web.plans import PlanCache, settings_digest  # noqa: E402
 from cinescape.web.service import ServiceLimits  # noqa: E402
-from test_web import EXAMPLE, BlockingPipeline, RecordingPipeline, _save, submit, textured_photo, wait_for  # noqa: E402
+from test_web import (EXAMPLE, BlockingPipeline, RecordingPipeline, _save, png_bytes, submit,  # noqa: E402
+                      textured_photo, wait_for)
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx`")
 
@@ -119,11 +120,20 @@ def test_after_a_preview_its_full_render_is_planned_ahead(tiny_pipeline, tmp_pat
         assert render["state"] == "done" and render["reused_plan"] is True and len(pipeline.plans) == 2
         assert render["frames_total"] == 20
 
+    # A photo whose plan would not be kept is not planned ahead.
+    pipeline = RecordingPipeline(tiny_pipeline)
+    small_budget = ServiceLimits(max_cached_plan_pixels=300_000)   # the preview's 384x682, not the full 576x1024
+    with TestClient(create_app(pipeline, root=tmp_path, limits=small_budget)) as client:
+        photo_id = client.post("/api/photos", content=png_bytes(textured_photo(576, 1024))).json()["id"]
+        preview = wait_for(client, submit(client, photo_id, {**settings, "preview": True}).json()["id"])
+        render = wait_for(client, submit(client, photo_id, settings).json()["id"])
+        assert preview["state"] == render["state"] == "done" and render["reused_plan"] is False
+        assert [plan.num_frames for plan in pipeline.plans] == [10, 20]   # the render planned once, when asked
+
 
 def test_the_kept_plans_stay_within_the_servers_bounds(tiny_pipeline, tmp_path):
     pipeline = RecordingPipeline(tiny_pipeline)
     photo = textured_photo(120, 200)
-    from test_web import png_bytes
     limits = ServiceLimits(max_cached_plans=2, max_cached_plan_pixels=120 * 200 * 2)
     with TestClient(create_app(pipeline, root=tmp_path, limits=limits)) as client:
         photo_id = client.post("/api/photos", content=png_bytes(photo)).json()["id"]

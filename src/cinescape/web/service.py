@@ -520,6 +520,8 @@ class RenderService:
         failure is only logged: the render, if asked, plans (and reports) it again."""
         request = replace(preview.request, preview=False)
         photo = preview.photo
+        if photo.image.shape[0] * photo.image.shape[1] > self.plans.max_pixels:
+            return   # its plan would not be kept: planning it now would only take the time (and memory) twice
         try:
             self._kept_plan(Render(id="ahead", photo=photo, request=request, created=self.clock()),
                             photo.image.shape[0] * photo.image.shape[1])
