@@ -87,6 +87,11 @@ MP4_LARGE_PIXELS = 12_000_000
 #: to 0.65 GB; the file grew 66 % at the same CRF (20 frames of a 24 MP loop, docs/results.md).
 MP4_LARGE_OPTIONS = {**MP4_OPTIONS, "x264-params": "bframes=0:rc-lookahead=0:mbtree=0"}
 
+#: libx264 for a draft (``VideoWriter(draft=True)``, the web page's preview): ultrafast at the same CRF. On 50
+#: preview frames (682x384) of three shared photos: 2-2.7x less encoder CPU, PSNR to the frames within about 1 dB of
+#: veryfast's, a file 3-4x larger (docs/results.md, s6-preview).
+MP4_DRAFT_OPTIONS = {**MP4_OPTIONS, "preset": "ultrafast"}
+
 
 # BT.709 RGB (full range) -> Y'CbCr (limited range: Y in 16..235, Cb/Cr in 16..240), rows of [r, g, b, offset]
 _KR, _KB = 0.2126, 0.0722
@@ -156,7 +161,7 @@ class _Encoder:
 class _PyAVEncoder(_Encoder):
     """MP4 / WebM / WebP through FFmpeg (PyAV), streaming: constant memory whatever the length."""
 
-    def __init__(self, tmp: Path, ext: str, fps: float, width: int, height: int):
+    def __init__(self, tmp: Path, ext: str, fps: float, width: int, height: int, draft: bool = False):
         rate = _fps_fraction(fps)
         if ext == ".webp":
             container, codec, pix_fmt = "webp", "libwebp_anim", "bgra"
@@ -169,7 +174,8 @@ class _PyAVEncoder(_Encoder):
             container_options = {}
         else:
             container, codec, pix_fmt = "mp4", "libx264", "yuv420p"
-            options = dict(MP4_LARGE_OPTIONS if width * height >= MP4_LARGE_PIXELS else MP4_OPTIONS)
+            options = dict(MP4_DRAFT_OPTIONS if draft else
+                           MP4_LARGE_OPTIONS if width * height >= MP4_LARGE_PIXELS else MP4_OPTIONS)
             # faststart moves the index to the front, so browsers can play while downloading.
             container_options = {"movflags": "+faststart"}
         self._pix_fmt = pix_fmt
@@ -370,6 +376,8 @@ class VideoWriter:
             and encoded (OpenCV and FFmpeg release the GIL; libx264 adds its own threads). At most
             :data:`FRAMES_IN_FLIGHT` written frames are held; a frame must not be modified after :meth:`write`.
             An encoder error surfaces at the next :meth:`write` or at :meth:`close`.
+        draft: a quick look, written fast rather than small: MP4 with :data:`MP4_DRAFT_OPTIONS` (the same CRF,
+            a larger file); other formats are unchanged.
 
     Example:
         >>> with VideoWriter("loop.mp4", fps=30, size=(640, 360)) as w:  # doctest: +SKIP
@@ -385,6 +393,7 @@ class VideoWriter:
         *,
         overwrite: bool = False,
         background: bool = False,
+        draft: bool = False,
     ):
         raw = os.fspath(path)
         self.path = Path(raw)
@@ -423,6 +432,7 @@ class VideoWriter:
         self._encoder: _Encoder | None = None
         self._closed = False
         self._background = background
+        self._draft = draft
         self._queue: queue.Queue | None = None       # frames for the worker thread (background=True)
         self._worker: threading.Thread | None = None
         self._worker_error: BaseException | None = None
@@ -459,7 +469,7 @@ class VideoWriter:
         elif self._kind == ".gif":
             self._encoder = _GifEncoder(self._tmp, self.fps, ow, oh)
         else:
-            self._encoder = _PyAVEncoder(self._tmp, self._kind, self.fps, ow, oh)
+            self._encoder = _PyAVEncoder(self._tmp, self._kind, self.fps, ow, oh, self._draft)
 
     def _fail(self, e: BaseException) -> OutputError:
         self.abort()

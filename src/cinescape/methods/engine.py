@@ -115,7 +115,7 @@ def write_animation(pipeline, image, settings, output: str | os.PathLike, *, fps
                     plan_options: dict | None = None, overwrite: bool = False, flow_video: str | None = None,
                     progress: bool = False, cancelled: Callable[[], bool] | None = None,
                     plan: Callable[[], object] | None = None, on_frame: Callable[[str], None] | None = None,
-                    timings: dict | None = None):
+                    timings: dict | None = None, draft: bool = False):
     """Animate ``image`` (uint8 (H, W, 3)) with ``pipeline`` into ``output`` (and the flow into ``flow_video``).
 
     The writers are opened first, so a bad output path fails before any work; on any error (Ctrl-C included)
@@ -125,12 +125,13 @@ def write_animation(pipeline, image, settings, output: str | os.PathLike, *, fps
     lock). ``on_frame(phase)``: called after each frame written (``"rendering"``, then ``"flow"``) and once
     before the files are closed (``"finishing"``). ``timings``: a dict that receives ``"encode"``, the seconds
     spent handing frames to the encoders and closing them (the rest is planning and rendering; ``cinescape
-    bench`` reads it). Returns the Animation.
+    bench`` reads it). ``draft``: the video is a quick look, encoded fast (:class:`~cinescape.io.video.VideoWriter`'s
+    ``draft``). Returns the Animation.
     """
     encode = 0.0
     size = (image.shape[1], image.shape[0])
     with contextlib.ExitStack() as stack:
-        writer = stack.enter_context(VideoWriter(output, fps=fps, size=size, overwrite=overwrite,
+        writer = stack.enter_context(VideoWriter(output, fps=fps, size=size, overwrite=overwrite, draft=draft,
                                                      background=True))   # encodes while the next frame renders
         flow_writer = None
         if flow_video:

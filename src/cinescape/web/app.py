@@ -282,6 +282,20 @@ def create_app(pipeline=None, *, root: str | Path | None = None, limits: Service
         render = service.render(render_id)
 
         async def events():
+            # The worker ends the render in its thread; this wakes the stream at once (the page learns of "done"
+            # within milliseconds, not up to EVENT_INTERVAL_S later). Progress is still read every interval.
+            loop, ended = asyncio.get_running_loop(), asyncio.Event()
+
+            def wake():
+                loop.call_soon_threadsafe(ended.set)
+            service.on_finish(render, wake)
+            try:
+                async for message in stream(ended):
+                    yield message
+            finally:
+                service.remove_finish_listener(render, wake)
+
+        async def stream(ended: asyncio.Event):
             last, quiet = None, 0.0
             while True:
                 status = service.status(render)
@@ -294,7 +308,10 @@ def create_app(pipeline=None, *, root: str | Path | None = None, limits: Service
                     quiet = 0.0
                 if status["state"] in TERMINAL_STATES or service.closing or await request.is_disconnected():
                     return
-                await asyncio.sleep(EVENT_INTERVAL_S)
+                try:
+                    await asyncio.wait_for(ended.wait(), EVENT_INTERVAL_S)
+                except asyncio.TimeoutError:
+                    pass
                 quiet += EVENT_INTERVAL_S
 
         return StreamingResponse(events(), media_type="text/event-stream",

@@ -40,6 +40,9 @@ class BasicControls:
 
     name = "basic"
     auto_mask_choices: tuple[str, ...] = ("default", "none")
+    #: Whether the service may keep this set's plans for the same request again (web.plans); DeepLandscape keeps
+    #: its own (the inversion, for any direction, speed or lighting).
+    reuses_plans = True
 
     def __init__(self, pipeline):
         self.pipeline = pipeline
@@ -165,6 +168,7 @@ class DeepLandscapeControls(BasicControls):
 
     name = "deeplandscape"
     auto_mask_choices = forms.DEEPLANDSCAPE_AUTO_MASKS
+    reuses_plans = False
 
     def __init__(self, pipeline):
         super().__init__(pipeline)

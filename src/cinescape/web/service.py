@@ -13,6 +13,14 @@
   (:meth:`RenderService.auto_matte`); the page gets it at display size, and a render gets it with the page's brush
   strokes applied (:meth:`RenderService.render_mask`) as ``mask=``, with ``auto_mask="none"`` (DeepLandscape:
   ``use_mask=False``), so the pipeline does not segment the photo again.
+* Plans: AL's and FGLA's (and any method's on the basic page) last few plans are kept
+  (:class:`~cinescape.web.plans.PlanCache`, bounded by :attr:`ServiceLimits.max_cached_plans` and
+  :attr:`ServiceLimits.max_cached_plan_pixels`), keyed by the photo and everything in the request but its format
+  and flow video: the same preview or render asked again (another format, the flow added, the button pressed
+  twice) renders from the kept animation, into the same frames, without planning again (``reused_plan`` in its
+  status). After a preview, while the queue is empty, the worker plans the full render of the same settings ahead
+  (:attr:`ServiceLimits.plan_ahead`): the page's next step is usually that render, which then starts with its
+  first frame; a request that comes meanwhile waits for that one plan at most.
 * DeepLandscape inverts each photo into its GAN before animating it (tens of seconds). The service keeps the last
   plan of each photo and passes it as ``reuse=``: another direction, speed, lighting, seed or length renders
   without inverting again, in the preview and the full render alike (both invert the full photo, which the
@@ -38,7 +46,7 @@ import tempfile
 import threading
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -52,10 +60,12 @@ from . import kinds
 from .errors import BadRequest, Busy, Conflict, NotFound, TooLarge, WebError
 from .forms import MEDIA_TYPES, RenderLimits, RenderRequest
 from .pages import controls_for
+from .plans import PlanCache, settings_digest
 
 log = logging.getLogger("cinescape.web")
 
 TERMINAL_STATES = ("done", "failed", "cancelled")
+MAX_FINISH_LISTENERS = 16   # event streams told at once when one render ends; more look every EVENT_INTERVAL_S
 
 
 @dataclass(frozen=True)
@@ -69,6 +79,11 @@ class ServiceLimits:
     max_photos: int = 8                   # photos held at once (the least recently used idle one gives way)
     photo_ttl_s: float = 3600.0           # an unused photo and its renders are deleted after this
     sweep_interval_s: float = 60.0
+    max_cached_plans: int = 4             # planned animations kept for the same request again (web.plans)
+    # their rendered pixels in all: a plan holds ~50 bytes a pixel and ~10 MB (37 MB for a rendered 1024x576
+    # loop, 21 MB for its preview), so ~250 MB at this bound; a bigger photo's plan is not kept
+    max_cached_plan_pixels: int = 4_000_000
+    plan_ahead: bool = True               # after a preview, plan its full render while the page shows the preview
 
 
 class RenderCancelled(Exception):
@@ -125,6 +140,7 @@ class Render:
     steps_done: int = 0             # DeepLandscape's inversion steps (phase "inverting")
     steps_total: int = 0
     reused_inversion: bool | None = None   # DeepLandscape: whether the photo's earlier inversion was reused
+    reused_plan: bool | None = None        # whether an earlier render's plan of the same request was reused
     error: str | None = None
     started: float | None = None
     finished: float | None = None
@@ -132,6 +148,9 @@ class Render:
     flow_video: Path | None = None
     regions: list[dict] | None = None   # the plan's moving regions and kinds (motion by kind), once planned
     cancel_requested: threading.Event = field(default_factory=threading.Event)
+    # called (from the worker's thread, with the service's lock held: quick, no blocking) when the render ends,
+    # so that an event stream tells the page at once rather than at its next look (RenderService.on_finish)
+    finish_listeners: list = field(default_factory=list)
 
 
 class RenderService:
@@ -153,6 +172,7 @@ class RenderService:
         self.clock = clock
         self.root = Path(tempfile.mkdtemp(prefix="cinescape-web-", dir=root))
         self._photos: dict[str, Photo] = {}
+        self.plans = PlanCache(limits.max_cached_plans, limits.max_cached_plan_pixels)
         self._renders: dict[str, Render] = {}
         self._queue: collections.deque[Render] = collections.deque()
         self._running: Render | None = None
@@ -401,7 +421,7 @@ class RenderService:
                 "id": render.id, "photo_id": render.photo.id, "preview": request.preview, "state": render.state,
                 "phase": render.phase, "frames_done": render.frames_done, "frames_total": render.frames_total,
                 "steps_done": render.steps_done, "steps_total": render.steps_total,
-                "reused_inversion": render.reused_inversion,
+                "reused_inversion": render.reused_inversion, "reused_plan": render.reused_plan,
                 "ahead": ahead, "error": render.error, "format": request.format,
                 "cancelling": render.cancel_requested.is_set() and render.state == "running",
                 "seconds": None if render.started is None else round((render.finished or now) - render.started, 3),
@@ -453,6 +473,9 @@ class RenderService:
                 self._running = None
                 self._finish(render, state, error)
                 render.photo.last_used = self.clock()
+                ahead = state == "done" and render.request.preview and not self._queue
+            if ahead and self.limits.plan_ahead and self.controls.reuses_plans:
+                self._plan_ahead(render)
 
     def _run(self, render: Render) -> None:
         """Plan and write one render; its files appear (renamed from temporary names) only when complete."""
@@ -465,7 +488,10 @@ class RenderService:
         self.check_cancelled(render)
 
         def plan():
-            animation = self.controls.plan(self, render)
+            if self.controls.reuses_plans:
+                animation, render.reused_plan = self._kept_plan(render, image.shape[0] * image.shape[1])
+            else:
+                animation = self.controls.plan(self, render)
             render.frames_total = animation.num_frames * (2 if request.flow else 1)
             render.phase = "rendering"
             return animation
@@ -478,8 +504,39 @@ class RenderService:
         # The size and frame rate are known before planning (the preview's copy of the photo, or the photo).
         image, _, fps = self.controls.preview_inputs(request, render.photo.image, self.render_limits)
         write_animation(self.pipeline, image, None, video_path, fps=fps, flow_video=flow_path, plan=plan,
-                        on_frame=on_frame)
+                        on_frame=on_frame, draft=request.preview)   # a preview is a quick look: encoded fast
         render.video, render.flow_video = video_path, flow_path
+
+    def _kept_plan(self, render: Render, pixels: int) -> tuple[object, bool]:
+        """``(animation, reused)``: ``render``'s plan from :attr:`plans`, or planned (and kept there); its
+        ``regions`` are set either way. ``pixels``: the planned image's."""
+        (animation, render.regions), reused = self.plans.get_or_plan(
+            self.plan_key(render.photo, render.request), lambda: (self.controls.plan(self, render), render.regions),
+            pixels=pixels)
+        return animation, reused
+
+    def _plan_ahead(self, preview: Render) -> None:
+        """Plan the full render of ``preview``'s settings into :attr:`plans` (the page's likely next request); any
+        failure is only logged: the render, if asked, plans (and reports) it again."""
+        request = replace(preview.request, preview=False)
+        photo = preview.photo
+        if photo.image.shape[0] * photo.image.shape[1] > self.plans.max_pixels:
+            return   # its plan would not be kept: planning it now would only take the time (and memory) twice
+        try:
+            self._kept_plan(Render(id="ahead", photo=photo, request=request, created=self.clock()),
+                            photo.image.shape[0] * photo.image.shape[1])
+        except Exception:
+            log.debug("planning ahead of a render of photo %s failed", photo.id, exc_info=True)
+        with self._lock:
+            if photo.id not in self._photos:   # deleted meanwhile: its plans go with it
+                self.plans.forget(lambda key: key[0] == photo.id)
+
+    @staticmethod
+    def plan_key(photo: Photo, request: RenderRequest) -> tuple[str, str]:
+        """What a plan of ``request`` for ``photo`` depends on: the photo, and the request but for its format and
+        flow video (:class:`~cinescape.web.plans.PlanCache`'s key)."""
+        return photo.id, settings_digest((request.preview, request.seconds, request.fps, request.settings,
+                                          request.arrows))
 
     @staticmethod
     def check_cancelled(render: Render) -> None:
@@ -488,9 +545,28 @@ class RenderService:
             raise RenderCancelled
 
     def _finish(self, render: Render, state: str, error: str | None = None) -> None:
-        """Mark a render finished (call with ``self._lock`` held)."""
+        """Mark a render finished and tell its listeners (call with ``self._lock`` held)."""
         render.state, render.phase, render.error = state, state, error
         render.finished = self.clock()
+        for listener in render.finish_listeners:
+            try:
+                listener()
+            except Exception:  # e.g. the stream's event loop has closed: that page is gone
+                log.debug("a finish listener of render %s failed", render.id, exc_info=True)
+
+    def on_finish(self, render: Render, listener) -> None:
+        """Call ``listener()`` once ``render`` has ended (at once when it already has); ``listener`` must be quick
+        and thread-safe (e.g. ``loop.call_soon_threadsafe(event.set)``)."""
+        with self._lock:
+            if render.state in TERMINAL_STATES:
+                listener()
+            elif len(render.finish_listeners) < MAX_FINISH_LISTENERS:   # bounded: one per open event stream
+                render.finish_listeners.append(listener)
+
+    def remove_finish_listener(self, render: Render, listener) -> None:
+        with self._lock:
+            if listener in render.finish_listeners:
+                render.finish_listeners.remove(listener)
 
     # ------------------------------------------------------------------------------------------ cleanup
 
@@ -502,6 +578,7 @@ class RenderService:
         """Drop a photo and its renders and delete its folder (call with ``self._lock`` held). A render of it that
         is running is asked to stop; its writer then deletes its temporary files."""
         self._photos.pop(photo.id, None)
+        self.plans.forget(lambda key: key[0] == photo.id)
         for render_id in photo.renders:
             render = self._renders.pop(render_id, None)
             if render is None:
