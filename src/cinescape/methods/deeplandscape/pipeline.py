@@ -603,8 +603,8 @@ class DeepLandscapeAnimation:
 
     def _render(self, indices) -> Iterator[np.ndarray]:
         """The frames ``indices`` at the photo's size: generator and super-resolution net once for all of them, then
-        each frame's upsampling (:func:`.sr.upscale_hwc`), resize, moved photo detail and blend (:class:`.blend.MatteBlend`
-        without a lighting change: in place on the frame's one full-size float array)."""
+        each frame's upsampling (:func:`.sr.upscale_hwc`), resize, moved photo detail and blend
+        (:class:`.blend.MatteBlend` without a lighting change: in place on the frame's one full-size float array)."""
         small, changes = self.render_small_batch(indices)
         height, width = self.photo.shape[:2]
         sr = self.pipeline.super_resolution if self.settings.super_resolution else None

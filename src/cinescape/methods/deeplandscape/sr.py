@@ -76,8 +76,8 @@ def upscale_hwc(small: np.ndarray, features: np.ndarray | None, scale: int) -> n
     """:class:`SuperResolution`'s output for one frame as an (s·h, s·w, 3) float32 array: the bicubic ×``scale``
     upsampling of ``small`` (h, w, 3) float32 (``cv2.INTER_CUBIC``: torch's ``bicubic``, ``align_corners=False``,
     within 4e-7, at a tenth of its CPU) plus ``features`` (3·s², h, w) from
-    :meth:`SuperResolution.residual_features`, pixel-shuffled (``out[y·s + i, x·s + j, c] = features[c·s² + i·s + j,
-    y, x]``); ``features=None``: the upsampling alone.
+    :meth:`SuperResolution.residual_features`, pixel-shuffled
+    (``out[y·s + i, x·s + j, c] = features[c·s² + i·s + j, y, x]``); ``features=None``: the upsampling alone.
 
     >>> small = np.zeros((2, 2, 3), np.float32)
     >>> features = np.arange(12 * 4, dtype=np.float32).reshape(12, 2, 2)
