@@ -16,7 +16,7 @@ import numpy as np
 
 from ...ops.layers import guided_filter
 
-__all__ = ["guided_blend"]
+__all__ = ["guided_blend", "MatteBlend"]
 
 
 def guided_blend(photo: np.ndarray, fluid: np.ndarray, matte: np.ndarray, lighting_change: np.ndarray | None = None,
@@ -51,3 +51,33 @@ def guided_blend(photo: np.ndarray, fluid: np.ndarray, matte: np.ndarray, lighti
     alpha = matte.astype(np.float32)[..., None]
     out = alpha * fluid.astype(np.float32) + (1.0 - alpha) * still
     return np.clip(np.rint((out + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+class MatteBlend:
+    """:func:`guided_blend` without a lighting change, for many frames of one photo: ``matte * fluid + (1 - matte)
+    * photo`` with the matte's two terms computed once, so a frame costs three in-place passes over its fluid
+    array (clip, one multiply-add, the rounding to uint8) instead of a dozen float passes and temporaries.
+
+    ``photo`` (H, W, 3) uint8, ``matte`` (H, W) float32 in [0, 1]; calling it with ``fluid`` (H, W, 3) float32 in
+    [-1, 1] units (overwritten) returns the (H, W, 3) uint8 frame: :func:`guided_blend`'s to float rounding (a
+    level where that rounding lands on .5), and exactly the photo's pixels where the matte is 0.
+
+    >>> photo = np.full((1, 2, 3), 200, np.uint8)
+    >>> blend = MatteBlend(photo, np.float32([[0.0, 0.5]]))
+    >>> blend(np.full((1, 2, 3), -1.0, np.float32))[..., 0].tolist()     # fluid black: half-way where the matte is 0.5
+    [[200, 100]]
+    """
+
+    def __init__(self, photo: np.ndarray, matte: np.ndarray):
+        if matte.shape != photo.shape[:2]:
+            raise ValueError(f"matte must be {photo.shape[:2]}, got {matte.shape}")
+        alpha = matte.astype(np.float32)[..., None]
+        self.scale = np.ascontiguousarray(alpha * 127.5)                                   # (H, W, 1)
+        # out = alpha * (fluid + 1) * 127.5 + (1 - alpha) * photo = scale * fluid + offset
+        self.offset = (self.scale + (1.0 - alpha) * photo.astype(np.float32)).astype(np.float32)
+
+    def __call__(self, fluid: np.ndarray) -> np.ndarray:
+        np.clip(fluid, -1.0, 1.0, out=fluid)
+        np.multiply(fluid, self.scale, out=fluid)
+        np.add(fluid, self.offset, out=fluid)
+        return cv2.convertScaleAbs(fluid)   # values in [0, 255]: |x| is x; rounds half to even like np.rint

@@ -64,11 +64,12 @@ from ...models.base import atomic_write_bytes
 from ...ops.layers import EDGE_MARGIN, FLUID_ALPHA, feather_inside, fill_behind
 from ...ops.loop import phased_schedule
 from ..base import MethodPipeline, Offers
-from .blend import guided_blend
+from .adam import Adam, ReduceOnPlateau
+from .blend import MatteBlend, guided_blend
 from .encoder import LightingApproximator, StyleEncoder
 from .generator import DeepLandscapeGenerator
 from .homography import cloud_homography, homography_power, warp_homography, warp_homography_image
-from .sr import SuperResolution
+from .sr import SuperResolution, upscale_hwc
 
 __all__ = ["DeepLandscapeSettings", "DeepLandscapePipeline", "DeepLandscapeAnimation", "Inversion", "INVERSION_FIELDS"]
 
@@ -80,10 +81,11 @@ PIPELINE_FILE = "pipeline.json"
 class DeepLandscapeSettings:
     num_frames: int = 60
     seed: int = 0
-    latent_steps: int = 15            # step 2 (paper: up to 500); 30 until the speed work of issue 29
-    finetune_steps: int = 150         # step 3 (paper: 500); 100 gave 22.1 dB on 4 photos, 300 27.6 dB on 16 (LPIPS
-    #                                   x1); 180 with LPIPS x0.3 (issue 29, rows 27-29); 150 since the coarse blocks
-    #                                   freeze after a fifth of them (row 30)
+    latent_steps: int = 5             # step 2 (paper: up to 500); 30 until the speed work of issue 29, then 15; 5
+    #                                   for its 20 s (row 32: -0.4 dB on 6 photos for 7 % of the CPU)
+    finetune_steps: int = 100         # step 3 (paper: 500); 300 gave 27.6 dB on 16 (LPIPS x1); 180 with LPIPS x0.3
+    #                                   (issue 29, rows 27-29); 150 once the coarse blocks freeze after a fifth of
+    #                                   them (row 30); 100 for issue 29's 20 s (row 32, the inversion quality it costs)
     latent_lr: float = 0.1
     noise_lr: float = 0.5             # our noise scales are small after a short training: S must move far
     finetune_lr: float = 0.02         # paper 1e-3 over 500 steps; a cosine decay from 0.02 or 0.04 scored lower
@@ -373,9 +375,9 @@ class DeepLandscapePipeline(MethodPipeline):
 
         losses = {}
         if settings.latent_steps:
-            opt = torch.optim.Adam([{"params": [ws], "lr": settings.latent_lr},
-                                    {"params": static + dynamic, "lr": settings.noise_lr}])
-            plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=20)
+            opt = Adam([{"params": [ws], "lr": settings.latent_lr},
+                        {"params": static + dynamic, "lr": settings.noise_lr}])
+            plateau = ReduceOnPlateau(opt, factor=0.5, patience=20)
             for _ in tqdm(range(settings.latent_steps), desc="inverting", unit="step", disable=not progress):
                 s_st, s_dyn = noises()
                 loss = loss_of(base.synthesis(ws, s_st, s_dyn)) + 0.01 * (ws - w_start).pow(2).mean()
@@ -404,7 +406,7 @@ class DeepLandscapePipeline(MethodPipeline):
             tuned = [p for block in generator.blocks[first:] for p in block.parameters()]
             for p in tuned:
                 p.requires_grad_(True)
-            opt = torch.optim.Adam(tuned, lr=settings.finetune_lr)
+            opt = Adam(tuned, lr=settings.finetune_lr)
             start = first
             for step in tqdm(range(settings.finetune_steps), desc="fine-tuning", unit="step", disable=not progress):
                 if step == coarse_steps and start < fine:
@@ -526,6 +528,7 @@ class DeepLandscapeAnimation:
         self.direction = direction
         self._powers: dict[float, torch.Tensor] = {}
         self._reconstruction: torch.Tensor | None = None   # the photo's own frame, kept for the lighting change
+        self._blend: MatteBlend | None = None              # made on the first frame without a lighting change
         self.schedule = phased_schedule(self.num_frames, settings.period)
         g = torch.Generator().manual_seed(settings.seed)
         self.lighting_target = torch.randn(1, inversion.generator.config.z_dynamic_dim, generator=g)
@@ -599,21 +602,41 @@ class DeepLandscapeAnimation:
         return next(self._render([index]))
 
     def _render(self, indices) -> Iterator[np.ndarray]:
-        """The frames ``indices`` at the photo's size: generator and super-resolution once for all of them, then
-        each frame's resize, moved photo detail and blend."""
+        """The frames ``indices`` at the photo's size: generator and super-resolution net once for all of them, then
+        each frame's upsampling (:func:`.sr.upscale_hwc`), resize, moved photo detail and blend
+        (:class:`.blend.MatteBlend` without a lighting change: in place on the frame's one full-size float array)."""
         small, changes = self.render_small_batch(indices)
         height, width = self.photo.shape[:2]
+        sr = self.pipeline.super_resolution if self.settings.super_resolution else None
         with torch.no_grad():
-            sr = self.pipeline.super_resolution
-            big = sr(small) if (sr is not None and self.settings.super_resolution) else small
+            features = sr.residual_features(small).numpy() if sr is not None else None
+        small = small.permute(0, 2, 3, 1).numpy()                   # (B, R, R, 3)
         for k, index in enumerate(indices):
-            fluid = cv2.resize(big[k].permute(1, 2, 0).numpy(), (width, height),
-                               interpolation=cv2.INTER_AREA if big.shape[-1] > width else cv2.INTER_LINEAR)
-            detail = self.moved_detail(index)
-            if detail is not None:
-                fluid = fluid + self.settings.photo_detail * detail
-            lighting = changes[k][0].permute(1, 2, 0).numpy() if changes[k] is not None else None
-            yield guided_blend(self.photo, np.clip(fluid, -1, 1), self.blend_matte, lighting)
+            big = np.ascontiguousarray(small[k])
+            if sr is not None:
+                big = upscale_hwc(big, features[k], sr.config.scale)
+            fluid = cv2.resize(big, (width, height),
+                               interpolation=cv2.INTER_AREA if big.shape[1] > width else cv2.INTER_LINEAR)
+            self.add_moved_detail(index, fluid)
+            if changes[k] is None:
+                if self._blend is None:
+                    self._blend = MatteBlend(self.photo, self.blend_matte)
+                yield self._blend(fluid)
+            else:
+                yield guided_blend(self.photo, np.clip(fluid, -1, 1), self.blend_matte,
+                                   changes[k][0].permute(1, 2, 0).numpy())
+
+    def add_moved_detail(self, index: int, fluid: np.ndarray) -> None:
+        """``fluid += photo_detail * moved_detail(index)`` in place, one ``cv2.scaleAdd`` per phased copy (no
+        full-size temporaries beyond each copy's warp)."""
+        if self.detail is None:
+            return
+        copies = self.schedule[index % self.num_frames]
+        norm = math.sqrt(sum(weight * weight for _, weight in copies))
+        for steps, weight in copies:
+            if weight > 0:
+                moved = warp_homography_image(self.detail, self.motion(steps), horizon=self.horizon)
+                cv2.scaleAdd(moved, self.settings.photo_detail * weight / norm, fluid, dst=fluid)
 
     def frames(self) -> Iterator[np.ndarray]:
         """All frames in order, rendered ``RENDER_BATCH`` at a time (one generator and super-resolution call per
