@@ -100,17 +100,17 @@ def test_a_rendered_frame_equals_the_float_reference_composite(photo_detail):
         assert np.abs(frame.astype(int) - reference.astype(int)).max() <= 1, index
 
 
-def test_the_shipped_budget_is_5_plus_100_steps_and_the_inversion_runs_exactly_that_many():
+def test_the_shipped_budget_is_15_plus_150_steps_and_the_inversion_runs_exactly_that_many():
     from cinescape.methods.deeplandscape.pipeline import DEFAULT_MODEL
     from cinescape.methods.select import resolve_settings
 
     shipped = resolve_settings(DEFAULT_MODEL)
-    assert (shipped.latent_steps, shipped.finetune_steps) == (5, 100)
+    assert (shipped.latent_steps, shipped.finetune_steps) == (15, 150)
     pipe = _tiny_pipeline()
     photo = np.random.default_rng(5).integers(0, 256, (20, 28, 3), dtype=np.uint8)
     calls, probed = [], []
     pipe.invert(photo, pipe.settings(latent_steps=shipped.latent_steps, finetune_steps=shipped.finetune_steps),
                 on_step=lambda done, total: calls.append((done, total)),
                 probe=lambda step, *rest: probed.append(step))
-    assert calls == [(k, 105) for k in range(1, 106)]
-    assert probed == list(range(1, 101))
+    assert calls == [(k, 165) for k in range(1, 166)]
+    assert probed == list(range(1, 151))

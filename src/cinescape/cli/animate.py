@@ -100,9 +100,9 @@ def add_parser(commands) -> None:
                                  "on a 2-core CPU). With --model DIR the folder's pipeline.json says the method (--method, if "
                                  "given, must agree)")
     animate.add_argument("--latent-steps", type=_non_negative_int, default=None, metavar="N",
-                         help="deeplandscape: latent-optimisation steps of the inversion (default 5)")
+                         help="deeplandscape: latent-optimisation steps of the inversion (default 15)")
     animate.add_argument("--finetune-steps", type=_non_negative_int, default=None, metavar="N",
-                         help="deeplandscape: generator fine-tuning steps of the inversion (default 100; fewer is "
+                         help="deeplandscape: generator fine-tuning steps of the inversion (default 150; fewer is "
                               "faster and blurrier)")
     animate.add_argument("--lighting", type=_float_at_least(0, inclusive=True), default=None, metavar="X",
                          help="deeplandscape: strength of the lighting change over the loop, 0 (default: none) to 1")

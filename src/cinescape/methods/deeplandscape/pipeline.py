@@ -81,11 +81,11 @@ PIPELINE_FILE = "pipeline.json"
 class DeepLandscapeSettings:
     num_frames: int = 60
     seed: int = 0
-    latent_steps: int = 5             # step 2 (paper: up to 500); 30 until the speed work of issue 29, then 15; 5
-    #                                   for its 20 s (row 32: -0.4 dB on 6 photos for 7 % of the CPU)
-    finetune_steps: int = 100         # step 3 (paper: 500); 300 gave 27.6 dB on 16 (LPIPS x1); 180 with LPIPS x0.3
+    latent_steps: int = 15            # step 2 (paper: up to 500); 30 until the speed work of issue 29
+    finetune_steps: int = 150         # step 3 (paper: 500); 300 gave 27.6 dB on 16 (LPIPS x1); 180 with LPIPS x0.3
     #                                   (issue 29, rows 27-29); 150 once the coarse blocks freeze after a fifth of
-    #                                   them (row 30); 100 for issue 29's 20 s (row 32, the inversion quality it costs)
+    #                                   them (row 30). 5 + 100 reach issue 29's 20 s but cost 2.4 dB and leave lilac
+    #                                   blotches in the skies (row 32): a user's choice, not the default
     latent_lr: float = 0.1
     noise_lr: float = 0.5             # our noise scales are small after a short training: S must move far
     finetune_lr: float = 0.02         # paper 1e-3 over 500 steps; a cosine decay from 0.02 or 0.04 scored lower
