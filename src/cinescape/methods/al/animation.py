@@ -89,20 +89,23 @@ class Animation:
         predicted maps re-expressed as local affine maps of each working-size frame
         (:func:`~cinescape.ops.render.guided_color_coefficients`), so that the colour change follows the
         full-resolution edges."""
+        maps, small_hwc = self._network_maps(indices)
+        return [None if m is None else guided_color_coefficients(m, small_hwc[k], locality=self.color_locality)
+                for k, m in enumerate(maps)]
+
+    def _network_maps(self, indices: list[int]) -> tuple[list[np.ndarray | None], np.ndarray]:
+        """The appearance net's maps of output frames ``indices`` (one batched call) and their (B, h, w, 3)
+        working-size frames."""
         frames_small = torch.cat([self._blend_small(index) for index in indices])
         with torch_threads(self._model_threads):   # a network call: worth every core (frame() runs on one)
             maps = self._maps_fn(indices, frames_small)
-        small_hwc = maps_to_hwc(frames_small)
-        return [None if m is None else guided_color_coefficients(m, small_hwc[k], locality=self.color_locality)
-                for k, m in enumerate(maps)]
+        return maps, maps_to_hwc(frames_small)
 
     def _grade_statistics(self, indices: list[int]) -> list[np.ndarray]:
         """The appearance net's :func:`~cinescape.ops.render.grade_statistics` of output frames ``indices`` (one
         batched call)."""
-        frames_small = torch.cat([self._blend_small(index) for index in indices])
-        with torch_threads(self._model_threads):
-            maps = self._maps_fn(indices, frames_small)
-        return [grade_statistics(m, small) for m, small in zip(maps, maps_to_hwc(frames_small))]
+        maps, small_hwc = self._network_maps(indices)
+        return [grade_statistics(m, small) for m, small in zip(maps, small_hwc)]
 
     def _frame_tones(self, index: int) -> np.ndarray:
         return tone_statistics(maps_to_hwc(self._blend_small(index))[0])
