@@ -156,7 +156,8 @@ class Animation:
         None (no appearance, or the photo's own colours). With ``map_stride`` k > 1 the predictor runs on every k-th frame (and the last one, without a
         loop) and the maps in between are interpolated linearly; in a loop the anchor after the last frame is
         frame 0. The maps change slowly (smooth codes, slow motion at the working size), and the predictor is
-        the costliest part of a frame."""
+        the costliest part of a frame. With the keyframed grade (``self.grade``: a loop's global grade, stride 1)
+        the (h, w, 6) coefficients are that frame's one grade per channel (:mod:`.grade_keyframes`)."""
         maps = self._maps_hwc(index)
         return None if maps is None else torch.from_numpy(maps).permute(2, 0, 1).unsqueeze(0)
 
