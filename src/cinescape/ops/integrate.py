@@ -12,8 +12,9 @@ call per frame). Conventions as in :mod:`cinescape.ops.warp`: channel 0 = x, nor
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
-from .warp import accumulate_flow
+from .warp import base_grid
 
 __all__ = ["integrate_velocity"]
 
@@ -43,7 +44,12 @@ def integrate_velocity(velocity: torch.Tensor, steps: int, *, padding: str = "re
         raise ValueError(f"velocity must be (B, 2, H, W), got {tuple(velocity.shape)}")
     if steps < 0:
         raise ValueError(f"steps must be >= 0, got {steps}")
-    flows = [torch.zeros_like(velocity)]
-    for _ in range(steps):
-        flows.append(accumulate_flow(flows[-1], velocity, padding=padding))
-    return torch.stack(flows)
+    # Every step samples the path so far at the same positions p + V(p) (the field is static): the sampling grid
+    # is made once, and each step is one grid_sample written into its slot (accumulate_flow's arithmetic exactly).
+    height, width = velocity.shape[-2:]
+    grid = base_grid(height, width, device=velocity.device, dtype=velocity.dtype) + velocity.permute(0, 2, 3, 1)
+    flows = velocity.new_zeros((steps + 1,) + tuple(velocity.shape))
+    for step in range(steps):
+        moved = F.grid_sample(flows[step], grid, mode="bilinear", padding_mode=padding, align_corners=False)
+        torch.add(velocity, moved, out=flows[step + 1])
+    return flows
