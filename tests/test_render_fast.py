@@ -184,7 +184,8 @@ def test_band_rows_equal_the_rows_of_a_full_resize():
         assert np.abs(band_rows(field, (96, 160), top, rows) - full[top:top + rows]).max() < 1e-5
 
 
-def make_phased_animation(layered: bool, graded: bool, contrast: bool, sharpen: bool = False) -> Animation:
+def make_phased_animation(layered: bool, graded: bool, contrast: bool, sharpen: bool = False, cycle: float = 12.0
+                          ) -> Animation:
     """An Animation with a per-pixel phased loop (phase offsets, contrast-keeping fades): 7 states each way."""
     animation = make_animation(layered, graded)
     count = 7
@@ -192,10 +193,26 @@ def make_phased_animation(layered: bool, graded: bool, contrast: bool, sharpen: 
     steps = torch.arange(count, dtype=torch.float32).view(-1, 1, 1, 1)
     accumulated = torch.cat((velocity * steps, -velocity * steps[1:]))
     offsets = phase_offsets(16, 24, scale=0.2, spread=0.5, seed=0)
-    animation.phased = PixelPhasedLoop(accumulated, accumulated, 12.0, offsets, contrast, sharpen)
+    animation.phased = PixelPhasedLoop(accumulated, accumulated, cycle, offsets, contrast, sharpen)
     animation.schedule = [()] * 12
     animation.num_frames = 12
     return animation
+
+
+@pytest.mark.parametrize("cycle", [6.0, 5.5])
+def test_frames_a_whole_cycle_apart_share_their_working_size_inputs(small_bands, cycle):
+    animation = make_phased_animation(True, True, True, True, cycle=cycle)
+    frames = [animation.frame(index) for index in range(12)]
+    if cycle == 6.0:     # a whole-frame cycle: frame t + 6 is frame t, one cache entry per phase
+        assert all(np.array_equal(frames[index], frames[index + 6]) for index in range(6))
+        assert sorted(animation.phased._frames) == list(range(6))
+    else:                # otherwise every frame its own entry, the most recent few kept
+        assert len(animation.phased._frames) == PixelPhasedLoop.CACHED_FRAMES
+    uncached = make_phased_animation(True, True, True, True, cycle=cycle)
+    uncached.phased.MAX_CACHED_CYCLE = 0
+    uncached.phased._period = None           # what a loop whose cycle is not whole frames does
+    for index in range(12):
+        assert np.abs(uncached.frame(index).astype(int) - frames[index]).max() <= 1, index
 
 
 @pytest.mark.parametrize("layered", [False, True])

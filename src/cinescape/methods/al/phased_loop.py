@@ -114,10 +114,14 @@ class PixelPhasedLoop:
         self.cycle, self.offsets, self.contrast = cycle, offsets, contrast
         self.sharpen = sharpen
         self.sharpening: tuple[float, float] | None = None
-        self._cached: tuple[int, tuple] | None = None
-        # per frame index: (flows, weights) and the working-size blend of the last source; the appearance net asks
-        # for the next MAP_BATCH frames' blends ahead of the full-resolution frames, so a few are kept
-        self._frames: dict[int, dict] = {}
+        # Per frame (its phase key, :meth:`phase_key`): the copies, the working-size blend of the last source and
+        # the blend coefficients. The appearance net asks for the next MAP_BATCH frames' blends ahead of the
+        # full-resolution frames, so a few are kept; when the cycle is a whole number of frames, frames a cycle
+        # apart are the same and a whole cycle is kept (about 2.5 MB a frame at 144x256: 50 MB for 20 frames).
+        self._frames: dict[int | float, dict] = {}
+        whole = float(cycle).is_integer() and cycle <= self.MAX_CACHED_CYCLE
+        self._capacity = max(self.CACHED_FRAMES, int(cycle) if whole else 0)
+        self._period = int(cycle) if whole else None
 
     @staticmethod
     def offsets_for(size: tuple[int, int], scale: float, spread: float, seed: int,
@@ -131,20 +135,35 @@ class PixelPhasedLoop:
         """Turn on the resampling sharpening, scaled to ``image`` (H, W, 3) (the fluid layer or photo) on
         ``region`` ((H, W) fluid alpha, None = everywhere): :func:`~cinescape.ops.resample.calibrate_sharpening`."""
         self.sharpening = calibrate_sharpening(image, region)
-        self._cached = None
 
     #: Frames whose copies and working-size blend stay cached (the appearance net predicts 4 ahead: MAP_BATCH).
     CACHED_FRAMES = 8
+    #: The longest whole-frame cycle kept whole (frames a cycle apart share their entry).
+    MAX_CACHED_CYCLE = 32
+
+    def phase_key(self, index: int) -> int | float:
+        """What identifies frame ``index``'s copies: ``index`` modulo the cycle when the cycle is a whole number of
+        frames (the phases of frames a cycle apart are the same; e.g. the default 60 frames, 3 cycles of 20),
+        else ``index``.
+
+        Example:
+            >>> loop = PixelPhasedLoop(torch.zeros(11, 2, 2, 2), torch.zeros(11, 2, 2, 2), 10.0, torch.zeros(2, 2),
+            ...                        contrast=False)
+            >>> loop.phase_key(3), loop.phase_key(23)
+            (3, 3)
+        """
+        return index % self._period if self._period is not None and float(index).is_integer() else index
 
     def _frame(self, index: int) -> dict:
         """The cache entry of frame ``index`` (made on first use; the oldest entries dropped)."""
-        if index not in self._frames:
-            while len(self._frames) >= self.CACHED_FRAMES:
+        key = self.phase_key(index)
+        if key not in self._frames:
+            while len(self._frames) >= self._capacity:
                 self._frames.pop(next(iter(self._frames)))
-            displacements, weights = phased_copies(index, self.cycle, self.offsets)
+            displacements, weights = phased_copies(key, self.cycle, self.offsets)
             flows = torch.stack([sample_states(self.accumulated, d, self.origin) for d in displacements])
-            self._frames[index] = {"copies": (flows, weights)}
-        return self._frames[index]
+            self._frames[key] = {"copies": (flows, weights)}
+        return self._frames[key]
 
     def copies(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         """``(flows, weights)`` of frame ``index``: (2, 2, h, w) accumulated flows (normalised) and (2, h, w)
@@ -168,8 +187,9 @@ class PixelPhasedLoop:
         return entry["blend"]
 
     def _coefficients(self, index: int, source_small: torch.Tensor, size: tuple[int, int]) -> tuple:
-        if self._cached is None or self._cached[:2] != (index, size):
-            flows, weights = self.copies(index)
+        entry = self._frame(index)
+        if entry.get("coefficients", (None,))[0] != (size, self.sharpening):
+            flows, weights = entry["copies"]
             mean, correlation = None, 0.0
             if self.contrast:
                 mean = self.blend_small(source_small, index)[0]
@@ -179,8 +199,8 @@ class PixelPhasedLoop:
             hwc = [None if c is None else maps_to_hwc(c.expand(channels, -1, -1)[None])[0] for c in (a, b, m)]
             strengths = (None if self.sharpening is None else
                          resampling_strengths(flows, weights, size, self.sharpening))
-            self._cached = (index, size, (flows, *hwc, strengths))
-        return self._cached[2]
+            entry["coefficients"] = ((size, self.sharpening), (flows, *hwc, strengths))
+        return entry["coefficients"][1]
 
     def band_inputs(self, source_small: torch.Tensor, index: int, size: tuple[int, int]
                     ) -> tuple[list[tuple[np.ndarray, None]], np.ndarray]:
