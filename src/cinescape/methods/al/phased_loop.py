@@ -186,7 +186,10 @@ class PixelPhasedLoop:
             entry["source"] = source
         return entry["blend"]
 
-    def _coefficients(self, index: int, source_small: torch.Tensor, size: tuple[int, int]) -> tuple:
+    def _coefficients(self, index: int, source_small: torch.Tensor, size: tuple[int, int], keep: bool = True
+                      ) -> tuple:
+        """``(flows, a, b, m, strengths)`` of frame ``index`` at full resolution ``size`` (kept in the frame's cache
+        entry unless ``keep`` is False)."""
         entry = self._frame(index)
         if entry.get("coefficients", (None,))[0] != (size, self.sharpening):
             flows, weights = entry["copies"]
@@ -199,6 +202,8 @@ class PixelPhasedLoop:
             hwc = [None if c is None else maps_to_hwc(c.expand(channels, -1, -1)[None])[0] for c in (a, b, m)]
             strengths = (None if self.sharpening is None else
                          resampling_strengths(flows, weights, size, self.sharpening))
+            if not keep:
+                return (flows, *hwc, strengths)
             entry["coefficients"] = ((size, self.sharpening), (flows, *hwc, strengths))
         return entry["coefficients"][1]
 
@@ -208,14 +213,22 @@ class PixelPhasedLoop:
         resolution ``size`` (H, W) in bands: the two copies' (h, w, 2) working-size flows in full-resolution pixels
         (no scalar weights), and the (h, w, 5) float32 coefficients ``[a, b, m]`` of the blend (``m`` zero without
         the contrast term), (h, w, 7) ``[a, b, m, s_x, s_y]`` once calibrated (:meth:`calibrate`). The same frame
-        as :meth:`render_hwc`, without full-resolution float arrays."""
-        flows, a, b, m, strengths = self._coefficients(index, source_small, size)
-        height, width = size
-        scale = np.float32([width / 2.0, height / 2.0])
-        copies = [(np.ascontiguousarray(flows[k].float().numpy().transpose(1, 2, 0)) * scale, None) for k in (0, 1)]
-        mean = np.zeros(a.shape[:2] + (3,), np.float32) if m is None else m
-        fields = (a[..., :1], b[..., :1], mean) + (() if strengths is None else (strengths,))
-        return copies, np.ascontiguousarray(np.concatenate(fields, axis=2), np.float32)
+        as :meth:`render_hwc`, without full-resolution float arrays. Kept with the frame's copies (read-only: frames
+        a cycle apart share them)."""
+        entry = self._frame(index)
+        if entry.get("bands", (None,))[0] != (size, self.sharpening):
+            flows, a, b, m, strengths = self._coefficients(index, source_small, size, keep=False)
+            height, width = size
+            scale = np.float32([width / 2.0, height / 2.0])
+            copies = [(np.ascontiguousarray(flows[k].float().numpy().transpose(1, 2, 0)) * scale, None)
+                      for k in (0, 1)]
+            mean = np.zeros(a.shape[:2] + (3,), np.float32) if m is None else m
+            fields = (a[..., :1], b[..., :1], mean) + (() if strengths is None else (strengths,))
+            fields = np.ascontiguousarray(np.concatenate(fields, axis=2), np.float32)
+            for array in [flow for flow, _ in copies] + [fields]:
+                array.flags.writeable = False
+            entry["bands"] = ((size, self.sharpening), (copies, fields))
+        return entry["bands"][1]
 
     def render_hwc(self, source: np.ndarray, source_small: torch.Tensor, index: int) -> np.ndarray:
         """Full-resolution frame ``index`` of ``source`` (H, W, C) float32 (``source_small``: the same at working
