@@ -31,6 +31,7 @@ with warnings.catch_warnings():   # Starlette may warn that its TestClient prefe
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient  # noqa: E402
 
+from cinescape.methods.al.settings import AnimationSettings  # noqa: E402
 from cinescape.io.video import read_video_frames  # noqa: E402
 from cinescape.web import create_app  # noqa: E402
 from cinescape.web.forms import RenderLimits, parse_render_request, preview_inputs  # noqa: E402
@@ -122,7 +123,8 @@ def test_page_and_assets_are_served_and_load_nothing_from_elsewhere(client):
 
 def test_info_gives_the_forms_defaults_choices_and_limits(client):
     info = client.get("/api/info").json()
-    assert info["defaults"]["mode"] == "eulerian" and info["defaults"]["appearance_stride"] == 2
+    assert info["defaults"]["mode"] == "eulerian"
+    assert info["defaults"]["appearance_stride"] == AnimationSettings.appearance_stride == 1   # the CLI's video
     assert info["default_auto_mask"] == "none"   # the tiny pipeline recommends no mask
     assert "crossfade" in info["choices"]["loop"] and info["choices"]["format"] == ["mp4", "webm", "gif"]
     assert info["limits"]["max_frames"] == RenderLimits().max_frames and info["queue"] == 0

@@ -40,8 +40,8 @@ from ..methods.al.pipeline import LOOP_MODES, AnimationSettings
 from .errors import BadRequest, TooLarge
 from .kinds import parse_kind_field
 
-#: What the page starts with; a request's missing fields take these values. ``mode="eulerian"`` and
-#: ``appearance_stride=2`` keep a 100-frame 1024x576 loop within seconds (README, "Web page").
+#: What the page starts with; a request's missing fields take these values: ``cinescape animate``'s defaults, so the
+#: page's render is the CLI's video (README, "Web page").
 WEB_DEFAULTS: dict[str, Any] = {
     "preview": False,          # True: a small, quick version (see the module docstring)
     "seconds": 5.0,            # loop length
@@ -51,7 +51,7 @@ WEB_DEFAULTS: dict[str, Any] = {
     "loop": AnimationSettings.loop,
     "time_of_day": None,       # None: colours from a codebook sequence picked by the seed
     "appearance": True,
-    "appearance_stride": 2,    # colour maps every 2nd frame, interpolated (about 55 dB from stride 1)
+    "appearance_stride": AnimationSettings.appearance_stride,   # the default grade is keyframed already
     "seed": 0,
     "format": "mp4",
     "arrows": None,            # [{"from": [x, y], "to": [x, y]}, ...] in photo pixels, length = px per frame

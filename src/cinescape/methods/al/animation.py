@@ -71,8 +71,7 @@ class Animation:
         self.grade: KeyframedGrade | None = None
         if (grade_corners is not None and maps_fn is not None and color_locality == 0 and map_stride == 1
                 and cyclic):
-            self.grade = KeyframedGrade(self.num_frames, grade_corners, self._grade_statistics, self._frame_tones,
-                                        batch=MAP_BATCH)
+            self.grade = KeyframedGrade(self.num_frames, grade_corners, self._grade_statistics, batch=MAP_BATCH)
 
     def _blend_small(self, index: int) -> torch.Tensor:
         if self.phased is not None:
@@ -102,13 +101,12 @@ class Animation:
         return maps, maps_to_hwc(frames_small)
 
     def _grade_statistics(self, indices: list[int]) -> list[np.ndarray]:
-        """The appearance net's :func:`~cinescape.ops.render.grade_statistics` of output frames ``indices`` (one
-        batched call)."""
+        """What the keyframed grade takes from output frames ``indices`` (one batched network call): (18,) each,
+        the appearance net's :func:`~cinescape.ops.render.grade_statistics` and the working-size frame's
+        :func:`~cinescape.ops.render.tone_statistics`."""
         maps, small_hwc = self._network_maps(indices)
-        return [grade_statistics(m, small) for m, small in zip(maps, small_hwc)]
-
-    def _frame_tones(self, index: int) -> np.ndarray:
-        return tone_statistics(maps_to_hwc(self._blend_small(index))[0])
+        return [np.concatenate((grade_statistics(m, small), tone_statistics(small)))
+                for m, small in zip(maps, small_hwc)]
 
     def _anchors(self) -> list[int]:
         """The output frames whose colour maps are predicted: every ``map_stride``-th one (and the last, without

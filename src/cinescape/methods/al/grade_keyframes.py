@@ -1,16 +1,19 @@
 """The default colour grade with the appearance net at keyframes: its statistics predicted every other frame and at
-the appearance code's corners, interpolated in between, the frame's own tones exact.
+the appearance code's corners, interpolated in between.
 
 The default grade (``appearance_locality=0``) is one affine map per channel and frame
-(:func:`~cinescape.ops.render.global_grade`), fitted from two kinds of statistics: the moved working-size frame's
-own tones (:func:`~cinescape.ops.render.tone_statistics`: cheap) and the means of the appearance net's transfer of
-it (:func:`~cinescape.ops.render.grade_statistics`: one network call, the costliest part of a frame). The latter
+(:func:`~cinescape.ops.render.global_grade`), fitted from two kinds of statistics of the moved working-size frame:
+its own tones (:func:`~cinescape.ops.render.tone_statistics`) and the means of the appearance net's transfer of it
+(:func:`~cinescape.ops.render.grade_statistics`: one network call, the costliest part of a frame). The latter
 follow the appearance code, which moves linearly between keyframe codes (:func:`~cinescape.ops.loop.
-interpolate_cyclic`): smooth, with corners at the keyframes. So they are predicted at every
-:data:`KEYFRAME_STRIDE`-th frame and at the frames around each corner (:func:`~cinescape.ops.loop.schedule_corners`)
-and interpolated cubically in between, never across a corner (:func:`~cinescape.ops.loop.interpolate_keyframes`);
-the slope floor and the tone limits are applied per frame after the interpolation, so their kinks stay exact.
-Measured against every frame's own prediction: docs/results.md ("Fifth 2026-12-07 session").
+interpolate_cyclic`): smooth, with corners at the keyframes; the former follow the motion, whose fades are spread
+over the pixels (the per-pixel phased loop), so a frame's means and quantiles drift smoothly too. Both are
+computed at every :data:`KEYFRAME_STRIDE`-th frame and at the frames around each corner
+(:func:`~cinescape.ops.loop.schedule_corners`), from the one working-size frame the network sees, and interpolated
+cubically in between, never across a corner (:func:`~cinescape.ops.loop.interpolate_keyframes`); the slope floor
+and the tone limits are applied per frame after the interpolation, so their kinks stay exact. The frames in between
+need neither the network nor a working-size frame of their own. Measured against every frame's own prediction:
+docs/results.md ("Fifth 2026-12-07 session", and the tones at keyframes in "Sixth").
 """
 
 from __future__ import annotations
@@ -29,15 +32,16 @@ KEYFRAME_STRIDE = 2
 class KeyframedGrade:
     """Per output frame of a loop of ``num_frames`` (frame ``num_frames`` is frame 0), the global grade (6,)
     ``[a, b]`` per channel. ``corners``: frames next to which the appearance code bends; ``predict(frames)``: the
-    network statistics (6,) of those frames (one batched call); ``tones(frame)``: the frame's own tone statistics
-    (12,). Predictions are made on demand, ``batch`` keyframes at a time, and kept (6 numbers each)."""
+    statistics (18,) of those frames (one batched call), the network's :func:`~cinescape.ops.render.
+    grade_statistics` (6) then the frame's :func:`~cinescape.ops.render.tone_statistics` (12). Predictions are made
+    on demand, ``batch`` keyframes at a time, and kept (18 numbers each)."""
 
-    def __init__(self, num_frames: int, corners: list[int], predict: Callable[[list[int]], list[np.ndarray]],
-                 tones: Callable[[int], np.ndarray], *, stride: int = KEYFRAME_STRIDE, batch: int = 4):
+    def __init__(self, num_frames: int, corners: list[int], predict: Callable[[list[int]], list[np.ndarray]], *,
+                 stride: int = KEYFRAME_STRIDE, batch: int = 4):
         self.num_frames = num_frames
         self.corners = {c % num_frames for c in corners}
         self.keyframes = sorted(set(range(0, num_frames, stride)) | self.corners)
-        self._predict, self._tones, self._batch = predict, tones, batch
+        self._predict, self._batch = predict, batch
         self._statistics: dict[int, np.ndarray] = {}
         self.predictions = 0            # network-statistics predictions made (tests and benchmarks read it)
 
@@ -55,7 +59,7 @@ class KeyframedGrade:
         lazy = _Lazy(self._statistic)
         statistics = interpolate_keyframes(self.keyframes, lazy, index % self.num_frames, corners=self.corners,
                                            period=self.num_frames)
-        return global_grade(self._tones(index), np.float32(statistics))
+        return global_grade(np.float32(statistics[6:]), np.float32(statistics[:6]))
 
 
 class _Lazy:
