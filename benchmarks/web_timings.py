@@ -4,6 +4,7 @@
     python benchmarks/web_timings.py --mode recurrent --appearance-stride 1 --repeat 1
     python benchmarks/web_timings.py --method deeplandscape --repeat 1
     python benchmarks/web_timings.py --think 2                  # the user looks at the preview 2 s first
+    python benchmarks/web_timings.py --look 1                   # and at the mask 1 s before the preview
 
 Starts `cinescape serve` in its own process (shipped model), uploads the bundled example resized to 1024x576,
 asks for its automatic mask, then for a preview and a full render (5 s at 20 fps = 100 frames) with the page's
@@ -88,11 +89,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", default="1024x576", help="photo size WxH (default 1024x576)")
     parser.add_argument("--mode", default=None, help="motion mode (default: the page's, eulerian)")
-    parser.add_argument("--appearance-stride", type=int, default=None, help="default: the page's, 2")
+    parser.add_argument("--appearance-stride", type=int, default=None, help="default: the page's, 1")
     parser.add_argument("--method", default="al", choices=("al", "fgla", "deeplandscape"))
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--think", type=float, default=0.0,
                         help="seconds the user looks at the preview before pressing render (default 0)")
+    parser.add_argument("--look", type=float, default=0.0,
+                        help="seconds the user looks at the mask before pressing preview (default 0; the server "
+                             "plans the untouched page's preview meanwhile)")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.lower().split("x"))
     photo = cv2.resize(np.asarray(Image.open(EXAMPLE).convert("RGB")), (width, height), interpolation=cv2.INTER_CUBIC)
@@ -115,6 +119,7 @@ def main() -> None:
             uploaded = time.perf_counter()
             request(f"{base}api/photos/{photo_id}/mask")
             masked = time.perf_counter()
+            time.sleep(args.look)
             preview_s, preview = timed_render(base, photo_id, {**settings, "preview": True}, server.pid)
             second = ""
             if args.method == "deeplandscape":   # the same photo and mask: the inversion is reused
@@ -133,7 +138,7 @@ def main() -> None:
                          "preview_cpu_s": preview["cpu"], "render_cpu_s": render["cpu"], "again_cpu_s": again["cpu"]})
             print(f"run {repeat + 1}: upload {rows[-1]['upload_s']:.2f} s, mask {rows[-1]['mask_s']:.2f} s, "
                   f"preview {preview_s:.2f} s (server {preview['seconds']:.2f} s, {preview['frames_total']} "
-                  f"frames), {second}render {render_s:.2f} s (server {render['seconds']:.2f} s, "
+                  f"frames, plan reused: {preview.get('reused_plan')}), {second}render {render_s:.2f} s (server {render['seconds']:.2f} s, "
                   f"{render['frames_total']} frames at {width}x{height}), again {again_s:.2f} s (plan reused: "
                   f"{again.get('reused_plan')}); floor {floor_s:.2f} s", flush=True)
         median = {key: statistics.median(row[key] for row in rows) for key in rows[0]}
@@ -144,7 +149,8 @@ def main() -> None:
               f"(server {median['render_server_s'] / median['floor_s']:.2f}x), "
               f"preview again {median['again_s']:.2f} s; server CPU: preview {median['preview_cpu_s']:.2f} s, render "
               f"{median['render_cpu_s']:.2f} s, again {median['again_cpu_s']:.2f} s; settings "
-              f"{settings or 'the page defaults'}, method {args.method}, think {args.think:g} s; load average "
+              f"{settings or 'the page defaults'}, method {args.method}, look {args.look:g} s, "
+              f"think {args.think:g} s; load average "
               f"{' '.join(f'{v:.2f}' for v in os.getloadavg())} "
               f"on {os.cpu_count()} CPUs")
     finally:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import io
+import json
 import os
 import select
 import signal
@@ -267,6 +268,23 @@ def test_paint_arrow_render_in_chromium(server, tmp_path):
 AL_ONLY = ("#tool-arrow", "#clear-arrows", "#loop", "#mode", "#arrows-mode", "#appearance", "#time-of-day",
            "#appearance-stride", "#flow")
 DEEPLANDSCAPE_ONLY = ("#direction", "#lighting")
+
+
+def test_an_untouched_pages_preview_starts_from_the_plan_made_while_the_mask_was_shown(server):
+    """The page's own payload for an untouched preview is the request the server plans ahead once the mask is
+    shown (RenderService.plan_preview_ahead): the preview reuses that plan."""
+    with _browser_page(server) as page:
+        page.set_input_files("#file-input", str(EXAMPLE))
+        page.wait_for_selector("body[data-photo=ready]", timeout=60_000)
+        with page.expect_response(lambda response: response.url.endswith("/renders")
+                                  and response.request.method == "POST") as posted:
+            page.click("#preview-button")
+        render_id = posted.value.json()["id"]
+        page.wait_for_selector("body[data-render=done]", timeout=60_000)
+    with urllib.request.urlopen(urllib.parse.urljoin(server, f"/api/renders/{render_id}"), timeout=30) as response:
+        status = json.loads(response.read())
+    assert status["state"] == "done" and status["preview"] is True
+    assert status["reused_plan"] is True, status
 
 
 def test_deeplandscape_page_shows_its_own_controls_and_previews_reusing_the_inversion(deeplandscape_server, tmp_path):

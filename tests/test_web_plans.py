@@ -131,6 +131,37 @@ def test_after_a_preview_its_full_render_is_planned_ahead(tiny_pipeline, tmp_pat
         assert [plan.num_frames for plan in pipeline.plans] == [10, 20]   # the render planned once, when asked
 
 
+def test_after_a_mask_the_untouched_pages_preview_is_planned_ahead(tiny_pipeline, tmp_path):
+    """Once the page has a photo's automatic mask, the worker plans the preview an untouched page asks for (all the
+    page's default fields, sent as the page sends them): that preview starts from the plan; a preview with another
+    setting, or of a painted mask, is planned when asked."""
+    pipeline = RecordingPipeline(tiny_pipeline)
+    with TestClient(create_app(pipeline, root=tmp_path)) as client:
+        photo_id = client.post("/api/photos", content=EXAMPLE.read_bytes()).json()["id"]
+        defaults = client.get("/api/info").json()["defaults"]
+        assert client.get(f"/api/photos/{photo_id}/mask", params={"auto": "default"}).status_code == 200
+        service = client.app.state.service
+        deadline = time.monotonic() + 60
+        while service.plans.planned < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(pipeline.plans) == 1
+        page = {**defaults, "preview": True, "auto_mask": "default", "arrows": None, "kinds": None}
+        preview = wait_for(client, submit(client, photo_id, page).json()["id"])
+        assert preview["state"] == "done" and preview["reused_plan"] is True
+        previews = [plan for plan in pipeline.plans if plan.num_frames == preview["frames_total"]]
+        assert len(previews) == 1            # planned once, ahead (the full render may be planned ahead after it)
+        other = wait_for(client, submit(client, photo_id, {**page, "seed": 7}).json()["id"])
+        assert other["state"] == "done" and other["reused_plan"] is False
+
+    # Without plans ahead (or on a page that keeps none) a mask plans nothing.
+    pipeline = RecordingPipeline(tiny_pipeline)
+    with TestClient(create_app(pipeline, root=tmp_path, limits=ServiceLimits(plan_ahead=False))) as client:
+        photo_id = client.post("/api/photos", content=EXAMPLE.read_bytes()).json()["id"]
+        assert client.get(f"/api/photos/{photo_id}/mask").status_code == 200
+        time.sleep(0.3)
+        assert pipeline.plans == [] and client.app.state.service.plans.planned == 0
+
+
 def test_the_kept_plans_stay_within_the_servers_bounds(tiny_pipeline, tmp_path):
     pipeline = RecordingPipeline(tiny_pipeline)
     photo = textured_photo(120, 200)

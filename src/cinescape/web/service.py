@@ -20,7 +20,9 @@
   twice) renders from the kept animation, into the same frames, without planning again (``reused_plan`` in its
   status). After a preview, while the queue is empty, the worker plans the full render of the same settings ahead
   (:attr:`ServiceLimits.plan_ahead`): the page's next step is usually that render, which then starts with its
-  first frame; a request that comes meanwhile waits for that one plan at most.
+  first frame; a request that comes meanwhile waits for that one plan at most. Likewise, once the page has a
+  photo's automatic mask (:meth:`RenderService.mask_png`), the worker plans the preview of the page's untouched
+  settings for it (:meth:`RenderService.plan_preview_ahead`) while the user looks at the mask.
 * DeepLandscape inverts each photo into its GAN before animating it (tens of seconds). The service keeps the last
   plan of each photo and passes it as ``reuse=``: another direction, speed, lighting, seed or length renders
   without inverting again, in the preview and the full render alike (both invert the full photo, which the
@@ -83,7 +85,8 @@ class ServiceLimits:
     # their rendered pixels in all: a plan holds ~50 bytes a pixel and ~10 MB (37 MB for a rendered 1024x576
     # loop, 21 MB for its preview), so ~250 MB at this bound; a bigger photo's plan is not kept
     max_cached_plan_pixels: int = 4_000_000
-    plan_ahead: bool = True               # after a preview, plan its full render while the page shows the preview
+    plan_ahead: bool = True               # after a preview, plan its full render while the page shows the preview;
+    #                                       after a mask, the default preview while the page shows the mask
 
 
 class RenderCancelled(Exception):
@@ -176,6 +179,8 @@ class RenderService:
         self._renders: dict[str, Render] = {}
         self._queue: collections.deque[Render] = collections.deque()
         self._running: Render | None = None
+        # (photo, auto mask) whose default preview the worker plans when it has nothing queued: the latest only
+        self._previews_ahead: collections.deque[tuple[Photo, str]] = collections.deque(maxlen=1)
         self._lock = threading.Lock()                      # guards the dicts, the queue and state changes
         self._wake = threading.Condition(self._lock)       # the worker waits on it for renders
         # The worker holds this while planning: one plan at a time, each takes every core (and DeepLandscape sets
@@ -322,10 +327,22 @@ class RenderService:
         return photo.shown_mattes[auto]
 
     def mask_png(self, photo: Photo, auto: str) -> bytes:
-        """:meth:`shown_matte` as a greyscale PNG."""
+        """:meth:`shown_matte` as a greyscale PNG (and :meth:`plan_preview_ahead` of it: the page shows it next)."""
         buffer = io.BytesIO()
         Image.fromarray(self.shown_matte(photo, auto), mode="L").save(buffer, format="PNG")
+        self.plan_preview_ahead(photo, auto)
         return buffer.getvalue()
+
+    def plan_preview_ahead(self, photo: Photo, auto: str) -> None:
+        """Have the worker plan, when it has nothing queued, the preview the page asks for when its settings are
+        untouched and its mask is ``auto``'s unpainted (into :attr:`plans`: the preview then starts with its first
+        frame). Only the latest such request is kept; nothing for pages that keep no plans."""
+        if not (self.limits.plan_ahead and self.controls.reuses_plans):
+            return
+        with self._lock:
+            if not self._closed.is_set():
+                self._previews_ahead.append((photo, auto))
+                self._wake.notify()
 
     def render_mask(self, photo: Photo, auto: str, painted: np.ndarray | None) -> np.ndarray | None:
         """The full-resolution motion mask of a render: what the page showed is what moves.
@@ -450,13 +467,19 @@ class RenderService:
     def _work(self) -> None:
         while True:
             with self._lock:
-                while not self._queue and not self._closed.is_set():
+                while not self._queue and not self._previews_ahead and not self._closed.is_set():
                     self._wake.wait()
                 if self._closed.is_set():
                     return
-                render = self._queue.popleft()
-                render.state, render.phase, render.started = "running", "planning", self.clock()
-                self._running = render
+                render = self._queue.popleft() if self._queue else None
+                if render is None:   # nothing queued: a preview the page will likely ask for
+                    ahead = self._previews_ahead.popleft()
+                else:
+                    render.state, render.phase, render.started = "running", "planning", self.clock()
+                    self._running = render
+            if render is None:
+                self._plan_default_preview(*ahead)
+                continue
             state, error = "done", None
             try:
                 self._run(render)
@@ -527,6 +550,22 @@ class RenderService:
                             photo.image.shape[0] * photo.image.shape[1])
         except Exception:
             log.debug("planning ahead of a render of photo %s failed", photo.id, exc_info=True)
+        with self._lock:
+            if photo.id not in self._photos:   # deleted meanwhile: its plans go with it
+                self.plans.forget(lambda key: key[0] == photo.id)
+
+    def _plan_default_preview(self, photo: Photo, auto: str) -> None:
+        """Plan the preview an untouched page asks for with ``auto``'s unpainted mask into :attr:`plans` (the
+        request :meth:`parse_request` makes of the page's defaults); failures are only logged, as for
+        :meth:`_plan_ahead`."""
+        try:
+            request = self.parse_request({"settings": {"preview": True, "auto_mask": auto}, "mask": None}, photo)
+            image = self.controls.preview_inputs(request, photo.image, self.render_limits)[0]
+            if image.shape[0] * image.shape[1] <= self.plans.max_pixels:
+                self._kept_plan(Render(id="ahead", photo=photo, request=request, created=self.clock()),
+                                image.shape[0] * image.shape[1])
+        except Exception:
+            log.debug("planning ahead of a preview of photo %s failed", photo.id, exc_info=True)
         with self._lock:
             if photo.id not in self._photos:   # deleted meanwhile: its plans go with it
                 self.plans.forget(lambda key: key[0] == photo.id)
