@@ -208,6 +208,8 @@ def test_frames_a_whole_cycle_apart_share_their_working_size_inputs(small_bands,
         assert sorted(animation.phased._frames) == list(range(6))
     else:                # otherwise every frame its own entry, the most recent few kept
         assert len(animation.phased._frames) == PixelPhasedLoop.CACHED_FRAMES
+    animation.release_frame_caches()        # a kept plan drops them between renders: made again, the same frames
+    assert animation.phased._frames == {} and np.array_equal(animation.frame(7), frames[7])
     uncached = make_phased_animation(True, True, True, True, cycle=cycle)
     uncached.phased.MAX_CACHED_CYCLE = 0
     uncached.phased._period = None           # what a loop whose cycle is not whole frames does

@@ -510,11 +510,14 @@ class RenderService:
         flow_path = folder / f"{stem}-flow.mp4" if request.flow else None
         self.check_cancelled(render)
 
+        planned = []
+
         def plan():
             if self.controls.reuses_plans:
                 animation, render.reused_plan = self._kept_plan(render, image.shape[0] * image.shape[1])
             else:
                 animation = self.controls.plan(self, render)
+            planned.append(animation)
             render.frames_total = animation.num_frames * (2 if request.flow else 1)
             render.phase = "rendering"
             return animation
@@ -526,8 +529,13 @@ class RenderService:
 
         # The size and frame rate are known before planning (the preview's copy of the photo, or the photo).
         image, _, fps = self.controls.preview_inputs(request, render.photo.image, self.render_limits)
-        write_animation(self.pipeline, image, None, video_path, fps=fps, flow_video=flow_path, plan=plan,
-                        on_frame=on_frame, draft=request.preview)   # a preview is a quick look: encoded fast
+        try:
+            write_animation(self.pipeline, image, None, video_path, fps=fps, flow_video=flow_path, plan=plan,
+                            on_frame=on_frame, draft=request.preview)   # a preview is a quick look: encoded fast
+        finally:   # a kept plan holds what it needs to render again, not its per-frame caches
+            release = getattr(planned[0], "release_frame_caches", None) if planned else None
+            if release is not None:
+                release()
         render.video, render.flow_video = video_path, flow_path
 
     def _kept_plan(self, render: Render, pixels: int) -> tuple[object, bool]:

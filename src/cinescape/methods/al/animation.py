@@ -248,6 +248,14 @@ class Animation:
         self.timings["appearance"] += appearance_done - appearance_started
         return frame
 
+    def release_frame_caches(self) -> None:
+        """Drop what rendering frames keeps for the next ones (the phased loop's per-frame inputs, up to a cycle's
+        worth, and the colour maps of anchor frames); they are made again on demand. The keyframed grade's
+        statistics stay (18 numbers a keyframe). For a plan kept for later renders (the web page's)."""
+        if self.phased is not None:
+            self.phased.release()
+        self._anchor_cache = {}
+
     def frames(self) -> Iterator[np.ndarray]:
         for index in tqdm(range(self.num_frames), desc="rendering", unit="frame", disable=not self._progress):
             yield self.frame(index)

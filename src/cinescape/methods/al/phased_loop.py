@@ -154,6 +154,10 @@ class PixelPhasedLoop:
         """
         return index % self._period if self._period is not None and float(index).is_integer() else index
 
+    def release(self) -> None:
+        """Drop the per-frame cache (made again on demand; a kept plan need not hold it between renders)."""
+        self._frames.clear()
+
     def _frame(self, index: int) -> dict:
         """The cache entry of frame ``index`` (made on first use; the oldest entries dropped)."""
         key = self.phase_key(index)
