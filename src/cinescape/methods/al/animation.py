@@ -172,8 +172,7 @@ class Animation:
         Rendered on (H, W, 3) arrays with OpenCV (:mod:`cinescape.ops.render`): the same as
         :func:`~cinescape.ops.warp` with ``mode="bicubic"`` and :func:`~cinescape.ops.color_transfer`, 2-3x faster.
         Bicubic sampling keeps moved frames as sharp as the photo (see :mod:`cinescape.ops.render`)."""
-        if self.phased is not None and self.phased.sharpen and self.phased.sharpening is None:
-            self._calibrate_phased()
+        self.prepare()
         if (self.fast and (self._maps_fn is None or self.color_locality == 0)
                 and (self.phased is not None or len(self.schedule[index]) <= 2)):
             return self._frame_fast(index)
@@ -202,6 +201,12 @@ class Animation:
         self.timings["loop"] += (loop_done - started) + (time.perf_counter() - appearance_done)
         self.timings["appearance"] += appearance_done - loop_done
         return image
+
+    def prepare(self) -> None:
+        """The per-photo work the first frame would do, done now (part of planning: a plan made ahead, as the web
+        page's, then renders its first frame at once): the phased loop's sharpening calibration."""
+        if self.phased is not None and self.phased.sharpen and self.phased.sharpening is None:
+            self._calibrate_phased()
 
     def _calibrate_phased(self) -> None:
         """Measure how much the photo's moving region loses to bicubic sampling (the phased loop's sharpening,

@@ -483,6 +483,7 @@ class CinemagraphEngine:
                               map_stride=settings.appearance_stride, cyclic=settings.loop != "none", layers=layers,
                               color_locality=settings.appearance_locality, phased=pixel_phased,
                               grade_corners=corners if settings.grade_keyframes else None)
+        animation.prepare()
         animation.timings["motion"] = motion_seconds
         animation.control = control  # loss histories of the arrow / patch optimisations, if any
         animation.regions = regions  # the moving regions and their kinds (cinescape.regions.RegionMap), or None
