@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from cinescape.methods.al.grade_keyframes import KeyframedGrade
+from cinescape.methods.al.grade_keyframes import KeyframedGrade, keyframe_stride
 from cinescape.ops.loop import interpolate_cyclic, interpolate_keyframes, schedule_corners
 from cinescape.ops.render import global_grade, grade_statistics, guided_color_coefficients, tone_statistics
 
@@ -76,7 +76,7 @@ def test_keyframed_grade_predicts_every_second_frame_and_the_corners_and_reprodu
         asked.extend(frames)
         return [statistic(f) for f in frames]
 
-    grade = KeyframedGrade(num_frames, corners, predict)
+    grade = KeyframedGrade(num_frames, corners, predict, stride=2)
     for index in range(num_frames + 1):
         expected = statistic(index % num_frames)
         expected = global_grade(np.float32(expected[6:]), np.float32(expected[:6]))
@@ -110,19 +110,31 @@ def test_an_animation_with_keyframed_grade_predicts_half_its_frames_and_matches_
 
     every, keyframed = animation(None), animation([])
     assert keyframed.grade is not None and every.grade is None
+    stride = keyframed.grade.stride
+    assert stride == 3                      # no bends in 24 frames: the longest stride
     for index in range(num_frames):
         a, b = every.frame(index).astype(int), keyframed.frame(index).astype(int)
-        if index % 2 == 0:
+        if index % stride == 0:
             assert np.array_equal(a, b), index
         assert np.abs(a - b).max() <= 1, index
-    assert keyframed.grade.predictions == num_frames // 2
+    assert keyframed.grade.predictions == num_frames // stride
+
+
+def test_the_keyframes_spacing_follows_the_codes_stretches():
+    codes = torch.randn(7, 16, generator=torch.Generator().manual_seed(1))   # 7 keyframe codes, as the codebook's
+    strides = {frames: keyframe_stride(frames, schedule_corners(interpolate_cyclic(codes, frames)))
+               for frames in (30, 60, 100, 101, 150, 300)}
+    # ~7 predictions per stretch between bends (the cubic's error goes as the spacing over the stretch, to the
+    # fourth): every frame of a 60-frame loop, every 2nd of 101, every 3rd of 150 and longer (the most)
+    assert strides == {30: 1, 60: 1, 100: 2, 101: 2, 150: 3, 300: 3}
+    assert keyframe_stride(24, []) == 3 and keyframe_stride(10, list(range(10))) == 1
 
 
 def test_the_default_loop_grades_from_keyframes_and_the_setting_turns_it_off(tiny_pipeline, photo):
-    animation = tiny_pipeline.plan(photo, num_frames=23, seed=0)           # phased loop, global grade: keyframed
+    animation = tiny_pipeline.plan(photo, num_frames=101, seed=0)          # phased loop, global grade: keyframed
     list(animation.frames())
-    assert animation.grade is not None
-    assert animation.grade.predictions < 23
-    assert set(range(0, 23, 2)) <= set(animation.grade.keyframes)
+    assert animation.grade is not None and animation.grade.stride == 2
+    assert animation.grade.predictions < 101 * 0.6
+    assert set(range(0, 101, 2)) <= set(animation.grade.keyframes)
     assert tiny_pipeline.plan(photo, num_frames=23, seed=0, grade_keyframes=False).grade is None
     assert tiny_pipeline.plan(photo, num_frames=23, seed=0, loop="none").grade is None    # no cycle to wrap
