@@ -39,6 +39,22 @@ def test_list_adam_equals_torch_adam_with_groups_a_rate_change_and_a_frozen_tens
     assert not torch.equal(ours[0], _two_tensors(0)[0])
 
 
+def test_list_adam_equals_torch_adam_when_a_groups_tensors_have_taken_different_numbers_of_steps():
+    # One group; its second tensor sits out steps 3-6, so the two have different step counts (bias corrections)
+    # from then on: the per-tensor path, where a group whose tensors agree takes one scalar.
+    ours, theirs = _two_tensors(1), _two_tensors(1)
+    opt, ref = Adam(ours, lr=0.2), torch.optim.Adam(theirs, lr=0.2)
+    for step in range(10):
+        for params, optimiser in ((ours, opt), (theirs, ref)):
+            params[1].requires_grad_(not 3 <= step <= 6)
+            optimiser.zero_grad(set_to_none=True)
+            sum((p ** 3 - p).sum() for p in params if p.requires_grad).backward()
+            optimiser.step()
+    assert opt.state[ours[0]]["step"] == 10 and opt.state[ours[1]]["step"] == 6
+    for a, b in zip(ours, theirs):
+        assert torch.equal(a, b)
+
+
 def test_plateau_rule_halves_the_rate_when_torchs_rule_does():
     losses = [5.0, 4.0, 4.0, 3.9999, 4.1, 4.0, 3.0, 3.0, 3.0, 3.0, 3.0, 2.9999999, 3.0, 3.0]
     ours = Adam([torch.zeros(1, requires_grad=True)], lr=1.0)
