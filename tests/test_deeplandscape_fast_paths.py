@@ -1,6 +1,6 @@
 """DeepLandscape's speed paths (issue 29) against their references: the list Adam and plateau rule against torch's,
-the OpenCV super-resolution upsampling and in-place blend against the float path, and a rendered frame against the
-reference composite."""
+the OpenCV super-resolution upsampling and in-place blend against the float path, a rendered frame against the
+reference composite, and the generator's lerp upsampling against torch's bilinear."""
 
 from __future__ import annotations
 
@@ -130,3 +130,22 @@ def test_the_shipped_budget_is_15_plus_150_steps_and_the_inversion_runs_exactly_
                 probe=lambda step, *rest: probed.append(step))
     assert calls == [(k, 165) for k in range(1, 166)]
     assert probed == list(range(1, 151))
+
+
+@pytest.mark.parametrize("shape", [(1, 3, 2, 2), (2, 5, 3, 7), (1, 40, 17, 9), (3, 64, 8, 8)])
+def test_lerp_upsampling_equals_torchs_bilinear_and_its_gradient(shape, monkeypatch):
+    # (3, 64, 8, 8) with a 1024-element chunk: the planes go in several chunks, the last one short
+    import torch.nn.functional as F
+
+    from cinescape.methods.deeplandscape import generator
+
+    monkeypatch.setattr(generator, "_UPSAMPLE_CHUNK", 1024)
+    torch.manual_seed(0)
+    x = torch.randn(shape, dtype=torch.float64, requires_grad=True)
+    ours = generator.upsample2x(x)
+    theirs = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+    assert ours.shape == theirs.shape and torch.allclose(ours, theirs, atol=1e-12)
+    weights = torch.randn(theirs.shape, dtype=torch.float64)
+    (ours_grad,) = torch.autograd.grad((ours * weights).sum(), x)
+    (theirs_grad,) = torch.autograd.grad((theirs * weights).sum(), x)
+    assert torch.allclose(ours_grad, theirs_grad, atol=1e-12)

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
 
 from ...models.base import PretrainedMixin
 
@@ -139,6 +140,7 @@ class _Upsample2x(torch.autograd.Function):
         return out.view(b, c, 2 * h, 2 * w)
 
     @staticmethod
+    @once_differentiable   # nothing takes a gradient of this gradient (R1 runs through D alone): say so if one does
     def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
         b, c, h2, w2 = grad.shape
         h, w = h2 // 2, w2 // 2
