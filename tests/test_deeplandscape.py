@@ -33,26 +33,80 @@ def _record(generator, suffix: str):
     return outputs, handles
 
 
-def test_changing_only_dynamic_inputs_leaves_static_layers_unchanged():
-    g = _tiny_generator()
-    gen = torch.Generator().manual_seed(1)
-    z_st, z_dyn = g.sample_latents(2, generator=gen)
-    s_st, s_dyn = g.sample_noise(2, generator=gen), g.sample_noise(2, generator=gen)
-    z_dyn2, s_dyn2 = torch.randn(z_dyn.shape, generator=gen), g.sample_noise(2, generator=gen)
+def _reference_synthesis(g, ws, static_noise, dynamic_noise):
+    """The generator written the textbook StyleGAN2 way: each sample's input scaled by its styles, the output by its
+    demodulation, each noise branch and the bias added one by one, the activation's gain on the features."""
+    import torch.nn.functional as F
 
-    static_a, handles_a = _record(g, "static_noise")
-    dynamic_a, handles_b = _record(g, "dynamic_noise")
+    def modulated(conv, x, w):
+        styles = conv.affine(w)
+        weight = conv.weight * conv.weight_gain
+        if conv.upsample:
+            x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+        y = F.conv2d(x * styles[:, :, None, None], weight, padding=weight.shape[-1] // 2)
+        if conv.demodulate:
+            y = y * torch.rsqrt(styles.pow(2) @ weight.pow(2).sum(dim=(2, 3)).t() + 1e-8)[:, :, None, None]
+        return y
+
+    batch = max(ws.shape[0], dynamic_noise[0].shape[0])
+    ws = ws.expand(batch, -1, -1)
+    x, rgb = g.const.expand(batch, -1, -1, -1), None
+    for i, block in enumerate(g.blocks):
+        for layer in block.layers:
+            x = (modulated(layer.conv, x, ws[:, i]) + layer.static_noise(static_noise[i])
+                 + layer.dynamic_noise(dynamic_noise[i]) + layer.bias.view(1, -1, 1, 1))
+            x = F.leaky_relu(x, 0.2) * math.sqrt(2)
+        y = modulated(block.to_rgb.conv, x, ws[:, i]) + block.to_rgb.bias.view(1, -1, 1, 1)
+        rgb = y if rgb is None else y + F.interpolate(rgb, scale_factor=2, mode="bilinear", align_corners=False)
+    return rgb
+
+
+def test_generator_equals_the_textbook_forward_with_its_gain_bias_and_noise_folded():
+    # The generator folds the activation's gain into the next weights, the bias into the convolution and both
+    # noise branches into one matrix product: the same function as the textbook forward, for per-sample styles,
+    # one style for a batch of noise maps (the render) and the fine-tuning's cached, upsampled state.
+    g = _tiny_generator()
     with torch.no_grad():
-        image_a = g(z_st, z_dyn, s_st, s_dyn)
-        first_static, first_dynamic = dict(static_a), dict(dynamic_a)
-        image_b = g(z_st, z_dyn2, s_st, s_dyn2)
-    for h in handles_a + handles_b:
-        h.remove()
-    assert len(first_static) == 2 * TINY.num_ws - 1  # one static branch per synthesis layer
-    for name, out in first_static.items():
-        assert torch.equal(out, static_a[name]), name
-    assert all(not torch.allclose(out, dynamic_a[name]) for name, out in first_dynamic.items())
-    assert (image_a - image_b).abs().mean() > 1e-3  # the dynamic inputs do change the picture
+        for name, p in g.named_parameters():
+            if name.endswith("bias"):
+                p.normal_(0, 0.3)
+    gen = torch.Generator().manual_seed(1)
+    ws = g.styles(*g.sample_latents(3, generator=gen))
+    s_st, s_dyn = g.sample_noise(1, generator=gen), g.sample_noise(3, generator=gen)
+    with torch.no_grad():
+        for styles in (ws, ws[:1]):
+            reference = _reference_synthesis(g, styles, s_st, s_dyn)
+            assert torch.allclose(g.synthesis(styles, s_st, s_dyn), reference, atol=1e-5)
+        one = [n[:1] for n in s_dyn]
+        state = g.run_blocks(ws[:1], s_st, one, stop=2)
+        resumed = g.run_blocks(ws[:1], s_st, one, start=2, state=g.upsampled_state(state, 2), upsampled=True)[1]
+        assert torch.allclose(resumed, _reference_synthesis(g, ws[:1], s_st, one), atol=1e-5)
+    # and the same gradients for the parameters (the fine-tuning) and for the noise maps (the latent steps)
+    maps = [n[:1].clone().requires_grad_(True) for n in s_dyn]
+    grads = []
+    for forward in (g.synthesis, lambda *a: _reference_synthesis(g, *a)):
+        g.zero_grad(set_to_none=True)
+        forward(ws[:1].detach(), s_st, maps).square().mean().backward()
+        grads.append(torch.cat([p.grad.flatten() for p in g.blocks.parameters()] + [m.grad.flatten() for m in maps]))
+        for m in maps:
+            m.grad = None
+    assert grads[0].abs().max() > 1e-3 and torch.allclose(grads[0], grads[1], atol=1e-5, rtol=1e-4)
+    image_b = g.synthesis(ws[:1], s_st, g.sample_noise(1, generator=gen)).detach()
+    assert (image_b - g.synthesis(ws[:1], s_st, one).detach()).abs().mean() > 1e-3   # the dynamic inputs matter
+
+
+def test_add_noise_is_the_two_noise_branches_summed():
+    from cinescape.methods.deeplandscape.generator import NoiseBranch, add_noise
+
+    torch.manual_seed(0)
+    static, dynamic = NoiseBranch(5), NoiseBranch(5)
+    with torch.no_grad():
+        static.scale.normal_(), dynamic.scale.normal_()
+    for batch_y, batch_static, batch_dynamic in ((1, 1, 1), (4, 1, 4), (1, 1, 3), (2, 2, 2)):
+        y = torch.randn(batch_y, 5, 6, 7)
+        s, d = torch.randn(batch_static, 1, 6, 7), torch.randn(batch_dynamic, 1, 6, 7)
+        expected = y + static(s) + dynamic(d)
+        assert torch.allclose(add_noise(y, s, static.scale, d, dynamic.scale), expected, atol=1e-6)
 
 
 def test_dynamic_noise_at_the_finest_level_changes_only_that_level():

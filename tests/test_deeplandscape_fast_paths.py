@@ -1,6 +1,6 @@
 """DeepLandscape's speed paths (issue 29) against their references: the list Adam and plateau rule against torch's,
-the OpenCV super-resolution upsampling and in-place blend against the float path, and a rendered frame against the
-reference composite."""
+the OpenCV super-resolution upsampling and in-place blend against the float path, a rendered frame against the
+reference composite, and the generator's lerp upsampling against torch's bilinear."""
 
 from __future__ import annotations
 
@@ -37,6 +37,22 @@ def test_list_adam_equals_torch_adam_with_groups_a_rate_change_and_a_frozen_tens
     for a, b in zip(ours, theirs):
         assert torch.equal(a, b)
     assert not torch.equal(ours[0], _two_tensors(0)[0])
+
+
+def test_list_adam_equals_torch_adam_when_a_groups_tensors_have_taken_different_numbers_of_steps():
+    # One group; its second tensor sits out steps 3-6, so the two have different step counts (bias corrections)
+    # from then on: the per-tensor path, where a group whose tensors agree takes one scalar.
+    ours, theirs = _two_tensors(1), _two_tensors(1)
+    opt, ref = Adam(ours, lr=0.2), torch.optim.Adam(theirs, lr=0.2)
+    for step in range(10):
+        for params, optimiser in ((ours, opt), (theirs, ref)):
+            params[1].requires_grad_(not 3 <= step <= 6)
+            optimiser.zero_grad(set_to_none=True)
+            sum((p ** 3 - p).sum() for p in params if p.requires_grad).backward()
+            optimiser.step()
+    assert opt.state[ours[0]]["step"] == 10 and opt.state[ours[1]]["step"] == 6
+    for a, b in zip(ours, theirs):
+        assert torch.equal(a, b)
 
 
 def test_plateau_rule_halves_the_rate_when_torchs_rule_does():
@@ -114,3 +130,22 @@ def test_the_shipped_budget_is_15_plus_150_steps_and_the_inversion_runs_exactly_
                 probe=lambda step, *rest: probed.append(step))
     assert calls == [(k, 165) for k in range(1, 166)]
     assert probed == list(range(1, 151))
+
+
+@pytest.mark.parametrize("shape", [(1, 3, 2, 2), (2, 5, 3, 7), (1, 40, 17, 9), (3, 64, 8, 8)])
+def test_lerp_upsampling_equals_torchs_bilinear_and_its_gradient(shape, monkeypatch):
+    # (3, 64, 8, 8) with a 1024-element chunk: the planes go in several chunks, the last one short
+    import torch.nn.functional as F
+
+    from cinescape.methods.deeplandscape import generator
+
+    monkeypatch.setattr(generator, "_UPSAMPLE_CHUNK", 1024)
+    torch.manual_seed(0)
+    x = torch.randn(shape, dtype=torch.float64, requires_grad=True)
+    ours = generator.upsample2x(x)
+    theirs = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+    assert ours.shape == theirs.shape and torch.allclose(ours, theirs, atol=1e-12)
+    weights = torch.randn(theirs.shape, dtype=torch.float64)
+    (ours_grad,) = torch.autograd.grad((ours * weights).sum(), x)
+    (theirs_grad,) = torch.autograd.grad((theirs * weights).sum(), x)
+    assert torch.allclose(ours_grad, theirs_grad, atol=1e-12)

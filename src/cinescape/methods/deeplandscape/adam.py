@@ -74,6 +74,13 @@ class Adam:
             torch._foreach_mul_(v, beta2)
             torch._foreach_addcmul_(v, grads, grads, 1 - beta2)
             denominator = torch._foreach_sqrt(v)
+            steps = {s["step"] for s in states}
+            if len(steps) == 1:   # the usual case: one Python scalar each, not a tensor per parameter (same sums)
+                step = steps.pop()
+                torch._foreach_div_(denominator, math.sqrt(1 - beta2 ** step))
+                torch._foreach_add_(denominator, self.eps)
+                torch._foreach_addcdiv_(params, m, denominator, value=-group["lr"] / (1 - beta1 ** step))
+                continue
             torch._foreach_div_(denominator, [math.sqrt(1 - beta2 ** s["step"]) for s in states])
             torch._foreach_add_(denominator, self.eps)
             torch._foreach_addcdiv_(params, m, denominator,

@@ -401,8 +401,9 @@ class DeepLandscapePipeline(MethodPipeline):
             fine = max(first, resolutions.index(min(settings.fine_from, base.config.resolution)))
             coarse_steps = (settings.finetune_steps if fine == first
                             else round(settings.coarse_fraction * settings.finetune_steps))
-            with torch.no_grad():
-                cached = generator.run_blocks(ws, s_st, s_dyn, stop=first) if first > 0 else None
+            with torch.no_grad():   # cached upsampled as the first tuned block reads it: once, not every step
+                cached = (generator.upsampled_state(generator.run_blocks(ws, s_st, s_dyn, stop=first), first)
+                          if first > 0 else None)
             tuned = [p for block in generator.blocks[first:] for p in block.parameters()]
             for p in tuned:
                 p.requires_grad_(True)
@@ -412,11 +413,13 @@ class DeepLandscapePipeline(MethodPipeline):
                 if step == coarse_steps and start < fine:
                     generator.blocks[first:fine].requires_grad_(False)   # no grad: Adam skips them from here on
                     with torch.no_grad():
-                        cached = generator.run_blocks(ws, s_st, s_dyn, start=first, stop=fine, state=cached)
+                        cached = generator.upsampled_state(generator.run_blocks(
+                            ws, s_st, s_dyn, start=first, stop=fine, state=cached, upsampled=cached is not None), fine)
                     start = fine
                 opt.param_groups[0]["lr"] = settings.finetune_lr * (settings.fine_lr_scale if start > first else 1) * cosine_factor(step, settings.finetune_steps,
                                                                                   settings.finetune_lr_final)
-                loss = loss_of(generator.run_blocks(ws, s_st, s_dyn, start=start, state=cached)[1])
+                loss = loss_of(generator.run_blocks(ws, s_st, s_dyn, start=start, state=cached,
+                                                    upsampled=cached is not None)[1])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
