@@ -2,6 +2,8 @@
 sampled from a uint8 source equal those sampled from its float copy (the rows a band reads converted on the fly,
 reflected borders included), and the encoder's OpenCV colour conversion equals swscale's."""
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -239,3 +241,22 @@ def test_frames_sampled_only_where_the_matte_is_equal_whole_width_bands(monkeypa
     assert (ours != reference).mean() < 0.01
     still = alpha == 0                                                      # beyond the matte: the photo, graded
     assert np.abs(ours[still].astype(int) - cv2.transform(photo, grade)[still]).max() <= 1
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the resident set from /proc (Linux)")
+def test_freed_heap_memory_is_given_back():
+    from cinescape.io.memory import _malloc_trim, give_back_freed_memory
+
+    if _malloc_trim() is None:
+        pytest.skip("the C library has no malloc_trim (not glibc)")
+
+    def resident_mb() -> float:
+        line = next(line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("VmRSS"))
+        return int(line.split()[1]) / 1024
+
+    blocks = [bytearray(b"\1") * (64 << 10) for _ in range(2000)]     # 125 MB of 64 KB heap blocks
+    del blocks[::2]                                  # every other one freed: holes the heap cannot shrink past
+    before = resident_mb()
+    assert give_back_freed_memory()
+    assert resident_mb() < before - 40              # most of the 62 MB in the holes is returned
+    assert all(block[-1] == 1 for block in blocks)   # and what is in use is untouched

@@ -105,7 +105,8 @@ _BT709_CBCR = np.float32([[-_KR * _CB, -_KG * _CB, (1 - _KB) * _CB, 128.0],
 def rgb_to_yuv420p(frame: np.ndarray) -> np.ndarray:
     """A uint8 (H, W, 3) RGB frame (full range, even H and W) as planar BT.709 limited-range YUV 4:2:0: a uint8
     (3H/2, W) array, the Y plane then the U and V planes (each (H/2, W/2), stored as H/4 rows of W), the layout
-    ``av.VideoFrame.from_ndarray(..., format="yuv420p")`` takes. Chroma is the 2×2 mean of the RGB, converted.
+    ``av.VideoFrame.from_ndarray(..., format="yuv420p")`` takes. Chroma is the 2×2 mean of the RGB, converted
+    (:func:`rgb_to_yuv420p_planes`).
 
     Within one level of FFmpeg's swscale conversion (area chroma, accurate rounding) and 2.4x faster at 6000×4000
     (0.21 s against 0.50 s, multi-threaded OpenCV passes), without swscale's full-size RGB frame copy.
@@ -119,10 +120,43 @@ def rgb_to_yuv420p(frame: np.ndarray) -> np.ndarray:
     if height % 2 or width % 2:
         raise ValueError(f"YUV 4:2:0 needs even sides, got {width}x{height}")
     out = np.empty((height * 3 // 2, width), np.uint8)
-    cv2.transform(frame, _BT709_Y, dst=out[:height])
-    chroma = cv2.transform(cv2.resize(frame, (width // 2, height // 2), interpolation=cv2.INTER_AREA), _BT709_CBCR)
-    np.copyto(out[height:].reshape(2, height // 2, width // 2), chroma.transpose(2, 0, 1))
+    chroma = out[height:].reshape(2, height // 2, width // 2)
+    rgb_to_yuv420p_planes(frame, out[:height], chroma[0], chroma[1])
     return out
+
+
+def rgb_to_yuv420p_planes(frame: np.ndarray, luma: np.ndarray, blue: np.ndarray, red: np.ndarray) -> None:
+    """:func:`rgb_to_yuv420p` written into three uint8 planes: ``luma`` (H, W), ``blue`` (Cb) and ``red`` (Cr)
+    (H/2, W/2) each; any row stride (e.g. an ``av.VideoFrame``'s own planes, whose rows are padded), so the frame
+    is converted where the encoder reads it, without a copy.
+
+    Example:
+        >>> luma, blue, red = np.zeros((2, 4), np.uint8), np.zeros((1, 2), np.uint8), np.zeros((1, 2), np.uint8)
+        >>> rgb_to_yuv420p_planes(np.zeros((2, 4, 3), np.uint8), luma, blue, red)    # black: Y 16
+        >>> luma.tolist(), blue.tolist(), red.tolist()
+        ([[16, 16, 16, 16], [16, 16, 16, 16]], [[128, 128]], [[128, 128]])
+    """
+    height, width = frame.shape[:2]
+    if height % 2 or width % 2:
+        raise ValueError(f"YUV 4:2:0 needs even sides, got {width}x{height}")
+    cv2.transform(frame, _BT709_Y, dst=luma)
+    # both chroma rows in one transform (its rounding is what earlier videos were made with), then split
+    chroma = cv2.transform(cv2.resize(frame, (width // 2, height // 2), interpolation=cv2.INTER_AREA), _BT709_CBCR)
+    np.copyto(blue, chroma[..., 0])
+    np.copyto(red, chroma[..., 1])
+
+
+def _yuv420p_frame(frame: np.ndarray) -> av.VideoFrame:
+    """An ``av.VideoFrame`` (yuv420p, tagged BT.709 limited range) of a uint8 (H, W, 3) RGB frame, converted into
+    the frame's own planes (:func:`rgb_to_yuv420p_planes`)."""
+    height, width = frame.shape[:2]
+    vf = av.VideoFrame(width, height, "yuv420p")
+    planes = [np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, :plane.width]
+              for plane in vf.planes]
+    rgb_to_yuv420p_planes(frame, *planes)
+    vf.colorspace, vf.color_range = Colorspace.ITU709, ColorRange.MPEG
+    vf.color_trc, vf.color_primaries = ColorTrc.BT709, ColorPrimaries.BT709
+    return vf
 
 
 def _check_frame(frame: object) -> np.ndarray:
@@ -146,9 +180,14 @@ def _fps_fraction(fps: float) -> Fraction:
 
 
 class _Encoder:
-    """Interface: ``write`` frames of one fixed size, then ``finish`` (complete) or ``abort``."""
+    """Interface: ``write`` frames of one fixed size, then ``finish`` (complete) or ``abort``. ``prepare`` turns a
+    frame into what ``write`` takes (by default the frame itself); a background writer calls it in the caller's
+    thread and queues its result."""
 
-    def write(self, frame: np.ndarray) -> None:
+    def prepare(self, frame: np.ndarray) -> object:
+        return frame
+
+    def write(self, frame) -> None:
         raise NotImplementedError
 
     def finish(self) -> None:
@@ -198,11 +237,16 @@ class _PyAVEncoder(_Encoder):
             self._container.close()
             raise
 
-    def write(self, frame: np.ndarray) -> None:
-        if self._own_yuv:   # BT.709 limited range, as the stream says (no full-size RGB AVFrame made)
-            vf = av.VideoFrame.from_ndarray(rgb_to_yuv420p(frame), format="yuv420p")
-            vf.colorspace, vf.color_range = Colorspace.ITU709, ColorRange.MPEG
-            vf.color_trc, vf.color_primaries = ColorTrc.BT709, ColorPrimaries.BT709
+    def prepare(self, frame: np.ndarray) -> np.ndarray | av.VideoFrame:
+        """H.264: the frame converted (BT.709 limited range, as the stream says), an ``av.VideoFrame`` half the
+        RGB frame's size, made without a full-size RGB AVFrame; other codecs: the frame itself."""
+        return _yuv420p_frame(frame) if self._own_yuv else frame
+
+    def write(self, frame: np.ndarray | av.VideoFrame) -> None:
+        if isinstance(frame, av.VideoFrame):
+            vf = frame
+        elif self._own_yuv:
+            vf = _yuv420p_frame(frame)
         elif self._pix_fmt == "yuv420p":
             vf = av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(
                 format="yuv420p",
@@ -497,8 +541,8 @@ class VideoWriter:
         try:
             if self._encoder is None:
                 self._start()
-            if self._background:
-                self._put(frame)
+            if self._background:   # converted here: the queue holds the encoder's input (half an RGB frame for H.264)
+                self._put(self._encoder.prepare(frame))
             else:
                 self._encoder.write(frame)
         except (OSError, av.FFmpegError) as e:
