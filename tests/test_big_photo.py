@@ -260,3 +260,43 @@ def test_freed_heap_memory_is_given_back():
     assert give_back_freed_memory()
     assert resident_mb() < before - 40              # most of the 62 MB in the holes is returned
     assert all(block[-1] == 1 for block in blocks)   # and what is in use is untouched
+
+
+@pytest.mark.parametrize("size", [(8660, 5773), (5773, 8660), (20000, 2500), (8194, 4354), (8192, 4352)])
+def test_mp4_frames_fit_h264s_largest_level(size):
+    from cinescape.io.video import H264_MAX_MACROBLOCKS, mp4_frame_size
+
+    width, height = size
+    out_w, out_h = mp4_frame_size(width, height)
+    assert out_w % 2 == 0 and out_h % 2 == 0
+    assert -(-out_w // 16) * -(-out_h // 16) <= H264_MAX_MACROBLOCKS
+    if size == (8192, 4352):                         # level 6.2's own largest 16:9-ish frame: kept
+        assert (out_w, out_h) == size
+    else:
+        assert abs(out_w / out_h - width / height) <= 2 / min(out_w, out_h) * (width / height)   # the aspect kept
+        grown = (int(out_w * 1.03), int(out_h * 1.03))                  # and the largest: 3 % more does not fit
+        assert -(-grown[0] // 16) * -(-grown[1] // 16) > H264_MAX_MACROBLOCKS
+
+
+def test_mp4_frames_above_the_largest_level_are_scaled_down(monkeypatch, tmp_path):
+    import av
+
+    import cinescape.io.video as video
+
+    monkeypatch.setattr(video, "H264_MAX_MACROBLOCKS", 6)          # 6 macroblocks: a 64×48 frame (12) is too big
+    frame = textured(48, 64, seed=11)
+    path = tmp_path / "loop.mp4"
+    with video.VideoWriter(path, fps=10, background=True) as writer:
+        for _ in range(3):
+            writer.write(frame)
+    assert writer.output_size == video.mp4_frame_size(64, 48) == video.video_size(path, (64, 48))
+    out_w, out_h = writer.output_size
+    assert -(-out_w // 16) * -(-out_h // 16) <= 6 and abs(out_w / out_h - 4 / 3) < 0.1
+    with av.open(str(path)) as container:
+        assert [f.to_ndarray(format="rgb24").shape for f in container.decode(video=0)] == [(out_h, out_w, 3)] * 3
+    scaled = tmp_path / "scaled.mp4"                  # the same video as the frame scaled down by the caller
+    with video.VideoWriter(scaled, fps=10, background=True) as writer:
+        for _ in range(3):
+            writer.write(cv2.resize(frame, (out_w, out_h), interpolation=cv2.INTER_AREA))
+    assert scaled.read_bytes() == path.read_bytes()
+    assert video.video_size("x.webm", (64, 48)) == (64, 48) and video.video_size("x.gif", (63, 47)) == (63, 47)

@@ -56,7 +56,7 @@ from cinescape.io.video_reader import (
     read_video_frames,
 )
 
-__all__ = ["SUPPORTED_OUTPUTS", "VideoWriter", "write_video"]
+__all__ = ["SUPPORTED_OUTPUTS", "VideoWriter", "mp4_frame_size", "video_size", "write_video"]
 
 #: One-line description of the output formats, for CLI help and error messages.
 SUPPORTED_OUTPUTS = (
@@ -91,6 +91,37 @@ MP4_LARGE_OPTIONS = {**MP4_OPTIONS, "x264-params": "bframes=0:rc-lookahead=0:mbt
 #: preview frames (682x384) of three shared photos: 2-2.7x less encoder CPU, PSNR to the frames within about 1 dB of
 #: veryfast's, a file 3-4x larger (docs/results.md, s6-preview).
 MP4_DRAFT_OPTIONS = {**MP4_OPTIONS, "preset": "ultrafast"}
+
+
+#: H.264's largest frame: level 6.2's MaxFS, 139,264 macroblocks of 16×16 pixels (35.65 MP, e.g. 8192×4352). Larger
+#: frames are not H.264 any decoder must play (libx264 writes them, flagged beyond every level), so MP4 frames above it
+#: are scaled down to fit (:func:`mp4_frame_size`).
+H264_MAX_MACROBLOCKS = 139_264
+
+
+def mp4_frame_size(width: int, height: int) -> tuple[int, int]:
+    """``(width, height)`` of the H.264 video made of ``width`` × ``height`` frames: the frames' own size rounded
+    up to even sides (yuv420p), or, where that is more than :data:`H264_MAX_MACROBLOCKS` macroblocks (above 35.65
+    MP), the largest even size of the same aspect ratio (within a pixel) that fits.
+
+    Example:
+        >>> mp4_frame_size(1023, 575), mp4_frame_size(6000, 4000)
+        ((1024, 576), (6000, 4000))
+        >>> mp4_frame_size(8660, 5773)        # the CLI's 50-megapixel limit: 35.6 MP
+        (7298, 4864)
+    """
+    def macroblocks(w: int, h: int) -> int:
+        return -(-w // 16) * -(-h // 16)
+
+    size = (width + width % 2, height + height % 2)
+    if macroblocks(*size) <= H264_MAX_MACROBLOCKS:
+        return size
+    scale = math.sqrt(H264_MAX_MACROBLOCKS * 256 / (width * height))
+    while True:
+        size = (2 * int(width * scale / 2), 2 * int(height * scale / 2))
+        if macroblocks(*size) <= H264_MAX_MACROBLOCKS:
+            return size
+        scale *= 0.999
 
 
 # BT.709 RGB (full range) -> Y'CbCr (limited range: Y in 16..235, Cb/Cr in 16..240), rows of [r, g, b, offset]
@@ -379,6 +410,25 @@ class _FolderEncoder(_Encoder):
 # --------------------------------------------------------------------------------------------------
 
 
+def video_size(path: str | os.PathLike, size: tuple[int, int], kind: str | None = None) -> tuple[int, int]:
+    """``(width, height)`` of the video :class:`VideoWriter` writes to ``path`` from frames of ``size`` = (width,
+    height): even sides for MP4 and WebM, and MP4 at most H.264's largest frame (:func:`mp4_frame_size`); other
+    formats the frames' own size. ``kind``: :func:`output_kind`'s answer, if known.
+
+    Example:
+        >>> video_size("loop.mp4", (8660, 5773)), video_size("loop.webm", (99, 51)), video_size("frames/", (99, 51))
+        ((7298, 4864), (100, 52), (99, 51))
+    """
+    raw = os.fspath(path)
+    kind = kind or output_kind(raw, Path(raw))
+    width, height = size
+    if kind == ".mp4":
+        return mp4_frame_size(width, height)
+    if kind == ".webm":
+        return width + width % 2, height + height % 2
+    return width, height
+
+
 def output_kind(raw: str, path: Path) -> str:
     """'folder' or a file extension from _FILE_OUTPUTS; raise OutputError for anything else."""
     ext = path.suffix.lower()
@@ -498,13 +548,11 @@ class VideoWriter:
 
     @property
     def output_size(self) -> tuple[int, int] | None:
-        """``(width, height)`` of the encoded video: ``size``, rounded up to even for MP4 and WebM."""
+        """``(width, height)`` of the encoded video: ``size``, rounded up to even for MP4 and WebM, and for MP4
+        scaled down to H.264's largest frame where it is larger (:func:`mp4_frame_size`)."""
         if self.size is None:
             return None
-        w, h = self.size
-        if self._kind in (".mp4", ".webm"):
-            return w + w % 2, h + h % 2
-        return w, h
+        return video_size(self.path, self.size, self._kind)
 
     def _start(self) -> None:
         ow, oh = self.output_size
@@ -535,7 +583,9 @@ class VideoWriter:
         elif (w, h) != self.size:
             raise ValueError(f"frame is {w}x{h} but the video '{self.path}' is {self.size[0]}x{self.size[1]}")
         ow, oh = self.output_size
-        if (ow, oh) != (w, h):
+        if ow < w:   # above H.264's largest frame: scaled down (area average, as for any reduction)
+            frame = cv2.resize(frame, (ow, oh), interpolation=cv2.INTER_AREA)
+        elif (ow, oh) != (w, h):
             # Replicate the last row / column: invisible at the edge, unlike black padding.
             frame = np.pad(frame, ((0, oh - h), (0, ow - w), (0, 0)), mode="edge")
         try:
