@@ -21,7 +21,9 @@ The output format follows the path:
 
 The extension is case-insensitive. yuv420p needs even dimensions, so MP4 and WebM frames of odd
 width or height are padded by one row/column that repeats the last one (the video is at most 1 px
-larger than the frames; nothing is cropped).
+larger than the frames; nothing is cropped). MP4 frames above H.264's largest frame (level 6.2: 35.65 megapixels)
+are scaled down to the largest size of the same aspect ratio that fits (:func:`mp4_frame_size`), so that the
+video is one decoders must play.
 """
 
 from __future__ import annotations
