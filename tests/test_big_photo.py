@@ -300,3 +300,19 @@ def test_mp4_frames_above_the_largest_level_are_scaled_down(monkeypatch, tmp_pat
             writer.write(cv2.resize(frame, (out_w, out_h), interpolation=cv2.INTER_AREA))
     assert scaled.read_bytes() == path.read_bytes()
     assert video.video_size("x.webm", (64, 48)) == (64, 48) and video.video_size("x.gif", (63, 47)) == (63, 47)
+
+
+def test_bands_between_fluid_rows_without_fluid_are_the_graded_photo(monkeypatch):
+    monkeypatch.setattr(render_fast, "BAND_PIXELS", 60 * 11)      # 11-row bands: rows 16-37 hold no fluid
+    photo = textured(50, 60, seed=12)
+    alpha = np.zeros((50, 60, 1), np.float32)
+    alpha[5, 10:20] = alpha[40, 30:50] = 1.0
+    fluid = textured(50, 60, seed=13)
+    flow = np.full((5, 6, 2), 3.0, np.float32)
+    grade = render_fast.grade_matrix(np.float32([0.9, 1.1, 0.8]), np.float32([0.05, -0.1, 0.0]))
+    frame = render_frame_bands(FastLayers(photo, fluid, alpha), [(flow, 1.0)], grade)
+    graded = cv2.transform(photo, grade)
+    assert np.array_equal(frame[16:38], graded[16:38])           # bands without fluid: the photo graded, exactly
+    still = alpha[..., 0] == 0          # elsewhere where nothing moves too, within float rounding (the composite)
+    assert np.abs(frame[still].astype(int) - graded[still]).max() <= 1
+    assert np.abs(frame[~still].astype(int) - graded[~still]).max() > 10   # and the fluid sampled where it does

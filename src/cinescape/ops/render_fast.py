@@ -253,7 +253,7 @@ def render_frame_bands(layers: FastLayers, copies: list[tuple[np.ndarray, float 
     height, width = layers.photo.shape[:2]
     out = np.empty(layers.photo.shape, np.uint8) if out is None else out
     first, end = layers.rows
-    step = band_height(width)
+    step = band_height(width, BAND_PIXELS)   # the module value at call time (tests set smaller bands)
     # [-1, 1] -> uint8 units, with the grade folded in: Y = 127.5 a x + 127.5 (a + b') where the grade on uint8 is
     # Y = a X + c, X = 127.5 (x + 1)
     to_uint8 = np.zeros((3, 4), np.float32)
@@ -272,6 +272,8 @@ def render_frame_bands(layers: FastLayers, copies: list[tuple[np.ndarray, float 
     for y in range(first, end, step):
         y1 = min(y + step, end)
         x0, x1 = band_columns(layers.columns, y, y1, width)
+        if x1 <= x0:                                   # no fluid in these rows after all
+            x0 = x1 = width
         for left, right in ((0, x0), (x1, width)):     # the band's columns without fluid: the photo, graded
             if right > left:
                 _graded_photo(layers.photo[y:y1, left:right], grade, out[y:y1, left:right])
