@@ -2,6 +2,8 @@
 sampled from a uint8 source equal those sampled from its float copy (the rows a band reads converted on the fly,
 reflected borders included), and the encoder's OpenCV colour conversion equals swscale's."""
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -163,3 +165,154 @@ def test_the_working_size_copy_is_made_without_a_full_float_tensor():
     whole = F.interpolate(image_to_tensor(photo), size=(16, 24), mode="bilinear", align_corners=False,
                           antialias=True)
     assert torch.equal(downsample_photo(photo, (16, 24), band_pixels=157 * 9), whole)
+
+
+@pytest.mark.parametrize("small, size", [((12, 20), (96, 160)), ((9, 27), (50, 750)), ((7, 13), (61, 97)),
+                                         ((144, 216), (400, 6000))])
+def test_columns_of_a_band_equal_those_of_the_whole_resize(small, size):
+    from cinescape.ops.render_fast import band_planes, band_positions, band_rows
+
+    rng = np.random.default_rng(7)
+    field = rng.normal(0, 3, small + (3,)).astype(np.float32)
+    full = cv2.resize(field, size[::-1], interpolation=cv2.INTER_LINEAR)
+    width = size[1]
+    for top, rows in ((0, 5), (size[0] // 2, 7), (size[0] - 4, 4)):
+        for columns in ((0, width), (0, 1), (width - 1, width), (width // 3, width // 3 + 17), (5, width - 9)):
+            band = band_rows(field, size, top, rows, columns)
+            assert band.shape == (rows, columns[1] - columns[0], 3)
+            np.testing.assert_allclose(band, full[top:top + rows, columns[0]:columns[1]], atol=1e-5)
+            planes = band_planes(np.ascontiguousarray(field.transpose(2, 0, 1)), size, top, rows, columns)
+            np.testing.assert_allclose(planes, full[top:top + rows, columns[0]:columns[1]].transpose(2, 0, 1),
+                                       atol=1e-5)
+            positions = band_positions(field[..., :2], size, top, rows, columns)
+            np.testing.assert_allclose(positions[..., 0] - np.arange(*columns),
+                                       full[top:top + rows, columns[0]:columns[1], 0], atol=1e-3)
+
+
+def test_fluid_columns_bound_the_matte_per_row():
+    from cinescape.ops.render_fast import band_columns, fluid_columns
+
+    alpha = np.zeros((5, 9), np.float32)
+    alpha[1, 3] = 0.2
+    alpha[1, 6] = 1.0
+    alpha[3, 0] = 1.0
+    alpha[4, 8] = np.nan                               # unknown counts as fluid: sampled, not assumed still
+    columns = fluid_columns(alpha[..., None])
+    assert columns.tolist() == [[9, 0], [3, 7], [9, 0], [0, 1], [8, 9]]
+    assert band_columns(columns, 0, 3, 9) == (3, 7) and band_columns(columns, 2, 3, 9)[0] >= 9
+
+
+@pytest.mark.parametrize("blend", ["scalar", "weights", "coefficients", "sharpened"])
+@pytest.mark.parametrize("flow_scale", [2.0, 30.0])
+def test_frames_sampled_only_where_the_matte_is_equal_whole_width_bands(monkeypatch, blend, flow_scale):
+    """A matte over part of the columns: the band's other columns are the photo, graded, and the fluid's columns
+    are sampled alone (their flows, weights and coefficients resized for them only); the frame equals the one made
+    of whole-width bands."""
+    monkeypatch.setattr(render_fast, "BAND_PIXELS", 150 * 11)     # 11-row bands
+    height, width = 90, 150
+    photo = textured(height, width, seed=8)
+    alpha = np.zeros((height, width), np.float32)
+    yy, xx = np.mgrid[:height, :width]
+    alpha[(xx - 40 - 0.3 * yy) ** 2 / 400 + (yy - 50) ** 2 / 900 < 1] = 1.0      # a slanted ellipse of fluid
+    alpha = cv2.GaussianBlur(alpha, (0, 0), 2)                                  # with soft edges
+    alpha[alpha < 1e-3] = 0.0
+    alpha[20, 140] = 0.5                                                         # and a speck far right
+    layers = PhotoLayers.from_photo(photo, alpha, (18, 30))
+    rng = np.random.default_rng(9)
+    flows = [cv2.resize(rng.normal(0, flow_scale, (3, 5, 2)).astype(np.float32), (30, 18),
+                        interpolation=cv2.INTER_CUBIC) for _ in range(2)]
+    ramp = np.repeat(np.linspace(0.2, 0.9, width, dtype=np.float32)[None], height, 0)
+    coefficients = np.concatenate((np.full((18, 30, 1), 0.6, np.float32), np.full((18, 30, 1), 0.5, np.float32),
+                                   np.full((18, 30, 3), -0.05, np.float32),
+                                   rng.uniform(0, 0.4, (18, 30, 2)).astype(np.float32)), axis=2)
+    copies, fields = {"scalar": ([(flows[0], 0.3), (flows[1], 0.7)], None),
+                      "weights": ([(flows[0], ramp), (flows[1], 1 - ramp)], None),
+                      "coefficients": ([(flows[0], None), (flows[1], None)], coefficients[..., :5].copy()),
+                      "sharpened": ([(flows[0], None), (flows[1], None)], coefficients)}[blend]
+    grade = render_fast.grade_matrix(np.float32([0.9, 1.1, 0.8]), np.float32([0.05, -0.1, 0.0]))
+    cropped = FastLayers(photo, layers.fluid_pixels, layers.alpha)
+    assert cropped.columns[50].tolist() != [0, width]                  # the fluid's columns, not the whole row
+    whole = FastLayers(photo, layers.fluid_pixels, layers.alpha, columns=np.tile([0, width], (height, 1)))
+    ours = render_frame_bands(cropped, copies, grade, coefficients=fields)
+    reference = render_frame_bands(whole, copies, grade, coefficients=fields)
+    assert np.abs(ours.astype(int) - reference).max() <= 1
+    # a level apart only where float rounding differs: OpenCV's vector and scalar loops (a pixel's place in its
+    # row differs between the two) and sample positions shifted to the block's corner
+    assert (ours != reference).mean() < 0.01
+    still = alpha == 0                                                      # beyond the matte: the photo, graded
+    assert np.abs(ours[still].astype(int) - cv2.transform(photo, grade)[still]).max() <= 1
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the resident set from /proc (Linux)")
+def test_freed_heap_memory_is_given_back():
+    from cinescape.io.memory import _malloc_trim, give_back_freed_memory
+
+    if _malloc_trim() is None:
+        pytest.skip("the C library has no malloc_trim (not glibc)")
+
+    def resident_mb() -> float:
+        line = next(line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("VmRSS"))
+        return int(line.split()[1]) / 1024
+
+    blocks = [bytearray(b"\1") * (64 << 10) for _ in range(2000)]     # 125 MB of 64 KB heap blocks
+    del blocks[::2]                                  # every other one freed: holes the heap cannot shrink past
+    before = resident_mb()
+    assert give_back_freed_memory()
+    assert resident_mb() < before - 40              # most of the 62 MB in the holes is returned
+    assert all(block[-1] == 1 for block in blocks)   # and what is in use is untouched
+
+
+@pytest.mark.parametrize("size", [(8660, 5773), (5773, 8660), (20000, 2500), (8194, 4354), (8192, 4352)])
+def test_mp4_frames_fit_h264s_largest_level(size):
+    from cinescape.io.video import H264_MAX_MACROBLOCKS, mp4_frame_size
+
+    width, height = size
+    out_w, out_h = mp4_frame_size(width, height)
+    assert out_w % 2 == 0 and out_h % 2 == 0
+    assert -(-out_w // 16) * -(-out_h // 16) <= H264_MAX_MACROBLOCKS
+    if size == (8192, 4352):                         # level 6.2's own largest 16:9-ish frame: kept
+        assert (out_w, out_h) == size
+    else:
+        assert abs(out_w / out_h - width / height) <= 2 / min(out_w, out_h) * (width / height)   # the aspect kept
+        grown = (int(out_w * 1.03), int(out_h * 1.03))                  # and the largest: 3 % more does not fit
+        assert -(-grown[0] // 16) * -(-grown[1] // 16) > H264_MAX_MACROBLOCKS
+
+
+def test_mp4_frames_above_the_largest_level_are_scaled_down(monkeypatch, tmp_path):
+    import av
+
+    import cinescape.io.video as video
+
+    monkeypatch.setattr(video, "H264_MAX_MACROBLOCKS", 6)          # 6 macroblocks: a 64×48 frame (12) is too big
+    frame = textured(48, 64, seed=11)
+    path = tmp_path / "loop.mp4"
+    with video.VideoWriter(path, fps=10, background=True) as writer:
+        for _ in range(3):
+            writer.write(frame)
+    assert writer.output_size == video.mp4_frame_size(64, 48) == video.video_size(path, (64, 48))
+    out_w, out_h = writer.output_size
+    assert -(-out_w // 16) * -(-out_h // 16) <= 6 and abs(out_w / out_h - 4 / 3) < 0.1
+    with av.open(str(path)) as container:
+        assert [f.to_ndarray(format="rgb24").shape for f in container.decode(video=0)] == [(out_h, out_w, 3)] * 3
+    scaled = tmp_path / "scaled.mp4"                  # the same video as the frame scaled down by the caller
+    with video.VideoWriter(scaled, fps=10, background=True) as writer:
+        for _ in range(3):
+            writer.write(cv2.resize(frame, (out_w, out_h), interpolation=cv2.INTER_AREA))
+    assert scaled.read_bytes() == path.read_bytes()
+    assert video.video_size("x.webm", (64, 48)) == (64, 48) and video.video_size("x.gif", (63, 47)) == (63, 47)
+
+
+def test_bands_between_fluid_rows_without_fluid_are_the_graded_photo(monkeypatch):
+    monkeypatch.setattr(render_fast, "BAND_PIXELS", 60 * 11)      # 11-row bands: rows 16-37 hold no fluid
+    photo = textured(50, 60, seed=12)
+    alpha = np.zeros((50, 60, 1), np.float32)
+    alpha[5, 10:20] = alpha[40, 30:50] = 1.0
+    fluid = textured(50, 60, seed=13)
+    flow = np.full((5, 6, 2), 3.0, np.float32)
+    grade = render_fast.grade_matrix(np.float32([0.9, 1.1, 0.8]), np.float32([0.05, -0.1, 0.0]))
+    frame = render_frame_bands(FastLayers(photo, fluid, alpha), [(flow, 1.0)], grade)
+    graded = cv2.transform(photo, grade)
+    assert np.array_equal(frame[16:38], graded[16:38])           # bands without fluid: the photo graded, exactly
+    still = alpha[..., 0] == 0          # elsewhere where nothing moves too, within float rounding (the composite)
+    assert np.abs(frame[still].astype(int) - graded[still]).max() <= 1
+    assert np.abs(frame[~still].astype(int) - graded[~still]).max() > 10   # and the fluid sampled where it does

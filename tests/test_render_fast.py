@@ -260,23 +260,27 @@ def test_background_writer_writes_a_valid_video(tmp_path):
 
 def test_background_writer_holds_a_bounded_number_of_frames(tmp_path, monkeypatch):
     held, peak, lock = set(), [0], threading.Lock()
-    original = _PyAVEncoder.write
+    original_prepare, original_write = _PyAVEncoder.prepare, _PyAVEncoder.write
+
+    def tracked_prepare(self, frame):     # what the queue holds: the frame converted for the encoder
+        prepared = original_prepare(self, frame)
+        with lock:
+            held.add(id(prepared))
+            peak[0] = max(peak[0], len(held))
+        return prepared
 
     def slow_write(self, frame):          # the encoder is slower than the renderer
         time.sleep(0.01)
-        original(self, frame)
+        original_write(self, frame)
         with lock:
             held.discard(id(frame))
 
+    monkeypatch.setattr(_PyAVEncoder, "prepare", tracked_prepare)
     monkeypatch.setattr(_PyAVEncoder, "write", slow_write)
     with VideoWriter(tmp_path / "loop.mp4", fps=10, size=(16, 16), background=True) as writer:
         for k in range(20):
-            frame = np.full((16, 16, 3), k, np.uint8)
-            with lock:
-                held.add(id(frame))
-                peak[0] = max(peak[0], len(held))
-            writer.write(frame)
-    assert peak[0] <= FRAMES_IN_FLIGHT + 1   # queued + encoding, + the one just rendered
+            writer.write(np.full((16, 16, 3), k, np.uint8))
+    assert 2 <= peak[0] <= FRAMES_IN_FLIGHT + 1   # queued + encoding, + the one just converted
     assert writer.frames_written == 20
 
 

@@ -242,6 +242,8 @@ def run_animate(args: argparse.Namespace) -> int:
     animation = write_animation(pipeline, image, settings, args.output, fps=args.fps, plan_options=plan_options,
                                 overwrite=args.overwrite, flow_video=args.flow_video, progress=not args.quiet)
     if not args.quiet:
+        from ..io.video import video_size   # the video's own size: an MP4 above H.264's largest frame is smaller
+        size = video_size(args.output, size)
         print(f"wrote {args.output} ({animation.num_frames} frames, {size[0]}x{size[1]}, {args.fps:g} fps)"
               + (f" and {args.flow_video}" if args.flow_video else ""), file=sys.stderr)
     return 0

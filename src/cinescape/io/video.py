@@ -21,7 +21,9 @@ The output format follows the path:
 
 The extension is case-insensitive. yuv420p needs even dimensions, so MP4 and WebM frames of odd
 width or height are padded by one row/column that repeats the last one (the video is at most 1 px
-larger than the frames; nothing is cropped).
+larger than the frames; nothing is cropped). MP4 frames above H.264's largest frame (level 6.2: 35.65 megapixels)
+are scaled down to the largest size of the same aspect ratio that fits (:func:`mp4_frame_size`), so that the
+video is one decoders must play.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ from cinescape.io.video_reader import (
     read_video_frames,
 )
 
-__all__ = ["SUPPORTED_OUTPUTS", "VideoWriter", "write_video"]
+__all__ = ["SUPPORTED_OUTPUTS", "VideoWriter", "mp4_frame_size", "video_size", "write_video"]
 
 #: One-line description of the output formats, for CLI help and error messages.
 SUPPORTED_OUTPUTS = (
@@ -93,6 +95,37 @@ MP4_LARGE_OPTIONS = {**MP4_OPTIONS, "x264-params": "bframes=0:rc-lookahead=0:mbt
 MP4_DRAFT_OPTIONS = {**MP4_OPTIONS, "preset": "ultrafast"}
 
 
+#: H.264's largest frame: level 6.2's MaxFS, 139,264 macroblocks of 16×16 pixels (35.65 MP, e.g. 8192×4352). Larger
+#: frames are not H.264 any decoder must play (libx264 writes them, flagged beyond every level), so MP4 frames above it
+#: are scaled down to fit (:func:`mp4_frame_size`).
+H264_MAX_MACROBLOCKS = 139_264
+
+
+def mp4_frame_size(width: int, height: int) -> tuple[int, int]:
+    """``(width, height)`` of the H.264 video made of ``width`` × ``height`` frames: the frames' own size rounded
+    up to even sides (yuv420p), or, where that is more than :data:`H264_MAX_MACROBLOCKS` macroblocks (above 35.65
+    MP), the largest even size of the same aspect ratio (within a pixel) that fits.
+
+    Example:
+        >>> mp4_frame_size(1023, 575), mp4_frame_size(6000, 4000)
+        ((1024, 576), (6000, 4000))
+        >>> mp4_frame_size(8660, 5773)        # the CLI's 50-megapixel limit: 35.6 MP
+        (7298, 4864)
+    """
+    def macroblocks(w: int, h: int) -> int:
+        return -(-w // 16) * -(-h // 16)
+
+    size = (width + width % 2, height + height % 2)
+    if macroblocks(*size) <= H264_MAX_MACROBLOCKS:
+        return size
+    scale = math.sqrt(H264_MAX_MACROBLOCKS * 256 / (width * height))
+    while True:
+        size = (2 * int(width * scale / 2), 2 * int(height * scale / 2))
+        if macroblocks(*size) <= H264_MAX_MACROBLOCKS:
+            return size
+        scale *= 0.999
+
+
 # BT.709 RGB (full range) -> Y'CbCr (limited range: Y in 16..235, Cb/Cr in 16..240), rows of [r, g, b, offset]
 _KR, _KB = 0.2126, 0.0722
 _KG = 1.0 - _KR - _KB
@@ -105,7 +138,8 @@ _BT709_CBCR = np.float32([[-_KR * _CB, -_KG * _CB, (1 - _KB) * _CB, 128.0],
 def rgb_to_yuv420p(frame: np.ndarray) -> np.ndarray:
     """A uint8 (H, W, 3) RGB frame (full range, even H and W) as planar BT.709 limited-range YUV 4:2:0: a uint8
     (3H/2, W) array, the Y plane then the U and V planes (each (H/2, W/2), stored as H/4 rows of W), the layout
-    ``av.VideoFrame.from_ndarray(..., format="yuv420p")`` takes. Chroma is the 2×2 mean of the RGB, converted.
+    ``av.VideoFrame.from_ndarray(..., format="yuv420p")`` takes. Chroma is the 2×2 mean of the RGB, converted
+    (:func:`rgb_to_yuv420p_planes`).
 
     Within one level of FFmpeg's swscale conversion (area chroma, accurate rounding) and 2.4x faster at 6000×4000
     (0.21 s against 0.50 s, multi-threaded OpenCV passes), without swscale's full-size RGB frame copy.
@@ -119,10 +153,43 @@ def rgb_to_yuv420p(frame: np.ndarray) -> np.ndarray:
     if height % 2 or width % 2:
         raise ValueError(f"YUV 4:2:0 needs even sides, got {width}x{height}")
     out = np.empty((height * 3 // 2, width), np.uint8)
-    cv2.transform(frame, _BT709_Y, dst=out[:height])
-    chroma = cv2.transform(cv2.resize(frame, (width // 2, height // 2), interpolation=cv2.INTER_AREA), _BT709_CBCR)
-    np.copyto(out[height:].reshape(2, height // 2, width // 2), chroma.transpose(2, 0, 1))
+    chroma = out[height:].reshape(2, height // 2, width // 2)
+    rgb_to_yuv420p_planes(frame, out[:height], chroma[0], chroma[1])
     return out
+
+
+def rgb_to_yuv420p_planes(frame: np.ndarray, luma: np.ndarray, blue: np.ndarray, red: np.ndarray) -> None:
+    """:func:`rgb_to_yuv420p` written into three uint8 planes: ``luma`` (H, W), ``blue`` (Cb) and ``red`` (Cr)
+    (H/2, W/2) each; any row stride (e.g. an ``av.VideoFrame``'s own planes, whose rows are padded), so the frame
+    is converted where the encoder reads it, without a copy.
+
+    Example:
+        >>> luma, blue, red = np.zeros((2, 4), np.uint8), np.zeros((1, 2), np.uint8), np.zeros((1, 2), np.uint8)
+        >>> rgb_to_yuv420p_planes(np.zeros((2, 4, 3), np.uint8), luma, blue, red)    # black: Y 16
+        >>> luma.tolist(), blue.tolist(), red.tolist()
+        ([[16, 16, 16, 16], [16, 16, 16, 16]], [[128, 128]], [[128, 128]])
+    """
+    height, width = frame.shape[:2]
+    if height % 2 or width % 2:
+        raise ValueError(f"YUV 4:2:0 needs even sides, got {width}x{height}")
+    cv2.transform(frame, _BT709_Y, dst=luma)
+    # both chroma rows in one transform (its rounding is what earlier videos were made with), then split
+    chroma = cv2.transform(cv2.resize(frame, (width // 2, height // 2), interpolation=cv2.INTER_AREA), _BT709_CBCR)
+    np.copyto(blue, chroma[..., 0])
+    np.copyto(red, chroma[..., 1])
+
+
+def _yuv420p_frame(frame: np.ndarray) -> av.VideoFrame:
+    """An ``av.VideoFrame`` (yuv420p, tagged BT.709 limited range) of a uint8 (H, W, 3) RGB frame, converted into
+    the frame's own planes (:func:`rgb_to_yuv420p_planes`)."""
+    height, width = frame.shape[:2]
+    vf = av.VideoFrame(width, height, "yuv420p")
+    planes = [np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, :plane.width]
+              for plane in vf.planes]
+    rgb_to_yuv420p_planes(frame, *planes)
+    vf.colorspace, vf.color_range = Colorspace.ITU709, ColorRange.MPEG
+    vf.color_trc, vf.color_primaries = ColorTrc.BT709, ColorPrimaries.BT709
+    return vf
 
 
 def _check_frame(frame: object) -> np.ndarray:
@@ -146,9 +213,14 @@ def _fps_fraction(fps: float) -> Fraction:
 
 
 class _Encoder:
-    """Interface: ``write`` frames of one fixed size, then ``finish`` (complete) or ``abort``."""
+    """Interface: ``write`` frames of one fixed size, then ``finish`` (complete) or ``abort``. ``prepare`` turns a
+    frame into what ``write`` takes (by default the frame itself); a background writer calls it in the caller's
+    thread and queues its result."""
 
-    def write(self, frame: np.ndarray) -> None:
+    def prepare(self, frame: np.ndarray) -> object:
+        return frame
+
+    def write(self, frame) -> None:
         raise NotImplementedError
 
     def finish(self) -> None:
@@ -198,11 +270,16 @@ class _PyAVEncoder(_Encoder):
             self._container.close()
             raise
 
-    def write(self, frame: np.ndarray) -> None:
-        if self._own_yuv:   # BT.709 limited range, as the stream says (no full-size RGB AVFrame made)
-            vf = av.VideoFrame.from_ndarray(rgb_to_yuv420p(frame), format="yuv420p")
-            vf.colorspace, vf.color_range = Colorspace.ITU709, ColorRange.MPEG
-            vf.color_trc, vf.color_primaries = ColorTrc.BT709, ColorPrimaries.BT709
+    def prepare(self, frame: np.ndarray) -> np.ndarray | av.VideoFrame:
+        """H.264: the frame converted (BT.709 limited range, as the stream says), an ``av.VideoFrame`` half the
+        RGB frame's size, made without a full-size RGB AVFrame; other codecs: the frame itself."""
+        return _yuv420p_frame(frame) if self._own_yuv else frame
+
+    def write(self, frame: np.ndarray | av.VideoFrame) -> None:
+        if isinstance(frame, av.VideoFrame):
+            vf = frame
+        elif self._own_yuv:
+            vf = _yuv420p_frame(frame)
         elif self._pix_fmt == "yuv420p":
             vf = av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(
                 format="yuv420p",
@@ -335,6 +412,25 @@ class _FolderEncoder(_Encoder):
 # --------------------------------------------------------------------------------------------------
 
 
+def video_size(path: str | os.PathLike, size: tuple[int, int], kind: str | None = None) -> tuple[int, int]:
+    """``(width, height)`` of the video :class:`VideoWriter` writes to ``path`` from frames of ``size`` = (width,
+    height): even sides for MP4 and WebM, and MP4 at most H.264's largest frame (:func:`mp4_frame_size`); other
+    formats the frames' own size. ``kind``: :func:`output_kind`'s answer, if known.
+
+    Example:
+        >>> video_size("loop.mp4", (8660, 5773)), video_size("loop.webm", (99, 51)), video_size("frames/", (99, 51))
+        ((7298, 4864), (100, 52), (99, 51))
+    """
+    raw = os.fspath(path)
+    kind = kind or output_kind(raw, Path(raw))
+    width, height = size
+    if kind == ".mp4":
+        return mp4_frame_size(width, height)
+    if kind == ".webm":
+        return width + width % 2, height + height % 2
+    return width, height
+
+
 def output_kind(raw: str, path: Path) -> str:
     """'folder' or a file extension from _FILE_OUTPUTS; raise OutputError for anything else."""
     ext = path.suffix.lower()
@@ -454,13 +550,11 @@ class VideoWriter:
 
     @property
     def output_size(self) -> tuple[int, int] | None:
-        """``(width, height)`` of the encoded video: ``size``, rounded up to even for MP4 and WebM."""
+        """``(width, height)`` of the encoded video: ``size``, rounded up to even for MP4 and WebM, and for MP4
+        scaled down to H.264's largest frame where it is larger (:func:`mp4_frame_size`)."""
         if self.size is None:
             return None
-        w, h = self.size
-        if self._kind in (".mp4", ".webm"):
-            return w + w % 2, h + h % 2
-        return w, h
+        return video_size(self.path, self.size, self._kind)
 
     def _start(self) -> None:
         ow, oh = self.output_size
@@ -491,14 +585,16 @@ class VideoWriter:
         elif (w, h) != self.size:
             raise ValueError(f"frame is {w}x{h} but the video '{self.path}' is {self.size[0]}x{self.size[1]}")
         ow, oh = self.output_size
-        if (ow, oh) != (w, h):
+        if ow < w:   # above H.264's largest frame: scaled down (area average, as for any reduction)
+            frame = cv2.resize(frame, (ow, oh), interpolation=cv2.INTER_AREA)
+        elif (ow, oh) != (w, h):
             # Replicate the last row / column: invisible at the edge, unlike black padding.
             frame = np.pad(frame, ((0, oh - h), (0, ow - w), (0, 0)), mode="edge")
         try:
             if self._encoder is None:
                 self._start()
-            if self._background:
-                self._put(frame)
+            if self._background:   # converted here: the queue holds the encoder's input (half an RGB frame for H.264)
+                self._put(self._encoder.prepare(frame))
             else:
                 self._encoder.write(frame)
         except (OSError, av.FFmpegError) as e:

@@ -26,6 +26,7 @@ from typing import Callable
 
 import torch
 
+from ..io.memory import give_back_freed_memory
 from ..io.video import VideoWriter
 from ..ops import crossfade_schedule, phased_schedule, symmetric_schedule
 
@@ -138,6 +139,7 @@ def write_animation(pipeline, image, settings, output: str | os.PathLike, *, fps
             flow_writer = stack.enter_context(VideoWriter(flow_video, fps=fps, size=size, overwrite=overwrite))
         animation = plan() if plan is not None else pipeline.plan(image, settings, progress=progress,
                                                                   **(plan_options or {}))
+        give_back_freed_memory()   # the plan's freed temporaries, before the encoder allocates (io/memory.py)
         for phase, frames, out in (("rendering", animation.frames, writer),
                                    ("flow", getattr(animation, "flow_frames", None), flow_writer)):
             if out is None:

@@ -6,14 +6,16 @@ conversion to uint8: about fifteen full-frame float passes, and several full-fra
 24-megapixel frame is 288 MB per float copy). Here the same frame is made of uint8 passes over bands of rows that
 stay small (:func:`band_height`), so memory does not grow with the photo beyond the frame itself:
 
-1. sample positions of each copy: the working-size flow (photo pixels) resized to the band with
-   ``cv2.warpAffine`` (the band's rows of a bilinear resize with pixel centres aligned), plus the pixel grid;
+1. sample positions of each copy: the working-size flow (photo pixels) resized to the band (the band's rows of a
+   bilinear resize with pixel centres aligned, :func:`band_rows`), plus the pixel grid;
 2. ``cv2.remap`` of the uint8 source, bicubic (as the reference: moved frames stay as sharp as the photo);
 3. the copies blended, ``cv2.addWeighted`` with scalar weights or ``cv2.blendLinear`` with per-pixel weight maps;
 4. with layers, ``alpha * blend + still`` (still = ``photo - alpha * fluid`` in int16, alpha in 1/255);
 5. the frame's global colour grade, one 3×4 matrix per frame (``cv2.transform``), written into the output.
 
-Rows with no fluid (``alpha == 0`` everywhere in them) are the photo exactly and only get the grade. Each rounding to
+Rows with no fluid (``alpha == 0`` everywhere in them) are the photo exactly and only get the grade, and so are the
+columns of a band beyond its first and last fluid pixel (:func:`fluid_columns`): steps 1-4 are done only between
+them, with the working-size fields resized for those columns alone (:func:`resize_columns`). Each rounding to
 uint8 costs at most half a level; against the float reference the frames differ by about one level at most
 (PSNR > 45 dB, ``tests/test_render_fast.py``). Conventions as in :mod:`cinescape.ops.render`: (H, W, C) arrays,
 flows (h, w, 2) in pixels of the full-resolution photo, channel 0 x, backward warping, reflected borders.
@@ -21,6 +23,7 @@ flows (h, w, 2) in pixels of the full-resolution photo, channel 0 x, backward wa
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -29,7 +32,7 @@ import numpy as np
 from .resample import DETAIL_KERNEL, LUMA
 
 __all__ = ["band_height", "band_rows", "band_planes", "band_positions", "grade_matrix", "FastLayers", "render_frame_bands",
-           "source_window", "band_extent"]
+           "source_window", "source_block", "band_extent", "band_columns", "fluid_columns"]
 
 #: Pixels per band: large enough that OpenCV's own threads split each call well, small enough that a band's
 #: temporaries (two maps, two warped copies: ~40 bytes a pixel) stay a few MB.
@@ -58,13 +61,16 @@ def _row_weights(small_h: int, height: int, top: int, rows: int) -> tuple[np.nda
     return lower, np.minimum(lower + 1, small_h - 1), frac
 
 
-def band_rows(field: np.ndarray, size: tuple[int, int], top: int, rows: int) -> np.ndarray:
+def band_rows(field: np.ndarray, size: tuple[int, int], top: int, rows: int,
+              columns: tuple[int, int] | None = None) -> np.ndarray:
     """Rows ``top .. top + rows - 1`` of the bilinear resize of a working-size field ``field`` (h, w, C) float32 to
     ``size`` = (H, W) (``cv2.resize(field, (W, H), INTER_LINEAR)``: pixel centres aligned, edges clamped), without
-    resizing the rest. Returns (rows, W, C) float32 (C = 1 kept).
+    resizing the rest; ``columns`` = (x0, x1): only those columns (default all). Returns (rows, x1 - x0, C) float32
+    (C = 1 kept).
 
     The vertical interpolation is done here on the band's few working-size rows, the horizontal one by
-    ``cv2.resize`` with the full resize's own coefficients, so the rows equal the full resize's to float rounding.
+    ``cv2.resize`` with the full resize's own coefficients (:func:`resize_columns`), so the rows equal the full
+    resize's to float rounding.
 
     Example:
         >>> field = np.float32([[[0.0], [2.0]], [[4.0], [6.0]]])      # (2, 2, 1)
@@ -73,16 +79,61 @@ def band_rows(field: np.ndarray, size: tuple[int, int], top: int, rows: int) -> 
     """
     height, width = size
     lower, upper, frac = _row_weights(field.shape[0], height, top, rows)
+    start, stop = _working_columns(field.shape[1], width, columns)
     frac = frac[:, None, None]
-    band = field[lower] * (1.0 - frac) + field[upper] * frac           # (rows, w, C)
-    out = cv2.resize(np.ascontiguousarray(band, np.float32), (width, rows), interpolation=cv2.INTER_LINEAR)
+    part = field[:, start:stop]
+    band = part[lower] * (1.0 - frac) + part[upper] * frac           # (rows, w, C)
+    out = resize_columns(np.ascontiguousarray(band, np.float32), field.shape[1], width, columns, start)
     return out if out.ndim == 3 else out[..., None]
 
 
-def band_planes(planes: np.ndarray, size: tuple[int, int], top: int, rows: int) -> np.ndarray:
-    """:func:`band_rows` of planar fields: rows ``top .. top + rows - 1`` of each (h, w) plane of ``planes``
-    (P, h, w) float32 resized bilinearly to ``size`` = (H, W). Returns (P, rows, W) float32: each plane a contiguous
-    (rows, W) array (no ``cv2.split`` of an interleaved field), from one ``cv2.resize`` of the planes stacked by rows.
+def _working_columns(small_w: int, width: int, columns: tuple[int, int] | None) -> tuple[int, int]:
+    """The working-size columns ``[start, stop)`` that a horizontal resize from ``small_w`` to ``width`` columns
+    reads for the full-size ``columns`` (x0, x1), widened to where ``start * width / small_w`` and ``stop * width /
+    small_w`` are whole (or the edges): a resize of them alone has the full resize's scale and the same
+    coefficients, and clamps only where the full resize does."""
+    if columns is None:
+        return 0, small_w
+    x0, x1 = columns
+    grain = small_w // math.gcd(small_w, width)          # working columns per whole number of full-size columns
+    scale = small_w / width
+    first = int(np.clip(np.floor((x0 + 0.5) * scale - 0.5), 0, small_w - 1))
+    last = int(np.clip(np.floor((x1 - 0.5) * scale - 0.5) + 1, 0, small_w - 1))   # the upper neighbour read
+    start = grain * (first // grain)
+    stop = min(small_w, grain * -(-(last + 2) // grain))
+    return start, stop
+
+
+def resize_columns(band: np.ndarray, small_w: int, width: int, columns: tuple[int, int] | None,
+                   start: int = 0) -> np.ndarray:
+    """Columns ``columns`` = (x0, x1) of ``cv2.resize(field, (width, rows), INTER_LINEAR)`` of a (rows, small_w,
+    ...) float32 ``field``, from ``band`` = its columns ``start .. start + w' - 1`` as chosen by
+    :func:`_working_columns` (``columns`` None: ``band`` is the whole field and every column is returned).
+    Returns (rows, x1 - x0, ...) float32.
+
+    Example:
+        >>> field = np.arange(12, dtype=np.float32).reshape(1, 12)
+        >>> whole = cv2.resize(field, (30, 1), interpolation=cv2.INTER_LINEAR)
+        >>> start, stop = _working_columns(12, 30, (11, 19))
+        >>> part = resize_columns(field[:, start:stop], 12, 30, (11, 19), start)
+        >>> part.shape, bool(np.abs(part - whole[:, 11:19]).max() < 1e-5)
+        ((1, 8), True)
+    """
+    rows = band.shape[0]
+    if columns is None:
+        return cv2.resize(band, (width, rows), interpolation=cv2.INTER_LINEAR)
+    # whole numbers of full-size columns by the choice of start and stop: the full resize's scale exactly
+    offset = start * width // small_w
+    resized = cv2.resize(band, (band.shape[1] * width // small_w, rows), interpolation=cv2.INTER_LINEAR)
+    return resized[:, columns[0] - offset:columns[1] - offset]
+
+
+def band_planes(planes: np.ndarray, size: tuple[int, int], top: int, rows: int,
+                columns: tuple[int, int] | None = None) -> np.ndarray:
+    """:func:`band_rows` of planar fields: rows ``top .. top + rows - 1`` (and ``columns`` = (x0, x1), default all)
+    of each (h, w) plane of ``planes`` (P, h, w) float32 resized bilinearly to ``size`` = (H, W). Returns (P, rows,
+    x1 - x0) float32: each plane a (rows, x1 - x0) array (no ``cv2.split`` of an interleaved field), from one
+    ``cv2.resize`` of the planes stacked by rows.
 
     Example:
         >>> planes = np.float32([[[0.0, 2.0], [4.0, 6.0]], [[1.0, 1.0], [1.0, 1.0]]])      # (2, 2, 2)
@@ -92,27 +143,31 @@ def band_planes(planes: np.ndarray, size: tuple[int, int], top: int, rows: int) 
     height, width = size
     count = planes.shape[0]
     lower, upper, frac = _row_weights(planes.shape[1], height, top, rows)
+    start, stop = _working_columns(planes.shape[2], width, columns)
     frac = frac[None, :, None]
-    band = planes[:, lower] * (1.0 - frac) + planes[:, upper] * frac    # (P, rows, w)
+    part = planes[:, :, start:stop]
+    band = part[:, lower] * (1.0 - frac) + part[:, upper] * frac    # (P, rows, w')
     stacked = np.ascontiguousarray(band, np.float32).reshape(count * rows, -1)
     # rows map to themselves (scale 1: weights 1 and 0), so this is the horizontal resize alone
-    return cv2.resize(stacked, (width, count * rows), interpolation=cv2.INTER_LINEAR).reshape(count, rows, width)
+    resized = resize_columns(stacked, planes.shape[2], width, columns, start)
+    return resized.reshape(count, rows, resized.shape[1])
 
 
-def band_positions(flow: np.ndarray, size: tuple[int, int], top: int, rows: int) -> np.ndarray:
-    """Absolute sample positions ``(j + u, i + v)`` of rows ``top .. top + rows - 1`` of an (H, W) frame, from a
-    working-size backward flow ``flow`` (h, w, 2) float32 in *full-resolution* pixels: the band's rows of
-    ``cv2.resize(flow, (W, H), INTER_LINEAR)`` (:func:`band_rows`) plus the pixel grid. Returns (rows, W, 2)
-    float32.
+def band_positions(flow: np.ndarray, size: tuple[int, int], top: int, rows: int,
+                   columns: tuple[int, int] | None = None) -> np.ndarray:
+    """Absolute sample positions ``(j + u, i + v)`` of rows ``top .. top + rows - 1`` (and ``columns`` = (x0, x1),
+    default all) of an (H, W) frame, from a working-size backward flow ``flow`` (h, w, 2) float32 in
+    *full-resolution* pixels: the band's rows of ``cv2.resize(flow, (W, H), INTER_LINEAR)`` (:func:`band_rows`)
+    plus the pixel grid. Returns (rows, x1 - x0, 2) float32.
 
     Example:
         >>> flow = np.zeros((2, 2, 2), np.float32); flow[..., 0] = 1.0     # one pixel right everywhere
         >>> band_positions(flow, (4, 4), 2, 2)[:, :, 0].tolist()
         [[1.0, 2.0, 3.0, 4.0], [1.0, 2.0, 3.0, 4.0]]
     """
-    width = size[1]
-    positions = band_rows(flow, size, top, rows)
-    positions[..., 0] += np.arange(width, dtype=np.float32)
+    x0, x1 = (0, size[1]) if columns is None else columns
+    positions = band_rows(flow, size, top, rows, columns)
+    positions[..., 0] += np.arange(x0, x1, dtype=np.float32)
     positions[..., 1] += np.arange(top, top + rows, dtype=np.float32)[:, None]
     return positions
 
@@ -143,7 +198,8 @@ class FastLayers:
     ``photo - alpha * fluid`` as (H, W, 3) float32 ``still``, or None: then made per band from ``photo`` and
     ``source`` (:class:`~cinescape.ops.layers.PhotoLayers`'s own arrays: nothing is copied); ``rows``: the
     (first, end) rows holding any fluid (all rows without layers); ``opaque``: (H,) bool, the rows where ``alpha``
-    is 1 everywhere (their frame is the copies' blend itself)."""
+    is 1 everywhere (their frame is the copies' blend itself); ``columns``: (H, 2) int, per row the columns
+    ``[first, end)`` holding any fluid (:func:`fluid_columns`; None without layers: every column)."""
 
     photo: np.ndarray
     source: np.ndarray
@@ -151,6 +207,7 @@ class FastLayers:
     still: np.ndarray | None = None
     rows: tuple[int, int] | None = None
     opaque: np.ndarray | None = None
+    columns: np.ndarray | None = None
 
     def __post_init__(self):
         self.photo = np.ascontiguousarray(self.photo)    # e.g. a flipped view: OpenCV writes C-contiguous rows
@@ -162,6 +219,8 @@ class FastLayers:
             else:
                 moving = np.flatnonzero(self.alpha.reshape(self.alpha.shape[:2]).any(axis=1))
                 self.rows = (int(moving[0]), int(moving[-1]) + 1) if moving.size else (0, 0)
+        if self.columns is None and self.alpha is not None:   # beyond them a row is the photo: no sampling
+            self.columns = fluid_columns(self.alpha)
 
 
 def render_frame_bands(layers: FastLayers, copies: list[tuple[np.ndarray, float | np.ndarray | None]],
@@ -194,7 +253,7 @@ def render_frame_bands(layers: FastLayers, copies: list[tuple[np.ndarray, float 
     height, width = layers.photo.shape[:2]
     out = np.empty(layers.photo.shape, np.uint8) if out is None else out
     first, end = layers.rows
-    step = band_height(width)
+    step = band_height(width, BAND_PIXELS)   # the module value at call time (tests set smaller bands)
     # [-1, 1] -> uint8 units, with the grade folded in: Y = 127.5 a x + 127.5 (a + b') where the grade on uint8 is
     # Y = a X + c, X = 127.5 (x + 1)
     to_uint8 = np.zeros((3, 4), np.float32)
@@ -207,53 +266,116 @@ def render_frame_bands(layers: FastLayers, copies: list[tuple[np.ndarray, float 
     for top, bottom in ((0, first), (end, height)):    # rows without fluid: the photo, graded
         for y in range(top, bottom, step):
             y1 = min(y + step, bottom)
-            if grade is None:
-                np.copyto(out[y:y1], layers.photo[y:y1])
-            else:
-                cv2.transform(layers.photo[y:y1], grade, dst=out[y:y1])
+            _graded_photo(layers.photo[y:y1], grade, out[y:y1])
     sharpen = coefficients is not None and coefficients.shape[2] == 7
-    if coefficients is not None:
-        fields = _blend_fields(coefficients)
+    fields = None if coefficients is None else _blend_fields(coefficients)
     for y in range(first, end, step):
         y1 = min(y + step, end)
-        # with sharpening, the band is made one row beyond each end: the rows its vertical filter reads
-        top, bottom = (max(y - 1, 0), min(y1 + 1, height)) if sharpen else (y, y1)
-        positions = [band_positions(flow, (height, width), top, bottom - top) for flow, _ in copies]
-        low, high = top, bottom - 1     # the rows the copies sample: the band's, moved by its flows' extremes
-        for flow, _ in copies:
-            least, most = band_extent(flow[..., 1], (height, width), top, bottom - top)
-            low, high = min(low, top + least), max(high, bottom - 1 + most)
-        source, offset = source_window(layers.source, low, high, top, bottom)
-        warped = []
-        for where, (_, weight) in zip(positions, copies):
-            if offset:
-                where[..., 1] -= np.float32(offset)
-            warped.append((cv2.remap(source, where, None, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT), weight))
-        if coefficients is None:
-            frame = _blend(warped, y, y1)
-        else:
-            planes = band_planes(fields[0], (height, width), top, bottom - top)
-            gain, mean = (None if field is None else band_rows(field, (height, width), top, bottom - top)
-                          for field in fields[1:])
-            frame = _blend_coefficients(warped, planes[0], planes[1], gain, mean)
-            if sharpen:
-                frame = _sharpen_band(frame, planes[2], planes[3])[y - top:y1 - top]
-        matrix = to_uint8
-        if layers.alpha is not None and layers.opaque[y:y1].all():
-            pass                              # alpha 1 across the band: the frame is the blend
-        elif layers.alpha is not None and layers.still is not None:
-            cv2.multiply(frame, _three_channels(layers.alpha[y:y1]), dst=frame)
-            cv2.add(frame, layers.still[y:y1], dst=frame)
-        elif layers.alpha is not None:    # alpha * (blend - fluid) + photo, the photo's rows made float here
-            cv2.subtract(frame, source[y - offset:y1 - offset], dst=frame)
-            cv2.multiply(frame, _three_channels(layers.alpha[y:y1]), dst=frame)
-            cv2.scaleAdd(layers.photo[y:y1].astype(np.float32), 1.0 / 127.5, frame, dst=frame)
-            matrix = photo_to_uint8          # the photo's -1 folded into the matrix
-        cv2.transform(frame, matrix, dst=frame)
-        cv2.patchNaNs(frame, 0.0)
-        # one pass: saturate_cast<uchar>(round(x)) rounds and clamps
-        cv2.addWeighted(frame, 1.0, frame, 0.0, 0.0, dst=out[y:y1], dtype=cv2.CV_8U)
+        x0, x1 = band_columns(layers.columns, y, y1, width)
+        if x1 <= x0:                                   # no fluid in these rows after all
+            x0 = x1 = width
+        for left, right in ((0, x0), (x1, width)):     # the band's columns without fluid: the photo, graded
+            if right > left:
+                _graded_photo(layers.photo[y:y1, left:right], grade, out[y:y1, left:right])
+        if x1 > x0:
+            _render_block(layers, copies, fields, sharpen, (y, y1), (x0, x1), to_uint8, photo_to_uint8,
+                          out[y:y1, x0:x1])
     return out
+
+
+def band_columns(columns: np.ndarray | None, top: int, bottom: int, width: int) -> tuple[int, int]:
+    """The columns ``(first, end)`` that hold fluid in rows ``top .. bottom - 1``, from per-row ``columns`` (H, 2)
+    int ``[first, end)`` (:attr:`FastLayers.columns`; a row without fluid has first >= end), or ``(0, width)``
+    for None. ``first >= end`` when no row of the band holds fluid.
+
+    Example:
+        >>> band_columns(np.array([[5, 9], [3, 6], [8, 0]]), 0, 3, 12), band_columns(None, 0, 3, 12)
+        ((3, 9), (0, 12))
+    """
+    if columns is None:
+        return 0, width
+    return int(columns[top:bottom, 0].min()), int(columns[top:bottom, 1].max())
+
+
+def fluid_columns(alpha: np.ndarray) -> np.ndarray:
+    """Per row of an (H, W) or (H, W, 1) matte, the columns ``[first, end)`` between its first and last non-zero
+    values: (H, 2) int64, ``[W, 0]`` for a row without any. Beyond them a frame is the photo itself.
+
+    Example:
+        >>> fluid_columns(np.float32([[0, 0.5, 0, 1, 0], [0, 0, 0, 0, 0]])).tolist()
+        [[1, 4], [5, 0]]
+    """
+    moving = alpha.reshape(alpha.shape[:2]) != 0
+    width = moving.shape[1]
+    any_fluid = moving.any(axis=1)
+    first = np.where(any_fluid, moving.argmax(axis=1), width)
+    end = np.where(any_fluid, width - moving[:, ::-1].argmax(axis=1), 0)
+    return np.stack((first, end), axis=1).astype(np.int64)
+
+
+def _graded_photo(photo: np.ndarray, grade: np.ndarray | None, out: np.ndarray) -> None:
+    """``out`` = the uint8 ``photo`` block, graded by the 3×4 ``grade`` (None: copied)."""
+    if grade is None:
+        np.copyto(out, photo)
+    else:
+        cv2.transform(photo, grade, dst=out)
+
+
+def _render_block(layers: FastLayers, copies, fields, sharpen: bool, rows: tuple[int, int],
+                  columns: tuple[int, int], to_uint8: np.ndarray, photo_to_uint8: np.ndarray,
+                  out: np.ndarray) -> None:
+    """Rows ``rows`` = (y, y1) and columns ``columns`` = (x0, x1) of a frame of :func:`render_frame_bands` written
+    into ``out`` (y1 - y, x1 - x0, 3) uint8: the copies sampled, blended, sharpened, composited and graded. With
+    sharpening the block is made one row and one column beyond its ends (the pixels its 3-tap filters read, cropped
+    after), so a block equals the same pixels of a whole-width band."""
+    height, width = layers.photo.shape[:2]
+    y, y1 = rows
+    x0, x1 = columns
+    top, bottom = (max(y - 1, 0), min(y1 + 1, height)) if sharpen else (y, y1)
+    left, right = (max(x0 - 1, 0), min(x1 + 1, width)) if sharpen else (x0, x1)
+    size = (height, width)
+    positions = [band_positions(flow, size, top, bottom - top, (left, right)) for flow, _ in copies]
+    # the rows and columns the copies sample: the block's, moved by its flows' extremes
+    low, high, least_x, most_x = top, bottom - 1, left, right - 1
+    for flow, _ in copies:
+        least, most = band_extent(flow[..., 1], size, top, bottom - top)
+        low, high = min(low, top + least), max(high, bottom - 1 + most)
+        least, most = band_extent(flow[..., 0], size, top, bottom - top)
+        least_x, most_x = min(least_x, left + least), max(most_x, right - 1 + most)
+    source, (offset, offset_x) = source_block(layers.source, (low, high, top, bottom), (least_x, most_x, left, right))
+    warped = []
+    for where, (_, weight) in zip(positions, copies):
+        if offset or offset_x:
+            where -= np.float32([offset_x, offset])
+        warped.append((cv2.remap(source, where, None, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT), weight))
+    if fields is None:
+        frame = _blend(warped, (y, y1), (x0, x1))
+    else:
+        planes = band_planes(fields[0], size, top, bottom - top, (left, right))
+        gain, mean = (None if field is None else band_rows(field, size, top, bottom - top, (left, right))
+                      for field in fields[1:])
+        frame = _blend_coefficients(warped, np.ascontiguousarray(planes[0]), np.ascontiguousarray(planes[1]),
+                                    gain, mean)
+        if sharpen:
+            frame = _sharpen_band(frame, planes[2], planes[3])[y - top:y1 - top, x0 - left:x1 - left]
+    matrix = to_uint8
+    if layers.alpha is not None and layers.opaque[y:y1].all():
+        pass                              # alpha 1 across the band: the frame is the blend
+    elif layers.alpha is not None and layers.still is not None:
+        frame = np.ascontiguousarray(frame)
+        cv2.multiply(frame, _three_channels(layers.alpha[y:y1, x0:x1]), dst=frame)
+        cv2.add(frame, layers.still[y:y1, x0:x1], dst=frame)
+    elif layers.alpha is not None:    # alpha * (blend - fluid) + photo, the photo's pixels made float here
+        frame = np.ascontiguousarray(frame)
+        cv2.subtract(frame, source[y - offset:y1 - offset, x0 - offset_x:x1 - offset_x], dst=frame)
+        cv2.multiply(frame, _three_channels(layers.alpha[y:y1, x0:x1]), dst=frame)
+        cv2.scaleAdd(layers.photo[y:y1, x0:x1].astype(np.float32), 1.0 / 127.5, frame, dst=frame)
+        matrix = photo_to_uint8          # the photo's -1 folded into the matrix
+    frame = np.ascontiguousarray(frame)
+    cv2.transform(frame, matrix, dst=frame)
+    cv2.patchNaNs(frame, 0.0)
+    # one pass: saturate_cast<uchar>(round(x)) rounds and clamps
+    cv2.addWeighted(frame, 1.0, frame, 0.0, 0.0, dst=out, dtype=cv2.CV_8U)
 
 
 #: Rows beyond a band's sample positions that the bicubic kernel reads (two each side) and one for rounding.
@@ -279,6 +401,20 @@ def band_extent(field: np.ndarray, size: tuple[int, int], top: int, rows: int) -
     return float(rows_read.min()), float(rows_read.max())
 
 
+def _window(low: float, high: float, first: int, end: int, length: int) -> tuple[int, int]:
+    """Along one axis of ``length`` pixels: the range ``[start, stop)`` that bicubic samples at ``low .. high``
+    read (reflected borders included; NaN bounds: all of it), and ``first .. end - 1`` themselves."""
+    if not (np.isfinite(low) and np.isfinite(high)):   # NaN (or inf): the whole axis
+        low, high = 0.0, length - 1.0
+    if low < 0:                        # reflected off the start: pixels up to -low are read too
+        high = max(high, -low)
+    if high > length - 1:              # and off the end
+        low = min(low, 2 * length - 1 - high)
+    start = min(int(np.clip(np.floor(low) - CUBIC_MARGIN, 0, length)), first)
+    stop = max(int(np.clip(np.ceil(high) + CUBIC_MARGIN + 1, 0, length)), end)
+    return start, stop
+
+
 def source_window(source: np.ndarray, low: float, high: float, top: int, bottom: int) -> tuple[np.ndarray, int]:
     """The rows of ``source`` (H, W, C) that bicubic samples at rows ``low .. high`` (source-row coordinates) read,
     and rows ``top .. bottom - 1`` themselves, as float32 in [-1, 1]: ``(window, offset)``, the window holding
@@ -292,23 +428,36 @@ def source_window(source: np.ndarray, low: float, high: float, top: int, bottom:
         >>> offset, window.shape[0], float(window[0, 0, 0])         # rows 40-41, and 47 .. 55
         (40, 16, -1.0)
     """
+    window, (offset, _) = source_block(source, (low, high, top, bottom), None)
+    return window, offset
+
+
+def source_block(source: np.ndarray, rows: tuple[float, float, int, int],
+                 columns: tuple[float, float, int, int] | None) -> tuple[np.ndarray, tuple[int, int]]:
+    """:func:`source_window` along both axes: the block of ``source`` (H, W, C) that bicubic samples at rows
+    ``rows[0] .. rows[1]`` and columns ``columns[0] .. columns[1]`` read, including rows ``rows[2] .. rows[3] - 1``
+    and columns ``columns[2] .. columns[3] - 1``, as float32 in [-1, 1]: ``(block, (row_offset, column_offset))``
+    (sample positions must be shifted by the offsets). ``columns`` None: every column. A float32 source is returned
+    as it is (offsets 0).
+
+    Example:
+        >>> block, offsets = source_block(np.zeros((100, 80, 3), np.uint8), (50.0, 51.5, 40, 42), (10.0, 12.0, 8, 9))
+        >>> offsets, block.shape[:2]            # rows 40 .. 55, columns 7 .. 15
+        ((40, 7), (16, 9))
+    """
     if source.dtype != np.uint8:
-        return source, 0
-    height = source.shape[0]
-    if not (np.isfinite(low) and np.isfinite(high)):   # NaN (or inf): the whole height
-        low, high = 0.0, height - 1.0
-    if low < 0:                        # reflected off the top: rows down to -low are read too
-        high = max(high, -low)
-    if high > height - 1:              # and off the bottom
-        low = min(low, 2 * height - 1 - high)
-    start = min(int(np.clip(np.floor(low) - CUBIC_MARGIN, 0, height)), top)
-    stop = max(int(np.clip(np.ceil(high) + CUBIC_MARGIN + 1, 0, height)), bottom)
-    window = cv2.addWeighted(source[start:stop], 1.0 / 127.5, source[start:stop], 0.0, -1.0, dtype=cv2.CV_32F)
-    return window, start
+        return source, (0, 0)
+    start, stop = _window(*rows, source.shape[0])
+    left, right = (0, source.shape[1]) if columns is None else _window(*columns, source.shape[1])
+    block = source[start:stop, left:right]
+    window = cv2.addWeighted(block, 1.0 / 127.5, block, 0.0, -1.0, dtype=cv2.CV_32F)
+    return window, (start, left)
 
 
-def _blend(warped: list[tuple[np.ndarray, float | np.ndarray]], top: int, bottom: int) -> np.ndarray:
-    """The copies' blend, written into the first copy's array."""
+def _blend(warped: list[tuple[np.ndarray, float | np.ndarray]], rows: tuple[int, int],
+           columns: tuple[int, int]) -> np.ndarray:
+    """The copies' blend, written into the first copy's array (per-pixel weights read at ``rows`` and ``columns``,
+    each a (start, stop) range)."""
     if len(warped) == 1:
         return warped[0][0]
     if len(warped) != 2:
@@ -316,8 +465,9 @@ def _blend(warped: list[tuple[np.ndarray, float | np.ndarray]], top: int, bottom
     (first, w1), (second, w2) = warped
     if np.ndim(w1) == 0:
         return cv2.addWeighted(first, float(w1), second, float(w2), 0.0, dst=first)
-    return cv2.blendLinear(first, second, np.ascontiguousarray(w1[top:bottom], np.float32),
-                           np.ascontiguousarray(w2[top:bottom], np.float32), dst=first)
+    (top, bottom), (left, right) = rows, columns
+    return cv2.blendLinear(first, second, np.ascontiguousarray(w1[top:bottom, left:right], np.float32),
+                           np.ascontiguousarray(w2[top:bottom, left:right], np.float32), dst=first)
 
 
 def _blend_fields(coefficients: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
