@@ -184,8 +184,8 @@ def test_band_rows_equal_the_rows_of_a_full_resize():
         assert np.abs(band_rows(field, (96, 160), top, rows) - full[top:top + rows]).max() < 1e-5
 
 
-def make_phased_animation(layered: bool, graded: bool, contrast: bool, sharpen: bool = False, cycle: float = 12.0
-                          ) -> Animation:
+def make_phased_animation(layered: bool, graded: bool, contrast: bool, sharpen: bool = False, cycle: float = 12.0,
+                          keep_cycle: bool = True) -> Animation:
     """An Animation with a per-pixel phased loop (phase offsets, contrast-keeping fades): 7 states each way."""
     animation = make_animation(layered, graded)
     count = 7
@@ -193,7 +193,8 @@ def make_phased_animation(layered: bool, graded: bool, contrast: bool, sharpen: 
     steps = torch.arange(count, dtype=torch.float32).view(-1, 1, 1, 1)
     accumulated = torch.cat((velocity * steps, -velocity * steps[1:]))
     offsets = phase_offsets(16, 24, scale=0.2, spread=0.5, seed=0)
-    animation.phased = PixelPhasedLoop(accumulated, accumulated, cycle, offsets, contrast, sharpen)
+    animation.phased = PixelPhasedLoop(accumulated, accumulated, cycle, offsets, contrast, sharpen,
+                                       keep_cycle=keep_cycle)
     animation.schedule = [()] * 12
     animation.num_frames = 12
     return animation
@@ -208,6 +209,9 @@ def test_frames_a_whole_cycle_apart_share_their_working_size_inputs(small_bands,
         assert sorted(animation.phased._frames) == list(range(6))
     else:                # otherwise every frame its own entry, the most recent few kept
         assert len(animation.phased._frames) == PixelPhasedLoop.CACHED_FRAMES
+    big = make_phased_animation(True, True, True, True, cycle=cycle, keep_cycle=False)   # a big photo's choice
+    assert all(np.abs(big.frame(index).astype(int) - frames[index]).max() <= 1 for index in range(12))
+    assert len(big.phased._frames) == PixelPhasedLoop.CACHED_FRAMES         # only the last few kept
     animation.release_frame_caches()        # a kept plan drops them between renders: made again, the same frames
     assert animation.phased._frames == {} and np.array_equal(animation.frame(7), frames[7])
     uncached = make_phased_animation(True, True, True, True, cycle=cycle)

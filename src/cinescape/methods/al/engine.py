@@ -308,10 +308,11 @@ class CinemagraphEngine:
 
     @staticmethod
     def loop_states(loop: LoopPlan, accumulated: torch.Tensor, steps: torch.Tensor, settings: AnimationSettings,
-                    size: tuple[int, int], layers: PhotoLayers | None):
+                    size: tuple[int, int], layers: PhotoLayers | None, *, keep_cycle: bool = True):
         """``(accumulated, steps, schedule, pixel_phased)``: the motion states the frames blend, each output
         frame's ``((state, weight), ...)``, and the per-pixel phased loop (or None) over working size ``size``;
-        ``steps`` are what moves on screen (times the fluid layer's alpha: the still layer does not)."""
+        ``steps`` are what moves on screen (times the fluid layer's alpha: the still layer does not). ``keep_cycle``:
+        the phased loop keeps a cycle of per-frame inputs (:class:`PixelPhasedLoop`)."""
         pixel_phased = None
         if CinemagraphEngine.per_pixel_phases(settings):
             loop_length = settings.num_frames // settings.appearance_speed
@@ -319,7 +320,7 @@ class CinemagraphEngine:
                                                   settings.seed, None if layers is None else layers.alpha_small)
             pixel_phased = PixelPhasedLoop(accumulated, steps if layers is None else steps * layers.alpha_small,
                                            phased_cycle(loop_length, settings.loop_period), offsets,
-                                           settings.loop_contrast, settings.loop_sharpen)
+                                           settings.loop_contrast, settings.loop_sharpen, keep_cycle=keep_cycle)
         if pixel_phased is None:
             accumulated, steps, schedule = loop.schedule_of(accumulated, steps)
         else:   # each pixel samples its own states (PixelPhasedLoop): no states at the frames' common displacements
@@ -473,8 +474,11 @@ class CinemagraphEngine:
             layers, both_ways=loop.both_ways, regions=regions,
             kind_scale=network_speed / flow_scale if flow_scale else 0.0)
         # 3. loop
+        # A cycle of the phased loop's working-size inputs (~50 MB) saves a frame ~15 ms: worth keeping unless the
+        # frame's own full-resolution work dwarfs that and memory is what binds (a camera photo).
+        keep_cycle = photo.size[0] * photo.size[1] <= PixelPhasedLoop.KEEP_CYCLE_MAX_PIXELS
         accumulated, steps, schedule, pixel_phased = self.loop_states(loop, accumulated, steps, settings,
-                                                                      photo.working, layers)
+                                                                      photo.working, layers, keep_cycle=keep_cycle)
         motion_seconds = time.perf_counter() - started
         # 4. colours
         maps_fn, corners = self.colour_maps(photo, settings, rng, control)

@@ -100,10 +100,12 @@ class PixelPhasedLoop:
 
         sharpen: undo the bicubic sampling's softening; it starts once :meth:`calibrate` has measured the photo
             (``sharpening``: its per-axis scales; None until then, and no sharpening).
+        keep_cycle: keep a whole cycle of per-frame inputs when the cycle is a whole number of frames (frames a
+            cycle apart share them, :meth:`phase_key`); False: only the last few (a big photo, where memory binds).
     """
 
     def __init__(self, accumulated: torch.Tensor, steps: torch.Tensor, cycle: float, offsets: torch.Tensor,
-                 contrast: bool, sharpen: bool = False):
+                 contrast: bool, sharpen: bool = False, *, keep_cycle: bool = True):
         count = (accumulated.shape[0] + 1) // 2
         if count - 1 < cycle / 2 - 1e-6:
             raise ValueError(f"{count} motion states do not reach half a cycle ({cycle / 2} steps)")
@@ -119,7 +121,7 @@ class PixelPhasedLoop:
         # full-resolution frames, so a few are kept; when the cycle is a whole number of frames, frames a cycle
         # apart are the same and a whole cycle is kept (about 2.5 MB a frame at 144x256: 50 MB for 20 frames).
         self._frames: dict[int | float, dict] = {}
-        whole = float(cycle).is_integer() and cycle <= self.MAX_CACHED_CYCLE
+        whole = keep_cycle and float(cycle).is_integer() and cycle <= self.MAX_CACHED_CYCLE
         self._capacity = max(self.CACHED_FRAMES, int(cycle) if whole else 0)
         self._period = int(cycle) if whole else None
 
@@ -140,6 +142,9 @@ class PixelPhasedLoop:
     CACHED_FRAMES = 8
     #: The longest whole-frame cycle kept whole (frames a cycle apart share their entry).
     MAX_CACHED_CYCLE = 32
+    #: Output frames up to this size keep a cycle (``keep_cycle``, the engine's choice): above it a frame's
+    #: full-resolution work dwarfs the ~15 ms of working-size inputs a kept entry saves, and memory binds.
+    KEEP_CYCLE_MAX_PIXELS = 4_000_000
 
     def phase_key(self, index: int) -> int | float:
         """What identifies frame ``index``'s copies: ``index`` modulo the cycle when the cycle is a whole number of
